@@ -1,0 +1,109 @@
+"""Output cache: every (model, split) goes through its model exactly once, in batches.
+
+Checks read log-probabilities, losses, predictions and correctness from here; they
+never call a model. ``calls`` counts forward passes so tests can prove it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+
+import numpy as np
+from scipy.special import log_softmax
+
+__all__ = ["OutputCache", "normalise_logits"]
+
+
+def normalise_logits(out: np.ndarray) -> np.ndarray:
+    """Turn raw model output (logits or log-probabilities) into log-probabilities.
+
+    ``log_softmax`` is idempotent on log-probabilities, so either input is accepted.
+    """
+    z = np.asarray(out, dtype=np.float64)
+    if z.ndim != 2:
+        raise ValueError(f"model output must be 2-D [n, classes], got shape {z.shape}")
+    return log_softmax(z, axis=1)
+
+
+class OutputCache:
+    """Lazy, memoised per-(role, split) outputs.
+
+    Parameters
+    ----------
+    models : mapping role -> adapter
+        Roles are ``original``, ``unlearned`` and ``retrained:0`` ... ``retrained:k-1``
+        (plus any extra roles a caller adds).
+    features : callable split -> ndarray
+        Returns the float32 feature matrix of a split.
+    labels : callable split -> ndarray
+        Returns the integer class indices of a split.
+    batch_size : int
+        Rows per forward call.
+    """
+
+    def __init__(
+        self,
+        models: Mapping[str, object],
+        features: Callable[[str], np.ndarray],
+        labels: Callable[[str], np.ndarray],
+        batch_size: int = 4096,
+    ) -> None:
+        self._models = dict(models)
+        self._features = features
+        self._labels = labels
+        self.batch_size = int(batch_size)
+        self._logp: dict[tuple[str, str], np.ndarray] = {}
+        self.calls: Counter[tuple[str, str]] = Counter()
+
+    # -- roles ---------------------------------------------------------------
+    @property
+    def roles(self) -> list[str]:
+        return list(self._models)
+
+    @property
+    def reference_roles(self) -> list[str]:
+        return [r for r in self._models if r.startswith("retrained:")]
+
+    def add_model(self, role: str, model: object) -> None:
+        """Register another model (e.g. a shadow) under ``role``."""
+        if role in self._models:
+            raise ValueError(f"role {role!r} already registered")
+        self._models[role] = model
+
+    # -- outputs -------------------------------------------------------------
+    def logprobs(self, role: str, split: str) -> np.ndarray:
+        """Log-probabilities ``[n, classes]`` (float64) of ``role`` on ``split``."""
+        key = (role, split)
+        if key not in self._logp:
+            X = self._features(split)
+            model = self._models[role]
+            parts = []
+            for start in range(0, len(X), self.batch_size):
+                out = model.predict_logits(X[start : start + self.batch_size])  # type: ignore[attr-defined]
+                parts.append(normalise_logits(out).astype(np.float32))
+            self.calls[key] += 1
+            if parts:
+                self._logp[key] = np.concatenate(parts, axis=0)
+            else:
+                self._logp[key] = np.zeros((0, 0), dtype=np.float32)
+        return self._logp[key].astype(np.float64)
+
+    def probs(self, role: str, split: str) -> np.ndarray:
+        return np.exp(self.logprobs(role, split))
+
+    def labels(self, split: str) -> np.ndarray:
+        return np.asarray(self._labels(split))
+
+    def losses(self, role: str, split: str) -> np.ndarray:
+        """Per-row cross-entropy ``-log p(y|x)``."""
+        lp = self.logprobs(role, split)
+        y = self.labels(split)
+        return -lp[np.arange(len(y)), y]
+
+    def predictions(self, role: str, split: str) -> np.ndarray:
+        return np.argmax(self.logprobs(role, split), axis=1)
+
+    def correct(self, role: str, split: str) -> np.ndarray:
+        """Per-row 0/1 correctness as float64."""
+        return (self.predictions(role, split) == self.labels(split)).astype(np.float64)

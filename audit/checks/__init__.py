@@ -1,0 +1,29 @@
+"""Check registry: every module in this package that defines ``SPEC`` is a check."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from audit.checks.base import CheckContext, CheckSpec
+
+__all__ = ["CheckContext", "CheckSpec", "registry"]
+
+_REGISTRY: dict[str, CheckSpec] | None = None
+
+
+def registry() -> dict[str, CheckSpec]:
+    """Return ``{check_id: CheckSpec}`` in run order (discovered once, then cached)."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        found: list[CheckSpec] = []
+        for info in pkgutil.iter_modules(__path__):
+            if info.name.startswith("_") or info.name == "base":
+                continue
+            mod = importlib.import_module(f"{__name__}.{info.name}")
+            spec = getattr(mod, "SPEC", None)
+            if isinstance(spec, CheckSpec):
+                found.append(spec)
+        found.sort(key=lambda s: (s.order, s.id))
+        _REGISTRY = {s.id: s for s in found}
+    return _REGISTRY

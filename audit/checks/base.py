@@ -1,0 +1,76 @@
+"""The check protocol: a spec (id, defaults) and the context a check runs in.
+
+A check is a module in ``audit/checks/`` that defines a module-level ``SPEC``
+(:class:`CheckSpec`). The registry discovers such modules automatically, so adding a
+check means adding one module, and its policy defaults live next to its code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from audit.results import CheckResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from audit.cache import OutputCache
+    from audit.case import AuditCase
+
+__all__ = ["CheckSpec", "CheckContext"]
+
+
+@dataclass
+class CheckContext:
+    """Everything a check may read.
+
+    Attributes
+    ----------
+    case : AuditCase
+        Models, data, groups and request metadata.
+    cache : OutputCache
+        Per (model, split) outputs, computed once; checks never call models directly.
+    policy : dict
+        This check's policy section, defaults merged with user overrides.
+    general : dict
+        The ``[general]`` policy section (alpha, n_bootstrap, ...).
+    rng : numpy.random.Generator
+        Seeded from the run seed and the check id, so a check is reproducible alone.
+    seed : int
+        The run seed.
+    """
+
+    case: AuditCase
+    cache: OutputCache
+    policy: dict[str, Any]
+    general: dict[str, Any]
+    rng: np.random.Generator
+    seed: int = 0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def alpha(self) -> float:
+        return float(self.general["alpha"])
+
+    @property
+    def n_boot(self) -> int:
+        return int(self.general["n_bootstrap"])
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """Declaration of a check.
+
+    ``defaults`` must contain ``required`` (bool) and ``enabled`` (bool); every other
+    key is a threshold or option the policy file may override. A policy key that is
+    not in ``defaults`` is rejected as bad input.
+    """
+
+    id: str
+    title: str
+    run: Callable[[CheckContext], CheckResult]
+    defaults: dict[str, Any]
+    order: int = 100
+    modes: tuple[str, ...] = ("model",)

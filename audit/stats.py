@@ -1,0 +1,227 @@
+"""Statistics: paired bootstrap CIs, equivalence decisions, multiplicity control.
+
+Conventions
+-----------
+* Equivalence follows two one-sided tests (TOST) at level ``alpha``: a delta is
+  declared equivalent when the ``1 - 2*alpha`` confidence interval of the delta lies
+  inside ``(-margin, +margin)`` (Schuirmann 1987). The default ``alpha = 0.05`` gives
+  90 % intervals.
+* Bootstraps are *paired*: when U and R are compared on the same rows, the same
+  resampled rows are used for both, so the per-row difference is what is resampled.
+* Resampling is vectorised and chunked so that memory stays bounded in ``n``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+import numpy as np
+from scipy import stats as sps
+
+__all__ = [
+    "bootstrap_indices",
+    "bootstrap_stat",
+    "bootstrap_mean_ci",
+    "ci_level",
+    "equivalence_status",
+    "n_to_settle",
+    "holm",
+    "benjamini_hochberg",
+    "exact_mcnemar",
+]
+
+_CHUNK_ELEMENTS = 20_000_000  # elements of one resample chunk (~160 MB of float64)
+
+
+def ci_level(alpha: float) -> float:
+    """Confidence level of the interval used for a TOST at level ``alpha``.
+
+    >>> ci_level(0.05)
+    0.9
+    """
+    return round(1.0 - 2.0 * alpha, 12)
+
+
+def bootstrap_indices(
+    n: int, n_boot: int, rng: np.random.Generator, width: int = 1
+) -> Iterator[np.ndarray]:
+    """Yield chunks of bootstrap row indices, shape ``[b, n]``, ``b`` summing to ``n_boot``.
+
+    ``width`` is the number of values per row the caller will gather, used only to
+    size chunks so that ``b * n * width`` stays below a fixed budget.
+    """
+    if n <= 0:
+        raise ValueError("bootstrap needs at least one row")
+    per_chunk = max(1, _CHUNK_ELEMENTS // max(1, n * width))
+    done = 0
+    while done < n_boot:
+        b = min(per_chunk, n_boot - done)
+        yield rng.integers(0, n, size=(b, n), dtype=np.int64 if n > 2**31 - 1 else np.int32)
+        done += b
+
+
+def bootstrap_stat(
+    statistic: Callable[[np.ndarray], np.ndarray],
+    n: int,
+    n_boot: int,
+    rng: np.random.Generator,
+    width: int = 1,
+) -> np.ndarray:
+    """Evaluate ``statistic(idx)`` on every bootstrap resample.
+
+    ``statistic`` receives an index array ``[b, n]`` and returns ``[b]`` or ``[b, k]``.
+    Returns the stacked replicates, ``[n_boot]`` or ``[n_boot, k]``.
+    """
+    parts = [np.asarray(statistic(idx)) for idx in bootstrap_indices(n, n_boot, rng, width)]
+    return np.concatenate(parts, axis=0)
+
+
+def bootstrap_mean_ci(
+    values: np.ndarray,
+    n_boot: int,
+    confidence: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap CI of the column means of ``values`` (``[n]`` or ``[n, k]``).
+
+    For a paired comparison pass the per-row difference (or stack the per-row
+    quantities as columns: every column is resampled with the same rows).
+
+    Returns ``(lo, hi)``, scalars for 1-D input, arrays of length ``k`` otherwise.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> lo, hi = bootstrap_mean_ci(rng.normal(size=500), 2000, 0.95, rng)
+    >>> bool(lo < 0 < hi)
+    True
+    """
+    v = np.asarray(values, dtype=np.float64)
+    one_d = v.ndim == 1
+    if one_d:
+        v = v[:, None]
+    n, k = v.shape
+    reps = bootstrap_stat(lambda idx: v[idx].mean(axis=1), n, n_boot, rng, width=k)
+    tail = (1.0 - confidence) / 2.0
+    lo, hi = np.quantile(reps, [tail, 1.0 - tail], axis=0)
+    if one_d:
+        return lo[0], hi[0]
+    return lo, hi
+
+
+def equivalence_status(
+    delta_ci: tuple[float, float] | None, margin: float | None, comparator: str
+) -> str:
+    """Decide a metric from the CI of (value - reference) and a margin.
+
+    Returns ``pass`` when the interval shows equivalence, ``fail`` when it shows
+    non-equivalence, otherwise ``inconclusive``. ``info`` metrics return ``pass``
+    only to mean "nothing to decide"; callers should not gate on them.
+
+    >>> equivalence_status((-0.01, 0.02), 0.05, "two_sided")
+    'pass'
+    >>> equivalence_status((0.06, 0.09), 0.05, "two_sided")
+    'fail'
+    >>> equivalence_status((0.01, 0.08), 0.05, "two_sided")
+    'inconclusive'
+    """
+    if comparator == "info":
+        return "pass"
+    if delta_ci is None or margin is None or any(
+        x is None or not math.isfinite(x) for x in (*delta_ci, margin)
+    ):
+        return "inconclusive"
+    lo, hi = delta_ci
+    if comparator == "two_sided":
+        if -margin < lo and hi < margin:
+            return "pass"
+        if lo >= margin or hi <= -margin:
+            return "fail"
+        return "inconclusive"
+    if comparator == "at_most":
+        if hi < margin:
+            return "pass"
+        if lo >= margin:
+            return "fail"
+        return "inconclusive"
+    if comparator == "at_least":
+        if lo > -margin:
+            return "pass"
+        if hi <= -margin:
+            return "fail"
+        return "inconclusive"
+    raise ValueError(f"unknown comparator {comparator!r}")
+
+
+def n_to_settle(
+    delta: float | None,
+    delta_ci: tuple[float, float] | None,
+    n: int | None,
+    margin: float | None,
+    comparator: str,
+) -> int | None:
+    """Sample size at which the same effect would give a decided (non-inconclusive) CI.
+
+    Assumes the CI half-width shrinks as ``1/sqrt(n)`` and the point estimate stays.
+    Returns ``None`` when no finite ``n`` settles it (estimate exactly on the margin)
+    or the inputs are missing.
+
+    >>> n_to_settle(0.0, (-0.1, 0.1), 100, 0.05, "two_sided")
+    401
+    """
+    if None in (delta, delta_ci, n, margin) or comparator == "info" or not n:
+        return None
+    lo, hi = delta_ci  # type: ignore[misc]
+    half = (hi - lo) / 2.0
+    if not (math.isfinite(half) and half > 0):
+        return None
+    if comparator == "two_sided":
+        gap = margin - abs(delta) if abs(delta) < margin else abs(delta) - margin
+    elif comparator == "at_most":
+        gap = abs(margin - delta)
+    else:  # at_least
+        gap = abs(delta + margin)
+    if gap <= 0:
+        return None
+    return int(math.floor(n * (half / gap) ** 2)) + 1
+
+
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1).
+
+    >>> holm(np.array([0.01, 0.04, 0.03])).round(3).tolist()
+    [0.03, 0.06, 0.06]
+    """
+    p = np.asarray(p_values, dtype=float)
+    m = p.size
+    if m == 0:
+        return p.copy()
+    order = np.argsort(p, kind="stable")
+    adj_sorted = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.minimum(adj_sorted, 1.0)
+    return out
+
+
+def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (scipy's ``false_discovery_control``)."""
+    p = np.asarray(p_values, dtype=float)
+    if p.size == 0:
+        return p.copy()
+    return np.asarray(sps.false_discovery_control(p, method="bh"))
+
+
+def exact_mcnemar(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant counts ``b`` and ``c``.
+
+    Under H0 the ``b`` discordant pairs of one kind among ``b + c`` follow
+    Binomial(b + c, 1/2).
+
+    >>> round(exact_mcnemar(10, 2), 4)
+    0.0386
+    """
+    n = int(b) + int(c)
+    if n == 0:
+        return 1.0
+    return float(sps.binomtest(int(b), n, 0.5, alternative="two-sided").pvalue)
