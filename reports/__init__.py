@@ -1,6 +1,6 @@
 """Rendering of evidence packs from results.json (never computes a metric)."""
 
-from reports.pack import dump_results, sha256_file, write_pack
+from reports.pack import dump_results, sha256_file, verify_pack, write_pack
 from reports.render import render_html
 from reports.schema import SchemaError, load_schema, validate_results
 
@@ -11,5 +11,6 @@ __all__ = [
     "render_html",
     "sha256_file",
     "validate_results",
+    "verify_pack",
     "write_pack",
 ]
