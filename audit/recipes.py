@@ -1,0 +1,207 @@
+"""Training recipes: how to train a model on any subset of the case's data.
+
+Used by the built-in scenarios, by shadow / reference models and by method audits.
+
+* ``torch-mlp`` — the built-in :class:`MLP` trained with Adam (deterministic per seed);
+* ``sklearn`` — clone the original's scikit-learn estimator and refit with ``random_state=seed``;
+* ``"pkg.mod:function"`` — ``function(X, y, n_classes, seed, **params)`` returning a model
+  with ``predict_logits``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from audit.errors import BadInput
+
+__all__ = ["MLP", "train_mlp", "TorchModule", "SklearnModel", "Recipe", "get_recipe"]
+
+
+class MLP(nn.Module):
+    """A plain fully connected classifier returning logits.
+
+    Parameters
+    ----------
+    n_features, n_classes : int
+        Input width and number of classes.
+    hidden : tuple of int
+        Widths of the hidden ReLU layers.
+    """
+
+    def __init__(self, n_features: int, n_classes: int, hidden: tuple[int, ...] = (128,)) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = int(n_features)
+        for h in hidden:
+            layers += [nn.Linear(width, int(h)), nn.ReLU()]
+            width = int(h)
+        layers.append(nn.Linear(width, int(n_classes)))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def train_mlp(
+    X: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    seed: int,
+    *,
+    hidden: tuple[int, ...] = (128,),
+    epochs: int = 100,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    batch_size: int = 64,
+) -> MLP:
+    """Train an :class:`MLP` with Adam and cross-entropy; deterministic for a given seed.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(64, 4)).astype("float32"); y = (X[:, 0] > 0).astype(int)
+    >>> m = train_mlp(X, y, 2, seed=0, epochs=5)
+    >>> TorchModule(m).predict_logits(X).shape
+    (64, 2)
+    """
+    torch.manual_seed(int(seed))
+    model = MLP(X.shape[1], n_classes, tuple(hidden))
+    gen = torch.Generator().manual_seed(int(seed))
+    Xt = torch.as_tensor(np.asarray(X, dtype=np.float32))
+    yt = torch.as_tensor(np.asarray(y, dtype=np.int64))
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    loss_fn = nn.CrossEntropyLoss()
+    n = len(Xt)
+    model.train()
+    for _ in range(int(epochs)):
+        perm = torch.randperm(n, generator=gen)
+        for start in range(0, n, batch_size):
+            idx = perm[start : start + batch_size]
+            opt.zero_grad()
+            loss_fn(model(Xt[idx]), yt[idx]).backward()
+            opt.step()
+    model.eval()
+    return model
+
+
+class TorchModule:
+    """Adapter over an in-memory ``torch.nn.Module`` returning logits."""
+
+    format = "torch-module"
+
+    def __init__(self, module: nn.Module, sha256: str | None = None) -> None:
+        self.module = module.eval()
+        self.sha256 = sha256
+
+    def predict_logits(self, X: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            out = self.module(torch.as_tensor(np.asarray(X, dtype=np.float32)))
+        return out.double().numpy()
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        return {k: v.detach().double().numpy().copy() for k, v in self.module.state_dict().items()}
+
+
+class SklearnModel:
+    """Adapter over a fitted scikit-learn classifier (log of ``predict_proba``)."""
+
+    format = "sklearn"
+
+    def __init__(self, estimator: Any, sha256: str | None = None) -> None:
+        self.estimator = estimator
+        self.sha256 = sha256
+        self.classes = getattr(estimator, "classes_", None)
+
+    def predict_logits(self, X: np.ndarray) -> np.ndarray:
+        est = self.estimator
+        if hasattr(est, "predict_proba"):
+            p = np.asarray(est.predict_proba(X), dtype=np.float64)
+            return np.log(np.clip(p, 1e-12, 1.0))
+        d = np.asarray(est.decision_function(X), dtype=np.float64)
+        if d.ndim == 1:
+            return np.stack([np.zeros_like(d), d], axis=1)
+        return d
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        est = self.estimator
+        steps = getattr(est, "steps", None)
+        if steps:
+            est = steps[-1][1]
+        out: dict[str, np.ndarray] = {}
+        for name in ("coef_", "intercept_"):
+            if hasattr(est, name):
+                out[name.rstrip("_")] = np.asarray(getattr(est, name), dtype=np.float64)
+        for name in ("coefs_", "intercepts_"):
+            for i, a in enumerate(getattr(est, name, []) or []):
+                out[f"{name.rstrip('_')}.{i}"] = np.asarray(a, dtype=np.float64)
+        return out
+
+
+@dataclass
+class Recipe:
+    """A named way to train a model: ``fit(X, y, n_classes, seed) -> adapter``."""
+
+    name: str
+    fit_fn: Callable[..., Any]
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def fit(self, X: np.ndarray, y: np.ndarray, n_classes: int, seed: int) -> Any:
+        return self.fit_fn(X, y, n_classes, seed, **self.params)
+
+
+def _fit_torch_mlp(X, y, n_classes, seed, **params):  # noqa: ANN001, ANN202
+    if "hidden" in params:
+        params = {**params, "hidden": tuple(params["hidden"])}
+    return TorchModule(train_mlp(X, y, n_classes, seed, **params))
+
+
+def _sklearn_fit_fn(original: Any) -> Callable[..., Any]:
+    from sklearn.base import clone
+
+    est = getattr(original, "estimator", original)
+
+    def fit(X, y, n_classes, seed, **params):  # noqa: ANN001, ANN202
+        model = clone(est)
+        if "random_state" in model.get_params():
+            model.set_params(random_state=int(seed))
+        if params:
+            model.set_params(**params)
+        return SklearnModel(model.fit(X, y))
+
+    return fit
+
+
+def get_recipe(spec: str, params: dict[str, Any] | None = None, original: Any = None) -> Recipe:
+    """Resolve a recipe spec from the case file's ``[training]`` table.
+
+    Parameters
+    ----------
+    spec : str
+        ``"torch-mlp"``, ``"sklearn"`` or ``"package.module:function"``.
+    params : dict, optional
+        Keyword arguments passed to the training function.
+    original : adapter, optional
+        The original model; ``sklearn`` clones its estimator.
+    """
+    params = dict(params or {})
+    if spec == "torch-mlp":
+        return Recipe(spec, _fit_torch_mlp, params)
+    if spec == "sklearn":
+        if original is None or not hasattr(original, "estimator"):
+            raise BadInput("training.recipe", "'sklearn' needs a scikit-learn original model to clone")
+        return Recipe(spec, _sklearn_fit_fn(original), params)
+    if ":" in spec:
+        mod_name, _, fn_name = spec.partition(":")
+        try:
+            fn = getattr(importlib.import_module(mod_name), fn_name)
+        except (ImportError, AttributeError) as exc:
+            raise BadInput("training.recipe", f"cannot import {spec!r}: {exc}") from exc
+        return Recipe(spec, fn, params)
+    raise BadInput("training.recipe", f"unknown recipe {spec!r}; use torch-mlp, sklearn or pkg.mod:function")
