@@ -102,7 +102,7 @@ class TorchModule:
 
     def predict_logits(self, X: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            out = self.module(torch.as_tensor(np.asarray(X, dtype=np.float32)))
+            out = self.module(torch.from_numpy(np.array(X, dtype=np.float32)))
         return out.double().numpy()
 
     def parameters(self) -> dict[str, np.ndarray]:

@@ -1,0 +1,306 @@
+"""Model adapters: one protocol over ONNX, scikit-learn (.skops), PyTorch and callables.
+
+Every adapter has ``predict_logits(X) -> ndarray[n, classes]`` (logits or
+log-probabilities; the cache normalises), ``parameters() -> dict[str, ndarray] | None``,
+``sha256`` (of the file(s) it was loaded from, ``None`` for in-memory objects) and
+``format``. Untrusted files are treated as untrusted: no pickle unless explicitly
+allowed, ``torch.load(weights_only=True)``, skops with a reviewed type list, ONNX
+external-data locations confined to the model's directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from audit.errors import BadInput
+from audit.recipes import SklearnModel, TorchModule
+
+__all__ = [
+    "ModelAdapter",
+    "CallableModel",
+    "OnnxModel",
+    "load_model",
+    "SKOPS_REVIEWED_TYPES",
+    "PICKLE_SUFFIXES",
+]
+
+# Types skops does not trust by default that we reviewed: optimiser state of
+# MLPClassifier and the tree structure of tree ensembles (plain data, no code).
+SKOPS_REVIEWED_TYPES: tuple[str, ...] = (
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    "sklearn.tree._tree.Tree",
+)
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+TORCH_SUFFIXES = (".pt", ".pth", ".torchscript", ".ts")
+
+
+@runtime_checkable
+class ModelAdapter(Protocol):
+    """What the engine needs from a model."""
+
+    format: str
+    sha256: str | None
+
+    def predict_logits(self, X: np.ndarray) -> np.ndarray: ...
+
+
+def _sha256(*paths: Path, extra: str = "") -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    h.update(extra.encode())
+    return h.hexdigest()
+
+
+class CallableModel:
+    """Adapter over any Python callable ``f(X) -> logits`` (or an object with ``predict_logits``).
+
+    Examples
+    --------
+    >>> m = CallableModel(lambda X: np.zeros((len(X), 3)))
+    >>> m.predict_logits(np.ones((2, 4))).shape
+    (2, 3)
+    """
+
+    format = "callable"
+
+    def __init__(self, fn: Callable[[np.ndarray], np.ndarray] | Any, sha256: str | None = None):
+        self._obj = fn
+        self._fn = fn.predict_logits if hasattr(fn, "predict_logits") else fn
+        self.sha256 = sha256 or getattr(fn, "sha256", None)
+
+    def predict_logits(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self._fn(X), dtype=np.float64)
+
+    def parameters(self) -> dict[str, np.ndarray] | None:
+        getter = getattr(self._obj, "parameters", None)
+        return getter() if callable(getter) else None
+
+
+class OnnxModel:
+    """Adapter over an ONNX classifier run with onnxruntime on the CPU.
+
+    The first input is fed the features; the first 2-D float output is taken as the
+    scores. Rows that are non-negative and sum to 1 are treated as probabilities.
+    """
+
+    format = "onnx"
+
+    def __init__(self, path: Path, field: str) -> None:
+        import onnx
+        import onnxruntime as ort
+
+        try:
+            proto = onnx.load(str(path), load_external_data=False)
+        except Exception as exc:  # noqa: BLE001 - any parse failure is bad input
+            raise BadInput(field, f"not a readable ONNX model: {exc}") from exc
+        _check_external_data(proto, path, field)
+        try:
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = 1
+            self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001
+            raise BadInput(field, f"onnxruntime cannot load the model: {exc}") from exc
+        self._input = self._session.get_inputs()[0].name
+        self._outputs = [o.name for o in self._session.get_outputs()]
+        self._path = path
+        self.sha256 = _sha256(path)
+
+    def predict_logits(self, X: np.ndarray) -> np.ndarray:
+        outs = self._session.run(None, {self._input: np.asarray(X, dtype=np.float32)})
+        for out in outs:
+            arr = np.asarray(out) if not isinstance(out, list) else None
+            if arr is not None and arr.ndim == 2 and np.issubdtype(arr.dtype, np.floating):
+                arr = arr.astype(np.float64)
+                if np.all(arr >= 0) and np.allclose(arr.sum(axis=1), 1.0, atol=1e-4):
+                    return np.log(np.clip(arr, 1e-12, 1.0))
+                return arr
+        raise BadInput("models", f"{self._path.name}: no 2-D float output among {self._outputs}")
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        import onnx
+        from onnx import numpy_helper
+
+        proto = onnx.load(str(self._path))
+        return {
+            t.name: numpy_helper.to_array(t).astype(np.float64)
+            for t in proto.graph.initializer
+            if t.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE)
+        }
+
+
+def _check_external_data(proto: Any, path: Path, field: str) -> None:
+    """Reject external-data locations that leave the model's directory."""
+    import onnx
+
+    base = path.parent.resolve()
+    for tensor in proto.graph.initializer:
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        target = (base / location).resolve()
+        if Path(location).is_absolute() or base not in target.parents:
+            raise BadInput(field, f"external data location {location!r} escapes the model directory")
+        if not target.is_file():
+            raise BadInput(field, f"external data file {location!r} is missing")
+
+
+def _load_skops(path: Path, field: str) -> SklearnModel:
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(file=str(path))
+    except Exception as exc:  # noqa: BLE001
+        raise BadInput(field, f"not a readable .skops file: {exc}") from exc
+    unknown = sorted(set(untrusted) - set(SKOPS_REVIEWED_TYPES))
+    if unknown:
+        raise BadInput(field, f"skops file contains unreviewed types {unknown}; refusing to load")
+    try:
+        est = sio.load(str(path), trusted=list(untrusted))
+    except Exception as exc:  # noqa: BLE001
+        raise BadInput(field, f"cannot load .skops file: {exc}") from exc
+    if not (hasattr(est, "predict_proba") or hasattr(est, "decision_function")):
+        raise BadInput(field, f"{type(est).__name__} is not a classifier")
+    return SklearnModel(est, sha256=_sha256(path))
+
+
+def _import_object(spec: str, field: str) -> Any:
+    mod_name, sep, attr = spec.partition(":")
+    if not sep:
+        raise BadInput(field, f"expected 'package.module:Name', got {spec!r}")
+    try:
+        return getattr(importlib.import_module(mod_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise BadInput(field, f"cannot import {spec!r}: {exc}") from exc
+
+
+def _load_torch(path: Path, field: str, architecture: str | None, kwargs: Mapping[str, Any]) -> TorchModule:
+    import torch
+
+    if architecture is None:
+        if path.suffix == ".safetensors":
+            raise BadInput(field, "safetensors weights need `architecture = \"pkg.mod:Class\"`")
+        try:
+            module = torch.jit.load(str(path), map_location="cpu")
+        except Exception as exc:  # noqa: BLE001
+            raise BadInput(
+                field,
+                f"not a TorchScript archive ({exc.__class__.__name__}); a state dict needs `architecture`",
+            ) from exc
+        return TorchModule(module, sha256=_sha256(path))
+    cls = _import_object(architecture, f"{field}.architecture")
+    try:
+        module = cls(**dict(kwargs))
+    except Exception as exc:  # noqa: BLE001
+        raise BadInput(f"{field}.kwargs", f"cannot build {architecture}: {exc}") from exc
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(str(path), map_location="cpu", weights_only=True)
+        module.load_state_dict(state, strict=True)
+    except Exception as exc:  # noqa: BLE001
+        raise BadInput(field, f"weights do not load into {architecture}: {exc}") from exc
+    extra = architecture + repr(sorted(dict(kwargs).items()))
+    return TorchModule(module, sha256=_sha256(path, extra=extra))
+
+
+def load_model(
+    spec: str | Mapping[str, Any] | Any,
+    field: str,
+    base_dir: Path | None = None,
+    allow_pickle: bool = False,
+) -> Any:
+    """Load a model from a case-file entry or wrap an in-memory object.
+
+    Parameters
+    ----------
+    spec : str, mapping or object
+        A path; a table ``{path, format?, architecture?, kwargs?}``; an adapter; a
+        fitted scikit-learn estimator; a ``torch.nn.Module``; or a callable.
+    field : str
+        Name used in error messages, e.g. ``"models.retrained[1]"``.
+    base_dir : Path, optional
+        Relative paths are resolved against it (the case file's directory).
+    allow_pickle : bool
+        Permit ``.pkl`` / ``.pickle`` / ``.joblib`` files (arbitrary code execution).
+    """
+    if not isinstance(spec, (str, Path, Mapping)):
+        return _wrap_object(spec, field)
+    table = {"path": spec} if isinstance(spec, (str, Path)) else dict(spec)
+    unknown = set(table) - {"path", "format", "architecture", "kwargs"}
+    if unknown:
+        raise BadInput(field, f"unknown keys {sorted(unknown)}; allowed: path, format, architecture, kwargs")
+    if "path" not in table:
+        raise BadInput(f"{field}.path", "missing")
+    path = Path(table["path"])
+    if base_dir is not None and not path.is_absolute():
+        path = base_dir / path
+    if not path.is_file():
+        raise BadInput(field, f"file not found: {path}")
+    fmt = table.get("format") or _format_from_suffix(path, table.get("architecture"))
+    model = _load_file(path, fmt, table, field, allow_pickle)
+    model.source_path = path
+    return model
+
+
+def _load_file(path: Path, fmt: str, table: dict[str, Any], field: str, allow_pickle: bool) -> Any:
+    if fmt == "onnx":
+        return OnnxModel(path, field)
+    if fmt == "skops":
+        return _load_skops(path, field)
+    if fmt in ("torchscript", "torch"):
+        return _load_torch(path, field, table.get("architecture"), table.get("kwargs") or {})
+    if fmt == "pickle":
+        if not allow_pickle:
+            raise BadInput(field, f"{path.name} is a pickle/joblib file; pass --allow-pickle to trust it")
+        import joblib
+
+        obj = joblib.load(path)
+        model = _wrap_object(obj, field)
+        model.sha256 = _sha256(path)
+        return model
+    raise BadInput(field, f"unknown model format {fmt!r} for {path.name}")
+
+
+def _format_from_suffix(path: Path, architecture: str | None) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        return "onnx"
+    if suffix == ".skops":
+        return "skops"
+    if suffix == ".safetensors" or (suffix in TORCH_SUFFIXES and architecture):
+        return "torch"
+    if suffix in TORCH_SUFFIXES:
+        return "torchscript"
+    if suffix in PICKLE_SUFFIXES:
+        return "pickle"
+    return suffix.lstrip(".") or "unknown"
+
+
+def _wrap_object(obj: Any, field: str) -> Any:
+    if hasattr(obj, "predict_logits"):
+        return obj if hasattr(obj, "format") else CallableModel(obj)
+    try:
+        import torch
+
+        if isinstance(obj, torch.nn.Module):
+            return TorchModule(obj)
+    except ImportError:  # pragma: no cover
+        pass
+    if hasattr(obj, "predict_proba") or hasattr(obj, "decision_function"):
+        return SklearnModel(obj)
+    if callable(obj):
+        return CallableModel(obj)
+    raise BadInput(field, f"{type(obj).__name__} is not a model (no predict_logits / predict_proba)")

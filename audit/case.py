@@ -1,0 +1,272 @@
+"""The audit case: models + data + groups + request metadata, validated up front."""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audit.adapters import load_model
+from audit.data import frame_sha256, read_table, validate_table
+from audit.errors import BadInput
+
+__all__ = ["AuditCase", "load_case", "CASE_KEYS"]
+
+CASE_KEYS: dict[str, set[str]] = {
+    "case": {"name", "request_id", "description"},
+    "models": {"original", "unlearned", "retrained"},
+    "data": {"path", "label", "split", "groups", "id", "features"},
+    "training": {"recipe", "params"},
+    "policy": set(),  # validated by audit.policy
+}
+_PROBE_ROWS = 8
+
+
+class AuditCase:
+    """Models, data and metadata of one audit, validated when constructed.
+
+    Parameters
+    ----------
+    original, unlearned : model spec
+        A path, a case-file table, an adapter, a fitted scikit-learn classifier, a
+        ``torch.nn.Module`` or a callable returning logits.
+    retrained : sequence of model specs
+        One or more models retrained from scratch on the retain split only.
+    data : DataFrame or path
+        One table; column ``split`` marks rows ``forget``, ``retain`` or ``test``.
+    label, split : str
+        Column names of the class label (integer class index or a value of the
+        models' ``classes_``) and of the split.
+    groups : list of str, optional
+        Subgroup columns (not model features unless listed in ``features``).
+    id : str, optional
+        Row id column; only salted hashes reach the evidence pack.
+    features : list of str, optional
+        Feature columns; default every column that is not label, split, id or group.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"x": rng.normal(size=60), "label": rng.integers(0, 2, 60),
+    ...                    "split": ["forget"] * 10 + ["retain"] * 30 + ["test"] * 20})
+    >>> f = lambda X: np.c_[np.zeros(len(X)), X[:, 0]]
+    >>> case = AuditCase(original=f, unlearned=f, retrained=[f], data=df,
+    ...                  label="label", split="split")
+    >>> case.n
+    {'forget': 10, 'retain': 30, 'test': 20}
+    """
+
+    def __init__(
+        self,
+        original: Any,
+        unlearned: Any,
+        retrained: Sequence[Any],
+        data: pd.DataFrame | str | Path,
+        label: str = "label",
+        split: str = "split",
+        groups: Sequence[str] | None = None,
+        id: str | None = None,  # noqa: A002 - mirrors the case-file key
+        features: Sequence[str] | None = None,
+        name: str = "unlearning audit",
+        request_id: str | None = None,
+        description: str | None = None,
+        recipe: str | None = None,
+        recipe_params: dict[str, Any] | None = None,
+        allow_pickle: bool = False,
+        base_dir: Path | None = None,
+        policy: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = str(name)
+        self.request_id = None if request_id is None else str(request_id)
+        self.description = description
+        self.allow_pickle = bool(allow_pickle)
+        self.base_dir = base_dir
+        self.recipe = recipe
+        self.recipe_params = dict(recipe_params or {})
+        self.policy_overrides = dict(policy or {})
+        self.data_path: Path | None = None
+        if isinstance(data, (str, Path)):
+            p = Path(data)
+            self.data_path = p if (base_dir is None or p.is_absolute()) else base_dir / p
+            data = read_table(self.data_path)
+        if not isinstance(data, pd.DataFrame):
+            raise BadInput("data", f"expected a DataFrame or a path, got {type(data).__name__}")
+        self.label, self.split_col = label, split
+        self.groups = list(groups or [])
+        self.id_col = id
+        self.features = validate_table(data, label, split, self.groups, id, features and list(features))
+        self.data = data.reset_index(drop=True)
+        if isinstance(retrained, (str, Path)) or not isinstance(retrained, Sequence):
+            retrained = [retrained]
+        if len(retrained) == 0:
+            raise BadInput("models.retrained", "at least one retrained reference model is needed")
+        self.models: dict[str, Any] = {
+            "original": load_model(original, "models.original", base_dir, allow_pickle),
+            "unlearned": load_model(unlearned, "models.unlearned", base_dir, allow_pickle),
+        }
+        for i, r in enumerate(retrained):
+            self.models[f"retrained:{i}"] = load_model(r, f"models.retrained[{i}]", base_dir, allow_pickle)
+        self.n_classes, self.classes = self._probe_models()
+        self._y = self._encode_labels()
+
+    # -- validation ------------------------------------------------------------
+    @staticmethod
+    def field_of(role: str) -> str:
+        if role.startswith("retrained:"):
+            return f"models.retrained[{role.split(':')[1]}]"
+        return f"models.{role}"
+
+    def _probe_models(self) -> tuple[int, np.ndarray | None]:
+        X = self.data[self.features].iloc[:_PROBE_ROWS].to_numpy(dtype=np.float32)
+        n_classes: dict[str, int] = {}
+        classes: dict[str, np.ndarray] = {}
+        for role, model in self.models.items():
+            try:
+                out = np.asarray(model.predict_logits(X))
+            except BadInput:
+                raise
+            except Exception as exc:  # noqa: BLE001 - report the model, not a traceback
+                raise BadInput(
+                    self.field_of(role),
+                    f"fails on the data's {len(self.features)} feature columns: "
+                    f"{exc.__class__.__name__}: {exc}",
+                ) from exc
+            if out.ndim != 2 or out.shape[0] != len(X) or out.shape[1] < 2:
+                raise BadInput(self.field_of(role), f"output shape {out.shape} is not [rows, classes>=2]")
+            n_classes[role] = out.shape[1]
+            if getattr(model, "classes", None) is not None:
+                classes[role] = np.asarray(model.classes)
+        if len(set(n_classes.values())) > 1:
+            detail = ", ".join(f"{self.field_of(r)}={c}" for r, c in n_classes.items())
+            raise BadInput("models", f"models disagree on the number of classes: {detail}")
+        first = next(iter(classes.values()), None)
+        for role, c in classes.items():
+            if first is not None and not np.array_equal(c, first):
+                raise BadInput(self.field_of(role), f"classes {c.tolist()} differ from {first.tolist()}")
+        return next(iter(n_classes.values())), first
+
+    def _encode_labels(self) -> np.ndarray:
+        raw = self.data[self.label].to_numpy()
+        if self.classes is not None:
+            lookup = {v.item() if hasattr(v, "item") else v: i for i, v in enumerate(self.classes)}
+            out = np.array([lookup.get(v.item() if hasattr(v, "item") else v, -1) for v in raw])
+            bad = out < 0
+            if bad.any():
+                raise BadInput("data.label", f"{int(bad.sum())} label(s) not among the models' classes "
+                               f"{self.classes.tolist()}, e.g. {raw[bad][0]!r}")
+            return out.astype(np.int64)
+        if not pd.api.types.is_integer_dtype(self.data[self.label]):
+            as_float = pd.to_numeric(self.data[self.label], errors="coerce").to_numpy(dtype=float)
+            if np.isnan(as_float).any() or not np.all(as_float == np.round(as_float)):
+                raise BadInput("data.label", "labels must be integer class indices 0..classes-1")
+            raw = as_float.astype(np.int64)
+        raw = raw.astype(np.int64)
+        bad = (raw < 0) | (raw >= self.n_classes)
+        if bad.any():
+            raise BadInput("data.label", f"{int(bad.sum())} label(s) outside the models' classes "
+                           f"0..{self.n_classes - 1}, e.g. {int(raw[bad][0])}")
+        return raw
+
+    # -- accessors -------------------------------------------------------------
+    def mask(self, split: str) -> np.ndarray:
+        return (self.data[self.split_col] == split).to_numpy()
+
+    @cached_property
+    def _X(self) -> np.ndarray:
+        return self.data[self.features].to_numpy(dtype=np.float32)
+
+    def X(self, split: str) -> np.ndarray:
+        """Float32 feature matrix of a split."""
+        return self._X[self.mask(split)]
+
+    def y(self, split: str) -> np.ndarray:
+        """Integer class indices of a split."""
+        return self._y[self.mask(split)]
+
+    def frame(self, split: str) -> pd.DataFrame:
+        """The split's rows (all columns), index reset."""
+        return self.data.loc[self.mask(split)].reset_index(drop=True)
+
+    @property
+    def n(self) -> dict[str, int]:
+        return {s: int(self.mask(s).sum()) for s in ("forget", "retain", "test")}
+
+    @property
+    def reference_roles(self) -> list[str]:
+        return [r for r in self.models if r.startswith("retrained:")]
+
+    @cached_property
+    def data_sha256(self) -> str:
+        if self.data_path is not None:
+            from reports.pack import sha256_file
+
+            return sha256_file(self.data_path)
+        return frame_sha256(self.data)
+
+    def forget_set_commitment(self) -> str | None:
+        """SHA-256 over the sorted salted hashes of the forget ids (no raw id leaves)."""
+        if self.id_col is None:
+            return None
+        salt = hashlib.sha256(b"unlearn-audit:id-salt:" + self.data_sha256.encode()).digest()
+        ids = self.data.loc[self.mask("forget"), self.id_col].astype(str)
+        hashed = sorted(hashlib.sha256(salt + i.encode()).hexdigest() for i in ids)
+        return hashlib.sha256("\n".join(hashed).encode()).hexdigest()
+
+
+def load_case(path: str | Path, allow_pickle: bool = False) -> AuditCase:
+    """Read a TOML case file (see DESIGN.md) and build a validated :class:`AuditCase`."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput("case", f"case file not found: {path}")
+    try:
+        doc = tomllib.loads(path.read_text("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise BadInput("case", f"{path.name} is not valid TOML: {exc}") from exc
+    for key, value in doc.items():
+        if key not in CASE_KEYS:
+            raise BadInput(key, f"unknown section; allowed: {sorted(CASE_KEYS)}")
+        if not isinstance(value, dict):
+            raise BadInput(key, "must be a table")
+        allowed = CASE_KEYS[key]
+        extra = set(value) - allowed if allowed else set()
+        if extra:
+            raise BadInput(f"{key}.{sorted(extra)[0]}", f"unknown key; allowed: {sorted(allowed)}")
+    models, data = doc.get("models"), doc.get("data")
+    if not models:
+        raise BadInput("models", "section missing")
+    if not data:
+        raise BadInput("data", "section missing")
+    for key in ("original", "unlearned", "retrained"):
+        if key not in models:
+            raise BadInput(f"models.{key}", "missing")
+    if "path" not in data:
+        raise BadInput("data.path", "missing")
+    case_meta, training = doc.get("case", {}), doc.get("training", {})
+    groups = data.get("groups", [])
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise BadInput("data.groups", "must be a list of column names")
+    return AuditCase(
+        original=models["original"],
+        unlearned=models["unlearned"],
+        retrained=models["retrained"] if isinstance(models["retrained"], list) else [models["retrained"]],
+        data=data["path"],
+        label=data.get("label", "label"),
+        split=data.get("split", "split"),
+        groups=groups,
+        id=data.get("id"),
+        features=data.get("features"),
+        name=case_meta.get("name", path.stem),
+        request_id=case_meta.get("request_id"),
+        description=case_meta.get("description"),
+        recipe=training.get("recipe"),
+        recipe_params=training.get("params"),
+        allow_pickle=allow_pickle,
+        base_dir=path.parent,
+        policy=doc.get("policy"),
+    )

@@ -1,0 +1,179 @@
+"""Command line: ``unlearn-audit demo | run | verify | scenario``.
+
+Exit codes of ``run``: 0 pass (warnings allowed), 1 fail, 2 bad input or usage,
+3 inconclusive / error / required check skipped. ``demo`` exits 0 whenever the audit
+itself ran, whatever its verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from audit.errors import BadInput
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Verify machine unlearning against retrained reference models.")
+
+_STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "inconclusive": "magenta",
+                 "error": "red", "skipped": "dim"}
+
+
+def _err(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+def _bad_input(exc: BadInput) -> typer.Exit:
+    _err(f"error: {exc.field}: {exc.message}")
+    return typer.Exit(2)
+
+
+def _interactive() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def _audit(case_path: Path, out: Path, policy: Path | None, seed: int, allow_pickle: bool,
+           sign_key: Path | None, template: Path | None) -> dict[str, Any]:
+    """Load, validate, run and write; raises BadInput before anything is written."""
+    from audit.case import load_case
+    from audit.policy import load_policy_file
+    from audit.runner import run_audit, write_evidence
+
+    _check_out(out)
+    overrides = load_policy_file(policy) if policy else None
+    case = load_case(case_path, allow_pickle=allow_pickle)
+    progress = None
+    if _interactive():
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        progress = lambda cid: console.print(f"[dim]running {cid} …[/dim]")  # noqa: E731
+    results = run_audit(case, policy=overrides, seed=seed, progress=progress)
+    kwargs: dict[str, Any] = {}
+    if sign_key is not None:
+        kwargs["sign_key"] = sign_key
+    if template is not None:
+        kwargs["template_dir"] = template
+    write_evidence(results, case, out, **kwargs)
+    return results
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").exists())):
+        raise BadInput("--out", f"{out} exists and is not an evidence pack; choose a new directory")
+
+
+def _summary(results: dict[str, Any], out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=False, highlight=False)
+    v = results["verdict"]
+    console.print(f"[bold]{results['case']['name']}[/bold] — verdict: "
+                  f"[bold {_STATUS_STYLE[v]}]{v.upper()}[/bold {_STATUS_STYLE[v]}]")
+    table = Table(show_header=True, header_style="bold")
+    for col in ("check", "status", "required", "summary"):
+        table.add_column(col, overflow="fold")
+    for c in results["checks"]:
+        style = _STATUS_STYLE[c["status"]]
+        table.add_row(c["id"], f"[{style}]{c['status']}[/{style}]", "yes" if c["required"] else "no",
+                      c["summary"])
+    console.print(table)
+    console.print(f"evidence pack: {out}")
+
+
+@app.command()
+def run(
+    case: Annotated[Path, typer.Argument(help="Case file (TOML).")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for the evidence pack.")],
+    policy: Annotated[Path | None, typer.Option(help="Policy TOML overriding thresholds.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of every bootstrap.")] = 0,
+    allow_pickle: Annotated[bool, typer.Option("--allow-pickle", help="Trust pickle/joblib models.")] = False,
+    sign_key: Annotated[Path | None, typer.Option(help="Ed25519 private key (PEM) to sign the pack.")] = None,
+    template: Annotated[Path | None, typer.Option(help="Directory of user report templates.")] = None,
+    format: Annotated[str, typer.Option("--format", help="text or json (results.json on stdout).")] = "text",  # noqa: A002
+) -> None:
+    """Audit one unlearned model; the exit code is the verdict."""
+    if format not in ("text", "json"):
+        _err("error: --format: use text or json")
+        raise typer.Exit(2)
+    try:
+        results = _audit(case, out, policy, seed, allow_pickle, sign_key, template)
+    except BadInput as exc:
+        raise _bad_input(exc) from None
+    if format == "json":
+        from reports import dump_results
+
+        sys.stdout.write(dump_results(results))
+    else:
+        _summary(results, out)
+    raise typer.Exit(results["exit_code"])
+
+
+@app.command()
+def demo(
+    scenario: Annotated[str, typer.Option(help="Built-in scenario to run.")] = "accent",
+    out: Annotated[Path, typer.Option("--out", help="Directory for the evidence pack.")] = Path("unlearn-audit-demo"),
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+) -> None:
+    """Build a scenario, audit it and print where the results are (exit 0 if it ran)."""
+    from audit.scenarios import build_scenario
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="unlearn-audit-demo-") as tmp:
+            typer.echo(f"building scenario {scenario!r} …", err=True)
+            case_path = build_scenario(scenario, Path(tmp) / scenario, seed=seed)
+            results = _audit(case_path, out, None, seed, False, None, None)
+    except BadInput as exc:
+        raise _bad_input(exc) from None
+    _summary(results, out)
+    typer.echo(f"results: {out / 'results.json'}")
+    typer.echo(f"report:  {out / 'report.html'}")
+    raise typer.Exit(0)
+
+
+@app.command("scenario")
+def scenario_cmd(
+    name: Annotated[str, typer.Argument(help="digits, accent or cv-ranking.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the case into.")],
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+) -> None:
+    """Write a built-in scenario to disk as an ordinary case file."""
+    from audit.scenarios import build_scenario
+
+    try:
+        if out.exists() and any(out.iterdir()):
+            raise BadInput("--out", f"{out} is not empty")
+        path = build_scenario(name, out, seed=seed)
+    except BadInput as exc:
+        raise _bad_input(exc) from None
+    typer.echo(str(path))
+
+
+@app.command()
+def verify(pack: Annotated[Path, typer.Argument(help="Evidence pack directory.")]) -> None:
+    """Recompute the manifest of an evidence pack; exit 1 on any mismatch."""
+    from reports import verify_pack
+
+    if not pack.is_dir():
+        _err(f"error: pack: {pack} is not a directory")
+        raise typer.Exit(2)
+    problems = verify_pack(pack)
+    for p in problems:
+        _err(f"MISMATCH {p}")
+    if problems:
+        raise typer.Exit(1)
+    typer.echo(json.dumps({"pack": str(pack), "ok": True}))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

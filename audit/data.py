@@ -1,0 +1,136 @@
+"""Reading the case's data table (Parquet, CSV, NPZ) and validating its columns."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from audit.errors import BadInput
+
+__all__ = ["read_table", "frame_sha256", "SPLITS", "validate_table"]
+
+SPLITS = ("forget", "retain", "test")
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read ``.parquet``, ``.csv`` or ``.npz`` into a DataFrame.
+
+    NPZ: every 1-D array becomes a column of that name; a 2-D array ``name`` becomes
+    columns ``name[0]``, ``name[1]``, ...
+    """
+    if not path.is_file():
+        raise BadInput("data.path", f"file not found: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        if suffix == ".csv":
+            return pd.read_csv(path)
+        if suffix == ".npz":
+            cols: dict[str, np.ndarray] = {}
+            with np.load(path, allow_pickle=False) as z:
+                for key in z.files:
+                    arr = z[key]
+                    if arr.ndim == 1:
+                        cols[key] = arr
+                    elif arr.ndim == 2:
+                        for j in range(arr.shape[1]):
+                            cols[f"{key}[{j}]"] = arr[:, j]
+                    else:
+                        raise BadInput("data.path", f"NPZ array {key!r} has {arr.ndim} dimensions")
+            lengths = {len(v) for v in cols.values()}
+            if len(lengths) > 1:
+                raise BadInput("data.path", f"NPZ arrays have different lengths {sorted(lengths)}")
+            return pd.DataFrame(cols)
+    except BadInput:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
+        raise BadInput("data.path", f"cannot read {path.name}: {exc}") from exc
+    raise BadInput("data.path", f"unsupported data format {suffix!r}; use .parquet, .csv or .npz")
+
+
+def frame_sha256(df: pd.DataFrame) -> str:
+    """Content hash of a DataFrame (column names, dtypes and values, order-sensitive)."""
+    h = hashlib.sha256()
+    h.update(repr([(str(c), str(t)) for c, t in df.dtypes.items()]).encode())
+    h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def _require_column(df: pd.DataFrame, name: str, field: str) -> None:
+    if not isinstance(name, str) or name not in df.columns:
+        raise BadInput(field, f"column {name!r} not in the data (columns: {list(df.columns)[:20]})")
+
+
+def validate_table(
+    df: pd.DataFrame,
+    label: str,
+    split: str,
+    groups: list[str],
+    id_col: str | None,
+    features: list[str] | None,
+) -> list[str]:
+    """Check the table against the case's column roles; return the feature columns."""
+    if len(df) == 0:
+        raise BadInput("data.path", "the data table has no rows")
+    _require_column(df, label, "data.label")
+    _require_column(df, split, "data.split")
+    for i, g in enumerate(groups):
+        _require_column(df, g, f"data.groups[{i}]")
+    if id_col is not None:
+        _require_column(df, id_col, "data.id")
+    s = df[split]
+    if s.isna().any():
+        raise BadInput("data.split", f"{int(s.isna().sum())} rows have no split value")
+    bad = sorted(set(map(str, s.unique())) - set(SPLITS))
+    if bad:
+        raise BadInput("data.split", f"unknown split values {bad[:5]}; use forget, retain, test")
+    for name in ("forget", "test"):
+        if not (s == name).any():
+            raise BadInput("data.split", f"the {name} split is empty")
+    if df[label].isna().any():
+        raise BadInput("data.label", f"{int(df[label].isna().sum())} rows have no label")
+    if id_col is not None:
+        _check_ids(df, split, id_col)
+    roles = {label, split, *groups} | ({id_col} if id_col else set())
+    if features is None:
+        features = [c for c in df.columns if c not in roles]
+    else:
+        for i, f in enumerate(features):
+            _require_column(df, f, f"data.features[{i}]")
+        clash = sorted(set(features) & ({label, split} | ({id_col} if id_col else set())))
+        if clash:
+            raise BadInput("data.features", f"{clash} cannot be features (label, split or id)")
+    if not features:
+        raise BadInput("data.features", "no feature columns left")
+    _check_features(df, features)
+    return list(features)
+
+
+def _check_ids(df: pd.DataFrame, split: str, id_col: str) -> None:
+    ids = df[id_col]
+    if ids.isna().any():
+        raise BadInput("data.id", f"{int(ids.isna().sum())} rows have no id")
+    forget = set(ids[df[split] == "forget"])
+    for other in ("test", "retain"):
+        both = forget & set(ids[df[split] == other])
+        if both:
+            raise BadInput(
+                "data.id",
+                f"{len(both)} id(s) are marked both forget and {other}; every row of a forgotten "
+                "id must be in the forget split",
+            )
+
+
+def _check_features(df: pd.DataFrame, features: list[str]) -> None:
+    for f in features:
+        col = df[f]
+        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
+            raise BadInput(f"data.features[{f!r}]", f"column is {col.dtype}, not numeric")
+        values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise BadInput(f"data.features[{f!r}]", f"{int(bad.sum())} NaN/inf value(s)")
