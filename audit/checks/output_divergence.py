@@ -126,7 +126,7 @@ SPEC = CheckSpec(
         "required": True,
         "enabled": True,
         "splits": ["forget", "retain", "test"],
-        "gate_on": ["kl", "disagreement"],
+        "gate_on": ["kl"],
         "auto_factor": 2.0,
         "kl_margin": "auto",
         "js_margin": "auto",
@@ -135,7 +135,7 @@ SPEC = CheckSpec(
         # auto margins never go below these (two retrains can agree perfectly on a split)
         "kl_min_margin": 0.001,
         "js_min_margin": 0.0005,
-        "tv_min_margin": 0.005,
-        "disagreement_min_margin": 0.005,
+        "tv_min_margin": 0.01,
+        "disagreement_min_margin": 0.02,
     },
 )

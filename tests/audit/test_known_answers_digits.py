@@ -1,0 +1,83 @@
+"""Known answers on the digits scenario: a retrain passes, the no-op original fails."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from audit.cli import app
+from reports import validate_results
+from tests.conftest import write_variant
+
+runner = CliRunner()
+
+
+def _run(case: Path, out: Path) -> tuple[int, dict]:
+    res = runner.invoke(app, ["run", str(case), "--out", str(out), "--format", "json"])
+    results = json.loads((out / "results.json").read_text())
+    validate_results(results)
+    return res.exit_code, results
+
+
+def _check(results: dict, cid: str) -> dict:
+    return next(c for c in results["checks"] if c["id"] == cid)
+
+
+@pytest.fixture(scope="module")
+def retrain_run(digits_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict]:
+    d = tmp_path_factory.mktemp("v")
+    case = write_variant(digits_dir, d / "case", unlearned="extra/retrained-other-seed.pt")
+    return _run(case, d / "pack")
+
+
+@pytest.fixture(scope="module")
+def noop_run(digits_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict]:
+    d = tmp_path_factory.mktemp("v")
+    case = write_variant(digits_dir, d / "case", unlearned="original.pt")
+    return _run(case, d / "pack")
+
+
+def test_retrain_with_another_seed_passes(retrain_run: tuple[int, dict]) -> None:
+    code, results = retrain_run
+    assert results["verdict"] == "pass"
+    assert code == 0
+
+
+def test_noop_original_fails(noop_run: tuple[int, dict]) -> None:
+    code, results = noop_run
+    assert results["verdict"] == "fail"
+    assert code == 1
+
+
+def test_output_divergence_decides_on_the_forget_split(retrain_run, noop_run) -> None:
+    kl_retrain = next(m for m in _check(retrain_run[1], "output_divergence")["metrics"]
+                      if m["name"] == "kl" and m["split"] == "forget")
+    kl_noop = next(m for m in _check(noop_run[1], "output_divergence")["metrics"]
+                   if m["name"] == "kl" and m["split"] == "forget")
+    assert kl_retrain["status"] == "pass"
+    assert kl_noop["status"] == "fail"
+    assert kl_noop["delta_ci"][0] > kl_noop["margin"]  # the interval lies beyond the margin
+    assert kl_noop["value"] > 5 * kl_retrain["value"]
+
+
+def test_utility_cannot_tell_but_passes_both(retrain_run, noop_run) -> None:
+    # A no-op keeps utility: utility alone must not be what passes a model.
+    assert _check(retrain_run[1], "utility")["status"] == "pass"
+    assert _check(noop_run[1], "utility")["status"] == "pass"
+
+
+def test_every_metric_carries_reference_and_interval(retrain_run) -> None:
+    for check in retrain_run[1]["checks"]:
+        for m in check["metrics"]:
+            if m["comparator"] != "info" and m["status"] in ("pass", "fail"):
+                assert m["delta_ci"] is not None and m["reference"] is not None
+                assert m["margin"] is not None
+
+
+def test_builtin_approximate_method_is_not_passed(digits_dir: Path, tmp_path: Path) -> None:
+    code, results = _run(digits_dir / "case.toml", tmp_path / "pack")
+    assert results["verdict"] in ("fail", "inconclusive")
+    assert code in (1, 3)

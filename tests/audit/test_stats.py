@@ -1,0 +1,102 @@
+"""Statistics against peers (scipy) and known values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from audit.stats import (
+    benjamini_hochberg,
+    bootstrap_mean_ci,
+    ci_level,
+    equivalence_status,
+    exact_mcnemar,
+    holm,
+    n_to_settle,
+)
+
+
+def test_percentile_bootstrap_matches_scipy() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.exponential(size=400)
+    lo, hi = bootstrap_mean_ci(x, 4000, 0.9, np.random.default_rng(2))
+    ref = sps.bootstrap((x,), np.mean, n_resamples=4000, confidence_level=0.9,
+                        method="percentile", random_state=3).confidence_interval
+    assert lo == pytest.approx(ref.low, abs=0.02)
+    assert hi == pytest.approx(ref.high, abs=0.02)
+
+
+def test_paired_columns_share_resamples() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=300)
+    b = a + 0.01  # identical up to a shift: the paired delta has no spread
+    lo, hi = bootstrap_mean_ci(np.stack([a, b, a - b], 1), 500, 0.9, rng)
+    assert lo[2] == pytest.approx(-0.01) and hi[2] == pytest.approx(-0.01)
+
+
+def test_bootstrap_is_reproducible_and_chunked() -> None:
+    x = np.random.default_rng(0).normal(size=50_000)
+    r1 = bootstrap_mean_ci(x, 1000, 0.9, np.random.default_rng(7))
+    r2 = bootstrap_mean_ci(x, 1000, 0.9, np.random.default_rng(7))
+    assert r1 == r2
+
+
+def test_coverage_of_bootstrap_ci_is_close_to_nominal() -> None:
+    rng = np.random.default_rng(5)
+    hits = 0
+    for _ in range(200):
+        lo, hi = bootstrap_mean_ci(rng.normal(size=200), 400, 0.9, rng)
+        hits += lo < 0 < hi
+    assert 0.83 <= hits / 200 <= 0.96
+
+
+@pytest.mark.parametrize(
+    ("ci", "margin", "comparator", "expected"),
+    [
+        ((-0.01, 0.01), 0.05, "two_sided", "pass"),
+        ((0.06, 0.1), 0.05, "two_sided", "fail"),
+        ((-0.1, -0.06), 0.05, "two_sided", "fail"),
+        ((-0.01, 0.07), 0.05, "two_sided", "inconclusive"),
+        ((0.0, 0.04), 0.05, "at_most", "pass"),
+        ((-5.0, 0.04), 0.05, "at_most", "pass"),
+        ((0.05, 0.2), 0.05, "at_most", "fail"),
+        ((-0.04, 5.0), 0.05, "at_least", "pass"),
+        ((None, 0.1), 0.05, "two_sided", "inconclusive"),
+    ],
+)
+def test_equivalence_decisions(ci, margin, comparator, expected) -> None:
+    assert equivalence_status(ci, margin, comparator) == expected
+
+
+def test_absence_of_evidence_is_not_a_pass() -> None:
+    # delta estimated at 0 but the interval is wide: inconclusive, never pass
+    assert equivalence_status((-0.2, 0.2), 0.05, "two_sided") == "inconclusive"
+
+
+def test_n_to_settle_scales_with_the_square_of_the_width() -> None:
+    n = n_to_settle(0.0, (-0.1, 0.1), 100, 0.05, "two_sided")
+    assert n == 401
+    # with the suggested n the half-width would be 0.1*sqrt(100/401) < 0.05
+    assert 0.1 * np.sqrt(100 / n) < 0.05
+    assert n_to_settle(0.05, (0.0, 0.1), 100, 0.05, "two_sided") is None
+
+
+def test_holm_matches_hand_computation() -> None:
+    p = np.array([0.01, 0.04, 0.03, 0.005])
+    # sorted: .005*4=.02, .01*3=.03, .03*2=.06, .04*1=.04 -> monotone .06
+    assert holm(p).tolist() == pytest.approx([0.03, 0.06, 0.06, 0.02])
+
+
+def test_bh_matches_scipy_and_hand_values() -> None:
+    p = np.array([0.01, 0.04, 0.03, 0.005])
+    assert benjamini_hochberg(p).tolist() == pytest.approx([0.02, 0.04, 0.04, 0.02])
+
+
+def test_exact_mcnemar_matches_binomial() -> None:
+    assert exact_mcnemar(10, 2) == pytest.approx(sps.binomtest(10, 12, 0.5).pvalue)
+    assert exact_mcnemar(0, 0) == 1.0
+
+
+def test_ci_level_for_tost() -> None:
+    assert ci_level(0.05) == 0.9

@@ -1,0 +1,80 @@
+"""Shared fixtures: scenarios are built once per test session and reused read-only."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+def write_variant(case_dir: Path, dest: Path, **models: str) -> Path:
+    """Copy a case directory and rewrite model entries of its case.toml.
+
+    ``write_variant(d, tmp, unlearned="original.pt")`` makes the no-op case.
+    """
+    shutil.copytree(case_dir, dest)
+    text = (dest / "case.toml").read_text()
+    lines = []
+    for line in text.splitlines():
+        key = line.split("=")[0].strip()
+        if key in models:
+            line = f'{key} = "{models[key]}"'
+        lines.append(line)
+    (dest / "case.toml").write_text("\n".join(lines) + "\n")
+    return dest / "case.toml"
+
+
+@pytest.fixture(scope="session")
+def digits_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from audit.scenarios import build_scenario
+
+    d = tmp_path_factory.mktemp("digits")
+    build_scenario("digits", d, seed=0)
+    return d
+
+
+def _tiny_frame(seed: int = 0, n: int = 300) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    y = (X[:, 0] + 0.5 * X[:, 1] + rng.normal(scale=0.5, size=n) > 0).astype(int)
+    split = np.array(["forget"] * 40 + ["retain"] * 160 + ["test"] * 100, dtype=object)
+    return pd.DataFrame({
+        "row_id": [f"r{i}" for i in range(n)],
+        "f0": X[:, 0], "f1": X[:, 1], "f2": X[:, 2], "f3": X[:, 3],
+        "school": rng.choice(["north", "south"], size=n),
+        "label": y, "split": split,
+    })
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small binary case with scikit-learn models in .skops files (fast)."""
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    d = tmp_path_factory.mktemp("tiny")
+    df = _tiny_frame()
+    feats = ["f0", "f1", "f2", "f3"]
+    train = df["split"] != "test"
+    retain = df["split"] == "retain"
+    X, y = df[feats].to_numpy(), df["label"].to_numpy()
+    sio.dump(LogisticRegression().fit(X[train], y[train]), d / "original.skops")
+    for i, c in enumerate((1.0, 0.5)):
+        sio.dump(LogisticRegression(C=c).fit(X[retain], y[retain]), d / f"retrained-{i}.skops")
+    sio.dump(LogisticRegression(C=0.8).fit(X[retain], y[retain]), d / "unlearned.skops")
+    df.to_csv(d / "data.csv", index=False)
+    (d / "case.toml").write_text(
+        '[case]\nname = "tiny"\n\n[models]\noriginal = "original.skops"\n'
+        'unlearned = "unlearned.skops"\nretrained = ["retrained-0.skops", "retrained-1.skops"]\n\n'
+        '[data]\npath = "data.csv"\nlabel = "label"\nsplit = "split"\ngroups = ["school"]\n'
+        'id = "row_id"\n'
+    )
+    return d
+
+
+@pytest.fixture()
+def tiny_frame() -> pd.DataFrame:
+    return _tiny_frame()
