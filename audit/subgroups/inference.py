@@ -1,0 +1,193 @@
+"""Per-group deltas (U − O, U − R) with within-group bootstrap CIs and paired exact tests.
+
+For every group and metric the per-row paired difference ``d = u − r`` is formed on the
+same rows (``r`` averaged over the references). Its mean is the delta; its percentile
+bootstrap CI resamples rows *within* the group (at the TOST level ``1 − 2α``). The paired
+test is
+
+* accuracy / FNR / FPR — an exact sign test on the non-zero ``d`` (with one reference this
+  is exactly McNemar's exact test on the discordant pairs, ``audit.stats.exact_mcnemar``);
+* loss — the Wilcoxon signed-rank test (``scipy.stats.wilcoxon``).
+
+Raw p-values are adjusted across every group × metric of one comparison: Holm (used by
+the gate) and Benjamini–Hochberg (reported).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.stats as sps
+
+from audit.stats import (
+    benjamini_hochberg,
+    bootstrap_mean_ci,
+    ci_level,
+    equivalence_status,
+    exact_mcnemar,
+    holm,
+    n_to_settle,
+)
+from audit.subgroups.slices import Slice
+
+__all__ = ["GroupTest", "paired_rows", "compare_groups", "HARM_SIGN", "decide"]
+
+# +1: larger is worse (loss, error rates); -1: smaller is worse (accuracy).
+HARM_SIGN = {"accuracy": -1, "loss": 1, "fnr": 1, "fpr": 1}
+
+
+@dataclass
+class GroupTest:
+    """One group × metric × comparison, with raw and adjusted p-values side by side."""
+
+    slice: Slice
+    metric: str
+    comparison: str  # "U-R" or "U-O"
+    n: int
+    value: float | None
+    reference: float | None
+    delta: float | None
+    ci: tuple[float, float] | None
+    p_value: float | None
+    test: str
+    margin: float | None = None
+    p_holm: float | None = None
+    p_bh: float | None = None
+    status: str | None = None
+    n_to_settle: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def paired_rows(
+    metric: str,
+    y: np.ndarray,
+    u_pred: np.ndarray,
+    r_preds: list[np.ndarray],
+    u_loss: np.ndarray,
+    r_losses: list[np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-row ``(u, r, keep)`` for ``metric``; ``keep`` selects the rows the metric is over.
+
+    Accuracy uses correctness; FNR / FPR use the error indicator on positives / negatives;
+    loss uses the per-row loss. ``r`` is the mean over the references.
+    """
+    if metric == "loss":
+        return u_loss, np.mean(r_losses, axis=0), np.ones(len(y), dtype=bool)
+    if metric == "accuracy":
+        return (u_pred == y).astype(float), np.mean([p == y for p in r_preds], axis=0), np.ones(len(y), bool)
+    keep = y == (1 if metric == "fnr" else 0)
+    return (u_pred != y).astype(float), np.mean([p != y for p in r_preds], axis=0), keep
+
+
+def _paired_p(metric: str, d: np.ndarray) -> tuple[float, str]:
+    nz = d[d != 0]
+    if metric == "loss":
+        if len(nz) == 0:
+            return 1.0, "wilcoxon signed-rank"
+        return float(sps.wilcoxon(d, zero_method="wilcox").pvalue), "wilcoxon signed-rank"
+    if np.all(np.isin(nz, (-1.0, 1.0))):
+        return exact_mcnemar(int((nz > 0).sum()), int((nz < 0).sum())), "exact McNemar"
+    pos = int((nz > 0).sum())
+    p = float(sps.binomtest(pos, len(nz), 0.5).pvalue) if len(nz) else 1.0
+    return p, "exact sign test (paired, mean of references)"
+
+
+def _one(sl: Slice, metric: str, comparison: str, u: np.ndarray, r: np.ndarray, ctx: dict) -> GroupTest:
+    n = len(u)
+    test_name = "wilcoxon signed-rank" if metric == "loss" else "exact McNemar"
+    if n == 0:
+        return GroupTest(sl, metric, comparison, 0, None, None, None, None, None, test_name,
+                         notes=["no rows"])
+    d = u - r
+    if n >= 2:
+        lo, hi = bootstrap_mean_ci(d, ctx["n_boot"], ci_level(ctx["alpha"]), ctx["rng"])
+        ci = (float(lo), float(hi))
+    else:
+        ci = None
+    p, test_name = _paired_p(metric, d)
+    return GroupTest(sl, metric, comparison, n, float(u.mean()), float(r.mean()), float(d.mean()), ci, p,
+                     test_name)
+
+
+def decide(t: GroupTest, alpha: float, min_group_size: int) -> str:
+    """Status of a U − R group test: ``fail`` only for harm beyond the margin that survives Holm."""
+    if t.n < min_group_size or t.ci is None:
+        t.notes.append(f"group smaller than min_group_size={min_group_size}")
+        return "inconclusive"
+    eq = equivalence_status(t.ci, t.margin, "two_sided")
+    harmful = t.delta is not None and HARM_SIGN[t.metric] * t.delta > 0
+    if eq == "fail" and harmful and t.p_holm is not None and t.p_holm < alpha:
+        return "fail"
+    if eq == "pass":
+        return "pass"
+    if eq == "fail" and not harmful:
+        t.notes.append("differs from the references in the favourable direction")
+    return "inconclusive"
+
+
+def _margin(metric: str, margins: dict[str, float | None], reference: float | None) -> float | None:
+    """The metric's margin; loss may use ``loss_factor`` x the group's reference loss."""
+    if margins.get(metric) is not None:
+        return float(margins[metric])  # type: ignore[arg-type]
+    if metric == "loss" and margins.get("loss_factor") is not None and reference is not None:
+        return float(margins["loss_factor"]) * float(reference)  # type: ignore[arg-type]
+    return None
+
+
+def compare_groups(
+    slices: list[tuple[Slice, np.ndarray]],
+    y: np.ndarray,
+    u: tuple[np.ndarray, np.ndarray],
+    others: dict[str, tuple[list[np.ndarray], list[np.ndarray]]],
+    metrics: list[str],
+    margins: dict[str, float | None],
+    alpha: float,
+    n_boot: int,
+    rng: np.random.Generator,
+    min_group_size: int,
+) -> list[GroupTest]:
+    """All group × metric tests for each comparison in ``others``.
+
+    Parameters
+    ----------
+    u : (predictions, losses) of the unlearned model on the rows.
+    others : comparison name -> (list of predictions, list of losses), e.g.
+        ``{"U-R": (r_preds, r_losses), "U-O": ([o_pred], [o_loss])}``.
+        ``U-R`` tests are decided against ``margins``; the others are reported only.
+    margins : metric -> margin; ``loss`` may instead come from ``loss_factor`` x the
+        group's reference loss.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0); y = rng.integers(0, 2, 400)
+    >>> m = np.ones(400, bool); pu = y.copy(); pu[:60] = 1 - pu[:60]
+    >>> out = compare_groups([({"g": "a"}, m)], y, (pu, np.zeros(400)), {"U-R": ([y], [np.zeros(400)])},
+    ...                      ["accuracy"], {"accuracy": 0.05}, 0.05, 200, rng, 30)
+    >>> out[0].delta, out[0].status, out[0].test
+    (-0.15, 'fail', 'exact McNemar')
+    """
+    ctx = {"n_boot": n_boot, "alpha": alpha, "rng": rng}
+    u_pred, u_loss = u
+    results: list[GroupTest] = []
+    for comparison, (preds, losses) in others.items():
+        family: list[GroupTest] = []
+        for sl, mask in slices:
+            for metric in metrics:
+                uu, rr, keep = paired_rows(metric, y[mask], u_pred[mask], [p[mask] for p in preds],
+                                           u_loss[mask], [lo[mask] for lo in losses])
+                t = _one(sl, metric, comparison, uu[keep], rr[keep], ctx)
+                t.margin = _margin(metric, margins, t.reference) if comparison == "U-R" else None
+                family.append(t)
+        eligible = [t for t in family if t.p_value is not None and t.n >= min_group_size]
+        if eligible:
+            p = np.array([t.p_value for t in eligible])
+            for t, ph, pb in zip(eligible, holm(p), benjamini_hochberg(p), strict=True):
+                t.p_holm, t.p_bh = float(ph), float(pb)
+        if comparison == "U-R":
+            for t in family:
+                t.status = decide(t, alpha, min_group_size)
+                if t.status == "inconclusive" and t.ci is not None and t.margin is not None:
+                    t.n_to_settle = n_to_settle(t.delta, t.ci, t.n, t.margin, "two_sided")
+        results.extend(family)
+    return results

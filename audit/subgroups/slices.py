@@ -1,0 +1,99 @@
+"""Slices of a table: rows selected by ``{"column": "value", ...}``, up to depth 2."""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from audit.errors import BadInput
+
+__all__ = ["Slice", "enumerate_slices", "bin_features", "slice_label", "slice_mask"]
+
+Slice = dict[str, str]
+
+
+def slice_label(sl: Slice) -> str:
+    """Human-readable name of a slice.
+
+    >>> slice_label({"home_language": "Vietnamese", "district": "District B"})
+    'home_language=Vietnamese & district=District B'
+    """
+    return " & ".join(f"{k}={v}" for k, v in sl.items()) if sl else "(all rows)"
+
+
+def slice_mask(frame: pd.DataFrame, sl: Slice) -> np.ndarray:
+    """Boolean mask of the rows of ``frame`` in slice ``sl`` (values compared as strings)."""
+    mask = np.ones(len(frame), dtype=bool)
+    for col, val in sl.items():
+        if col not in frame.columns:
+            raise BadInput(f"slice.{col}", f"column {col!r} does not exist")
+        mask &= frame[col].astype(str).to_numpy() == str(val)
+    return mask
+
+
+def enumerate_slices(
+    frame: pd.DataFrame, columns: list[str], max_depth: int = 2, min_size: int = 1
+) -> list[tuple[Slice, np.ndarray]]:
+    """Every slice of one column value, and (``max_depth`` 2) of two columns' value pairs.
+
+    Slices with fewer than ``min_size`` rows are left out; the order is deterministic
+    (columns in the given order, values sorted).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"a": ["x", "y", "x"], "b": ["u", "u", "v"]})
+    >>> [slice_label(s) for s, _ in enumerate_slices(df, ["a", "b"])]
+    ['a=x', 'a=y', 'b=u', 'b=v', 'a=x & b=u', 'a=x & b=v', 'a=y & b=u']
+    """
+    if max_depth not in (1, 2):
+        raise BadInput("max_depth", "slice lattice depth must be 1 or 2")
+    for c in columns:
+        if c not in frame.columns:
+            raise BadInput(f"groups.{c}", f"group column {c!r} does not exist")
+    as_str = {c: frame[c].astype(str).to_numpy() for c in columns}
+    values = {c: sorted(set(as_str[c].tolist())) for c in columns}
+    singles = {(c, v): as_str[c] == v for c in columns for v in values[c]}
+    out: list[tuple[Slice, np.ndarray]] = []
+    for c in columns:
+        for v in values[c]:
+            m = singles[(c, v)]
+            if m.sum() >= min_size:
+                out.append(({c: v}, m))
+    if max_depth == 2:
+        for c1, c2 in combinations(columns, 2):
+            for v1 in values[c1]:
+                for v2 in values[c2]:
+                    m = singles[(c1, v1)] & singles[(c2, v2)]
+                    if m.sum() >= min_size and m.any():
+                        out.append(({c1: v1, c2: v2}, m))
+    return out
+
+
+def bin_features(frame: pd.DataFrame, features: list[str], n_bins: int = 4) -> pd.DataFrame:
+    """Quantile bins of numeric features as string labels (``"[lo, hi)"``).
+
+    Constant or near-constant features give fewer bins. The bins depend only on the
+    feature values, never on labels or model outputs.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"f": np.arange(8.0)})
+    >>> bin_features(df, ["f"], 2)["f"].tolist()[:2]
+    ['[0, 3.5)', '[0, 3.5)']
+    """
+    out = {}
+    for f in features:
+        x = frame[f].to_numpy(dtype=np.float64)
+        edges = np.unique(np.quantile(x, np.linspace(0, 1, n_bins + 1)))
+        if len(edges) < 2:
+            out[f] = np.full(len(x), f"{edges[0]:.4g}" if len(edges) else "nan", dtype=object)
+            continue
+        idx = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
+        names = [
+            f"[{edges[i]:.4g}, {edges[i + 1]:.4g}{']' if i == len(edges) - 2 else ')'}"
+            for i in range(len(edges) - 1)
+        ]
+        out[f] = np.array(names, dtype=object)[idx]
+    return pd.DataFrame(out, index=frame.index)
