@@ -1,0 +1,296 @@
+"""``subgroup_shift``: did unlearning hurt a group — one that was declared, or one nobody named?
+
+Two complementary analyses on the test split (rows no model was trained on):
+
+1. **Declared groups** — every value of each ``[data] groups`` column and every pair of two
+   columns' values. Per group and model: n, accuracy, loss, binary FNR / FPR. Deltas
+   U − R (what the method did beyond exact retraining; decides) and U − O (what the removal
+   did overall; reported) with within-group bootstrap CIs, paired exact tests, and Holm
+   (gate) / Benjamini–Hochberg (reported) adjustment across all groups × metrics.
+   A group × metric fails only when its CI lies beyond the margin on the harmful side *and*
+   its Holm-adjusted p is below α. Groups smaller than ``min_group_size`` are reported with
+   their n and ``inconclusive``; they never decide and never crash the check.
+2. **Discovered slices** — group columns and quantile-binned features, lattice depth ≤ 2,
+   searched on one random half of the test rows for where U is worse than R (per-row loss
+   difference or disagreement), confirmed on the other half (Holm over the candidates).
+
+Each flagged slice is related to the forgotten data: share of forget rows with the slice's
+group values (against the retain share) and a forget-vs-retain classifier's similarity.
+Policy ``on_shift`` says whether a harmful shift blocks (``fail``, default) or ``warn``s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audit.checks.base import CheckContext, CheckSpec
+from audit.errors import BadInput
+from audit.results import CheckResult, Figure, Finding, Metric, Table
+from audit.stats import bootstrap_mean_ci, ci_level
+from audit.subgroups import (
+    ForgetLikeness,
+    GroupTest,
+    bin_features,
+    compare_groups,
+    discover_slices,
+    enumerate_slices,
+    forget_shares,
+    group_metrics,
+    slice_label,
+)
+
+__all__ = ["SPEC", "run"]
+
+_SPLIT = "test"
+_METRIC_NAMES = {"accuracy": "accuracy", "loss": "loss", "fnr": "false-negative rate",
+                 "fpr": "false-positive rate"}
+
+
+def _outputs(ctx: CheckContext) -> dict[str, Any]:
+    cache = ctx.cache
+    refs = cache.reference_roles
+    return {
+        "y": cache.labels(_SPLIT),
+        "u": (cache.predictions("unlearned", _SPLIT), cache.losses("unlearned", _SPLIT)),
+        "o": (cache.predictions("original", _SPLIT), cache.losses("original", _SPLIT)),
+        "r_pred": [cache.predictions(r, _SPLIT) for r in refs],
+        "r_loss": [cache.losses(r, _SPLIT) for r in refs],
+        "refs": refs,
+    }
+
+
+def _validate(pol: dict[str, Any], binary: bool) -> list[str]:
+    if pol["on_shift"] not in ("fail", "warn"):
+        raise BadInput("policy.subgroup_shift.on_shift", "must be 'fail' or 'warn'")
+    if pol["discovery_signal"] not in ("loss", "disagreement"):
+        raise BadInput("policy.subgroup_shift.discovery_signal", "must be 'loss' or 'disagreement'")
+    if int(pol["min_group_size"]) < 2:
+        raise BadInput("policy.subgroup_shift.min_group_size", "must be at least 2")
+    metrics = [m for m in pol["metrics"] if binary or m not in ("fnr", "fpr")]
+    unknown = set(metrics) - set(_METRIC_NAMES)
+    if unknown:
+        raise BadInput("policy.subgroup_shift.metrics", f"unknown metrics {sorted(unknown)}")
+    return metrics
+
+
+def _group_tables(out: dict[str, Any], slices: list, binary: bool, tests: list[GroupTest]) -> list[Table]:
+    preds = {"original": out["o"][0], "unlearned": out["u"][0]}
+    losses = {"original": out["o"][1], "unlearned": out["u"][1]}
+    for r, p, lo in zip(out["refs"], out["r_pred"], out["r_loss"], strict=True):
+        preds[r], losses[r] = p, lo
+    gm = group_metrics(out["y"], preds, losses, slices, binary=binary)
+    cols = list(gm.columns)
+    t_cols = ["slice", "metric", "comparison", "n", "value", "reference", "delta", "ci_low", "ci_high",
+              "margin", "test", "p_value", "p_holm", "p_bh", "status", "n_to_settle", "note"]
+    rows = [[slice_label(t.slice), t.metric, t.comparison, t.n, t.value, t.reference, t.delta,
+             t.ci[0] if t.ci else None, t.ci[1] if t.ci else None, t.margin, t.test, t.p_value,
+             t.p_holm, t.p_bh, t.status or "info", t.n_to_settle, "; ".join(t.notes) or None] for t in tests]
+    return [
+        Table("per-group metrics (test split)", cols, gm.astype(object).where(gm.notna(), None).values.tolist()),
+        Table("per-group deltas: U-R decides, U-O reported (Holm gate, BH reported)", t_cols, rows),
+    ]
+
+
+def _relation(ctx: CheckContext, sl: dict[str, str], rows: np.ndarray, like: ForgetLikeness | None) -> dict:
+    case = ctx.case
+    shares = forget_shares(case.frame("forget"), case.frame("retain"), sl)
+    extra: dict[str, Any] = {}
+    for cond, s in shares.items():
+        extra[f"forget_share[{cond}]"] = s["forget"]
+        extra[f"retain_share[{cond}]"] = s["retain"]
+    if like is not None and rows.any():
+        X = case.X(_SPLIT)
+        extra["forget_similarity_ratio"] = like.ratio(X[rows], X)
+    return extra
+
+
+def _relation_text(extra: dict[str, Any]) -> str:
+    parts = []
+    for k, v in extra.items():
+        if k.startswith("forget_share[") and v is not None:
+            cond = k[len("forget_share["):-1]
+            r = extra.get(f"retain_share[{cond}]")
+            if v > (r or 0):
+                parts.append(f"{v:.0%} of the forgotten rows have {cond} (retain: {r:.0%})")
+    ratio = extra.get("forget_similarity_ratio")
+    if ratio is not None and np.isfinite(ratio):
+        parts.append(f"its rows look {ratio:.1f}x as forget-like as the average test row")
+    return "; ".join(parts)
+
+
+def _declared_findings(ctx, tests, masks, like, verdict) -> list[Finding]:  # noqa: ANN001
+    by_key = {(slice_label(t.slice), t.metric, t.comparison): t for t in tests}
+    findings = []
+    for t in tests:
+        if t.comparison != "U-R" or t.status != "fail":
+            continue
+        uo = by_key.get((slice_label(t.slice), t.metric, "U-O"))
+        extra = {"p_bh": t.p_bh, "u_minus_o": uo.delta if uo else None, "margin": t.margin,
+                 "value_u": t.value, "value_r": t.reference, "source": "declared groups"}
+        extra.update(_relation(ctx, t.slice, masks[slice_label(t.slice)], like))
+        rel = _relation_text(extra)
+        msg = (f"{slice_label(t.slice)}: {_METRIC_NAMES[t.metric]} {t.value:.3f} under the unlearned model "
+               f"vs {t.reference:.3f} under the retrained references (delta {t.delta:+.3f}); the unlearning "
+               f"method, not the removal itself, shifted this group" + (f". Relation: {rel}" if rel else ""))
+        findings.append(Finding(msg, dict(t.slice), metric=t.metric, n=t.n, delta=t.delta, ci=t.ci,
+                                p_value=t.p_value, p_adjusted=t.p_holm, test=t.test + " (Holm-adjusted)",
+                                status=verdict, extra=extra))
+    return findings
+
+
+def _removal_findings(tests: list[GroupTest], alpha: float) -> list[Finding]:
+    """Harm that the retrain shows too: U − O harmful and significant, U − R not failing."""
+    by_key = {(slice_label(t.slice), t.metric, t.comparison): t for t in tests}
+    out = []
+    for t in tests:
+        if t.comparison != "U-O" or t.metric != "accuracy" or t.p_holm is None or t.p_holm >= alpha:
+            continue
+        ur = by_key.get((slice_label(t.slice), t.metric, "U-R"))
+        if t.delta is None or t.delta >= 0 or (ur is not None and ur.status == "fail"):
+            continue
+        msg = (f"{slice_label(t.slice)}: accuracy fell by {-t.delta:.3f} from the original model; the "
+               f"retrained references show the same shift, so it comes from removing the data itself")
+        out.append(Finding(msg, dict(t.slice), metric="accuracy[U-O]", n=t.n, delta=t.delta, ci=t.ci,
+                           p_value=t.p_value, p_adjusted=t.p_holm, test=t.test + " (Holm-adjusted)",
+                           status="info", extra={"p_bh": t.p_bh, "source": "removal effect"}))
+    return out
+
+
+def _signal(out: dict[str, Any], kind: str) -> np.ndarray:
+    if kind == "loss":
+        return out["u"][1] - np.mean(out["r_loss"], axis=0)
+    return np.mean([out["u"][0] != p for p in out["r_pred"]], axis=0)
+
+
+def _discovered_findings(ctx, out, pol, like, verdict) -> tuple[list[Finding], list[str]]:  # noqa: ANN001
+    case = ctx.case
+    frame = case.frame(_SPLIT)
+    feats = [f for f in case.features if f not in case.groups][: int(pol["max_binned_features"])]
+    disc = pd.concat([frame[case.groups].astype(str), bin_features(frame, feats, int(pol["feature_bins"]))],
+                     axis=1)
+    cands = discover_slices(disc, list(disc.columns), _signal(out, pol["discovery_signal"]), ctx.rng,
+                            alpha=ctx.alpha, min_slice_size=int(pol["min_slice_size"]),
+                            max_candidates=int(pol["max_candidates"]), max_depth=int(pol["max_depth"]))
+    y = out["y"]
+    u_ok = (out["u"][0] == y).astype(float)
+    r_ok = np.mean([p == y for p in out["r_pred"]], axis=0)
+    findings, notes = [], []
+    for d in cands:
+        if not d.confirmed:
+            notes.append(f"candidate slice {slice_label(d.slice)} (search p={d.p_search:.2g}) was not "
+                         f"confirmed on the held-out half (Holm p={d.p_adjusted:.2g})")
+            continue
+        m = d.mask
+        diff = u_ok[m] - r_ok[m]
+        lo, hi = bootstrap_mean_ci(diff, ctx.n_boot, ci_level(ctx.alpha), ctx.rng)
+        full = np.ones(len(frame), dtype=bool)
+        for col, val in d.slice.items():
+            full &= disc[col].to_numpy() == val
+        extra = {"effect_confirm": d.effect_confirm, "effect_search": d.effect_search, "n_search": d.n_search,
+                 "p_search": d.p_search, "signal": pol["discovery_signal"], "source": "discovered slice",
+                 "accuracy_u": float(u_ok[m].mean()), "accuracy_r": float(r_ok[m].mean())}
+        extra.update(_relation(ctx, d.slice, full, like))
+        rel = _relation_text(extra)
+        msg = (f"discovered slice {slice_label(d.slice)}: the unlearned model is worse than the retrained "
+               f"references here (accuracy {extra['accuracy_u']:.3f} vs {extra['accuracy_r']:.3f} on the "
+               f"confirmation half)" + (f". Relation: {rel}" if rel else ""))
+        findings.append(Finding(msg, dict(d.slice), metric=f"accuracy[U-R], signal={pol['discovery_signal']}",
+                                n=d.n_confirm, delta=float(diff.mean()), ci=(float(lo), float(hi)),
+                                p_value=d.p_confirm, p_adjusted=d.p_adjusted,
+                                test="Welch t one-sided, confirmation half (Holm over candidates)",
+                                status=verdict, extra=extra))
+    return findings, notes
+
+
+def _forest(tests: list[GroupTest], min_n: int, margin: float) -> Figure:
+    rows = [{"label": slice_label(t.slice), "value": t.delta, "ci": list(t.ci)} for t in tests
+            if t.comparison == "U-R" and t.metric == "accuracy" and t.n >= min_n and t.ci is not None]
+    return Figure("forest", "Accuracy U − R per group (test split)", {"rows": rows, "margin": margin})
+
+
+def _metrics(tests: list[GroupTest]) -> list[Metric]:
+    return [Metric(f"accuracy[{slice_label(t.slice)}]", _SPLIT, t.value, reference=t.reference, delta=t.delta,
+                   delta_ci=t.ci, margin=t.margin, comparator="two_sided", n=t.n, status=t.status,
+                   n_to_settle=t.n_to_settle, note="; ".join(t.notes) or None)
+            for t in tests if t.comparison == "U-R" and t.metric == "accuracy"]
+
+
+def _status_and_summary(findings: list[Finding], tests: list[GroupTest], verdict: str, n_groups: int,
+                        min_n: int) -> tuple[str, str]:
+    harm = [f for f in findings if f.status == verdict]
+    decided = [t for t in tests if t.comparison == "U-R" and t.metric == "accuracy" and t.n >= min_n]
+    if harm:
+        names = sorted({slice_label(f.slice) for f in harm})
+        return verdict, (f"Unlearning shifted {len(names)} group(s) beyond what retraining does: "
+                         + "; ".join(names[:4]) + (" …" if len(names) > 4 else ""))
+    if n_groups and decided and all(t.status == "pass" for t in decided):
+        return "pass", (f"Every group large enough to judge ({len(decided)}) has U − R accuracy within the "
+                        f"margin, and no discovered slice was confirmed.")
+    if not decided:
+        return "inconclusive", ("No declared group is large enough to show equivalence; no discovered slice "
+                                "was confirmed.")
+    open_ = [slice_label(t.slice) for t in decided if t.status != "pass"]
+    return "inconclusive", ("No harmful shift was confirmed, but equivalence is not shown for: "
+                            + "; ".join(open_[:4]) + (" …" if len(open_) > 4 else ""))
+
+
+def run(ctx: CheckContext) -> CheckResult:
+    """Per-group deltas and slice discovery of U against the retrained references."""
+    pol, case = ctx.policy, ctx.case
+    binary = int(case.n_classes) == 2
+    metrics = _validate(pol, binary)
+    out = _outputs(ctx)
+    frame = case.frame(_SPLIT)
+    min_n = int(pol["min_group_size"])
+    slices = enumerate_slices(frame, list(case.groups), max_depth=int(pol["max_depth"])) if case.groups else []
+    margins = {"accuracy": float(pol["accuracy_margin"]), "fnr": float(pol["rate_margin"]),
+               "fpr": float(pol["rate_margin"]), "loss": None, "loss_factor": float(pol["loss_margin_factor"])}
+    tests = compare_groups(slices, out["y"], out["u"],
+                           {"U-R": (out["r_pred"], out["r_loss"]), "U-O": ([out["o"][0]], [out["o"][1]])},
+                           metrics, margins, ctx.alpha, ctx.n_boot, ctx.rng, min_n)
+    like = ForgetLikeness(case.X("forget"), case.X("retain"), ctx.rng) if case.n.get("forget") else None
+    verdict = pol["on_shift"]
+    masks = {slice_label(s): m for s, m in slices}
+    findings = _declared_findings(ctx, tests, masks, like, verdict)
+    notes = [f"{len(slices)} declared groups; {sum(len(s) == 2 for s, _ in slices)} are intersections",
+             f"groups below min_group_size={min_n} are reported as inconclusive and do not decide"]
+    if pol["discovery"]:
+        found, dnotes = _discovered_findings(ctx, out, pol, like, verdict)
+        findings += found
+        notes += dnotes
+    findings += _removal_findings(tests, ctx.alpha)
+    status, summary = _status_and_summary(findings, tests, verdict, len(slices), min_n)
+    missing = [] if case.groups else ["no [data] groups declared: only discovered slices were searched"]
+    return CheckResult(id="subgroup_shift", title=SPEC.title, status=status, summary=summary,
+                       metrics=_metrics(tests), findings=findings,
+                       tables=_group_tables(out, slices, binary, tests) if slices else [],
+                       figures=[_forest(tests, min_n, margins["accuracy"])] if slices else [],
+                       notes=notes, missing=missing)
+
+
+SPEC = CheckSpec(
+    id="subgroup_shift",
+    title="Subgroup shift (declared groups and discovered slices)",
+    run=run,
+    order=60,
+    defaults={
+        "required": True,
+        "enabled": True,
+        "metrics": ["accuracy", "loss", "fnr", "fpr"],
+        "accuracy_margin": 0.05,
+        "rate_margin": 0.08,
+        "loss_margin_factor": 0.5,
+        "min_group_size": 200,
+        "max_depth": 2,
+        "on_shift": "fail",
+        "discovery": True,
+        "discovery_signal": "loss",
+        "feature_bins": 4,
+        "max_binned_features": 30,
+        "max_candidates": 5,
+        "min_slice_size": 60,
+    },
+)
