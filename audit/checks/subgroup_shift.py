@@ -169,14 +169,15 @@ def _discovered_findings(ctx, out, pol, like, verdict) -> tuple[list[Finding], l
     case = ctx.case
     frame = case.frame(_SPLIT)
     feats = [f for f in case.features if f not in case.groups][: int(pol["max_binned_features"])]
+    y = out["y"]
+    u_ok = (out["u"][0] == y).astype(float)
+    r_ok = np.mean([p == y for p in out["r_pred"]], axis=0)
     disc = pd.concat([frame[case.groups].astype(str), bin_features(frame, feats, int(pol["feature_bins"]))],
                      axis=1)
     cands = discover_slices(disc, list(disc.columns), _signal(out, pol["discovery_signal"]), ctx.rng,
                             alpha=ctx.alpha, min_slice_size=int(pol["min_slice_size"]),
-                            max_candidates=int(pol["max_candidates"]), max_depth=int(pol["max_depth"]))
-    y = out["y"]
-    u_ok = (out["u"][0] == y).astype(float)
-    r_ok = np.mean([p == y for p in out["r_pred"]], axis=0)
+                            max_candidates=int(pol["max_candidates"]), max_depth=int(pol["max_depth"]),
+                            harm=r_ok - u_ok, min_harm=float(pol["accuracy_margin"]))
     findings, notes = [], []
     for d in cands:
         if not d.confirmed:

@@ -9,7 +9,8 @@ prediction with the references' predictions). The test rows are split at random 
    enough rows is scored by a one-sided Welch t statistic of the signal inside vs outside
    the slice; the ``max_candidates`` best with a positive effect are kept;
 2. confirm: on the other half, each candidate's one-sided Welch p-value is computed afresh;
-   p-values are Holm-adjusted across the candidates. Only slices with adjusted p < α become
+   p-values are Holm-adjusted across the candidates. Only slices with adjusted p < α (and,
+   optionally, a mean per-row harm of at least ``min_harm`` on the confirmation rows) become
    findings, so the search cannot inflate the error rate.
 """
 
@@ -41,6 +42,7 @@ class Discovered:
     p_adjusted: float | None = None
     confirmed: bool = False
     mask: np.ndarray | None = None
+    harm: float | None = None
 
 
 def split_halves(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -51,13 +53,23 @@ def split_halves(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _welch(signal: np.ndarray, inside: np.ndarray) -> tuple[float, float, float]:
+    """One-sided Welch test (inside mean > outside mean): ``(difference, t, p)``.
+
+    Same as ``scipy.stats.ttest_ind(a, b, equal_var=False, alternative="greater")``,
+    written out to avoid its per-call overhead inside the lattice search.
+    """
     a, b = signal[inside], signal[~inside]
-    if len(a) < 2 or len(b) < 2 or (a.var() == 0 and b.var() == 0):
+    na, nb = len(a), len(b)
+    if na < 2 or nb < 2:
         return 0.0, 0.0, 1.0
-    res = sps.ttest_ind(a, b, equal_var=False, alternative="greater")
-    t = float(res.statistic) if np.isfinite(res.statistic) else 0.0
-    p = float(res.pvalue) if np.isfinite(res.pvalue) else 1.0
-    return float(a.mean() - b.mean()), t, p
+    va, vb = a.var(ddof=1) / na, b.var(ddof=1) / nb
+    diff = float(a.mean() - b.mean())
+    se2 = va + vb
+    if not se2 > 0:
+        return diff, 0.0, 1.0
+    t = diff / np.sqrt(se2)
+    df = se2**2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
+    return diff, float(t), float(sps.t.sf(t, df))
 
 
 def discover_slices(
@@ -69,10 +81,16 @@ def discover_slices(
     min_slice_size: int = 30,
     max_candidates: int = 5,
     max_depth: int = 2,
+    harm: np.ndarray | None = None,
+    min_harm: float = 0.0,
 ) -> list[Discovered]:
     """Search slices of ``frame`` (columns already discrete) where ``signal`` is high.
 
-    Returns the candidates (best first), each marked ``confirmed`` or not.
+    Returns the candidates (best first), each marked ``confirmed`` or not. A candidate is
+    confirmed when its Holm-adjusted confirmation p-value is below ``alpha`` and, if ``harm``
+    is given (per-row, larger = worse, e.g. ``correct_R − correct_U``), the mean harm of its
+    confirmation rows is at least ``min_harm`` — a practically relevant effect, not only a
+    statistically detectable one (two retrains differ a little everywhere).
 
     Examples
     --------
@@ -103,10 +121,14 @@ def discover_slices(
         eff_c, _, p_c = _welch(sig_c, mc)
         full = np.zeros(len(signal), dtype=bool)
         full[np.flatnonzero(confirm)[mc]] = True
-        out.append(Discovered(sl, n_s, int(mc.sum()), eff_s, eff_c, p_s, p_c, mask=full))
+        d = Discovered(sl, n_s, int(mc.sum()), eff_s, eff_c, p_s, p_c, mask=full)
+        d.harm = float(np.mean(harm[full])) if (harm is not None and full.any()) else None
+        out.append(d)
     if out:
         adj = holm(np.array([d.p_confirm for d in out]))
         for d, pa in zip(out, adj, strict=True):
             d.p_adjusted = float(pa)
-            d.confirmed = bool(pa < alpha and d.n_confirm >= min_slice_size // 2 and d.effect_confirm > 0)
+            big_enough = d.harm is None or d.harm >= min_harm
+            d.confirmed = bool(pa < alpha and d.n_confirm >= min_slice_size // 2 and d.effect_confirm > 0
+                               and big_enough)
     return out
