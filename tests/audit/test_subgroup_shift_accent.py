@@ -2,7 +2,7 @@
 
 Known answers: the approximate unlearning method fails (policy default) or warns (policy
 option); the retrain with another seed posing as U passes (U − R within margin for the
-group); the original posing as U is not passed.
+group); the original posing as U harms no group (this check is about harm, not forgetting).
 """
 
 from __future__ import annotations
@@ -93,14 +93,13 @@ def test_retrain_as_unlearned_passes(accent_dir: Path, tmp_path: Path) -> None:
     assert -0.05 < m["delta_ci"][0] and m["delta_ci"][1] < 0.05 and m["status"] == "pass"
 
 
-def test_original_as_unlearned_is_not_passed(accent_dir: Path, tmp_path: Path) -> None:
-    # the original does not harm the group (nothing was forgotten), so no harm finding; it
-    # is still not shown equivalent to the retrains everywhere -> never a silent pass here
+def test_original_as_unlearned_harms_no_group(accent_dir: Path, tmp_path: Path) -> None:
+    # The no-op forgets nothing, but it does not harm the shared-language group either: this
+    # check measures harm to groups (forgetting is other checks' job), so it must not flag it.
     case = write_variant(accent_dir, tmp_path / "o", unlearned="original.skops")
     c = _check(case)
-    assert c["status"] in ("inconclusive", "fail")
-    assert not [f for f in c["findings"] if f["slice"] == {"home_language": SHARED_LANGUAGE}
-                and f["status"] == "fail"]
+    assert not [f for f in c["findings"] if f["status"] in ("fail", "warn")], c["summary"]
+    assert c["status"] in ("pass", "inconclusive")
 
 
 def test_bad_policy_value(accent_dir: Path) -> None:
