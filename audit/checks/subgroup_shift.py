@@ -41,6 +41,7 @@ from audit.subgroups import (
     group_metrics,
     slice_label,
 )
+from audit.subgroups.inference import sign_test
 
 __all__ = ["SPEC", "run"]
 
@@ -94,7 +95,37 @@ def _group_tables(out: dict[str, Any], slices: list, binary: bool, tests: list[G
     ]
 
 
-def _relation(ctx: CheckContext, sl: dict[str, str], rows: np.ndarray, like: ForgetLikeness | None) -> dict:
+def _forget_only_values(ctx: CheckContext) -> dict[str, set[str]]:
+    """Group values present in the forget split but absent from retain (e.g. the withdrawn district)."""
+    case = ctx.case
+    f, r = case.frame("forget"), case.frame("retain")
+    return {g: set(f[g].astype(str)) - set(r[g].astype(str)) for g in case.groups}
+
+
+def _elsewhere(ctx: CheckContext, out: dict[str, Any], rows: np.ndarray) -> dict[str, Any]:
+    """U − R accuracy on the slice's rows *outside* forget-only group values ("students elsewhere")."""
+    frame = ctx.case.frame(_SPLIT)
+    only = {g: v for g, v in _forget_only_values(ctx).items() if v}
+    if not only:
+        return {}
+    inside = np.zeros(len(frame), dtype=bool)
+    for g, vals in only.items():
+        inside |= frame[g].astype(str).isin(vals).to_numpy()
+    keep = rows & ~inside
+    if not (rows & inside).any() or keep.sum() < 2:
+        return {}
+    y = out["y"][keep]
+    d = (out["u"][0][keep] == y).astype(float) - np.mean([p[keep] == y for p in out["r_pred"]], axis=0)
+    lo, hi = bootstrap_mean_ci(d, ctx.n_boot, ci_level(ctx.alpha), ctx.rng)
+    nz = d[d != 0]
+    return {"elsewhere_excludes": "; ".join(f"{g} in {sorted(v)}" for g, v in only.items()),
+            "elsewhere_n": int(keep.sum()), "elsewhere_delta": float(d.mean()),
+            "elsewhere_ci_low": float(lo), "elsewhere_ci_high": float(hi),
+            "elsewhere_p_value": sign_test(int((nz > 0).sum()), int((nz < 0).sum()))}
+
+
+def _relation(ctx: CheckContext, sl: dict[str, str], rows: np.ndarray, like: ForgetLikeness | None,
+              out: dict[str, Any]) -> dict:
     case = ctx.case
     shares = forget_shares(case.frame("forget"), case.frame("retain"), sl)
     extra: dict[str, Any] = {}
@@ -104,6 +135,7 @@ def _relation(ctx: CheckContext, sl: dict[str, str], rows: np.ndarray, like: For
     if like is not None and rows.any():
         X = case.X(_SPLIT)
         extra["forget_similarity_ratio"] = like.ratio(X[rows], X)
+    extra.update(_elsewhere(ctx, out, rows))
     return extra
 
 
@@ -115,13 +147,16 @@ def _relation_text(extra: dict[str, Any]) -> str:
             r = extra.get(f"retain_share[{cond}]")
             if v > (r or 0):
                 parts.append(f"{v:.0%} of the forgotten rows have {cond} (retain: {r:.0%})")
+    if extra.get("elsewhere_n"):
+        parts.append(f"outside the rows only the forget set has ({extra['elsewhere_excludes']}) the accuracy "
+                     f"delta is {extra['elsewhere_delta']:+.3f} (n={extra['elsewhere_n']})")
     ratio = extra.get("forget_similarity_ratio")
     if ratio is not None and np.isfinite(ratio):
         parts.append(f"its rows look {ratio:.1f}x as forget-like as the average test row")
     return "; ".join(parts)
 
 
-def _declared_findings(ctx, tests, masks, like, verdict) -> list[Finding]:  # noqa: ANN001
+def _declared_findings(ctx, out, tests, masks, like, verdict) -> list[Finding]:  # noqa: ANN001
     by_key = {(slice_label(t.slice), t.metric, t.comparison): t for t in tests}
     findings = []
     for t in tests:
@@ -130,7 +165,7 @@ def _declared_findings(ctx, tests, masks, like, verdict) -> list[Finding]:  # no
         uo = by_key.get((slice_label(t.slice), t.metric, "U-O"))
         extra = {"p_bh": t.p_bh, "u_minus_o": uo.delta if uo else None, "margin": t.margin,
                  "value_u": t.value, "value_r": t.reference, "source": "declared groups"}
-        extra.update(_relation(ctx, t.slice, masks[slice_label(t.slice)], like))
+        extra.update(_relation(ctx, t.slice, masks[slice_label(t.slice)], like, out))
         rel = _relation_text(extra)
         msg = (f"{slice_label(t.slice)}: {_METRIC_NAMES[t.metric]} {t.value:.3f} under the unlearned model "
                f"vs {t.reference:.3f} under the retrained references (delta {t.delta:+.3f}); the unlearning "
@@ -193,7 +228,7 @@ def _discovered_findings(ctx, out, pol, like, verdict) -> tuple[list[Finding], l
         extra = {"effect_confirm": d.effect_confirm, "effect_search": d.effect_search, "n_search": d.n_search,
                  "p_search": d.p_search, "signal": pol["discovery_signal"], "source": "discovered slice",
                  "accuracy_u": float(u_ok[m].mean()), "accuracy_r": float(r_ok[m].mean())}
-        extra.update(_relation(ctx, d.slice, full, like))
+        extra.update(_relation(ctx, d.slice, full, like, out))
         rel = _relation_text(extra)
         msg = (f"discovered slice {slice_label(d.slice)}: the unlearned model is worse than the retrained "
                f"references here (accuracy {extra['accuracy_u']:.3f} vs {extra['accuracy_r']:.3f} on the "
@@ -255,7 +290,7 @@ def run(ctx: CheckContext) -> CheckResult:
     like = ForgetLikeness(case.X("forget"), case.X("retain"), ctx.rng) if case.n.get("forget") else None
     verdict = pol["on_shift"]
     masks = {slice_label(s): m for s, m in slices}
-    findings = _declared_findings(ctx, tests, masks, like, verdict)
+    findings = _declared_findings(ctx, out, tests, masks, like, verdict)
     notes = [f"{len(slices)} declared groups; {sum(len(s) == 2 for s, _ in slices)} are intersections",
              f"groups below min_group_size={min_n} are reported as inconclusive and do not decide"]
     if pol["discovery"]:

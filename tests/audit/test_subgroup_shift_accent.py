@@ -55,6 +55,9 @@ def test_shared_language_found_unprompted(approx: dict) -> None:
     key = f"home_language={SHARED_LANGUAGE}"
     assert ex[f"forget_share[{key}]"] > 0.6 > 0.3 > ex[f"retain_share[{key}]"]
     assert ex["forget_similarity_ratio"] > 1.3
+    # ... and students *elsewhere* (outside the withdrawn district) sharing it are hit too
+    assert "District A" in ex["elsewhere_excludes"] and ex["elsewhere_n"] >= 100
+    assert ex["elsewhere_delta"] < -0.1 and ex["elsewhere_ci_high"] < 0 and ex["elsewhere_p_value"] < 0.01
     # students are marked more harshly: the false-negative rate rises
     fnr = [f for f in declared if f["metric"] == "fnr"]
     assert fnr and fnr[0]["delta"] > 0.1
