@@ -177,3 +177,7 @@ def verify(pack: Annotated[Path, typer.Argument(help="Evidence pack directory.")
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m audit.cli`
+    main()
