@@ -10,7 +10,10 @@ constructions of the paper:
 * ``sorted_diff`` — sort(p_O(x)) - sort(p_U(x)), each posterior sorted descending
   (label-free and class-order invariant);
 * ``l2`` — Euclidean distance ||p_O(x) - p_U(x)||;
-* ``direct_concat`` / ``sorted_concat`` — the two posteriors side by side.
+* ``direct_concat`` / ``sorted_concat`` — the two posteriors side by side;
+* ``logit_diff`` — an addition to the paper's label-free features for an attacker who
+  knows the label (as in membership inference): the change of the logit-scaled
+  true-class confidence ``phi_O(x) - phi_U(x)`` (:func:`attacks.population.logit_confidence`).
 
 The classifier is trained on held-out rows only: :func:`out_of_fold_scores` cross-fits
 over stratified folds, so each row is scored by a classifier that never saw it. Run the
@@ -26,15 +29,18 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import StratifiedKFold
 
+from attacks.population import logit_confidence
+
 __all__ = ["FEATURES", "difference_features", "make_folds", "out_of_fold_scores"]
 
-FEATURES = ("direct_diff", "sorted_diff", "l2", "direct_concat", "sorted_concat")
+FEATURES = ("direct_diff", "sorted_diff", "l2", "direct_concat", "sorted_concat", "logit_diff")
 
 
 def difference_features(
-    logp_o: np.ndarray, logp_u: np.ndarray, kinds: Sequence[str] = ("sorted_diff", "l2")
+    logp_o: np.ndarray, logp_u: np.ndarray, kinds: Sequence[str] = ("sorted_diff", "l2"),
+    y: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Stack the requested Chen et al. (2021) features: ``[n, d]``.
+    """Stack the requested Chen et al. (2021) features: ``[n, d]`` (``logit_diff`` needs ``y``).
 
     Examples
     --------
@@ -53,11 +59,18 @@ def difference_features(
         "l2": lambda: np.linalg.norm(po - pu, axis=1, keepdims=True),
         "direct_concat": lambda: np.concatenate([po, pu], axis=1),
         "sorted_concat": lambda: np.concatenate([so, su], axis=1),
+        "logit_diff": lambda: _logit_diff(logp_o, logp_u, y),
     }
     unknown = [k for k in kinds if k not in table]
     if unknown or not kinds:
         raise ValueError(f"unknown or no feature kinds {list(kinds)}; known: {list(FEATURES)}")
     return np.concatenate([table[k]() for k in kinds], axis=1)
+
+
+def _logit_diff(logp_o: np.ndarray, logp_u: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+    if y is None:
+        raise ValueError("the logit_diff feature needs the labels y")
+    return (logit_confidence(logp_o, y) - logit_confidence(logp_u, y))[:, None]
 
 
 def make_folds(member: np.ndarray, n_splits: int, seed: int) -> np.ndarray:

@@ -46,7 +46,8 @@ def _true_class(logp: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _log1m_exp(lp: np.ndarray) -> np.ndarray:
     """log(1 - exp(lp)) for lp <= 0, stable near 0 (Maechler 2012)."""
     lp = np.minimum(lp, -_TINY)
-    return np.where(lp > -np.log(2.0), np.log(-np.expm1(lp)), np.log1p(-np.exp(lp)))
+    with np.errstate(divide="ignore"):  # np.where evaluates both branches
+        return np.where(lp > -np.log(2.0), np.log(-np.expm1(lp)), np.log1p(-np.exp(lp)))
 
 
 def loss_score(logp: np.ndarray, y: np.ndarray) -> np.ndarray:

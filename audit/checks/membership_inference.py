@@ -32,6 +32,7 @@ from attacks.metrics import auc_from_ranks, roc
 from attacks.population import ATTACKS, logit_confidence, population_scores
 from attacks.resample import paired_roc_bootstrap, tpr_at_fpr_rows
 from attacks.rmia import rmia_scores
+from audit.checks._paired import paired_metric
 from audit.checks.base import CheckContext, CheckSpec
 from audit.errors import BadInput
 from audit.results import CheckResult, Figure, Finding, Metric, Table, worst_status
@@ -167,6 +168,30 @@ def _attack_metrics(ctx: CheckContext, attack: str, roles: list[str], pos: dict,
     return metrics, {"delta": delta, "delta_ci": dci, "margin": margin, "status": status}, missing, rows
 
 
+def _loss_rate_metric(ctx: CheckContext) -> Metric:
+    """Calibrated loss attack at threshold 0 on the forget rows (difficulty calibration,
+    Watson et al. 2022): the share of (row, reference) pairs where U's loss is below the
+    reference's. A retrain sits at 1/2 by exchangeability of seeds; a model that still
+    remembers the rows is above, one pushed past a retrain (gradient ascent) below."""
+    c = ctx.cache
+    refs = c.reference_roles
+    lu = c.losses("unlearned", "forget")
+    lr = [c.losses(r, "forget") for r in refs]
+
+    def below(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (a < b) + 0.5 * (a == b)
+
+    u_rows = np.mean([below(lu, b) for b in lr], axis=0)
+    if len(refs) >= 2:
+        r_rows = np.mean([below(lr[i], lr[j]) for i, j in itertools.permutations(range(len(refs)), 2)], axis=0)
+    else:
+        r_rows = np.full_like(u_rows, 0.5)
+    return paired_metric(ctx, "calibrated_loss_rate", "forget", u_rows, r_rows,
+                         float(ctx.policy["loss_rate_margin"]), "two_sided",
+                         note="share of forget rows with a lower loss under U than under a retrain "
+                              "(reference: the same between retrains, 1/2 by symmetry)")
+
+
 def _finding(attack: str, d: dict) -> Finding | None:
     lo, hi = d["delta_ci"]
     if d["margin"] is None or d["status"] == "pass":
@@ -175,7 +200,8 @@ def _finding(attack: str, d: dict) -> Finding | None:
         kind, what = "under-unlearning", "still look like training members under U"
     else:
         kind, what = "over-unlearning", "look less member-like under U than under a retrain (Streisand effect)"
-    return Finding(message=f"{attack}: forget rows {what}", metric=f"auc[{attack}]", delta=d["delta"],
+    name = attack if attack == "calibrated_loss_rate" else f"auc[{attack}]"
+    return Finding(message=f"{attack}: forget rows {what}", metric=name, delta=d["delta"],
                    ci=(lo, hi), status=d["status"], test="paired bootstrap TOST",
                    extra={"direction": kind, "margin": d["margin"]})
 
@@ -215,6 +241,13 @@ def run(ctx: CheckContext) -> CheckResult:
             findings.append(f)
         figures.append(_roc_figure(attack, {r: pos[r][attack] for r in roles},
                                    {r: neg[r][attack] for r in roles}, roles))
+    if pol["loss_rate_margin"] > 0:
+        m = _loss_rate_metric(ctx)
+        metrics.insert(0, m)
+        f = _finding("calibrated_loss_rate", {"delta": m.delta, "delta_ci": m.delta_ci,
+                                              "margin": m.margin, "status": m.status})
+        if f is not None:
+            findings.insert(0, f)
     status = worst_status([m.status for m in metrics if m.status])
     table = Table("Attack AUC and TPR at low FPR per model (forget vs test)",
                   ["model", "attack", "auc", *[f"tpr@{x:g}fpr" for x in levels]], rows)
@@ -254,5 +287,6 @@ SPEC = CheckSpec(
         "shadow_models": 16,  # with a [training] recipe: shadows for lira_online / rmia
         "shadow_cache_dir": "",  # directory for cached shadow outputs ("" = no cache)
         "rmia_gamma": 1.0,
+        "loss_rate_margin": 0.1,  # calibrated loss attack rate on forget rows; 0 disables
     },
 )
