@@ -97,7 +97,6 @@ def train_mlp_ensemble(
     m2 = [torch.zeros_like(p) for p in params]
     t = torch.zeros(len(seeds))
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
-    b1, b2, eps = 0.9, 0.999, 1e-8
     for _ in range(int(epochs)):
         order = _epoch_index(subsets, gens, batch_size)
         for start in range(0, order.shape[1], batch_size):
@@ -111,18 +110,44 @@ def train_mlp_ensemble(
             grads = torch.autograd.grad(loss, params)
             t += active.float()
             with torch.no_grad():
-                shape = (-1, 1, 1)
-                a = active.view(shape)
-                c1 = (1 - b1 ** t.clamp(min=1)).view(shape)
-                c2 = (1 - b2 ** t.clamp(min=1)).view(shape)
-                for p, g, mm, vv in zip(params, grads, m1, m2, strict=True):
-                    if weight_decay:
-                        g = g + weight_decay * p
-                    mm.copy_(torch.where(a, b1 * mm + (1 - b1) * g, mm))
-                    vv.copy_(torch.where(a, b2 * vv + (1 - b2) * g * g, vv))
-                    step = (lr / c1) * mm / ((vv.sqrt() / c2.sqrt()) + eps)
-                    p.sub_(torch.where(a, step, torch.zeros_like(step)))
+                if bool(active.all()) and bool((t == t[0]).all()):
+                    _adam_uniform(params, grads, m1, m2, float(t[0]), lr, weight_decay)
+                else:
+                    _adam_masked(params, grads, m1, m2, t, active, lr, weight_decay)
     return [p.detach() for p in params]
+
+
+_B1, _B2, _EPS = 0.9, 0.999, 1e-8
+
+
+def _adam_uniform(params: list[torch.Tensor], grads: tuple[torch.Tensor, ...], m1: list[torch.Tensor],
+                  m2: list[torch.Tensor], t: float, lr: float, weight_decay: float) -> None:
+    """One Adam step when every model steps (same step count): in place, scalar corrections."""
+    c1, c2 = 1 - _B1**t, 1 - _B2**t
+    for p, g, mm, vv in zip(params, grads, m1, m2, strict=True):
+        if weight_decay:
+            g = g.add(p, alpha=weight_decay)
+        mm.mul_(_B1).add_(g, alpha=1 - _B1)
+        vv.mul_(_B2).addcmul_(g, g, value=1 - _B2)
+        denom = vv.sqrt().div_(math.sqrt(c2)).add_(_EPS)
+        p.addcdiv_(mm, denom, value=-lr / c1)
+
+
+def _adam_masked(params: list[torch.Tensor], grads: tuple[torch.Tensor, ...], m1: list[torch.Tensor],
+                 m2: list[torch.Tensor], t: torch.Tensor, active: torch.Tensor, lr: float,
+                 weight_decay: float) -> None:
+    """One Adam step for the active models only, each with its own step count."""
+    shape = (-1, 1, 1)
+    a = active.view(shape)
+    c1 = (1 - _B1 ** t.clamp(min=1)).view(shape)
+    c2 = (1 - _B2 ** t.clamp(min=1)).view(shape)
+    for p, g, mm, vv in zip(params, grads, m1, m2, strict=True):
+        if weight_decay:
+            g = g + weight_decay * p
+        mm.copy_(torch.where(a, _B1 * mm + (1 - _B1) * g, mm))
+        vv.copy_(torch.where(a, _B2 * vv + (1 - _B2) * g * g, vv))
+        step = (lr / c1) * mm / ((vv.sqrt() / c2.sqrt()) + _EPS)
+        p.sub_(torch.where(a, step, torch.zeros_like(step)))
 
 
 def shadow_key(X: np.ndarray, y: np.ndarray, subset: np.ndarray, recipe: Recipe, seed: int) -> str:
