@@ -29,3 +29,17 @@ def test_paired_bootstrap_of_identical_models_has_zero_difference() -> None:
     np.testing.assert_array_equal(reps["a"]["auc"], reps["b"]["auc"])
     assert reps["a"]["tpr"].shape == (300, 1)
     assert 0.02 < reps["a"]["auc"].std() < 0.08  # ~ the AUC sampling error at n = 80 + 90
+
+
+def test_weighted_replicates_equal_ranking_the_resampled_scores() -> None:
+    from attacks.metrics import auc_from_ranks
+
+    rng = np.random.default_rng(3)
+    pos, neg = np.round(rng.normal(0.7, 1, 150), 1), np.round(rng.normal(0, 1, 400), 1)  # ties
+    reps = paired_roc_bootstrap({"m": pos}, {"m": neg}, 20, np.random.default_rng(9), (0.01, 0.05))
+    draw = np.random.default_rng(9)
+    for b in range(20):
+        i1, i0 = draw.integers(0, 150, 150), draw.integers(0, 400, 400)
+        assert reps["m"]["auc"][b] == pytest.approx(auc_from_ranks(pos[i1], neg[i0]), abs=1e-12)
+        want = tpr_at_fpr_rows(pos[i1][None], neg[i0][None], (0.01, 0.05))[0]
+        np.testing.assert_allclose(reps["m"]["tpr"][b], want)
