@@ -18,10 +18,11 @@ def digits():
     return (ds.data / 16.0).astype(np.float32), ds.target
 
 
-def test_batched_ensemble_equals_the_loop_of_train_mlp(digits) -> None:
+@pytest.mark.parametrize("sizes", [(300, 250), (300, 300)])  # masked Adam path / fused Adam path
+def test_batched_ensemble_equals_the_loop_of_train_mlp(digits, sizes) -> None:
     X, y = digits
     rng = np.random.default_rng(0)
-    subs = [rng.choice(len(X), 300, replace=False), rng.choice(len(X), 250, replace=False)]  # unequal sizes
+    subs = [rng.choice(len(X), n, replace=False) for n in sizes]
     kw = {"hidden": (32, 16), "epochs": 3, "lr": 2e-3, "batch_size": 32, "weight_decay": 1e-4}
     params = train_mlp_ensemble(X, y, subs, 10, [5, 6], **kw)
     with torch.no_grad():
