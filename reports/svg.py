@@ -166,8 +166,8 @@ def forest_svg(title: str, data: dict[str, Any]) -> Markup:
         y = _f(ax.py(len(rows) - i - 0.5))
         full = str(r.get("label", ""))
         short = full if len(full) <= 28 else full[:27] + "…"
-        parts.append(f'<text x="{FOREST_LEFT - 6}" y="{y}" text-anchor="end" dominant-baseline="middle" '
-                     f'font-size="10">{escape(short)}<title>{escape(full)}</title></text>')
+        parts.append(f'<g><title>{escape(full)}</title><text x="{FOREST_LEFT - 6}" y="{y}" '
+                     f'text-anchor="end" dominant-baseline="middle" font-size="10">{escape(short)}</text></g>')
         ci = r.get("ci") or [None, None]
         if _finite(ci[0]) and _finite(ci[1]):
             parts.append(f'<line x1="{_f(ax.px(ci[0]))}" y1="{y}" x2="{_f(ax.px(ci[1]))}" y2="{y}" '
