@@ -9,12 +9,20 @@ __all__ = ["html_to_pdf"]
 
 
 def _no_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """URL fetcher that refuses every request: the report must be self-contained."""
+    """URL fetcher of older WeasyPrint versions that refuses every request."""
     raise ValueError(f"report.pdf: refusing to fetch {url!r} (reports are self-contained)")
 
 
+def _fetcher() -> Any:
+    try:  # WeasyPrint >= 66: a URLFetcher with no allowed protocol fetches nothing
+        from weasyprint.urls import URLFetcher
+    except ImportError:  # pragma: no cover - older WeasyPrint takes a function
+        return _no_fetch
+    return URLFetcher(allowed_protocols=())
+
+
 def html_to_pdf(html: str) -> bytes:
-    """Render ``html`` (report.html text) to PDF bytes with WeasyPrint.
+    """Render ``html`` (report.html text) to PDF bytes with WeasyPrint, fetching nothing.
 
     Examples
     --------
@@ -25,4 +33,4 @@ def html_to_pdf(html: str) -> bytes:
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
-    return HTML(string=html, url_fetcher=_no_fetch).write_pdf()
+    return HTML(string=html, url_fetcher=_fetcher()).write_pdf()
