@@ -203,6 +203,7 @@ def compare_groups(
             for t in family:
                 t.status = decide(t, alpha, min_group_size)
                 if t.status == "inconclusive" and t.ci is not None and t.margin is not None:
-                    t.n_to_settle = n_to_settle(t.delta, t.ci, t.n, t.margin, "two_sided")
+                    settle = n_to_settle(t.delta, t.ci, t.n, t.margin, "two_sided")
+                    t.n_to_settle = None if settle is None else max(settle, min_group_size)
         results.extend(family)
     return results
