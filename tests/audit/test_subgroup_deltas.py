@@ -104,3 +104,17 @@ def test_ci_is_within_group_and_settles() -> None:
 @pytest.mark.parametrize(("b", "c"), [(0, 0), (3, 0), (10, 2), (7, 7), (40, 55)])
 def test_sign_test_equals_exact_mcnemar(b: int, c: int) -> None:
     assert sign_test(b, c) == pytest.approx(exact_mcnemar(b, c), rel=1e-12)
+
+
+def test_discrete_bootstrap_matches_row_bootstrap() -> None:
+    from audit.stats import bootstrap_mean_ci
+    from audit.subgroups.inference import within_group_ci
+
+    rng = np.random.default_rng(9)
+    d = rng.choice([-1.0, 0.0, 1.0, 0.5], 400, p=[0.2, 0.6, 0.1, 0.1])
+    fast = within_group_ci(d, 4000, 0.9, np.random.default_rng(1))
+    slow = bootstrap_mean_ci(d, 4000, 0.9, np.random.default_rng(2))
+    assert fast == pytest.approx((float(slow[0]), float(slow[1])), abs=0.01)
+    cont = rng.normal(size=300)  # many distinct values -> the row bootstrap itself
+    assert within_group_ci(cont, 500, 0.9, np.random.default_rng(3)) == pytest.approx(
+        tuple(map(float, bootstrap_mean_ci(cont, 500, 0.9, np.random.default_rng(3)))))
