@@ -212,7 +212,7 @@ def _discovered_findings(ctx, out, pol, like, verdict) -> tuple[list[Finding], l
     cands = discover_slices(disc, list(disc.columns), _signal(out, pol["discovery_signal"]), ctx.rng,
                             alpha=ctx.alpha, min_slice_size=int(pol["min_slice_size"]),
                             max_candidates=int(pol["max_candidates"]), max_depth=int(pol["max_depth"]),
-                            harm=r_ok - u_ok, min_harm=float(pol["accuracy_margin"]))
+                            harm=r_ok - u_ok, min_harm=float(pol["discovery_min_harm"]))
     findings, notes = [], []
     for d in cands:
         if not d.confirmed:
@@ -327,6 +327,7 @@ SPEC = CheckSpec(
         "feature_bins": 4,
         "max_binned_features": 30,
         "max_candidates": 5,
-        "min_slice_size": 60,
+        "min_slice_size": 100,
+        "discovery_min_harm": 0.10,
     },
 )

@@ -47,8 +47,8 @@ def _any_finding(w: dict) -> bool:
     declared = any(t.status == "fail" for t in tests)
     signal = w["u"][1] - w["r"][1]
     found = discover_slices(w["frame"], list(w["frame"].columns), signal, w["rng"], alpha=0.05,
-                            min_slice_size=60, max_candidates=5,
-                            harm=(w["r"][0] == w["y"]).astype(float) - (w["u"][0] == w["y"]), min_harm=0.05)
+                            min_slice_size=100, max_candidates=5,
+                            harm=(w["r"][0] == w["y"]).astype(float) - (w["u"][0] == w["y"]), min_harm=0.10)
     return declared or any(d.confirmed for d in found)
 
 
