@@ -217,7 +217,9 @@ def _discovered_findings(ctx, out, pol, like, verdict) -> tuple[list[Finding], l
     for d in cands:
         if not d.confirmed:
             notes.append(f"candidate slice {slice_label(d.slice)} (search p={d.p_search:.2g}) was not "
-                         f"confirmed on the held-out half (Holm p={d.p_adjusted:.2g})")
+                         f"confirmed on the held-out half (Holm p={d.p_adjusted:.2g}, accuracy loss "
+                         f"{d.harm if d.harm is not None else float('nan'):.3f}, "
+                         f"needed p<{ctx.alpha} and >= {pol['discovery_min_harm']})")
             continue
         m = d.mask
         diff = u_ok[m] - r_ok[m]

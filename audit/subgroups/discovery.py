@@ -7,7 +7,9 @@ prediction with the references' predictions). The test rows are split at random 
 
 1. search: every slice of the lattice (group columns and binned features, depth ≤ 2) with
    enough rows is scored by a one-sided Welch t statistic of the signal inside vs outside
-   the slice; the ``max_candidates`` best with a positive effect are kept;
+   the slice; as in SliceFinder (Chung et al. 2019) a depth-2 slice is only considered when
+   neither of its depth-1 parents is already significant, so simple slices are preferred to
+   their overfit refinements; the ``max_candidates`` best with a positive effect are kept;
 2. confirm: on the other half, each candidate's one-sided Welch p-value is computed afresh;
    p-values are Holm-adjusted across the candidates. Only slices with adjusted p < α (and,
    optionally, a mean per-row harm of at least ``min_harm`` on the confirmation rows) become
@@ -83,6 +85,7 @@ def discover_slices(
     max_depth: int = 2,
     harm: np.ndarray | None = None,
     min_harm: float = 0.0,
+    clip_quantile: float = 0.02,
 ) -> list[Discovered]:
     """Search slices of ``frame`` (columns already discrete) where ``signal`` is high.
 
@@ -90,7 +93,9 @@ def discover_slices(
     confirmed when its Holm-adjusted confirmation p-value is below ``alpha`` and, if ``harm``
     is given (per-row, larger = worse, e.g. ``correct_R − correct_U``), the mean harm of its
     confirmation rows is at least ``min_harm`` — a practically relevant effect, not only a
-    statistically detectable one (two retrains differ a little everywhere).
+    statistically detectable one (two retrains differ a little everywhere). The signal is
+    winsorised at the ``clip_quantile`` / ``1 − clip_quantile`` quantiles of the search half
+    (bounds from the search half only, applied to both halves).
 
     Examples
     --------
@@ -105,13 +110,19 @@ def discover_slices(
     confirm = ~search
     fs, fc = frame[search], frame[confirm]
     sig_s, sig_c = signal[search], signal[confirm]
+    if clip_quantile > 0:  # heavy tails (a few huge losses) make t-tests overfit the search half
+        lo, hi = np.quantile(sig_s, [clip_quantile, 1.0 - clip_quantile])
+        sig_s, sig_c = np.clip(sig_s, lo, hi), np.clip(sig_c, lo, hi)
     scored = []
+    flagged: set[tuple[str, str]] = set()  # depth-1 slices already significant on the search half
     for sl, m in enumerate_slices(fs, columns, max_depth=max_depth, min_size=max(2, min_slice_size // 2)):
-        if m.all():
-            continue
+        if m.all() or (len(sl) > 1 and any(cond in flagged for cond in sl.items())):
+            continue  # lattice search: only refine slices whose parents are not problematic yet
         eff, t, p = _welch(sig_s, m)
         if eff > 0:
             scored.append((t, sl, int(m.sum()), eff, p))
+            if len(sl) == 1 and p < alpha:
+                flagged.add(next(iter(sl.items())))
     scored.sort(key=lambda x: (-x[0], len(x[1])))
     out: list[Discovered] = []
     for _, sl, n_s, eff_s, p_s in scored[:max_candidates]:
