@@ -195,3 +195,7 @@ def verify(
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m audit.cli`
+    main()
