@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 
 from audit.errors import BadInput
-from audit.injection import inject_feature, injection_ratio, logistic_injection, ridge_injection_sweep
+from audit.injection import (
+    inject_feature,
+    injection_ratio,
+    logistic_injection,
+    ridge_injection_sweep,
+)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
