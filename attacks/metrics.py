@@ -1,0 +1,208 @@
+"""ROC metrics of membership attacks.
+
+Convention: **member = positive class (label 1)**, and a **higher score means "more
+member-like"**. Every function takes ``scores`` (float, ``[n]``) and ``membership``
+(0/1, ``[n]``).
+
+* :func:`roc` / :func:`auc` — the ROC curve and its area (``auc`` is
+  ``sklearn.metrics.roc_auc_score``; :func:`auc_from_ranks` is the vectorised
+  Mann-Whitney form used inside bootstraps and agrees to rounding).
+* :func:`tpr_at_fpr` — TPR at 1 % / 0.1 % / 0.01 % FPR; a :class:`LowFPRWarning` is
+  raised when there are fewer than ``1/FPR`` non-members, which cannot resolve that FPR.
+* :func:`calibrate_threshold` + :func:`balanced_accuracy` — the threshold is chosen on
+  *held-out* scores and then applied to the evaluation scores (never the oracle
+  threshold of the evaluation data).
+* :func:`advantage` — TPR - FPR at a threshold (Yeom et al. 2018).
+* :func:`empirical_epsilon` — a lower bound on epsilon of (epsilon, delta)-DP from an
+  attack's FPR and FNR with one-sided Clopper-Pearson upper bounds (Jagielski et al.
+  2020; Nasr et al. 2021): ``eps >= max(log((1-delta-FPR)/FNR), log((1-delta-FNR)/FPR))``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as sps
+from sklearn import metrics as skm
+
+__all__ = [
+    "LowFPRWarning",
+    "roc",
+    "auc",
+    "auc_from_ranks",
+    "tpr_at_fpr",
+    "calibrate_threshold",
+    "balanced_accuracy",
+    "advantage",
+    "clopper_pearson",
+    "EpsilonBound",
+    "empirical_epsilon",
+]
+
+FPR_LEVELS = (0.01, 0.001, 0.0001)
+
+
+class LowFPRWarning(UserWarning):
+    """Fewer than 1/FPR non-members: the requested FPR cannot be resolved."""
+
+
+def _check(scores: np.ndarray, membership: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    m = np.asarray(membership).ravel().astype(np.int8)
+    if s.shape != m.shape:
+        raise ValueError(f"scores {s.shape} and membership {m.shape} differ in length")
+    if not np.all(np.isfinite(s)):
+        raise ValueError("scores must be finite")
+    if not set(np.unique(m)) <= {0, 1}:
+        raise ValueError("membership must be 0 (non-member) or 1 (member)")
+    if m.sum() == 0 or m.sum() == len(m):
+        raise ValueError("need both members and non-members")
+    return s, m
+
+
+def roc(scores: np.ndarray, membership: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ROC curve ``(fpr, tpr, thresholds)`` with members as positives (sklearn's ``roc_curve``)."""
+    s, m = _check(scores, membership)
+    fpr, tpr, thr = skm.roc_curve(m, s, drop_intermediate=False)
+    return fpr, tpr, thr
+
+
+def auc(scores: np.ndarray, membership: np.ndarray) -> float:
+    """Area under the ROC curve, members positive: exactly ``roc_auc_score(membership, scores)``.
+
+    Examples
+    --------
+    >>> auc(np.array([0.9, 0.8, 0.3, 0.1]), np.array([1, 0, 1, 0]))
+    0.75
+    """
+    s, m = _check(scores, membership)
+    return float(skm.roc_auc_score(m, s))
+
+
+def auc_from_ranks(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    """Mann-Whitney AUC, vectorised over leading axes: ``pos [..., n1]``, ``neg [..., n0]``.
+
+    Ties count one half (average ranks), which makes it equal to the trapezoidal ROC
+    area of sklearn up to floating-point rounding.
+    """
+    pos = np.asarray(pos, dtype=np.float64)
+    neg = np.asarray(neg, dtype=np.float64)
+    n1, n0 = pos.shape[-1], neg.shape[-1]
+    ranks = sps.rankdata(np.concatenate([pos, neg], axis=-1), axis=-1)
+    r1 = ranks[..., :n1].sum(axis=-1)
+    return (r1 - n1 * (n1 + 1) / 2.0) / (n1 * n0)
+
+
+def tpr_at_fpr(
+    scores: np.ndarray, membership: np.ndarray, levels: tuple[float, ...] = FPR_LEVELS
+) -> dict[float, float]:
+    """Highest TPR over ROC points with FPR <= each level.
+
+    Warns (:class:`LowFPRWarning`) for every level below ``1 / n_non_members``; the
+    value returned there is the TPR at FPR = 0 and says little.
+    """
+    fpr, tpr, _ = roc(scores, membership)
+    n0 = int((np.asarray(membership) == 0).sum())
+    out: dict[float, float] = {}
+    for level in levels:
+        if n0 < 1.0 / level:
+            warnings.warn(
+                f"TPR at {level:g} FPR needs >= {int(np.ceil(1 / level))} non-members, have {n0}",
+                LowFPRWarning, stacklevel=2)
+        out[level] = float(tpr[fpr <= level].max())
+    return out
+
+
+def calibrate_threshold(scores: np.ndarray, membership: np.ndarray) -> float:
+    """Threshold maximising balanced accuracy on *held-out* scores (predict member iff score >= t)."""
+    fpr, tpr, thr = roc(scores, membership)
+    best = int(np.argmax(tpr - fpr))
+    t = float(thr[best])
+    return t if np.isfinite(t) else float(np.max(scores)) + 1.0
+
+
+def balanced_accuracy(scores: np.ndarray, membership: np.ndarray, threshold: float) -> float:
+    """Balanced accuracy of "member iff score >= threshold" (sklearn's ``balanced_accuracy_score``)."""
+    s, m = _check(scores, membership)
+    return float(skm.balanced_accuracy_score(m, (s >= threshold).astype(np.int8)))
+
+
+def advantage(scores: np.ndarray, membership: np.ndarray, threshold: float) -> float:
+    """Membership advantage TPR - FPR of "member iff score >= threshold" (= 2 x balanced acc - 1)."""
+    s, m = _check(scores, membership)
+    pred = s >= threshold
+    return float(pred[m == 1].mean() - pred[m == 0].mean())
+
+
+def clopper_pearson(k: np.ndarray, n: np.ndarray, confidence: float, side: str = "upper") -> np.ndarray:
+    """One-sided exact (Clopper-Pearson) bound on a binomial proportion ``k/n``."""
+    k = np.asarray(k, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    a = 1.0 - confidence
+    if side == "upper":
+        return np.where(k >= n, 1.0, sps.beta.ppf(1.0 - a, k + 1, np.maximum(n - k, 1e-300)))
+    return np.where(k <= 0, 0.0, sps.beta.ppf(a, np.maximum(k, 1e-300), n - k + 1))
+
+
+@dataclass
+class EpsilonBound:
+    """Result of :func:`empirical_epsilon`."""
+
+    epsilon_lb: float  # with Clopper-Pearson upper bounds on FPR and FNR
+    epsilon_point: float  # with the observed FPR and FNR (no uncertainty, optimistic)
+    threshold: float
+    fpr: float
+    fnr: float
+    n_thresholds: int
+    confidence: float
+
+
+def _eps(fpr: np.ndarray, fnr: np.ndarray, delta: float) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.log(np.maximum(1.0 - delta - fpr, 0.0) / fnr)
+        b = np.log(np.maximum(1.0 - delta - fnr, 0.0) / fpr)
+    e = np.fmax(a, b)
+    return np.where(np.isnan(e), 0.0, np.maximum(e, 0.0))
+
+
+def empirical_epsilon(
+    scores: np.ndarray,
+    membership: np.ndarray,
+    delta: float = 0.0,
+    confidence: float = 0.95,
+    thresholds: np.ndarray | None = None,
+    n_grid: int = 50,
+) -> EpsilonBound:
+    """Lower bound on epsilon from the attack's error rates.
+
+    For each candidate threshold, FPR and FNR are replaced by their one-sided
+    Clopper-Pearson upper bounds; the bound holds simultaneously over the candidate
+    thresholds by Bonferroni (each bound at ``1 - (1-confidence)/n_thresholds``).
+    Pass ``thresholds`` (e.g. one calibrated on held-out data) to avoid the correction.
+    The candidates default to ``n_grid`` quantiles of the scores.
+
+    Examples
+    --------
+    >>> s = np.r_[np.ones(500), np.zeros(500)]; m = np.r_[np.ones(500), np.zeros(500)]
+    >>> b = empirical_epsilon(s, m, thresholds=np.array([0.5]))
+    >>> round(b.epsilon_lb, 2)   # perfect separation, 500 + 500 trials
+    5.11
+    """
+    s, m = _check(scores, membership)
+    if thresholds is None:
+        thresholds = np.unique(np.quantile(s, np.linspace(0.0, 1.0, n_grid + 1)[1:-1]))
+    t = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
+    pred = s[None, :] >= t[:, None]
+    n1, n0 = int(m.sum()), int((m == 0).sum())
+    fp = pred[:, m == 0].sum(axis=1)
+    fn = (~pred[:, m == 1]).sum(axis=1)
+    conf = 1.0 - (1.0 - confidence) / len(t)
+    fpr_hi = clopper_pearson(fp, np.full_like(fp, n0), conf)
+    fnr_hi = clopper_pearson(fn, np.full_like(fn, n1), conf)
+    lb = _eps(fpr_hi, fnr_hi, delta)
+    point = _eps(fp / n0, fn / n1, delta)
+    i = int(np.argmax(lb))
+    return EpsilonBound(float(lb[i]), float(point.max()), float(t[i]), float(fp[i] / n0),
+                        float(fn[i] / n1), len(t), confidence)

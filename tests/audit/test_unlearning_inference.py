@@ -1,0 +1,44 @@
+"""Known answers for ``unlearning_inference`` (differencing attack) on the digits scenario."""
+
+from __future__ import annotations
+
+import pytest
+
+from audit.errors import BadInput
+from tests.audit._mia_helpers import run_check
+from tests.conftest import write_variant
+
+
+def _run(digits_dir, tmp, unlearned):
+    return run_check(write_variant(digits_dir, tmp / "case", unlearned=unlearned), "unlearning_inference")
+
+
+def test_retrain_with_another_seed_passes(digits_dir, tmp_path) -> None:
+    res = _run(digits_dir, tmp_path, "extra/retrained-other-seed.pt")
+    assert res.status == "pass"
+    m = res.metrics[0]
+    assert m.reference > 0.5  # retraining itself changes the forget rows' outputs: O->R is attackable
+    assert -m.margin < m.delta_ci[0] < m.delta_ci[1] < m.margin
+
+
+def test_noop_changes_nothing_and_is_never_passed(digits_dir, tmp_path) -> None:
+    res = _run(digits_dir, tmp_path, "original.pt")
+    m = res.metrics[0]
+    assert m.value == pytest.approx(0.5, abs=0.03)  # O->O: no difference to attack
+    assert m.delta_ci[1] < 0  # clearly below what a retrain reveals
+    assert res.status in ("fail", "inconclusive")
+
+
+def test_finetune_changes_forget_rows_less_than_a_retrain(digits_dir, tmp_path) -> None:
+    # digits' built-in method (fine-tune on retain) barely touches the forget rows, so
+    # O->U reveals them *less* than O->R: the attack shows U did not forget.
+    res = _run(digits_dir, tmp_path, "unlearned.pt")
+    m = res.metrics[0]
+    assert m.delta < 0 and m.delta_ci[1] < 0
+    assert res.status != "pass"
+
+
+def test_unknown_feature_is_bad_input(digits_dir, tmp_path) -> None:
+    case = write_variant(digits_dir, tmp_path / "case", unlearned="unlearned.pt")
+    with pytest.raises(BadInput):
+        run_check(case, "unlearning_inference", features=["nope"])
