@@ -48,6 +48,7 @@ def _audit(case_path: Path, out: Path, policy: Path | None, seed: int, allow_pic
     from audit.runner import run_audit, write_evidence
 
     _check_out(out)
+    _check_pack_options(sign_key, template)
     overrides = load_policy_file(policy) if policy else None
     case = load_case(case_path, allow_pickle=allow_pickle)
     progress = None
@@ -64,6 +65,16 @@ def _audit(case_path: Path, out: Path, policy: Path | None, seed: int, allow_pic
         kwargs["template_dir"] = template
     write_evidence(results, case, out, **kwargs)
     return results
+
+
+def _check_pack_options(sign_key: Path | None, template: Path | None) -> None:
+    """Fail on an unusable key or template directory before the audit runs."""
+    from reports import environment, load_signing_key
+
+    if sign_key is not None:
+        load_signing_key(sign_key)
+    if template is not None:
+        environment(template)
 
 
 def _check_out(out: Path) -> None:
@@ -87,7 +98,10 @@ def _summary(results: dict[str, Any], out: Path) -> None:
         table.add_row(c["id"], f"[{style}]{c['status']}[/{style}]", "yes" if c["required"] else "no",
                       c["summary"])
     console.print(table)
-    console.print(f"evidence pack: {out}")
+    blocking = [c["id"] for c in results["checks"] if c["required"] and c["status"] not in ("pass", "warn")]
+    if blocking:
+        console.print(f"[bold]blocking the gate:[/bold] {', '.join(blocking)}")
+    console.print(f"evidence pack: {out}  (check it with: unlearn-audit verify {out})")
 
 
 @app.command()
@@ -159,21 +173,29 @@ def scenario_cmd(
 
 
 @app.command()
-def verify(pack: Annotated[Path, typer.Argument(help="Evidence pack directory.")]) -> None:
-    """Recompute the manifest of an evidence pack; exit 1 on any mismatch."""
+def verify(
+    pack: Annotated[Path, typer.Argument(help="Evidence pack directory.")],
+    public_key: Annotated[str | None, typer.Option(
+        "--public-key", help="Base64 Ed25519 public key the pack must be signed with.")] = None,
+) -> None:
+    """Recompute hashes, signature, schema and views of a pack; exit 1 on any mismatch."""
     from reports import verify_pack
 
     if not pack.is_dir():
         _err(f"error: pack: {pack} is not a directory")
         raise typer.Exit(2)
-    problems = verify_pack(pack)
+    problems = verify_pack(pack, public_key=public_key)
     for p in problems:
         _err(f"MISMATCH {p}")
+    typer.echo(json.dumps({"pack": str(pack), "ok": not problems, "problems": problems}))
     if problems:
         raise typer.Exit(1)
-    typer.echo(json.dumps({"pack": str(pack), "ok": True}))
 
 
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m audit.cli`
+    main()

@@ -1,14 +1,28 @@
 """Rendering of evidence packs from results.json (never computes a metric)."""
 
-from reports.pack import dump_results, sha256_file, verify_pack, write_pack
-from reports.render import render_html
+from reports.manifest import build_statement, canonical_json, load_signing_key, sha256_file
+from reports.pack import PACK_FILES, dump_results, write_pack
+from reports.pdf import html_to_pdf
+from reports.render import environment, render_html, render_junit, render_markdown, render_view
 from reports.schema import SchemaError, load_schema, validate_results
+from reports.svg import render_figure
+from reports.verify import verify_pack
 
 __all__ = [
+    "PACK_FILES",
     "SchemaError",
+    "build_statement",
+    "canonical_json",
     "dump_results",
+    "environment",
+    "html_to_pdf",
     "load_schema",
+    "load_signing_key",
+    "render_figure",
     "render_html",
+    "render_junit",
+    "render_markdown",
+    "render_view",
     "sha256_file",
     "validate_results",
     "verify_pack",

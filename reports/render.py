@@ -1,43 +1,139 @@
-"""Rendering of views from results.json with Jinja2 (StrictUndefined, autoescape)."""
+"""Views rendered from results.json with Jinja2: HTML, Markdown and JUnit XML.
+
+The package's own templates run in an ordinary :class:`jinja2.Environment`
+(``PackageLoader``, ``StrictUndefined``, autoescape for HTML and XML). Templates a
+user supplies with ``template_dir`` run in a :class:`~jinja2.sandbox.SandboxedEnvironment`
+with the same filters; a template missing from ``template_dir`` falls back to the
+built-in one. Rendering is deterministic: same results dict, same bytes.
+"""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+    select_autoescape,
+)
+from jinja2.sandbox import SandboxedEnvironment
 
-__all__ = ["environment", "render_html"]
+from audit.errors import BadInput
+from reports.svg import render_figure
+
+__all__ = ["VIEWS", "environment", "render_html", "render_markdown", "render_junit", "render_view"]
+
+#: output file name -> template name
+VIEWS: dict[str, str] = {
+    "report.html": "report.html.j2",
+    "report.md": "report.md.j2",
+    "junit.xml": "junit.xml.j2",
+}
+# Statuses a CI system must treat as a failed test case.
+_FAILING = ("fail", "inconclusive", "error")
 
 
 def _num(x: Any, digits: int = 4) -> str:
     if x is None:
         return "—"
     if isinstance(x, bool):
-        return str(x)
+        return str(x).lower()
     if isinstance(x, int):
         return str(x)
-    return f"{x:.{digits}g}"
+    if isinstance(x, float):
+        return f"{x:.{digits}g}"
+    return str(x)
 
 
 def _interval(ci: Any) -> str:
-    if not ci:
+    if not ci or all(v is None for v in ci):
         return "—"
     return f"[{_num(ci[0])}, {_num(ci[1])}]"
 
 
-def environment() -> Environment:
-    """The package's Jinja environment: autoescaped HTML/XML, undefined names fail."""
-    env = Environment(
-        loader=PackageLoader("reports", "templates"),
-        autoescape=select_autoescape(["html", "xml", "html.j2", "xml.j2"]),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-    )
-    env.filters["num"] = _num
-    env.filters["interval"] = _interval
+def _pvalue(p: Any) -> str:
+    if p is None:
+        return "—"
+    return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def _slice(s: Any) -> str:
+    if not s:
+        return "(all rows)"
+    return ", ".join(f"{k} = {v}" for k, v in s.items())
+
+
+def _md(x: Any) -> str:
+    """Escape text for a Markdown table cell (pipes, angle brackets, newlines)."""
+    text = str(x)
+    for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("\r", " "), ("\n", " ")):
+        text = text.replace(a, b)
+    return text
+
+
+def _failing_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in results["checks"] if c["status"] in _FAILING]
+
+
+def _configure(env: Environment) -> Environment:
+    env.filters.update(num=_num, interval=_interval, pvalue=_pvalue, slice=_slice, md=_md,
+                       figure=render_figure)
+    env.globals.update(FAILING=_FAILING, failing_checks=_failing_checks)
     return env
 
 
-def render_html(results: dict[str, Any]) -> str:
-    """Render ``report.html`` from a results dict."""
-    return environment().get_template("report.html.j2").render(r=results)
+def environment(template_dir: str | os.PathLike[str] | None = None) -> Environment:
+    """The Jinja environment for the views.
+
+    Parameters
+    ----------
+    template_dir : path, optional
+        Directory of user templates (same names as :data:`VIEWS`). When given, the
+        environment is sandboxed and falls back to the built-in templates.
+    """
+    package = PackageLoader("reports", "templates")
+    kwargs: dict[str, Any] = dict(
+        autoescape=select_autoescape(["html", "xml", "html.j2", "xml.j2"], default_for_string=True),
+        undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+    )
+    if template_dir is None:
+        return _configure(Environment(loader=package, **kwargs))
+    d = Path(template_dir)
+    if not d.is_dir():
+        raise BadInput("--template", f"template directory not found: {d}")
+    loader: BaseLoader = ChoiceLoader([FileSystemLoader(str(d)), package])
+    return _configure(SandboxedEnvironment(loader=loader, **kwargs))
+
+
+def render_view(name: str, results: dict[str, Any], env: Environment | None = None) -> str:
+    """Render the view ``name`` (a key of :data:`VIEWS`) from ``results``."""
+    env = env or environment()
+    return env.get_template(VIEWS[name]).render(r=results)
+
+
+def render_html(results: dict[str, Any], env: Environment | None = None) -> str:
+    """Render ``report.html``: self-contained, inline CSS and SVG, no scripts.
+
+    Examples
+    --------
+    >>> from tests.reports.fixtures import sample_results  # doctest: +SKIP
+    >>> "<svg" in render_html(sample_results())             # doctest: +SKIP
+    True
+    """
+    return render_view("report.html", results, env)
+
+
+def render_markdown(results: dict[str, Any], env: Environment | None = None) -> str:
+    """Render ``report.md`` (for a pull-request comment or a wiki)."""
+    return render_view("report.md", results, env)
+
+
+def render_junit(results: dict[str, Any], env: Environment | None = None) -> str:
+    """Render ``junit.xml``: one test case per check; fail / inconclusive / error fail."""
+    return render_view("junit.xml", results, env)
