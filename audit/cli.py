@@ -192,6 +192,15 @@ def verify(
         raise typer.Exit(1)
 
 
+def _register_subcommands() -> None:
+    from audit.cli_methods import register
+
+    register(app)
+
+
+_register_subcommands()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -10,6 +10,7 @@ built-in one. Rendering is deterministic: same results dict, same bytes.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,12 @@ def _failing_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in results["checks"] if c["status"] in _FAILING]
 
 
+_OPTIONS: dict[str, Any] = dict(
+    autoescape=select_autoescape(["html", "xml", "html.j2", "xml.j2"], default_for_string=True),
+    undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+)
+
+
 def _configure(env: Environment) -> Environment:
     env.filters.update(num=_num, interval=_interval, pvalue=_pvalue, slice=_slice, md=_md,
                        figure=render_figure)
@@ -97,18 +104,19 @@ def environment(template_dir: str | os.PathLike[str] | None = None) -> Environme
         Directory of user templates (same names as :data:`VIEWS`). When given, the
         environment is sandboxed and falls back to the built-in templates.
     """
-    package = PackageLoader("reports", "templates")
-    kwargs: dict[str, Any] = dict(
-        autoescape=select_autoescape(["html", "xml", "html.j2", "xml.j2"], default_for_string=True),
-        undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
-    )
     if template_dir is None:
-        return _configure(Environment(loader=package, **kwargs))
+        return _builtin_environment()
     d = Path(template_dir)
     if not d.is_dir():
         raise BadInput("--template", f"template directory not found: {d}")
-    loader: BaseLoader = ChoiceLoader([FileSystemLoader(str(d)), package])
-    return _configure(SandboxedEnvironment(loader=loader, **kwargs))
+    loader: BaseLoader = ChoiceLoader([FileSystemLoader(str(d)), PackageLoader("reports", "templates")])
+    return _configure(SandboxedEnvironment(loader=loader, **_OPTIONS))
+
+
+@lru_cache(maxsize=1)
+def _builtin_environment() -> Environment:
+    """The built-in templates' environment, built once (templates compile once per process)."""
+    return _configure(Environment(loader=PackageLoader("reports", "templates"), **_OPTIONS))
 
 
 def render_view(name: str, results: dict[str, Any], env: Environment | None = None) -> str:

@@ -92,7 +92,7 @@ def run(ctx: CheckContext) -> CheckResult:
                 if missing_msg not in missing:
                     missing.append(missing_msg)
             else:
-                m = paired_metric(ctx, d, split, u_rows[d], ref_rows, margin,
+                m = paired_metric(ctx, d, split, u_rows[d], ref_rows, margin if gate else None,
                                   "at_most" if gate else "info",
                                   note="reference = same divergence between pairs of retrained models")
             metrics.append(m)

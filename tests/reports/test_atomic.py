@@ -105,3 +105,22 @@ def test_invalid_results_write_nothing(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="results.json invalid at verdict"):
         write_pack(r, tmp_path / "pack")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sigint_during_a_real_cli_run_leaves_nothing(private_case: Path, tmp_path: Path) -> None:
+    out = tmp_path / "pack"
+    child = subprocess.Popen([sys.executable, "-m", "audit.cli", "run", str(private_case), "--out", str(out)],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        try:
+            child.wait(timeout=3.0)  # imports + case loading; the audit itself takes longer
+        except subprocess.TimeoutExpired:
+            child.send_signal(signal.SIGINT)
+        child.wait(timeout=60)
+    finally:
+        child.kill()
+    if child.returncode == 0 or out.exists():  # finished before the signal: then it must be whole
+        assert verify_pack(out) == []
+    else:
+        assert not out.exists()
+    assert _leftovers(tmp_path) == []

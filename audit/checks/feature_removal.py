@@ -1,0 +1,141 @@
+"""``feature_removal``: does U still depend on a feature that must no longer count?
+
+Configured by the policy key ``feature`` (a feature column, e.g. ``has_driving_licence``).
+On each evaluated split, for U and for every retrained reference R (trained without
+that feature's influence), per row:
+
+* **counterfactual flip** — does the decision change when the feature is toggled
+  (binary feature: ``1 - x``; otherwise swapped with a random other row's value)?
+* **score gap** — the positive-class probability with the feature at its high value minus
+  at its low value, everything else identical (the "otherwise identical candidates");
+* **permutation importance** — accuracy lost when the feature's column is permuted
+  across rows (``n_repeats`` permutations, the same ones for U and R).
+
+Each is compared with the references' mean on the same rows (paired bootstrap, TOST).
+Pass when every difference's CI lies within its margin.
+
+Unlike other checks this one calls the models on counterfactual inputs (the output cache
+holds only the case's own rows); each model is called ``2 + n_repeats`` times per split.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from audit.checks._paired import paired_metric
+from audit.checks.base import CheckContext, CheckSpec
+from audit.errors import BadInput
+from audit.results import CheckResult, Metric, worst_status
+
+__all__ = ["SPEC", "run", "dependence_rows"]
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    z = np.asarray(z, dtype=np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def dependence_rows(
+    model: Any, X: np.ndarray, y: np.ndarray, col: int, positive: int, n_repeats: int, seed: int
+) -> dict[str, np.ndarray]:
+    """Per-row flip indicator, score gap and permutation-importance loss for one model.
+
+    Deterministic for a given ``seed``, so U and R see the same permutations.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    values = np.unique(X[:, col])
+    lo, hi = float(values.min()), float(values.max())
+    rng = np.random.default_rng(seed)
+    if len(values) <= 2:
+        toggled = X.copy()
+        toggled[:, col] = np.where(X[:, col] == hi, lo, hi)
+    else:
+        toggled = X.copy()
+        toggled[:, col] = X[rng.permutation(len(X)), col]
+    pred = model.predict_logits(X).argmax(axis=1)
+    flip = (model.predict_logits(toggled).argmax(axis=1) != pred).astype(np.float64)
+    X_hi, X_lo = X.copy(), X.copy()
+    X_hi[:, col], X_lo[:, col] = hi, lo
+    gap = np.exp(_log_softmax(model.predict_logits(X_hi))[:, positive]) - \
+        np.exp(_log_softmax(model.predict_logits(X_lo))[:, positive])
+    correct = (pred == y).astype(np.float64)
+    drop = np.zeros(len(X))
+    for _ in range(int(n_repeats)):
+        Xp = X.copy()
+        Xp[:, col] = X[rng.permutation(len(X)), col]
+        drop += correct - (model.predict_logits(Xp).argmax(axis=1) == y)
+    return {"flip": flip, "gap": gap, "importance": drop / max(int(n_repeats), 1)}
+
+
+_METRICS = (("counterfactual_flip_rate", "flip", "flip_margin"),
+            ("score_gap", "gap", "gap_margin"),
+            ("permutation_importance", "importance", "importance_margin"))
+
+
+def _split_metrics(ctx: CheckContext, split: str, col: int, positive: int) -> list[Metric]:
+    pol, case = ctx.policy, ctx.case
+    X, y = case.X(split), case.y(split)
+    seed = int(ctx.rng.integers(2**31))
+    rows = {role: dependence_rows(case.models[role], X, y, col, positive, pol["n_repeats"], seed)
+            for role in ["unlearned", "original", *case.reference_roles]}
+    metrics = []
+    for name, key, margin_key in _METRICS:
+        r = np.mean([rows[role][key] for role in case.reference_roles], axis=0)
+        metrics.append(paired_metric(ctx, name, split, rows["unlearned"][key], r,
+                                     float(pol[margin_key]), "two_sided"))
+        metrics.append(paired_metric(ctx, f"{name}[original]", split, rows["original"][key], r,
+                                     None, "info", note="context: the original model"))
+    return metrics
+
+
+def run(ctx: CheckContext) -> CheckResult:
+    """Compare U's dependence on the removed feature with the retrained references'."""
+    pol, case = ctx.policy, ctx.case
+    feature = str(pol["feature"])
+    if not feature:
+        return CheckResult(id="feature_removal", title=SPEC.title, status="skipped",
+                           summary="No feature to remove was named (policy feature_removal.feature).",
+                           missing=["policy.feature_removal.feature"])
+    if feature not in case.features:
+        raise BadInput("policy.feature_removal.feature",
+                       f"{feature!r} is not a model feature; features: {case.features}")
+    col = case.features.index(feature)
+    positive = int(pol["positive_class"]) % case.n_classes
+    metrics: list[Metric] = []
+    for split in pol["splits"]:
+        if case.n.get(split, 0) > 0:
+            metrics.extend(_split_metrics(ctx, split, col, positive))
+    status = worst_status([m.status for m in metrics if m.status])
+    decided = [m for m in metrics if m.status]
+    if status == "pass":
+        summary = f"The unlearned model depends on {feature!r} no more than the retrained references do."
+    elif status == "fail":
+        bad = [m for m in decided if m.status == "fail"]
+        summary = (f"The unlearned model still depends on {feature!r}: " + "; ".join(
+            f"{m.name} on {m.split} {m.value:.3f} vs {m.reference:.3f} retrained" for m in bad))
+    else:
+        summary = f"Dependence on {feature!r} could not be shown equivalent to the references with this much data."
+    return CheckResult(id="feature_removal", title=SPEC.title, status=status, summary=summary,
+                       metrics=metrics, notes=[f"feature: {feature}; positive class index {positive}"])
+
+
+SPEC = CheckSpec(
+    id="feature_removal",
+    title="Feature removal (a feature that must no longer count)",
+    run=run,
+    order=80,
+    defaults={
+        "required": False,
+        "enabled": True,
+        "feature": "",
+        "positive_class": -1,
+        "splits": ["test"],
+        "n_repeats": 5,
+        "flip_margin": 0.02,
+        "gap_margin": 0.02,
+        "importance_margin": 0.01,
+    },
+)

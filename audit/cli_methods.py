@@ -1,0 +1,85 @@
+"""``unlearn-audit methods``: a method audit / side-by-side benchmark as a CLI command.
+
+The lead wires it into the main app with ``from audit.cli_methods import register;
+register(app)`` in ``audit/cli.py``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from audit.errors import BadInput
+
+__all__ = ["register", "methods_command"]
+
+
+def _ints(text: str, field: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError as exc:
+        raise BadInput(field, f"expected comma-separated integers, got {text!r}") from exc
+
+
+def _run(case_path: Path, out: Path, methods: str, seeds: str, seed: int, epochs: int | None,
+         allow_pickle: bool) -> dict:
+    from audit.case import load_case
+    from audit.cli import _check_out
+    from audit.method_audit import run_method_audit
+    from audit.recipes import get_recipe
+    from audit.runner import case_inputs
+    from reports import write_pack
+
+    _check_out(out)
+    case = load_case(case_path, allow_pickle=allow_pickle)
+    if not case.recipe:
+        raise BadInput("training.recipe", "a method audit needs a training recipe ([training] in the case)")
+    params = dict(case.recipe_params)
+    if epochs is not None:
+        if epochs < 1:
+            raise BadInput("--epochs", "must be at least 1")
+        params["epochs"] = epochs
+    recipe = get_recipe(case.recipe, params, original=case.models["original"])
+    names = [m.strip() for m in methods.split(",") if m.strip()]
+    results = run_method_audit(case, names or None, _ints(seeds, "--seeds"), seed=seed, recipe=recipe)
+    write_pack(results, out, inputs=case_inputs(case))
+    return results
+
+
+def methods_command(
+    out: Annotated[Path, typer.Option("--out", help="Directory for the evidence pack.")],
+    case: Annotated[Path | None, typer.Option("--case", help="Case file (TOML) with a [training] recipe.")] = None,
+    scenario: Annotated[str | None, typer.Option("--scenario", help="Built-in scenario instead of --case.")] = None,
+    methods: Annotated[str, typer.Option(help="Comma-separated methods.")] =
+        "retrain,noop,finetune,gradient_ascent,random_labels,sisa",
+    seeds: Annotated[str, typer.Option(help="Comma-separated training seeds.")] = "0,1,2",
+    seed: Annotated[int, typer.Option(help="Seed of every bootstrap.")] = 0,
+    epochs: Annotated[int | None, typer.Option(help="Override the recipe's epochs (faster runs).")] = None,
+    allow_pickle: Annotated[bool, typer.Option("--allow-pickle", help="Trust pickle/joblib models.")] = False,
+) -> None:
+    """Run unlearning methods x seeds under control and write one side-by-side pack."""
+    from audit.cli import _bad_input, _summary
+
+    try:
+        if (case is None) == (scenario is None):
+            raise BadInput("--case", "give exactly one of --case or --scenario")
+        if scenario is not None:
+            from audit.scenarios import build_scenario
+
+            with tempfile.TemporaryDirectory(prefix="unlearn-audit-methods-") as tmp:
+                path = build_scenario(scenario, Path(tmp) / scenario, seed=seed)
+                results = _run(path, out, methods, seeds, seed, epochs, allow_pickle)
+        else:
+            results = _run(case, out, methods, seeds, seed, epochs, allow_pickle)
+    except BadInput as exc:
+        raise _bad_input(exc) from None
+    _summary(results, out)
+    raise typer.Exit(results["exit_code"])
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``methods`` command to ``app``."""
+    app.command("methods")(methods_command)

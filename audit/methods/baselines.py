@@ -1,0 +1,102 @@
+"""Baseline unlearning methods for any model the recipe trains, and torch networks.
+
+* ``retrain`` — exact: the recipe trained from scratch on the retain set;
+* ``noop`` — the original itself (the known-bad control);
+* ``finetune`` — continue training the original on the retain set (catastrophic forgetting);
+* ``gradient_ascent`` — ascend the cross-entropy on the forget set;
+* ``random_labels`` — train on the forget rows with random wrong labels, mixed with retain rows;
+* ``newton`` — Guo 2020 certified removal for :class:`audit.methods.linear.LogReg` models.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from audit.errors import BadInput
+from audit.methods.base import Data, n_classes_of
+from audit.methods.linear import LogReg, newton_removal
+from audit.recipes import TorchModule
+
+__all__ = ["retrain", "noop", "finetune", "gradient_ascent", "random_labels", "newton", "train_steps"]
+
+
+def retrain(model: Any, forget: Data, retain: Data, recipe: Any, seed: int) -> Any:
+    """Exact unlearning: the recipe trained from scratch on the retain set."""
+    if recipe is None:
+        raise BadInput("training.recipe", "exact retrain needs a training recipe")
+    return recipe.fit(retain[0], retain[1], n_classes_of(model, retain[0]), seed)
+
+
+def noop(model: Any, forget: Data, retain: Data, recipe: Any, seed: int) -> Any:
+    """The control that forgets nothing: returns the original unchanged."""
+    return model
+
+
+def _module(model: Any, method: str) -> nn.Module:
+    module = getattr(model, "module", None)
+    if not isinstance(module, nn.Module):
+        raise BadInput("method", f"{method!r} needs a torch model (TorchModule); got {type(model).__name__}")
+    return copy.deepcopy(module)
+
+
+def train_steps(
+    module: nn.Module, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: float, seed: int,
+    batch_size: int = 64, ascent: bool = False, max_steps: int | None = None,
+) -> nn.Module:
+    """Adam on cross-entropy (or its negative when ``ascent``), deterministic minibatches."""
+    gen = torch.Generator().manual_seed(int(seed))
+    Xt = torch.as_tensor(np.asarray(X, dtype=np.float32))
+    yt = torch.as_tensor(np.asarray(y, dtype=np.int64))
+    opt = torch.optim.Adam(module.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    sign = -1.0 if ascent else 1.0
+    steps = 0
+    module.train()
+    for _ in range(int(epochs)):
+        perm = torch.randperm(len(Xt), generator=gen)
+        for start in range(0, len(Xt), batch_size):
+            idx = perm[start : start + batch_size]
+            opt.zero_grad()
+            (sign * loss_fn(module(Xt[idx]), yt[idx])).backward()
+            opt.step()
+            steps += 1
+            if max_steps is not None and steps >= max_steps:
+                return module.eval()
+    return module.eval()
+
+
+def finetune(model: Any, forget: Data, retain: Data, recipe: Any, seed: int,
+             epochs: int = 5, lr: float = 1e-3) -> TorchModule:
+    """Fine-tune the original on the retain set for a few epochs."""
+    return TorchModule(train_steps(_module(model, "finetune"), *retain, epochs=epochs, lr=lr, seed=seed))
+
+
+def gradient_ascent(model: Any, forget: Data, retain: Data, recipe: Any, seed: int,
+                    steps: int = 5, lr: float = 5e-4) -> TorchModule:
+    """Gradient ascent on the forget set's cross-entropy for a few steps (easily overshoots)."""
+    return TorchModule(train_steps(_module(model, "gradient_ascent"), *forget, epochs=steps, lr=lr,
+                                   seed=seed, ascent=True, max_steps=steps))
+
+
+def random_labels(model: Any, forget: Data, retain: Data, recipe: Any, seed: int,
+                  epochs: int = 3, lr: float = 1e-3) -> TorchModule:
+    """Relabel the forget rows at random (never their true label) and train on them with retain."""
+    module = _module(model, "random_labels")
+    k = n_classes_of(model, forget[0])
+    rng = np.random.default_rng(seed)
+    wrong = (forget[1] + rng.integers(1, k, size=len(forget[1]))) % k
+    X = np.concatenate([forget[0], retain[0]])
+    y = np.concatenate([wrong, retain[1]])
+    return TorchModule(train_steps(module, X, y, epochs=epochs, lr=lr, seed=seed))
+
+
+def newton(model: Any, forget: Data, retain: Data, recipe: Any, seed: int) -> LogReg:
+    """Guo 2020 certified removal (one Newton step on the retained objective)."""
+    if not isinstance(model, LogReg):
+        raise BadInput("method", f"'newton' needs an L2 logistic model (LogReg); got {type(model).__name__}")
+    return newton_removal(model, retain[0], retain[1])

@@ -1,0 +1,89 @@
+"""Method audit and the `methods` command: known answers (retrain vs no-op) on a tiny case."""
+
+import json
+import shutil
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from audit.case import load_case
+from audit.cli_methods import register
+from audit.errors import BadInput
+from audit.method_audit import run_method_audit
+from reports import validate_results, verify_pack
+
+TRAINING = '\n[training]\nrecipe = "torch-mlp"\nparams = { hidden = [16], epochs = 25, lr = 0.01 }\n'
+
+
+@pytest.fixture(scope="module")
+def case_dir(tiny_dir, tmp_path_factory):
+    d = tmp_path_factory.mktemp("tiny_methods") / "case"
+    shutil.copytree(tiny_dir, d)
+    (d / "case.toml").write_text((d / "case.toml").read_text() + TRAINING)
+    return d
+
+
+@pytest.fixture(scope="module")
+def results(case_dir):
+    return run_method_audit(load_case(case_dir / "case.toml"), ["retrain", "noop", "finetune", "sisa", "newton"],
+                            [0, 1, 2, 3], seed=0)
+
+
+def _check(results, name):
+    return next(c for c in results["checks"] if c["id"] == f"method_{name}")
+
+
+def _metric(check, name):
+    return next(m for m in check["metrics"] if m["name"] == name)
+
+
+def test_results_valid_and_side_by_side(results):
+    assert validate_results(results) in (None, [])
+    assert results["case"]["mode"] == "method"
+    table = results["checks"][0]["tables"][0]
+    assert [r[0] for r in table["rows"]] == ["retrain", "noop", "finetune", "sisa", "newton"]
+
+
+def test_noop_fails_and_retrain_does_not(results):
+    noop, retrain = _check(results, "noop"), _check(results, "retrain")
+    assert noop["status"] == "fail"
+    assert _metric(noop, "injection_ratio")["value"] == pytest.approx(1.0)
+    assert _metric(noop, "canary_detected")["value"] == 1.0
+    assert retrain["status"] != "fail"
+    # an MLP's untrained weights on the injected column give a retrain a small non-zero
+    # attribution; the check compares U's ratio with R's, not with 0
+    inj = _metric(retrain, "injection_ratio")
+    assert abs(inj["value"]) < 0.35 and inj["status"] != "fail"
+    assert _metric(retrain, "canary_detected")["value"] == 0.0
+    assert not noop["required"] and _check(results, "finetune")["required"]
+
+
+def test_sisa_reports_storage_and_inapplicable_method_is_skipped(results):
+    assert _metric(_check(results, "sisa"), "storage_bytes")["value"] > 0
+    assert _check(results, "newton")["status"] == "skipped"
+
+
+def test_bad_input(case_dir, tiny_dir):
+    case = load_case(case_dir / "case.toml")
+    with pytest.raises(BadInput):
+        run_method_audit(case, ["nope"], [0])
+    with pytest.raises(BadInput):
+        run_method_audit(case, ["noop"], [])
+    with pytest.raises(BadInput):
+        run_method_audit(load_case(tiny_dir / "case.toml"), ["noop"], [0])  # no recipe
+
+
+def test_cli_writes_pack_and_exits_with_verdict(case_dir, tmp_path):
+    app = typer.Typer()
+    register(app)
+    app.command("noop-placeholder")(lambda: None)  # typer needs >1 command to keep the name
+    out = tmp_path / "pack"
+    res = CliRunner().invoke(app, ["methods", "--case", str(case_dir / "case.toml"), "--out", str(out),
+                                   "--methods", "retrain,noop,finetune", "--seeds", "0,1", "--epochs", "10"])
+    assert res.exit_code in (1, 3), res.output
+    assert verify_pack(out) == []
+    data = json.loads((out / "results.json").read_text())
+    assert data["case"]["mode"] == "method"
+    bad = CliRunner().invoke(app, ["methods", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2
