@@ -90,6 +90,18 @@ def train_mlp_ensemble(
     """
     if len(subsets) != len(seeds):
         raise ValueError("one seed per subset")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny GEMMs: threads only add contention (40x slower on a busy box)
+    try:
+        return _train_ensemble(X, y, subsets, n_classes, seeds, tuple(hidden), int(epochs), lr,
+                               weight_decay, batch_size)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_ensemble(X: np.ndarray, y: np.ndarray, subsets: list[np.ndarray], n_classes: int,
+                    seeds: list[int], hidden: tuple[int, ...], epochs: int, lr: float,
+                    weight_decay: float, batch_size: int) -> list[torch.Tensor]:
     Xt = torch.as_tensor(np.asarray(X, dtype=np.float32))
     yt = torch.as_tensor(np.asarray(y, dtype=np.int64))
     params = _init_stack(Xt.shape[1], n_classes, tuple(hidden), seeds)

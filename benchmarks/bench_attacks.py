@@ -142,7 +142,10 @@ def run() -> list[dict[str, Any]]:
     epochs = int(os.environ.get("BENCH_ATTACKS_EPOCHS", 5))
     n = int(os.environ.get("BENCH_ATTACKS_N", 1_000_000))
     n_boot = int(os.environ.get("BENCH_ATTACKS_BOOT", 100))
-    return [*bench_ensemble(k, epochs), *bench_population(n, n_boot), *bench_rmia_memory()]
+    rows = [*bench_ensemble(k, epochs), *bench_population(n, n_boot), *bench_rmia_memory()]
+    rows.append({"name": "machine load average (1 min) at the end", "value": os.getloadavg()[0], "unit": "",
+                 "note": f"{os.cpu_count()} CPUs; figures above are unreliable when load exceeds that"})
+    return rows
 
 
 if __name__ == "__main__":  # pragma: no cover

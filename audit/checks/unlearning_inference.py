@@ -116,7 +116,10 @@ SPEC = CheckSpec(
     run=run,
     order=45,
     defaults={
-        "required": True,
+        # advisory by default: on small audits (digits: ~790 rows) the cross-fitted attack's
+        # 90 % CI is about +-0.035 AUC, so even a retrain often lands inconclusive; the
+        # membership_inference check is the gate. Set required = true to gate on it.
+        "required": False,
         "enabled": True,
         "features": ["sorted_diff", "l2", "logit_diff"],
         "folds": 5,
