@@ -24,6 +24,7 @@ TPR at low FPR is reported (info) with its CI, never resolved below 1/n_test.
 from __future__ import annotations
 
 import itertools
+import os
 
 import numpy as np
 
@@ -89,7 +90,7 @@ def _shadow_scores(ctx: CheckContext, roles: list[str], attacks: list[str]) -> d
     """Online LiRA and RMIA against shadows trained with the case's recipe."""
     pol = ctx.policy
     k = int(pol["shadow_models"])
-    sh, nf, _ = case_shadows(ctx.case, k, ctx.seed, pol["shadow_cache_dir"] or None)
+    sh, nf, _ = case_shadows(ctx.case, k, ctx.seed, _cache_dir(pol["shadow_cache_dir"]))
     y = np.r_[ctx.cache.labels("forget"), ctx.cache.labels("test")]
     sh_phi = np.stack([logit_confidence(lp, y) for lp in sh.logp])
     sh_p = np.exp(np.stack([lp[np.arange(len(y)), y] for lp in sh.logp]))
@@ -166,6 +167,16 @@ def _attack_metrics(ctx: CheckContext, attack: str, roles: list[str], pos: dict,
             n=n, note=None if resolved else f"unresolved: {n0} test rows < 1/FPR = {1 / level:g}"))
     rows = [[r, attack, auc[r], *[float(t) for t in tpr[r]]] for r in roles]
     return metrics, {"delta": delta, "delta_ci": dci, "margin": margin, "status": status}, missing, rows
+
+
+def _cache_dir(setting: str) -> str | None:
+    """Resolve the policy's shadow cache directory ("" = user cache, "none" = off)."""
+    if setting == "none":
+        return None
+    if setting:
+        return setting
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "unlearn-audit", "shadows")
 
 
 def _loss_rate_metric(ctx: CheckContext) -> Metric:
@@ -278,14 +289,16 @@ SPEC = CheckSpec(
     defaults={
         "required": True,
         "enabled": True,
-        "attacks": ["loss", "logit_confidence", "modified_entropy", "entropy", REFERENCE_ATTACK,
-                    *SHADOW_ATTACKS],
+        # shadow attacks (lira_online, rmia) train `shadow_models` models: opt in via policy
+        "attacks": ["loss", "logit_confidence", "modified_entropy", "entropy", REFERENCE_ATTACK],
         "auc_margin": 0.05,
         "auto_factor": 2.0,
         "auto_min_margin": 0.02,
         "fpr_levels": [0.01, 0.001],
         "shadow_models": 16,  # with a [training] recipe: shadows for lira_online / rmia
-        "shadow_cache_dir": "",  # directory for cached shadow outputs ("" = no cache)
+        # cached shadow outputs: "" = the user cache ($XDG_CACHE_HOME or ~/.cache)/unlearn-audit,
+        # "none" = do not cache
+        "shadow_cache_dir": "",
         "rmia_gamma": 1.0,
         "loss_rate_margin": 0.1,  # calibrated loss attack rate on forget rows; 0 disables
     },
