@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from audit.errors import BadInput
+from reports.schema import SchemaError
 
 __all__ = ["app", "main"]
 
@@ -123,6 +124,9 @@ def run(
         results = _audit(case, out, policy, seed, allow_pickle, sign_key, template)
     except BadInput as exc:
         raise _bad_input(exc) from None
+    except SchemaError as exc:  # an engine bug: never a traceback, never a pack, exit 3
+        _err(f"error: internal: {exc}; no pack was written")
+        raise typer.Exit(3) from None
     if format == "json":
         from reports import dump_results
 
@@ -148,6 +152,9 @@ def demo(
             results = _audit(case_path, out, None, seed, False, None, None)
     except BadInput as exc:
         raise _bad_input(exc) from None
+    except SchemaError as exc:
+        _err(f"error: internal: {exc}; no pack was written")
+        raise typer.Exit(3) from None
     _summary(results, out)
     typer.echo(f"results: {out / 'results.json'}")
     typer.echo(f"report:  {out / 'report.html'}")
