@@ -36,6 +36,16 @@ def digits_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
+@pytest.fixture(scope="session")
+def accent_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The accent scenario, built once per session (read-only for tests)."""
+    from audit.scenarios import build_scenario
+
+    d = tmp_path_factory.mktemp("accent")
+    assert build_scenario("accent", d, seed=0) == d / "case.toml"
+    return d
+
+
 def _tiny_frame(seed: int = 0, n: int = 300) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 4))

@@ -300,6 +300,8 @@ SPEC = CheckSpec(
         # "none" = do not cache
         "shadow_cache_dir": "",
         "rmia_gamma": 1.0,
-        "loss_rate_margin": 0.1,  # calibrated loss attack rate on forget rows; 0 disables
+        # calibrated loss-attack rate on forget rows (0 disables). Row bootstraps miss the
+        # seed-to-seed spread of this rate: two retrains of the accent case differ by ~0.1.
+        "loss_rate_margin": 0.15,
     },
 )

@@ -16,14 +16,6 @@ REVIEWED = ["sklearn.neural_network._stochastic_optimizers.AdamOptimizer"]
 MODELS = ["original", "unlearned", "retrained-0", "retrained-1", "extra/retrained-other-seed"]
 
 
-@pytest.fixture(scope="module")
-def accent_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("accent")
-    case = build_scenario("accent", d, seed=0)
-    assert case == d / "case.toml"
-    return d
-
-
 def _load(d: Path, name: str):
     path = str(d / f"{name}.skops")
     assert sio.get_untrusted_types(file=path) == REVIEWED

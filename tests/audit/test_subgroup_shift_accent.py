@@ -23,13 +23,6 @@ ONLY = {"general": {"n_bootstrap": 400},
         **{cid: {"enabled": False} for cid in registry() if cid != "subgroup_shift"}}
 
 
-@pytest.fixture(scope="module")
-def accent_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("accent_check")
-    build_scenario("accent", d, seed=0)
-    return d
-
-
 def _check(case_toml: Path, **policy: object) -> dict:
     pol = {**ONLY, "subgroup_shift": dict(policy)} if policy else ONLY
     res = run_audit(load_case(case_toml), policy=pol, seed=0)

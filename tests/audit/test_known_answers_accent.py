@@ -1,0 +1,54 @@
+"""Known answers on the accent scenario: a retrain passes, the no-op and the method fail."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from audit.cli import app
+from reports import validate_results
+from tests.conftest import write_variant
+
+runner = CliRunner()
+
+
+def _run(case: Path, out: Path) -> tuple[int, dict]:
+    res = runner.invoke(app, ["run", str(case), "--out", str(out), "--format", "json"])
+    results = json.loads((out / "results.json").read_text())
+    validate_results(results)
+    return res.exit_code, results
+
+
+def _status(results: dict, cid: str) -> str:
+    return next(c["status"] for c in results["checks"] if c["id"] == cid)
+
+
+@pytest.mark.parametrize(("unlearned", "verdict", "code"), [
+    ("extra/retrained-other-seed.skops", "pass", 0),
+    ("original.skops", "fail", 1),
+    ("unlearned.skops", "fail", 1),
+])
+def test_accent_known_answers(accent_dir: Path, tmp_path: Path, unlearned: str, verdict: str,
+                              code: int) -> None:
+    case = write_variant(accent_dir, tmp_path / "case", unlearned=unlearned)
+    got_code, results = _run(case, tmp_path / "pack")
+    assert (results["verdict"], got_code) == (verdict, code)
+    if unlearned == "original.skops":
+        # a model that forgot nothing is caught by the reference-calibrated membership attack
+        assert _status(results, "membership_inference") == "fail"
+    if unlearned == "unlearned.skops":
+        assert _status(results, "subgroup_shift") == "fail"
+        assert _status(results, "output_divergence") == "fail"
+
+
+def test_demo_runs_accent_and_exits_0(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    res = runner.invoke(app, ["demo", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    results = json.loads((out / "results.json").read_text())
+    validate_results(results)
+    assert results["verdict"] == "fail"  # the built-in approximate method harms a group
+    assert "results:" in res.output
