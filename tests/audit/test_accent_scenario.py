@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import skops.io as sio
 
-from audit.scenarios import build_scenario
 from audit.scenarios.accent import FEATURES, SHARED_LANGUAGE, WITHDRAWN_DISTRICT, accent_frame
 
 REVIEWED = ["sklearn.neural_network._stochastic_optimizers.AdamOptimizer"]

@@ -15,6 +15,11 @@ def shadow_cache(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(tmp_path_factory.mktemp("shadows"))
 
 
+# the check's defaults leave the shadow-model attacks opt-in; these tests opt in
+ALL_ATTACKS = ["loss", "logit_confidence", "modified_entropy", "entropy", "lira_offline_refs",
+               "lira_online", "rmia"]
+
+
 def _variant(digits_dir: Path, tmp: Path, unlearned: str) -> Path:
     return write_variant(digits_dir, tmp / "case", unlearned=unlearned)
 
@@ -26,13 +31,13 @@ def _metric(res, name):
 @pytest.fixture(scope="module")
 def noop(digits_dir, tmp_path_factory, shadow_cache):
     case = _variant(digits_dir, tmp_path_factory.mktemp("noop"), "original.pt")
-    return run_check(case, "membership_inference", shadow_cache_dir=shadow_cache)
+    return run_check(case, "membership_inference", shadow_cache_dir=shadow_cache, attacks=ALL_ATTACKS)
 
 
 @pytest.fixture(scope="module")
 def retrain(digits_dir, tmp_path_factory, shadow_cache):
     case = _variant(digits_dir, tmp_path_factory.mktemp("retrain"), "extra/retrained-other-seed.pt")
-    return run_check(case, "membership_inference", shadow_cache_dir=shadow_cache)
+    return run_check(case, "membership_inference", shadow_cache_dir=shadow_cache, attacks=ALL_ATTACKS)
 
 
 def test_noop_unlearning_fails_as_under_unlearning(noop) -> None:
@@ -64,7 +69,7 @@ def test_gradient_ascent_too_far_is_flagged_as_over_unlearning(digits_dir, tmp_p
     case = _variant(digits_dir, tmp_path, "original.pt")
     gradient_ascent(digits_dir, tmp_path / "case" / "ga.pt")
     case.write_text(case.read_text().replace('unlearned = "original.pt"', 'unlearned = "ga.pt"'))
-    res = run_check(case, "membership_inference", shadow_cache_dir=shadow_cache)
+    res = run_check(case, "membership_inference", shadow_cache_dir=shadow_cache, attacks=ALL_ATTACKS)
     assert res.status == "fail"
     rate = _metric(res, "calibrated_loss_rate")
     assert rate.delta_ci[1] <= -rate.margin  # forget loss far above R's on most forget rows
@@ -82,7 +87,7 @@ def test_rerun_trains_no_shadows(digits_dir, tmp_path, shadow_cache, noop) -> No
 
 
 def test_without_recipe_shadow_attacks_are_reported_missing(tiny_dir) -> None:
-    res = run_check(tiny_dir / "case.toml", "membership_inference")
+    res = run_check(tiny_dir / "case.toml", "membership_inference", attacks=ALL_ATTACKS)
     assert any("recipe" in m for m in res.missing)
     assert not any("lira_online" in m.name for m in res.metrics)
     assert res.figures and res.figures[0].kind == "roc"

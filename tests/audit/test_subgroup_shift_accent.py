@@ -15,7 +15,6 @@ import pytest
 from audit.case import load_case
 from audit.checks import registry
 from audit.runner import run_audit
-from audit.scenarios import build_scenario
 from audit.scenarios.accent import SHARED_LANGUAGE
 from tests.conftest import write_variant
 
