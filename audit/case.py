@@ -19,7 +19,7 @@ from audit.errors import BadInput
 __all__ = ["AuditCase", "load_case", "CASE_KEYS"]
 
 CASE_KEYS: dict[str, set[str]] = {
-    "case": {"name", "request_id", "description"},
+    "case": {"name", "request_id", "description", "operator"},
     "models": {"original", "unlearned", "retrained"},
     "data": {"path", "label", "split", "groups", "id", "features"},
     "training": {"recipe", "params"},
@@ -76,6 +76,7 @@ class AuditCase:
         name: str = "unlearning audit",
         request_id: str | None = None,
         description: str | None = None,
+        operator: str | None = None,
         recipe: str | None = None,
         recipe_params: dict[str, Any] | None = None,
         allow_pickle: bool = False,
@@ -85,6 +86,7 @@ class AuditCase:
         self.name = str(name)
         self.request_id = None if request_id is None else str(request_id)
         self.description = description
+        self.operator = None if operator is None else str(operator)
         self.allow_pickle = bool(allow_pickle)
         self.base_dir = base_dir
         self.recipe = recipe
@@ -264,6 +266,7 @@ def load_case(path: str | Path, allow_pickle: bool = False) -> AuditCase:
         name=case_meta.get("name", path.stem),
         request_id=case_meta.get("request_id"),
         description=case_meta.get("description"),
+        operator=case_meta.get("operator"),
         recipe=training.get("recipe"),
         recipe_params=training.get("params"),
         allow_pickle=allow_pickle,

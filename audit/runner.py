@@ -132,6 +132,7 @@ def run_audit(
         "tool": {"name": "unlearn-audit", "version": _version()},
         "case": {"name": case.name, "request_id": case.request_id, "mode": mode,
                  "description": case.description},
+        "operator": case.operator,
         "verdict": verdict,
         "exit_code": exit_code_of(verdict, bool(pol["general"]["fail_on_warn"])),
         "seed": int(seed),

@@ -183,6 +183,7 @@ def _dump(model: MLPClassifier, path: Path) -> None:
 _CASE_TOML = """[case]
 name = "District A withdrawal (accent scenario)"
 request_id = "REQ-2026-0042"
+operator = "Data Protection Office (demo)"
 
 [models]
 original = "original.skops"
