@@ -36,8 +36,15 @@ def bench_run_vs_forward() -> list[dict[str, Any]]:
             dt, _ = _timed(lambda role=role, X=X: case.models[role].predict_logits(X))
             t_forward += dt
         runs = [_timed(lambda: run_audit(case))[0] for _ in range(3)]
+        stamps: list[tuple[str, float]] = []
+        run_audit(case, progress=lambda cid: stamps.append((cid, time.perf_counter())))
+        end = time.perf_counter()
     t_run = float(np.median(runs))
-    return [
+    per_check = [
+        {"name": f"digits: check {cid}", "value": nxt - t0, "unit": "s", "note": "one run"}
+        for (cid, t0), nxt in zip(stamps, [t for _, t in stamps[1:]] + [end], strict=True)
+    ]
+    return per_check + [
         {"name": "digits: case load + validation", "value": t_load, "unit": "s"},
         {"name": f"digits: irreducible forward passes ({len(needed)} model x split)",
          "value": t_forward, "unit": "s"},

@@ -27,6 +27,21 @@ def write_variant(case_dir: Path, dest: Path, **models: str) -> Path:
     return dest / "case.toml"
 
 
+def run_cli(case: Path, out: Path) -> tuple[int, dict]:
+    """``unlearn-audit run CASE --out OUT``: the exit code and the validated results.json."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from audit.cli import app
+    from reports import validate_results
+
+    res = CliRunner().invoke(app, ["run", str(case), "--out", str(out), "--format", "json"])
+    results = json.loads((out / "results.json").read_text())
+    validate_results(results)
+    return res.exit_code, results
+
+
 @pytest.fixture(scope="session")
 def digits_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from audit.scenarios import build_scenario

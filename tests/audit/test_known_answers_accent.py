@@ -10,16 +10,9 @@ from typer.testing import CliRunner
 
 from audit.cli import app
 from reports import validate_results
-from tests.conftest import write_variant
+from tests.conftest import run_cli, write_variant
 
 runner = CliRunner()
-
-
-def _run(case: Path, out: Path) -> tuple[int, dict]:
-    res = runner.invoke(app, ["run", str(case), "--out", str(out), "--format", "json"])
-    results = json.loads((out / "results.json").read_text())
-    validate_results(results)
-    return res.exit_code, results
 
 
 def _status(results: dict, cid: str) -> str:
@@ -34,7 +27,7 @@ def _status(results: dict, cid: str) -> str:
 def test_accent_known_answers(accent_dir: Path, tmp_path: Path, unlearned: str, verdict: str,
                               code: int) -> None:
     case = write_variant(accent_dir, tmp_path / "case", unlearned=unlearned)
-    got_code, results = _run(case, tmp_path / "pack")
+    got_code, results = run_cli(case, tmp_path / "pack")
     assert (results["verdict"], got_code) == (verdict, code)
     if unlearned == "original.skops":
         # a model that forgot nothing is caught by the reference-calibrated membership attack

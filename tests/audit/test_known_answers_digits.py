@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from audit.cli import app
-from reports import validate_results
-from tests.conftest import write_variant
-
-runner = CliRunner()
-
-
-def _run(case: Path, out: Path) -> tuple[int, dict]:
-    res = runner.invoke(app, ["run", str(case), "--out", str(out), "--format", "json"])
-    results = json.loads((out / "results.json").read_text())
-    validate_results(results)
-    return res.exit_code, results
+from tests.conftest import run_cli, write_variant
 
 
 def _check(results: dict, cid: str) -> dict:
@@ -27,17 +14,17 @@ def _check(results: dict, cid: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def retrain_run(digits_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict]:
+def retrainrun_cli(digits_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict]:
     d = tmp_path_factory.mktemp("v")
     case = write_variant(digits_dir, d / "case", unlearned="extra/retrained-other-seed.pt")
-    return _run(case, d / "pack")
+    return run_cli(case, d / "pack")
 
 
 @pytest.fixture(scope="module")
-def noop_run(digits_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict]:
+def nooprun_cli(digits_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict]:
     d = tmp_path_factory.mktemp("v")
     case = write_variant(digits_dir, d / "case", unlearned="original.pt")
-    return _run(case, d / "pack")
+    return run_cli(case, d / "pack")
 
 
 def test_retrain_with_another_seed_passes(retrain_run: tuple[int, dict]) -> None:
@@ -78,6 +65,6 @@ def test_every_metric_carries_reference_and_interval(retrain_run) -> None:
 
 
 def test_builtin_approximate_method_is_not_passed(digits_dir: Path, tmp_path: Path) -> None:
-    code, results = _run(digits_dir / "case.toml", tmp_path / "pack")
+    code, results = run_cli(digits_dir / "case.toml", tmp_path / "pack")
     assert results["verdict"] in ("fail", "inconclusive")
     assert code in (1, 3)
