@@ -14,14 +14,14 @@ def _check(results: dict, cid: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def retrainrun_cli(digits_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict]:
+def retrain_run(digits_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict]:
     d = tmp_path_factory.mktemp("v")
     case = write_variant(digits_dir, d / "case", unlearned="extra/retrained-other-seed.pt")
     return run_cli(case, d / "pack")
 
 
 @pytest.fixture(scope="module")
-def nooprun_cli(digits_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict]:
+def noop_run(digits_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict]:
     d = tmp_path_factory.mktemp("v")
     case = write_variant(digits_dir, d / "case", unlearned="original.pt")
     return run_cli(case, d / "pack")
