@@ -26,8 +26,11 @@ def case_dir(tiny_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def results(case_dir):
+    from audit.recipes import get_recipe
+
+    recipe = get_recipe("torch-mlp", {"hidden": [16], "epochs": 25, "lr": 0.01})
     return run_method_audit(load_case(case_dir / "case.toml"), ["retrain", "noop", "finetune", "sisa", "newton"],
-                            [0, 1, 2, 3], seed=0)
+                            [0, 1, 2], seed=0, recipe=recipe, policy={"n_bootstrap": 200})
 
 
 def _check(results, name):
@@ -38,6 +41,7 @@ def _metric(check, name):
     return next(m for m in check["metrics"] if m["name"] == name)
 
 
+@pytest.mark.slow  # ~30-60 s on the shared 2-core machine
 def test_results_valid_and_side_by_side(results):
     assert validate_results(results) in (None, [])
     assert results["case"]["mode"] == "method"
@@ -45,6 +49,7 @@ def test_results_valid_and_side_by_side(results):
     assert [r[0] for r in table["rows"]] == ["retrain", "noop", "finetune", "sisa", "newton"]
 
 
+@pytest.mark.slow  # ~30-60 s on the shared 2-core machine
 def test_noop_fails_and_retrain_does_not(results):
     noop, retrain = _check(results, "noop"), _check(results, "retrain")
     assert noop["status"] == "fail"
@@ -54,11 +59,12 @@ def test_noop_fails_and_retrain_does_not(results):
     # an MLP's untrained weights on the injected column give a retrain a small non-zero
     # attribution; the check compares U's ratio with R's, not with 0
     inj = _metric(retrain, "injection_ratio")
-    assert abs(inj["value"]) < 0.35 and inj["status"] != "fail"
+    assert abs(inj["value"]) < 0.5 and inj["status"] != "fail"
     assert _metric(retrain, "canary_detected")["value"] == 0.0
     assert not noop["required"] and _check(results, "finetune")["required"]
 
 
+@pytest.mark.slow  # ~30-60 s on the shared 2-core machine
 def test_sisa_reports_storage_and_inapplicable_method_is_skipped(results):
     assert _metric(_check(results, "sisa"), "storage_bytes")["value"] > 0
     assert _check(results, "newton")["status"] == "skipped"
