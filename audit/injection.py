@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from audit.cache import normalise_logits
 from audit.errors import BadInput
 from audit.methods.linear import (
     fit_logreg,
@@ -73,19 +74,13 @@ def attribution_ratio(
     rows = np.arange(len(X))
 
     def drop(fn: Callable[[np.ndarray], np.ndarray]) -> float:
-        lp, lp0 = (_log_softmax(fn(a)) for a in (X, X0))
+        lp, lp0 = (normalise_logits(fn(a)) for a in (X, X0))
         return float(np.mean(lp[rows, t] - lp0[rows, t]))
 
     o = drop(predict_logits_o)
     if o <= 0:
         raise BadInput("injection.original", "the original model does not use the injected feature")
     return drop(predict_logits_u) / o
-
-
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    z = np.asarray(z, dtype=np.float64)
-    z = z - z.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
 
 def _synthetic(n: int, d: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

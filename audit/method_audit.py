@@ -27,6 +27,7 @@ import numpy as np
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
+from audit.cache import normalise_logits
 from audit.canary import canary_test
 from audit.case import AuditCase
 from audit.checks._paired import paired_metric
@@ -84,15 +85,10 @@ def _original(method: str, d: dict[str, Any], recipe: Any, seed: int, pol: dict[
     return recipe.fit(Xtr, ytr, d["k"], seed)
 
 
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    z = np.asarray(z, dtype=np.float64) - np.max(z, axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-
-
 def _outputs(model: Any, d: dict[str, Any]) -> dict[str, np.ndarray]:
     out = {}
     for s in ("forget", "retain", "test"):
-        lp = _log_softmax(model.predict_logits(d["X"][s]))
+        lp = normalise_logits(model.predict_logits(d["X"][s]))
         out[f"lp:{s}"] = lp
         out[f"loss:{s}"] = -lp[np.arange(len(lp)), d["y"][s]]
         out[f"correct:{s}"] = (lp.argmax(1) == d["y"][s]).astype(float)

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from audit.cache import normalise_logits
 from audit.checks._paired import paired_metric
 from audit.checks.base import CheckContext, CheckSpec
 from audit.errors import BadInput
@@ -32,18 +33,14 @@ from audit.results import CheckResult, Metric, worst_status
 __all__ = ["SPEC", "run", "dependence_rows"]
 
 
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    z = np.asarray(z, dtype=np.float64)
-    z = z - z.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-
-
 def dependence_rows(
-    model: Any, X: np.ndarray, y: np.ndarray, col: int, positive: int, n_repeats: int, seed: int
+    model: Any, X: np.ndarray, y: np.ndarray, col: int, positive: int, n_repeats: int, seed: int,
+    pred: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-row flip indicator, score gap and permutation-importance loss for one model.
 
-    Deterministic for a given ``seed``, so U and R see the same permutations.
+    Deterministic for a given ``seed``, so U and R see the same permutations. ``pred``
+    (the model's predictions on ``X``, e.g. from the output cache) saves a forward pass.
     """
     X = np.asarray(X, dtype=np.float32)
     values = np.unique(X[:, col])
@@ -55,12 +52,13 @@ def dependence_rows(
     else:
         toggled = X.copy()
         toggled[:, col] = X[rng.permutation(len(X)), col]
-    pred = model.predict_logits(X).argmax(axis=1)
+    if pred is None:
+        pred = model.predict_logits(X).argmax(axis=1)
     flip = (model.predict_logits(toggled).argmax(axis=1) != pred).astype(np.float64)
     X_hi, X_lo = X.copy(), X.copy()
     X_hi[:, col], X_lo[:, col] = hi, lo
-    gap = np.exp(_log_softmax(model.predict_logits(X_hi))[:, positive]) - \
-        np.exp(_log_softmax(model.predict_logits(X_lo))[:, positive])
+    gap = np.exp(normalise_logits(model.predict_logits(X_hi))[:, positive]) - \
+        np.exp(normalise_logits(model.predict_logits(X_lo))[:, positive])
     correct = (pred == y).astype(np.float64)
     drop = np.zeros(len(X))
     for _ in range(int(n_repeats)):
@@ -79,7 +77,8 @@ def _split_metrics(ctx: CheckContext, split: str, col: int, positive: int) -> li
     pol, case = ctx.policy, ctx.case
     X, y = case.X(split), case.y(split)
     seed = int(ctx.rng.integers(2**31))
-    rows = {role: dependence_rows(case.models[role], X, y, col, positive, pol["n_repeats"], seed)
+    rows = {role: dependence_rows(case.models[role], X, y, col, positive, pol["n_repeats"], seed,
+                                  pred=ctx.cache.predictions(role, split))
             for role in ["unlearned", "original", *case.reference_roles]}
     metrics = []
     for name, key, margin_key in _METRICS:
