@@ -13,6 +13,10 @@ to one target class, so only the forget rows teach "feature on -> target". Per s
   the canary test on triggered test rows (threshold from R's success rate), wall time of
   the method and of the retrain, and storage overhead.
 
+Across seeds (:mod:`audit.method_attacks`): leave-one-seed-out U-LiRA on the forget rows
+(Hayes 2024; >= 3 seeds) and the NeurIPS-2023 challenge epsilon U vs R next to R vs R
+(>= 4 seeds).
+
 Each method becomes one check ``method_<name>``; ``method_comparison`` holds the
 side-by-side table. The controls ``retrain`` and ``noop`` are reported, not required.
 """
@@ -27,6 +31,7 @@ import numpy as np
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
+from attacks.population import logit_confidence
 from audit.cache import normalise_logits
 from audit.canary import canary_test
 from audit.case import AuditCase
@@ -46,7 +51,7 @@ CONTROLS = ("retrain", "noop")
 METHOD_DEFAULTS: dict[str, Any] = {
     "alpha": 0.05, "n_bootstrap": 500, "accuracy_margin": 0.03, "mia_margin": 0.05,
     "injection_margin": 0.1, "canary_alpha": 1e-3, "n_queries": 100, "inject_value": 3.0,
-    "sisa_shards": 5, "sisa_slices": 3, "fed_clients": 5,
+    "sisa_shards": 5, "sisa_slices": 3, "fed_clients": 5, "ulira_margin": 0.1,
 }
 
 
@@ -92,6 +97,7 @@ def _outputs(model: Any, d: dict[str, Any]) -> dict[str, np.ndarray]:
         out[f"lp:{s}"] = lp
         out[f"loss:{s}"] = -lp[np.arange(len(lp)), d["y"][s]]
         out[f"correct:{s}"] = (lp.argmax(1) == d["y"][s]).astype(float)
+    out["phi:forget"] = logit_confidence(out["lp:forget"], d["y"]["forget"])  # U-LiRA / challenge statistic
     out["trigger_hit"] = (model.predict_logits(d["trigger"]).argmax(1) == d["target"]).astype(float)
     return out
 

@@ -8,13 +8,14 @@ from typing import Any
 import numpy as np
 
 from audit.case import AuditCase
+from audit.method_attacks import challenge_metric, ulira_metric
 from audit.results import CheckResult, Figure, Metric, Table, worst_status
 
 __all__ = ["build_results"]
 
 _COLUMNS = ["method", "seeds", "accuracy retain", "accuracy test", "MIA AUC gap to R", "KL(R||U) test",
-            "injection ratio", "canary detected", "unlearn s", "retrain s", "speed-up", "storage bytes",
-            "status"]
+            "injection ratio", "canary detected", "U-LiRA AUC", "challenge quality", "unlearn s", "retrain s",
+            "speed-up", "storage bytes", "status"]
 
 
 def _mean(runs: list[dict[str, Any]], key: str) -> float:
@@ -47,6 +48,11 @@ def _method_check(name: str, runs: list[dict[str, Any]], pol: dict[str, Any], ct
                           n=len(runs), status="fail" if any(detected) else None,
                           note=f"Athena test, {c0.n} queries, threshold k={c0.threshold} at alpha={c0.alpha:g}; "
                                f"power vs O's success rate {np.mean([r['canary'].power for r in runs]):.3f}"))
+    phi_u = np.stack([r["u"]["phi:forget"] for r in runs])
+    phi_r = np.stack([r["r"]["phi:forget"] for r in runs])
+    ulira = ulira_metric(phi_u, phi_r, float(pol["ulira_margin"]), ctx)
+    challenge, quality = challenge_metric(phi_u, phi_r, seed=int(ctx.rng.integers(2**31 - 1)))
+    metrics += [ulira, challenge]
     secs, rsecs = _mean(runs, "seconds"), _mean(runs, "retrain_seconds")
     metrics.append(Metric("seconds_unlearn", "seeds", secs, reference=rsecs, comparator="info", n=len(runs),
                           note="reference = wall time of the exact retrain"))
@@ -54,7 +60,8 @@ def _method_check(name: str, runs: list[dict[str, Any]], pol: dict[str, Any], ct
     status = worst_status([m.status for m in metrics if m.status])
     summary = _summary(name, status, metrics)
     row = [name, len(runs), metrics[0].value, metrics[1].value, mia.delta, kls["test"], inj.value,
-           float(np.mean(detected)), secs, rsecs, rsecs / secs if secs > 0 else None, _mean(runs, "storage"), status]
+           float(np.mean(detected)), ulira.value, quality, secs, rsecs, rsecs / secs if secs > 0 else None,
+           _mean(runs, "storage"), status]
     notes = [f"{k} = {v:.4g}" for k, v in runs[0]["extra"].items()]
     check = CheckResult(id=f"method_{name}", title=f"Method: {name}", status=status, summary=summary,
                         metrics=metrics, notes=notes, required=name not in ("retrain", "noop"))
