@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from audit.case import AuditCase
-from audit.method_attacks import challenge_metric, ulira_metric
+from audit.method_attacks import challenge_metrics, ulira_metric
 from audit.results import CheckResult, Figure, Metric, Table, worst_status
 
 __all__ = ["build_results"]
@@ -51,8 +51,8 @@ def _method_check(name: str, runs: list[dict[str, Any]], pol: dict[str, Any], ct
     phi_u = np.stack([r["u"]["phi:forget"] for r in runs])
     phi_r = np.stack([r["r"]["phi:forget"] for r in runs])
     ulira = ulira_metric(phi_u, phi_r, float(pol["ulira_margin"]), ctx)
-    challenge, quality = challenge_metric(phi_u, phi_r, seed=int(ctx.rng.integers(2**31 - 1)))
-    metrics += [ulira, challenge]
+    challenge = challenge_metrics(phi_u, phi_r, seed=int(ctx.rng.integers(2**31 - 1)))
+    metrics += [ulira, *challenge]
     secs, rsecs = _mean(runs, "seconds"), _mean(runs, "retrain_seconds")
     metrics.append(Metric("seconds_unlearn", "seeds", secs, reference=rsecs, comparator="info", n=len(runs),
                           note="reference = wall time of the exact retrain"))
@@ -60,7 +60,7 @@ def _method_check(name: str, runs: list[dict[str, Any]], pol: dict[str, Any], ct
     status = worst_status([m.status for m in metrics if m.status])
     summary = _summary(name, status, metrics)
     row = [name, len(runs), metrics[0].value, metrics[1].value, mia.delta, kls["test"], inj.value,
-           float(np.mean(detected)), ulira.value, quality, secs, rsecs, rsecs / secs if secs > 0 else None,
+           float(np.mean(detected)), ulira.value, challenge[1].value, secs, rsecs, rsecs / secs if secs > 0 else None,
            _mean(runs, "storage"), status]
     notes = [f"{k} = {v:.4g}" for k, v in runs[0]["extra"].items()]
     check = CheckResult(id=f"method_{name}", title=f"Method: {name}", status=status, summary=summary,
