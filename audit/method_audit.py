@@ -60,6 +60,7 @@ class _Ctx:  # what paired_metric needs
     rng: np.random.Generator
     n_boot: int
     alpha: float
+    seed: int = 0  # fixes the R-vs-R split of the challenge estimate: one floor for every method
 
 
 def _planted(case: AuditCase, value: float) -> dict[str, Any]:
@@ -193,6 +194,6 @@ def run_method_audit(
             runs[m] = [_one_seed(m, d, recipe, s, *refs[i], pol) for i, s in enumerate(seeds)]
         except BadInput as exc:
             runs[m] = exc.message
-    ctx = _Ctx(np.random.default_rng(seed), int(pol["n_bootstrap"]), float(pol["alpha"]))
+    ctx = _Ctx(np.random.default_rng(seed), int(pol["n_bootstrap"]), float(pol["alpha"]), int(seed))
     return build_results(case, runs, seeds, seed, pol, ctx, d, started,
                          helpers={"paired_metric": paired_metric, "seed_metric": _seed_metric, "kl": _kl})

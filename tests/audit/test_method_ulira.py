@@ -76,12 +76,16 @@ def test_challenge_separated_vs_identical():
 
 @pytest.fixture(scope="module")
 def digits_results(tmp_path_factory):
-    """retrain and noop x 4 seeds on scikit-learn's digits (small MLPs: seconds, not minutes).
+    """retrain and noop x 4 seeds on scikit-learn's digits: 16 small MLPs.
+
+    One torch thread: these nets are too small to gain from two, and on a loaded 2-core
+    machine two threads spin (measured 17 s vs 3 s per fit).
 
     The case's own models are quick logistic regressions: a method audit trains its own O, U
     and R with the recipe, so the digits scenario's TorchScript models are not needed.
     """
     import skops.io as sio
+    import torch
     from sklearn.linear_model import LogisticRegression
 
     from audit.case import load_case
@@ -102,8 +106,13 @@ def digits_results(tmp_path_factory):
         'retrained = ["retrained-0.skops"]\n\n[data]\npath = "data.csv"\nlabel = "label"\nsplit = "split"\n'
         'id = "image_id"\n')
     recipe = get_recipe("torch-mlp", {"hidden": [16], "epochs": 6, "lr": 0.01, "batch_size": 128})
-    return run_method_audit(load_case(d / "case.toml"), ["retrain", "noop"], [0, 1, 2, 3], seed=0,
-                            recipe=recipe, policy={"n_bootstrap": 100})
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return run_method_audit(load_case(d / "case.toml"), ["retrain", "noop"], [0, 1, 2, 3], seed=0,
+                                recipe=recipe, policy={"n_bootstrap": 100})
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _metric(results, method, name):
@@ -111,7 +120,6 @@ def _metric(results, method, name):
     return next(m for m in check["metrics"] if m["name"] == name)
 
 
-@pytest.mark.slow  # the fixture trains 16 small MLPs: ~25 s alone, ~80 s on the loaded 2-core box
 def test_retrain_is_not_told_apart_and_noop_is(digits_results):
     retrain, noop = _metric(digits_results, "retrain", "ulira_auc"), _metric(digits_results, "noop", "ulira_auc")
     # measured 0.48, CI [0.17, 0.79]: inconclusive with 4 seeds (the jackknife counts seeds)
@@ -120,19 +128,18 @@ def test_retrain_is_not_told_apart_and_noop_is(digits_results):
     assert noop["split"] == "forget" and noop["n"] == 4 and noop["margin"] == 0.1
 
 
-@pytest.mark.slow  # the fixture trains 16 small MLPs: ~25 s alone, ~80 s on the loaded 2-core box
 def test_challenge_noop_above_the_retrain_floor(digits_results):
     eps, quality = (_metric(digits_results, "noop", n) for n in ("challenge_epsilon", "challenge_quality"))
     assert eps["value"] is None and "inf (perfectly separated)" in eps["note"]  # infinite -> null in JSON
-    assert eps["reference"] is not None and eps["comparator"] == "info"
+    assert "R vs R" in eps["note"] and eps["comparator"] == "info"  # 2 vs 2 retrains: R-R may be inf too
     assert quality["value"] < 0.05 and quality["reference"] > 0.4
     # 2 U vs 2 R models: per-row epsilon is 0 or inf, so read the quality, not the median
     retrain = _metric(digits_results, "retrain", "challenge_quality")
     assert retrain["value"] > quality["value"] + 0.2
-    assert retrain["value"] > retrain["reference"] - 0.3  # measured 0.77 vs R-R 0.46
+    assert retrain["value"] > retrain["reference"] - 0.3
+    assert retrain["reference"] == quality["reference"]  # one R-vs-R floor for every method
 
 
-@pytest.mark.slow  # the fixture trains 16 small MLPs: ~25 s alone, ~80 s on the loaded 2-core box
 def test_comparison_table_has_both_columns(digits_results):
     table = digits_results["checks"][0]["tables"][0]
     rows = {r[0]: dict(zip(table["columns"], r, strict=True)) for r in table["rows"]}
