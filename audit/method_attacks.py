@@ -130,7 +130,7 @@ def ulira_metric(phi_u: np.ndarray, phi_r: np.ndarray, margin: float, ctx: Any) 
     k, n_rows = pu.shape
     if k < ULIRA_MIN_SEEDS:
         return Metric("ulira_auc", "forget", None, reference=0.5, margin=margin, comparator="two_sided", n=k,
-                      status="inconclusive",
+                      status=None,
                       note=f"U-LiRA needs >= {ULIRA_MIN_SEEDS} seeds (leave-one-seed-out keeps >= 2 shadow "
                            f"models per side); this run has {k}: run {ULIRA_MIN_SEEDS - k} more")
     aucs = per_seed_auc(*loso_ulira_scores(pu, pr))
@@ -138,8 +138,13 @@ def ulira_metric(phi_u: np.ndarray, phi_r: np.ndarray, margin: float, ctx: Any) 
     half = float(sps.t.ppf(1.0 - ctx.alpha, k - 1) * jackknife_se(pu, pr))
     ci = (max(auc - half, 0.0), min(auc + half, 1.0))
     dci = (ci[0] - 0.5, ci[1] - 0.5)
-    status = equivalence_status(dci, margin, "two_sided")
-    settle = n_to_settle(auc - 0.5, dci, k, margin, "two_sided") if status == "inconclusive" else None
+    decided = equivalence_status(dci, margin, "two_sided")
+    settle = n_to_settle(auc - 0.5, dci, k, margin, "two_sided") if decided == "inconclusive" else None
+    # A detector, like the canary: it fails a method it tells apart, and passes one it shows
+    # equivalent, but its "not yet shown" does not gate - a handful of seeds almost never
+    # settles it (a retrain needs ~30-70), and the method's other metrics carry the
+    # equivalence evidence. The metric still says how many seeds would settle it.
+    status = None if decided == "inconclusive" else decided
     fixed = (k - 1) < FIXED_VARIANCE_BELOW
     note = (f"U-LiRA (Hayes et al. 2024), leave-one-seed-out: each seed's U (positive) and R (negative) "
             f"scored on the {n_rows} forget rows against the other {k - 1} seeds' U (trained on the forget "
@@ -149,7 +154,9 @@ def ulira_metric(phi_u: np.ndarray, phi_r: np.ndarray, margin: float, ctx: Any) 
             "The forget set is unlearned as a whole per seed, not one example at a time as in Hayes' "
             "per-example game. 0.5 = indistinguishable from a retrain. Per-seed AUCs "
             f"{', '.join(f'{a:.3f}' for a in aucs)}; CI: t x delete-one-seed jackknife; "
-            "n and n_to_settle count seeds.")
+            "n and n_to_settle count seeds."
+            + (" Not settled with this many seeds: reported, does not gate (it fails a method only when "
+               "the CI lies outside the margin)." if status is None else ""))
     return Metric("ulira_auc", "forget", auc, ci=ci, reference=0.5, delta=auc - 0.5, delta_ci=dci,
                   margin=margin, comparator="two_sided", n=k, status=status, n_to_settle=settle, note=note)
 

@@ -55,10 +55,10 @@ def test_identical_distributions_give_half_and_pass():
     assert m.status == "pass" and m.reference == 0.5 and m.n == 10
 
 
-def test_fewer_than_three_seeds_is_inconclusive():
+def test_fewer_than_three_seeds_reports_and_does_not_gate():
     pu, pr = _gaussians(2.0, k=2)
     m = ulira_metric(pu, pr, 0.1, _ctx())
-    assert m.status == "inconclusive" and m.value is None
+    assert m.status is None and m.value is None
     assert ">= 3 seeds" in m.note and "1 more" in m.note
     eps, quality = challenge_metrics(*_gaussians(2.0, k=3))
     assert eps.value is None and quality.value is None and "needs >= 4 seeds" in eps.note
@@ -78,14 +78,10 @@ def test_challenge_separated_vs_identical():
 def digits_results(tmp_path_factory):
     """retrain and noop x 4 seeds on scikit-learn's digits: 16 small MLPs.
 
-    One torch thread: these nets are too small to gain from two, and on a loaded 2-core
-    machine two threads spin (measured 17 s vs 3 s per fit).
-
     The case's own models are quick logistic regressions: a method audit trains its own O, U
     and R with the recipe, so the digits scenario's TorchScript models are not needed.
     """
     import skops.io as sio
-    import torch
     from sklearn.linear_model import LogisticRegression
 
     from audit.case import load_case
@@ -106,13 +102,8 @@ def digits_results(tmp_path_factory):
         'retrained = ["retrained-0.skops"]\n\n[data]\npath = "data.csv"\nlabel = "label"\nsplit = "split"\n'
         'id = "image_id"\n')
     recipe = get_recipe("torch-mlp", {"hidden": [16], "epochs": 6, "lr": 0.01, "batch_size": 128})
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return run_method_audit(load_case(d / "case.toml"), ["retrain", "noop"], [0, 1, 2, 3], seed=0,
-                                recipe=recipe, policy={"n_bootstrap": 100})
-    finally:
-        torch.set_num_threads(threads)
+    return run_method_audit(load_case(d / "case.toml"), ["retrain", "noop"], [0, 1, 2, 3], seed=0,
+                            recipe=recipe, policy={"n_bootstrap": 100})
 
 
 def _metric(results, method, name):
@@ -122,8 +113,10 @@ def _metric(results, method, name):
 
 def test_retrain_is_not_told_apart_and_noop_is(digits_results):
     retrain, noop = _metric(digits_results, "retrain", "ulira_auc"), _metric(digits_results, "noop", "ulira_auc")
-    # measured 0.48, CI [0.17, 0.79]: inconclusive with 4 seeds (the jackknife counts seeds)
-    assert retrain["status"] != "fail" and abs(retrain["value"] - 0.5) < 0.15
+    # measured 0.48, CI [0.17, 0.79]: not settled with 4 seeds (the jackknife counts seeds),
+    # so the detector reports it without gating and says how many seeds would settle it
+    assert retrain["status"] is None and abs(retrain["value"] - 0.5) < 0.15
+    assert retrain["n_to_settle"] > 4 and "does not gate" in retrain["note"]
     assert noop["status"] == "fail" and noop["value"] > 0.95
     assert noop["split"] == "forget" and noop["n"] == 4 and noop["margin"] == 0.1
 
