@@ -1,9 +1,10 @@
 """Shadow models: trained together as one batched ensemble, cached on disk, parallel via joblib.
 
 * ``torch-mlp`` recipes: the K shadows are trained **together** — weights stacked
-  along a leading model axis, one batched matmul (``torch.baddbmm``) per layer, one
-  backward pass, and Adam applied to the stacked tensors with a per-model step counter.
-  Each model keeps its own initialisation (``torch.manual_seed(seed)``) and its own
+  along a leading model axis, one batched matmul (``torch.baddbmm``) per layer forward,
+  two per layer backward (gradients written out by hand in :func:`_ensemble_grads`; a
+  test holds them to autograd), and Adam applied to the stacked tensors with a per-model
+  step counter. Each model keeps its own initialisation (``torch.manual_seed(seed)``) and its own
   minibatch order (``torch.Generator().manual_seed(seed)``), exactly as
   :func:`audit.recipes.train_mlp`, so a batched shadow equals the model the loop would
   have trained (to float rounding).
@@ -20,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,6 @@ from typing import Any
 import joblib
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from audit.cache import normalise_logits
 from audit.recipes import MLP, Recipe
@@ -43,8 +44,8 @@ def _init_stack(n_features: int, n_classes: int, hidden: tuple[int, ...], seeds:
     lins = [[m for m in mod.net if isinstance(m, torch.nn.Linear)] for mod in mods]
     params = []
     for j in range(len(lins[0])):
-        params.append(torch.stack([ls[j].weight.detach().T.contiguous() for ls in lins]).requires_grad_())
-        params.append(torch.stack([ls[j].bias.detach()[None, :].clone() for ls in lins]).requires_grad_())
+        params.append(torch.stack([ls[j].weight.detach().T.contiguous() for ls in lins]))
+        params.append(torch.stack([ls[j].bias.detach()[None, :].clone() for ls in lins]))
     return params
 
 
@@ -80,31 +81,48 @@ def train_mlp_ensemble(
     lr: float = 1e-3,
     weight_decay: float = 0.0,
     batch_size: int = 64,
+    n_threads: int | None = None,
 ) -> list[torch.Tensor]:
     """Train ``len(seeds)`` MLPs together, model k on rows ``subsets[k]`` of ``X``.
 
     Returns the stacked parameters ``[W1 [K, d, h], b1 [K, 1, h], ...]`` for
     :func:`ensemble_logits`. Adam follows ``torch.optim.Adam`` (betas 0.9/0.999,
     eps 1e-8, L2 weight decay added to the gradient); a model whose epoch has no more
-    rows in a step (unequal subset sizes) does not step.
+    rows in a step (unequal subset sizes) does not step. ``n_threads`` (default: torch's
+    thread count) groups of models train side by side, one Python thread each.
     """
     if len(subsets) != len(seeds):
         raise ValueError("one seed per subset")
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny GEMMs: threads only add contention (40x slower on a busy box)
+    # Tiny GEMMs: torch's intra-op threads only add contention (40x slower on a busy box).
+    # Instead the models are split into one group per core and each group is trained by
+    # its own Python thread with single-threaded ops (torch releases the GIL in its kernels).
+    groups = [g for g in np.array_split(np.arange(len(seeds)), max(1, min(n_threads or threads, len(seeds)))) if len(g)]
+    torch.set_num_threads(1)
     try:
-        return _train_ensemble(X, y, subsets, n_classes, seeds, tuple(hidden), int(epochs), lr,
-                               weight_decay, batch_size)
+        # initialise in this thread: torch.manual_seed drives the one global generator
+        init = [p.detach() for p in _init_stack(np.shape(X)[1], n_classes, tuple(hidden), seeds)]
+
+        def job(g: np.ndarray) -> list[torch.Tensor]:
+            return _train_ensemble(X, y, [subsets[i] for i in g], n_classes, [seeds[i] for i in g],
+                                   [p[g].clone() for p in init], int(epochs), lr, weight_decay, batch_size)
+
+        if len(groups) == 1:
+            parts = [job(groups[0])]
+        else:
+            with ThreadPoolExecutor(len(groups)) as pool:
+                parts = list(pool.map(job, groups))
     finally:
         torch.set_num_threads(threads)
+    return [torch.cat(ps) for ps in zip(*parts, strict=True)]
 
 
 def _train_ensemble(X: np.ndarray, y: np.ndarray, subsets: list[np.ndarray], n_classes: int,
-                    seeds: list[int], hidden: tuple[int, ...], epochs: int, lr: float,
+                    seeds: list[int], params: list[torch.Tensor], epochs: int, lr: float,
                     weight_decay: float, batch_size: int) -> list[torch.Tensor]:
     Xt = torch.as_tensor(np.asarray(X, dtype=np.float32))
     yt = torch.as_tensor(np.asarray(y, dtype=np.int64))
-    params = _init_stack(Xt.shape[1], n_classes, tuple(hidden), seeds)
+    onehot = torch.eye(n_classes)[yt]  # [n, C], gathered once per step with the rows
     m1 = [torch.zeros_like(p) for p in params]
     m2 = [torch.zeros_like(p) for p in params]
     t = torch.zeros(len(seeds))
@@ -112,29 +130,56 @@ def _train_ensemble(X: np.ndarray, y: np.ndarray, subsets: list[np.ndarray], n_c
     # Equal subset sizes: every model steps at every step, so Adam (element-wise) on the
     # stacked tensors *is* K independent Adams - use torch's fused kernel.
     opt = _fused_adam(params, lr, weight_decay) if len({len(x) for x in subsets}) == 1 else None
-    for _ in range(int(epochs)):
-        order = _epoch_index(subsets, gens, batch_size)
-        for start in range(0, order.shape[1], batch_size):
-            idx = order[:, start : start + batch_size]
-            w = (idx >= 0).float()
-            active = w.sum(1) > 0
-            idx = idx.clamp(min=0)
-            logits = ensemble_logits(params, Xt[idx])
-            ce = F.cross_entropy(logits.reshape(-1, n_classes), yt[idx].reshape(-1), reduction="none")
-            loss = ((ce.view_as(w) * w).sum(1) / w.sum(1).clamp(min=1)).sum()
-            if opt is not None:
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                continue
-            grads = torch.autograd.grad(loss, params)
-            t += active.float()
-            with torch.no_grad():
+    with torch.no_grad():
+        for _ in range(int(epochs)):
+            order = _epoch_index(subsets, gens, batch_size)
+            for start in range(0, order.shape[1], batch_size):
+                idx = order[:, start : start + batch_size]
+                w = (idx >= 0).float()
+                n_rows = w.sum(1)
+                idx = idx.clamp(min=0)
+                grads = _ensemble_grads(params, Xt[idx], onehot[idx], w / n_rows.clamp(min=1)[:, None])
+                if opt is not None:
+                    for p, g in zip(params, grads, strict=True):
+                        p.grad = g
+                    opt.step()
+                    continue
+                active = n_rows > 0
+                t += active.float()
                 if bool(active.all()) and bool((t == t[0]).all()):
                     _adam_uniform(params, grads, m1, m2, float(t[0]), lr, weight_decay)
                 else:
                     _adam_masked(params, grads, m1, m2, t, active, lr, weight_decay)
-    return [p.detach() for p in params]
+    for p in params:
+        p.grad = None
+    return params
+
+
+def _ensemble_grads(params: list[torch.Tensor], xb: torch.Tensor, yb_onehot: torch.Tensor,
+                    row_w: torch.Tensor) -> list[torch.Tensor]:
+    """Gradients of sum_k mean-over-rows cross-entropy, written out by hand.
+
+    Same values as autograd on :func:`ensemble_logits` (to float rounding) without its
+    bookkeeping: one ``baddbmm`` per layer forward, two ``bmm`` per layer backward
+    (``dW = a^T g``, ``g <- g W^T`` masked by the ReLU), softmax minus one-hot at the top.
+    ``row_w [K, b]`` is 1 / (rows model k uses in this step), 0 for padding rows.
+    """
+    n_layers = len(params) // 2
+    acts = [xb]
+    h = xb
+    for j in range(n_layers):
+        h = torch.baddbmm(params[2 * j + 1], h, params[2 * j])
+        if j < n_layers - 1:
+            h.relu_()
+        acts.append(h)
+    g = torch.softmax(h, dim=-1).sub_(yb_onehot).mul_(row_w.unsqueeze(-1))
+    grads: list[torch.Tensor] = [torch.empty(0)] * len(params)
+    for j in reversed(range(n_layers)):
+        grads[2 * j] = torch.bmm(acts[j].transpose(1, 2), g)
+        grads[2 * j + 1] = g.sum(dim=1, keepdim=True)
+        if j:
+            g = torch.ops.aten.threshold_backward(torch.bmm(g, params[2 * j].transpose(1, 2)), acts[j], 0.0)
+    return grads
 
 
 _B1, _B2, _EPS = 0.9, 0.999, 1e-8

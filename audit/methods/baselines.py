@@ -20,7 +20,7 @@ from torch import nn
 from audit.errors import BadInput
 from audit.methods.base import Data, n_classes_of
 from audit.methods.linear import LogReg, newton_removal
-from audit.recipes import TorchModule
+from audit.recipes import TorchModule, one_thread
 
 __all__ = ["retrain", "noop", "finetune", "gradient_ascent", "random_labels", "newton", "train_steps"]
 
@@ -44,6 +44,7 @@ def _module(model: Any, method: str) -> nn.Module:
     return copy.deepcopy(module)
 
 
+@one_thread()
 def train_steps(
     module: nn.Module, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: float, seed: int,
     batch_size: int = 64, ascent: bool = False, max_steps: int | None = None,

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 from sklearn.datasets import load_digits
 
-from audit.recipes import MLP, train_mlp
+from audit.recipes import MLP, one_thread, train_mlp
 
 __all__ = ["build_digits", "digits_frame", "MLP_PARAMS"]
 
@@ -48,6 +48,7 @@ def digits_frame(seed: int = 0) -> pd.DataFrame:
     return df
 
 
+@one_thread()
 def _finetune(model: MLP, X: np.ndarray, y: np.ndarray, seed: int, epochs: int) -> MLP:
     gen = torch.Generator().manual_seed(seed)
     Xt, yt = torch.as_tensor(X), torch.as_tensor(y)

@@ -13,12 +13,19 @@ def _run(digits_dir, tmp, unlearned):
     return run_check(write_variant(digits_dir, tmp / "case", unlearned=unlearned), "unlearning_inference")
 
 
-def test_retrain_with_another_seed_passes(digits_dir, tmp_path) -> None:
+def test_retrain_with_another_seed_is_never_failed(digits_dir, tmp_path) -> None:
+    # At ~790 forget + test rows the cross-fitted attack's 90 % CI is about +-0.035 AUC,
+    # so a retrain lands "pass" or, when the CI straddles the 0.05 margin, "inconclusive"
+    # (it did both on machines that differ only in float rounding of the scenario's
+    # models) - never "fail", and its CI always covers "no difference".
     res = _run(digits_dir, tmp_path, "extra/retrained-other-seed.pt")
-    assert res.status == "pass"
+    assert res.status in ("pass", "inconclusive")
     m = res.metrics[0]
     assert m.reference > 0.5  # retraining itself changes the forget rows' outputs: O->R is attackable
-    assert -m.margin < m.delta_ci[0] < m.delta_ci[1] < m.margin
+    assert m.delta_ci[0] < 0 < m.delta_ci[1]
+    assert abs(m.delta) < m.margin / 2
+    if res.status == "inconclusive":
+        assert m.n_to_settle and m.n_to_settle > m.n  # and it says how many rows would settle it
 
 
 def test_noop_changes_nothing_and_is_never_passed(digits_dir, tmp_path) -> None:
