@@ -123,6 +123,9 @@ def _train_ensemble(X: np.ndarray, y: np.ndarray, subsets: list[np.ndarray], n_c
     Xt = torch.as_tensor(np.asarray(X, dtype=np.float32))
     yt = torch.as_tensor(np.asarray(y, dtype=np.int64))
     onehot = torch.eye(n_classes)[yt]  # [n, C], gathered once per step with the rows
+    bufs = [torch.empty_like(p) for p in params]  # gradients land here every step
+    for p, b in zip(params, bufs, strict=True):
+        p.grad = b
     m1 = [torch.zeros_like(p) for p in params]
     m2 = [torch.zeros_like(p) for p in params]
     t = torch.zeros(len(seeds))
@@ -138,11 +141,12 @@ def _train_ensemble(X: np.ndarray, y: np.ndarray, subsets: list[np.ndarray], n_c
                 w = (idx >= 0).float()
                 n_rows = w.sum(1)
                 idx = idx.clamp(min=0)
-                grads = _ensemble_grads(params, Xt[idx], onehot[idx], w / n_rows.clamp(min=1)[:, None])
+                flat = idx.reshape(-1)  # index_select: 4x faster than advanced indexing here
+                grads = _ensemble_grads(params, Xt.index_select(0, flat).view(*idx.shape, -1),
+                                        onehot.index_select(0, flat).view(*idx.shape, -1),
+                                        w / n_rows.clamp(min=1)[:, None], out=bufs)
                 if opt is not None:
-                    for p, g in zip(params, grads, strict=True):
-                        p.grad = g
-                    opt.step()
+                    opt.step()  # reads p.grad, which is bufs
                     continue
                 active = n_rows > 0
                 t += active.float()
@@ -156,7 +160,7 @@ def _train_ensemble(X: np.ndarray, y: np.ndarray, subsets: list[np.ndarray], n_c
 
 
 def _ensemble_grads(params: list[torch.Tensor], xb: torch.Tensor, yb_onehot: torch.Tensor,
-                    row_w: torch.Tensor) -> list[torch.Tensor]:
+                    row_w: torch.Tensor, out: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
     """Gradients of sum_k mean-over-rows cross-entropy, written out by hand.
 
     Same values as autograd on :func:`ensemble_logits` (to float rounding) without its
@@ -173,10 +177,10 @@ def _ensemble_grads(params: list[torch.Tensor], xb: torch.Tensor, yb_onehot: tor
             h.relu_()
         acts.append(h)
     g = torch.softmax(h, dim=-1).sub_(yb_onehot).mul_(row_w.unsqueeze(-1))
-    grads: list[torch.Tensor] = [torch.empty(0)] * len(params)
+    grads = out if out is not None else [torch.empty_like(p) for p in params]
     for j in reversed(range(n_layers)):
-        grads[2 * j] = torch.bmm(acts[j].transpose(1, 2), g)
-        grads[2 * j + 1] = g.sum(dim=1, keepdim=True)
+        torch.bmm(acts[j].transpose(1, 2), g, out=grads[2 * j])
+        torch.sum(g, dim=1, keepdim=True, out=grads[2 * j + 1])
         if j:
             g = torch.ops.aten.threshold_backward(torch.bmm(g, params[2 * j].transpose(1, 2)), acts[j], 0.0)
     return grads
