@@ -44,20 +44,25 @@ def _init_stack(n_features: int, n_classes: int, hidden: tuple[int, ...], seeds:
     lins = [[m for m in mod.net if isinstance(m, torch.nn.Linear)] for mod in mods]
     params = []
     for j in range(len(lins[0])):
-        params.append(torch.stack([ls[j].weight.detach().T.contiguous() for ls in lins]))
-        params.append(torch.stack([ls[j].bias.detach()[None, :].clone() for ls in lins]))
+        params.append(torch.stack([ls[j].weight.detach().clone() for ls in lins]))  # [K, out, in]
+        params.append(torch.stack([ls[j].bias.detach()[:, None].clone() for ls in lins]))  # [K, out, 1]
     return params
 
 
 def ensemble_logits(params: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """Batched forward: ``x [K, b, d]`` (or ``[b, d]``, shared) -> logits ``[K, b, C]``."""
-    h = x if x.dim() == 3 else x.expand(params[0].shape[0], *x.shape)
+    """Batched forward: ``x [K, b, d]`` (or ``[b, d]``, shared) -> logits ``[K, b, C]``.
+
+    Runs feature-major (activations ``[K, features, b]``): with weights in
+    ``nn.Linear``'s ``[out, in]`` layout every GEMM then has a wide output (the rows), not
+    the 10 classes - 5x faster for the last layer on CPU (measured: 6 vs 34 GFLOP/s).
+    """
+    h = (x if x.dim() == 3 else x.expand(params[0].shape[0], *x.shape)).transpose(1, 2)
     n_layers = len(params) // 2
     for j in range(n_layers):
-        h = torch.baddbmm(params[2 * j + 1], h, params[2 * j])
+        h = torch.baddbmm(params[2 * j + 1], params[2 * j], h)
         if j < n_layers - 1:
             h = torch.relu(h)
-    return h
+    return h.transpose(1, 2)
 
 
 def _epoch_index(subsets: list[np.ndarray], gens: list[torch.Generator], batch_size: int) -> torch.Tensor:
@@ -85,7 +90,8 @@ def train_mlp_ensemble(
 ) -> list[torch.Tensor]:
     """Train ``len(seeds)`` MLPs together, model k on rows ``subsets[k]`` of ``X``.
 
-    Returns the stacked parameters ``[W1 [K, d, h], b1 [K, 1, h], ...]`` for
+    Returns the stacked parameters ``[W1 [K, h, d], b1 [K, h, 1], ...]`` (``nn.Linear``
+    layout) for
     :func:`ensemble_logits`. Adam follows ``torch.optim.Adam`` (betas 0.9/0.999,
     eps 1e-8, L2 weight decay added to the gradient); a model whose epoch has no more
     rows in a step (unequal subset sizes) does not step. ``n_threads`` (default: torch's
@@ -165,24 +171,25 @@ def _ensemble_grads(params: list[torch.Tensor], xb: torch.Tensor, yb_onehot: tor
 
     Same values as autograd on :func:`ensemble_logits` (to float rounding) without its
     bookkeeping: one ``baddbmm`` per layer forward, two ``bmm`` per layer backward
-    (``dW = a^T g``, ``g <- g W^T`` masked by the ReLU), softmax minus one-hot at the top.
+    (``dW = g a^T``, ``g <- W^T g`` masked by the ReLU; feature-major), softmax minus
+    one-hot at the top.
     ``row_w [K, b]`` is 1 / (rows model k uses in this step), 0 for padding rows.
     """
     n_layers = len(params) // 2
-    acts = [xb]
-    h = xb
+    acts = [xb.transpose(1, 2)]  # feature-major [K, features, b], see ensemble_logits
+    h = acts[0]
     for j in range(n_layers):
-        h = torch.baddbmm(params[2 * j + 1], h, params[2 * j])
+        h = torch.baddbmm(params[2 * j + 1], params[2 * j], h)
         if j < n_layers - 1:
             h.relu_()
         acts.append(h)
-    g = torch.softmax(h, dim=-1).sub_(yb_onehot).mul_(row_w.unsqueeze(-1))
+    g = torch.softmax(h, dim=1).sub_(yb_onehot.transpose(1, 2)).mul_(row_w.unsqueeze(1))
     grads = out if out is not None else [torch.empty_like(p) for p in params]
     for j in reversed(range(n_layers)):
-        torch.bmm(acts[j].transpose(1, 2), g, out=grads[2 * j])
-        torch.sum(g, dim=1, keepdim=True, out=grads[2 * j + 1])
+        torch.bmm(g, acts[j].transpose(1, 2), out=grads[2 * j])
+        torch.sum(g, dim=2, keepdim=True, out=grads[2 * j + 1])
         if j:
-            g = torch.ops.aten.threshold_backward(torch.bmm(g, params[2 * j].transpose(1, 2)), acts[j], 0.0)
+            g = torch.ops.aten.threshold_backward(torch.bmm(params[2 * j].transpose(1, 2), g), acts[j], 0.0)
     return grads
 
 
