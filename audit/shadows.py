@@ -4,10 +4,12 @@
   along a leading model axis, one batched matmul (``torch.baddbmm``) per layer forward,
   two per layer backward (gradients written out by hand in :func:`_ensemble_grads`; a
   test holds them to autograd), and Adam applied to the stacked tensors with a per-model
-  step counter. Each model keeps its own initialisation (``torch.manual_seed(seed)``) and its own
-  minibatch order (``torch.Generator().manual_seed(seed)``), exactly as
-  :func:`audit.recipes.train_mlp`, so a batched shadow equals the model the loop would
-  have trained (to float rounding).
+  step counter. Activations run feature-major (``[K, features, rows]``) and the models
+  are split into one group per core, each trained by its own Python thread on
+  single-threaded ops. Each model keeps its own initialisation
+  (``torch.manual_seed(seed)``) and its own minibatch order
+  (``torch.Generator().manual_seed(seed)``), exactly as :func:`audit.recipes.train_mlp`,
+  so a batched shadow equals the model the loop would have trained (to float rounding).
 * any other recipe (``sklearn``, ``pkg.mod:function``): one fit per shadow through
   ``joblib.Parallel`` — under ``joblib.parallel_backend("dask")`` a Dask cluster takes
   the work over unchanged.
@@ -91,8 +93,7 @@ def train_mlp_ensemble(
     """Train ``len(seeds)`` MLPs together, model k on rows ``subsets[k]`` of ``X``.
 
     Returns the stacked parameters ``[W1 [K, h, d], b1 [K, h, 1], ...]`` (``nn.Linear``
-    layout) for
-    :func:`ensemble_logits`. Adam follows ``torch.optim.Adam`` (betas 0.9/0.999,
+    layout) for :func:`ensemble_logits`. Adam follows ``torch.optim.Adam`` (betas 0.9/0.999,
     eps 1e-8, L2 weight decay added to the gradient); a model whose epoch has no more
     rows in a step (unequal subset sizes) does not step. ``n_threads`` (default: torch's
     thread count) groups of models train side by side, one Python thread each.
