@@ -51,7 +51,7 @@ def _method_check(name: str, runs: list[dict[str, Any]], pol: dict[str, Any], ct
     phi_u = np.stack([r["u"]["phi:forget"] for r in runs])
     phi_r = np.stack([r["r"]["phi:forget"] for r in runs])
     ulira = ulira_metric(phi_u, phi_r, float(pol["ulira_margin"]), ctx)
-    challenge = challenge_metrics(phi_u, phi_r, seed=int(getattr(ctx, "seed", 0)))  # same R halves per method
+    challenge = challenge_metrics(phi_u, phi_r, seed=ctx.seed)  # same R halves per method
     metrics += [ulira, *challenge]
     secs, rsecs = _mean(runs, "seconds"), _mean(runs, "retrain_seconds")
     metrics.append(Metric("seconds_unlearn", "seeds", secs, reference=rsecs, comparator="info", n=len(runs),

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from audit.cache import normalise_logits
-from audit.recipes import MLP, Recipe
+from audit.recipes import MLP, Recipe, one_thread
 
 __all__ = ["train_mlp_ensemble", "ensemble_logits", "ShadowSet", "train_shadows", "shadow_key"]
 
@@ -100,15 +100,14 @@ def train_mlp_ensemble(
     """
     if len(subsets) != len(seeds):
         raise ValueError("one seed per subset")
-    threads = torch.get_num_threads()
     # Tiny GEMMs: torch's intra-op threads only add contention (40x slower on a busy box).
     # Instead the models are split into one group per core and each group is trained by
     # its own Python thread with single-threaded ops (torch releases the GIL in its kernels).
-    groups = [g for g in np.array_split(np.arange(len(seeds)), max(1, min(n_threads or threads, len(seeds)))) if len(g)]
-    torch.set_num_threads(1)
-    try:
+    workers = max(1, min(n_threads or torch.get_num_threads(), len(seeds)))
+    groups = [g for g in np.array_split(np.arange(len(seeds)), workers) if len(g)]
+    with one_thread():
         # initialise in this thread: torch.manual_seed drives the one global generator
-        init = [p.detach() for p in _init_stack(np.shape(X)[1], n_classes, tuple(hidden), seeds)]
+        init = _init_stack(np.shape(X)[1], n_classes, tuple(hidden), seeds)
 
         def job(g: np.ndarray) -> list[torch.Tensor]:
             return _train_ensemble(X, y, [subsets[i] for i in g], n_classes, [seeds[i] for i in g],
@@ -119,8 +118,6 @@ def train_mlp_ensemble(
         else:
             with ThreadPoolExecutor(len(groups)) as pool:
                 parts = list(pool.map(job, groups))
-    finally:
-        torch.set_num_threads(threads)
     return [torch.cat(ps) for ps in zip(*parts, strict=True)]
 
 
