@@ -31,6 +31,11 @@ GENERAL_DEFAULTS: dict[str, Any] = {
     "batch_size": 4096,
     "min_group_size": 30,
     "fail_on_warn": False,  # treat a warn verdict as a fail for the exit code
+    # share of fresh retrains the equivalence region must hold (seed prediction interval)
+    "retrain_coverage": 0.99,
+    "min_rows": 20,  # a gated metric with fewer rows on either side is inconclusive
+    # no required forgetting check can tell the original from a retrain: "inconclusive" or "warn"
+    "on_no_power": "inconclusive",
 }
 
 

@@ -33,15 +33,17 @@ Comparator = Literal["two_sided", "at_most", "at_least", "info"]
 
 
 def worst_status(statuses: list[str]) -> str:
-    """Return the most severe status (``pass`` for an empty list).
+    """Return the most severe status; ``inconclusive`` for an empty list (fail-closed).
 
     Order: pass < warn < skipped < inconclusive < error < fail.
 
     >>> worst_status(["pass", "warn", "inconclusive"])
     'inconclusive'
+    >>> worst_status([])
+    'inconclusive'
     """
     if not statuses:
-        return "pass"
+        return "inconclusive"
     return max(statuses, key=lambda s: _SEVERITY[s])
 
 
@@ -94,9 +96,18 @@ class Metric:
     status: str | None = None
     n_to_settle: int | None = None
     note: str | None = None
+    fail_margin: float | None = None
+    k_to_settle: int | None = None
+    reference_values: list[float] | None = None
+    reference_source: str | None = None
+    seed_sd: float | None = None
+    row_se: float | None = None
+    null_sd: float | None = None
+    null_df: float | None = None
+    controls: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name,
             "split": self.split,
             "value": clean_number(self.value),
@@ -112,6 +123,19 @@ class Metric:
             "n_to_settle": clean_number(self.n_to_settle),
             "note": self.note,
         }
+        if self.reference_source is not None:
+            out.update({
+                "fail_margin": clean_number(self.fail_margin),
+                "k_to_settle": clean_number(self.k_to_settle),
+                "reference_values": [clean_number(v) for v in self.reference_values or []],
+                "reference_source": self.reference_source,
+                "seed_sd": clean_number(self.seed_sd),
+                "row_se": clean_number(self.row_se),
+                "null_sd": clean_number(self.null_sd),
+                "null_df": clean_number(self.null_df),
+                "controls": _clean_tree(self.controls or {}),
+            })
+        return out
 
 
 @dataclass
@@ -211,9 +235,10 @@ class CheckResult:
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    controls: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "title": self.title or self.id.replace("_", " ").capitalize(),
             "status": self.status,
@@ -226,3 +251,6 @@ class CheckResult:
             "notes": list(self.notes),
             "missing": list(self.missing),
         }
+        if self.controls is not None:
+            out["controls"] = _clean_tree(self.controls)
+        return out

@@ -21,7 +21,7 @@ from audit.errors import BadInput
 from audit.policy import default_policy, merge_policy
 from audit.results import CheckResult, worst_status
 
-__all__ = ["run_audit", "verdict_of", "exit_code_of", "write_evidence", "EXIT_CODES", "SCHEMA_VERSION"]
+__all__ = ["run_audit", "verdict_of", "gate_verdict", "audit_controls", "exit_code_of", "write_evidence", "EXIT_CODES", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = "1.0"
 EXIT_CODES = {"pass": 0, "warn": 0, "fail": 1, "inconclusive": 3, "error": 3}
@@ -32,12 +32,63 @@ _PACKAGES = ("unlearn-audit", "numpy", "scipy", "scikit-learn", "pandas", "torch
 def verdict_of(checks: list[dict[str, Any]]) -> str:
     """Worst status among required checks; a required ``skipped`` counts as inconclusive.
 
+    No required check at all is ``inconclusive`` (fail-closed).
+
     >>> verdict_of([{"required": True, "status": "pass"}, {"required": False, "status": "fail"}])
     'pass'
+    >>> verdict_of([{"required": False, "status": "pass"}])
+    'inconclusive'
     """
     statuses = [c["status"] for c in checks if c["required"]]
     worst = worst_status(statuses)
     return "inconclusive" if worst == "skipped" else worst
+
+
+def audit_controls(checks: list[dict[str, Any]], kinds: dict[str, str]) -> dict[str, Any]:
+    """The run's controls: per check, the negative-control pass count and the power.
+
+    ``power`` is true when some *required forgetting* check fails the original O scored
+    as the candidate (the audit could have detected a no-op).
+
+    >>> c = [{"id": "m", "required": True, "status": "pass",
+    ...       "controls": {"negative": {"passed": 2, "total": 2}, "positive": {"power": True}}}]
+    >>> audit_controls(c, {"m": "forgetting"})["power"]
+    True
+    """
+    per_check = {}
+    detected = []
+    for c in checks:
+        ctl = c.get("controls")
+        if not ctl:
+            continue
+        per_check[c["id"]] = {"kind": kinds.get(c["id"], "context"), "required": c["required"],
+                              "negative_passed": ctl["negative"]["passed"],
+                              "negative_total": ctl["negative"]["total"],
+                              "power": bool(ctl["positive"]["power"])}
+        if c["required"] and kinds.get(c["id"]) == "forgetting" and ctl["positive"]["power"]:
+            detected.append(c["id"])
+    return {"power": bool(detected), "power_from": detected, "checks": per_check}
+
+
+def gate_verdict(checks: list[dict[str, Any]], controls: dict[str, Any], on_no_power: str) -> tuple[str, str]:
+    """Verdict and the reason in one sentence, with the no-power rule applied.
+
+    A pass (or warn) stands only when some required forgetting check could tell the
+    original from the retrains; otherwise it becomes ``inconclusive`` (or ``warn`` when
+    the policy's ``on_no_power`` says so).
+
+    >>> gate_verdict([{"required": True, "status": "pass"}], {"power": False}, "inconclusive")[0]
+    'inconclusive'
+    """
+    verdict = verdict_of(checks)
+    if verdict in ("pass", "warn") and not controls["power"]:
+        reason = ("the original itself is indistinguishable from a retrain here: this audit could not "
+                  "have detected a no-op")
+        return ("warn" if on_no_power == "warn" else "inconclusive"), reason
+    bad = [c["id"] for c in checks if c["required"] and c["status"] == verdict]
+    if verdict == "pass":
+        return verdict, "every required check passed and the original was detectable (positive control)"
+    return verdict, f"{verdict}: " + ", ".join(bad) if bad else f"{verdict}: no required check ran"
 
 
 def exit_code_of(verdict: str, fail_on_warn: bool = False) -> int:
@@ -117,16 +168,25 @@ def run_audit(
     if cache is None:
         cache = OutputCache(case.models, case.X, case.y, batch_size=pol["general"]["batch_size"])
     checks = []
+    identical = False
     for cid, spec in registry().items():
         if not pol[cid]["enabled"] or mode not in spec.modes:
             continue
         if progress is not None:
             progress(cid)
+        if identical:
+            checks.append(CheckResult(cid, "skipped", "Not run: the unlearned model is the original.",
+                                      title=spec.title, required=bool(pol[cid]["required"])).to_dict())
+            continue
         rng = np.random.default_rng([int(seed), zlib.crc32(cid.encode())])
         ctx = CheckContext(case=case, cache=cache, policy=pol[cid], general=pol["general"],
                            rng=rng, seed=int(seed))
         checks.append(_run_check(spec, ctx).to_dict())
-    verdict = verdict_of(checks)
+        identical = spec.kind == "identity" and checks[-1]["status"] == "fail"
+    controls = audit_controls(checks, {cid: s.kind for cid, s in registry().items()})
+    verdict, reason = gate_verdict(checks, controls, pol["general"]["on_no_power"])
+    if identical:
+        verdict, reason = "fail", "identity: the unlearned model is the original"
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "unlearn-audit", "version": _version()},
@@ -134,6 +194,8 @@ def run_audit(
                  "description": case.description},
         "operator": case.operator,
         "verdict": verdict,
+        "verdict_reason": reason,
+        "controls": controls,
         "exit_code": exit_code_of(verdict, bool(pol["general"]["fail_on_warn"])),
         "seed": int(seed),
         "allow_pickle": case.allow_pickle,

@@ -1,14 +1,23 @@
-"""Shared machinery: a metric from paired per-row quantities of U and the references."""
+"""Shared machinery of the checks: evidence from per-row values, and deciding it.
+
+Every gated metric of every check goes through :mod:`audit.decision` (the one decision
+kernel) via :func:`row_evidence` / :func:`finish`; :func:`paired_metric` remains for
+context-only (``info``) metrics.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from audit.checks.base import CheckContext
-from audit.results import Metric
+from audit.decision import Evidence, check_controls, decide_all, row_mean_stats
+from audit.results import CheckResult, Metric, worst_status
 from audit.stats import bootstrap_mean_ci, ci_level, equivalence_status, n_to_settle
 
-__all__ = ["paired_metric", "resolve_margin"]
+__all__ = ["paired_metric", "resolve_margin", "row_evidence", "leave_one_out_rows", "finish", "model_roles"]
 
 
 def resolve_margin(setting: object, noise_floor: float | None, factor: float) -> float | None:
@@ -65,3 +74,61 @@ def paired_metric(
         n_to_settle=settle,
         note=note,
     )
+
+
+def model_roles(ctx: CheckContext) -> tuple[list[str], list[str]]:
+    """``(refs, roles)``: the reference roles, and every role a check scores (U, O, refs)."""
+    refs = list(ctx.cache.reference_roles)
+    return refs, ["unlearned", "original", *refs]
+
+
+def row_evidence(
+    ctx: CheckContext,
+    name: str,
+    split: str,
+    rows: dict[str, np.ndarray],
+    comparator: str,
+    floor: float | None,
+    source: str,
+    note: str | None = None,
+) -> Evidence:
+    """Evidence for a mean of per-row values: U, O and every reference on the same rows.
+
+    ``rows`` maps every role (``unlearned``, ``original``, each reference) to its per-row
+    values; for a statistic relative to the references, a reference's rows must already
+    be computed against the *other* references (leave-one-out).
+    """
+    refs, roles = model_roles(ctx)
+    st = row_mean_stats({r: rows[r] for r in roles}, ctx.n_boot, ctx.rng)
+    return Evidence(name, split, st["unlearned"], [st[r] for r in refs], st["original"], comparator,
+                    floor, len(rows["unlearned"]), source, note)
+
+
+def leave_one_out_rows(ctx: CheckContext, pair: Callable[[str, str], np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-row ``mean_{R != c} pair(R, c)`` for every role ``c``: a reference never meets itself."""
+    refs, roles = model_roles(ctx)
+    out = {}
+    for c in roles:
+        others = [r for r in refs if r != c]
+        out[c] = np.mean([pair(r, c) for r in others], axis=0) if others else np.full(0, np.nan)
+    return out
+
+
+def finish(ctx: CheckContext, check_id: str, title: str, evidence: list[Evidence], info: list[Metric],
+           summary: Callable[[str, list[Metric]], str], **kwargs: Any) -> CheckResult:
+    """Decide the gated evidence with the kernel and assemble the check's result.
+
+    The status is the worst over gated metrics (``inconclusive`` when there are none);
+    the check's negative and positive controls are attached.
+    """
+    gated = decide_all(evidence, ctx.settings)
+    status = worst_status([m.status for m in gated if m.status])
+    controls = check_controls(gated)
+    if status == "fail" and controls["negative"]["failed"]:
+        status = "inconclusive"
+        kwargs.setdefault("notes", []).append(
+            f"{controls['negative']['failed']} of {controls['negative']['total']} retrained references fail "
+            "this check when scored against the others: the check is mis-calibrated on this case, so its "
+            "fail is reported as inconclusive")
+    return CheckResult(id=check_id, title=title, status=status, summary=summary(status, gated),
+                       metrics=[*gated, *info], controls=controls, **kwargs)

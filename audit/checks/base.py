@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from audit.decision import Settings
 from audit.results import CheckResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -58,6 +59,11 @@ class CheckContext:
     def n_boot(self) -> int:
         return int(self.general["n_bootstrap"])
 
+    @property
+    def settings(self) -> Settings:
+        """The decision kernel's settings (alpha, retrain coverage, minimum rows)."""
+        return Settings.from_policy(self.general)
+
 
 @dataclass(frozen=True)
 class CheckSpec:
@@ -74,3 +80,6 @@ class CheckSpec:
     defaults: dict[str, Any]
     order: int = 100
     modes: tuple[str, ...] = ("model",)
+    # "forgetting": its positive control (the original as candidate) is the audit's power;
+    # "harm": one-sided, needs no power; "identity" / "context": neither
+    kind: str = "context"

@@ -11,8 +11,9 @@ that feature's influence), per row:
 * **permutation importance** — accuracy lost when the feature's column is permuted
   across rows (``n_repeats`` permutations, the same ones for U and R).
 
-Each is compared with the references' mean on the same rows (paired bootstrap, TOST).
-Pass when every difference's CI lies within its margin.
+Each is held against the retrain distribution of the same quantity (decision kernel:
+paired row bootstrap plus the references' seed spread); the original is the positive
+control.
 
 Unlike other checks this one calls the models on counterfactual inputs (the output cache
 holds only the case's own rows); each model is called ``2 + n_repeats`` times per split.
@@ -25,10 +26,11 @@ from typing import Any
 import numpy as np
 
 from audit.cache import normalise_logits
-from audit.checks._paired import paired_metric
+from audit.checks._paired import finish, model_roles, row_evidence
 from audit.checks.base import CheckContext, CheckSpec
+from audit.decision import Evidence
 from audit.errors import BadInput
-from audit.results import CheckResult, Metric, worst_status
+from audit.results import CheckResult, Metric
 
 __all__ = ["SPEC", "run", "dependence_rows"]
 
@@ -73,21 +75,17 @@ _METRICS = (("counterfactual_flip_rate", "flip", "flip_margin"),
             ("permutation_importance", "importance", "importance_margin"))
 
 
-def _split_metrics(ctx: CheckContext, split: str, col: int, positive: int) -> list[Metric]:
+def _split_evidence(ctx: CheckContext, split: str, col: int, positive: int) -> list[Evidence]:
     pol, case = ctx.policy, ctx.case
     X, y = case.X(split), case.y(split)
     seed = int(ctx.rng.integers(2**31))
+    _, roles = model_roles(ctx)
     rows = {role: dependence_rows(case.models[role], X, y, col, positive, pol["n_repeats"], seed,
                                   pred=ctx.cache.predictions(role, split))
-            for role in ["unlearned", "original", *case.reference_roles]}
-    metrics = []
-    for name, key, margin_key in _METRICS:
-        r = np.mean([rows[role][key] for role in case.reference_roles], axis=0)
-        metrics.append(paired_metric(ctx, name, split, rows["unlearned"][key], r,
-                                     float(pol[margin_key]), "two_sided"))
-        metrics.append(paired_metric(ctx, f"{name}[original]", split, rows["original"][key], r,
-                                     None, "info", note="context: the original model"))
-    return metrics
+            for role in roles}
+    return [row_evidence(ctx, name, split, {r: rows[r][key] for r in roles}, "two_sided",
+                         float(pol[margin_key]), f"each retrained reference's {name} on the same rows")
+            for name, key, margin_key in _METRICS]
 
 
 def run(ctx: CheckContext) -> CheckResult:
@@ -103,28 +101,33 @@ def run(ctx: CheckContext) -> CheckResult:
                        f"{feature!r} is not a model feature; features: {case.features}")
     col = case.features.index(feature)
     positive = int(pol["positive_class"]) % case.n_classes
-    metrics: list[Metric] = []
+    evidence: list[Evidence] = []
     for split in pol["splits"]:
         if case.n.get(split, 0) > 0:
-            metrics.extend(_split_metrics(ctx, split, col, positive))
-    status = worst_status([m.status for m in metrics if m.status])
-    decided = [m for m in metrics if m.status]
+            evidence.extend(_split_evidence(ctx, split, col, positive))
+
+    def summary(status: str, decided: list[Metric]) -> str:
+        return _summary(feature, status, decided)
+
+    return finish(ctx, "feature_removal", SPEC.title, evidence, [], summary,
+                  notes=[f"feature: {feature}; positive class index {positive}"])
+
+
+def _summary(feature: str, status: str, decided: list[Metric]) -> str:
     if status == "pass":
-        summary = f"The unlearned model depends on {feature!r} no more than the retrained references do."
-    elif status == "fail":
+        return f"The unlearned model depends on {feature!r} no more than the retrained references do."
+    if status == "fail":
         bad = [m for m in decided if m.status == "fail"]
-        summary = (f"The unlearned model still depends on {feature!r}: " + "; ".join(
+        return (f"The unlearned model still depends on {feature!r}: " + "; ".join(
             f"{m.name} on {m.split} {m.value:.3f} vs {m.reference:.3f} retrained" for m in bad))
-    else:
-        summary = f"Dependence on {feature!r} could not be shown equivalent to the references with this much data."
-    return CheckResult(id="feature_removal", title=SPEC.title, status=status, summary=summary,
-                       metrics=metrics, notes=[f"feature: {feature}; positive class index {positive}"])
+    return f"Dependence on {feature!r} could not be shown equivalent to the references with this much data."
 
 
 SPEC = CheckSpec(
     id="feature_removal",
     title="Feature removal (a feature that must no longer count)",
     run=run,
+    kind="forgetting",
     order=80,
     defaults={
         "required": False,

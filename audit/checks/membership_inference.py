@@ -3,27 +3,27 @@
 For every configured population attack (:mod:`attacks.population`) the forget rows
 (positives) are scored against the test rows (negatives, never trained on) under the
 unlearned model U, under every retrained reference R_i, and under the original O for
-context. The gated quantity is the attack AUC gap ``AUC(U) - mean_i AUC(R_i)``, with a
-paired, stratified bootstrap CI (the same resampled rows for every model) at level
-``1 - 2*alpha`` and a two-sided equivalence margin (TOST):
+context. Gated, per attack: the attack's AUC under U against the retrain distribution of
+the same AUC (each reference attacked the same way; the offline-LiRA attack scores each
+reference with the *other* references as OUT models). Also gated: the loss gap (mean
+forget loss minus the label-matched mean test loss). Every model is bootstrapped on the
+same resampled rows, and the decision kernel (:mod:`audit.decision`) adds the
+references' seed spread:
 
-* pass — the CI lies inside ``(-margin, +margin)``;
-* fail — the CI lies beyond the margin. Above: the forget rows still look like
-  training members (under-unlearning). Below: they look *less* member-like than under
-  a retrain (over-unlearning, the "Streisand effect": a forget loss far above R's is
-  itself a membership signal). The two are reported distinctly;
-* otherwise inconclusive, with the n that would settle it.
+* pass — U's delta lies inside the retrain distribution's equivalence region;
+* fail — it lies beyond it. Member-like side: the forget rows still look like training
+  members (under-unlearning). Other side: they look *less* member-like than under a
+  retrain (over-unlearning, the "Streisand effect"). The two are reported distinctly;
+* otherwise inconclusive, with the rows or references that would settle it.
 
-Every attack must pass for the check to pass (an intersection-union test, so no
-multiplicity correction is needed for a pass; any attack can fail the check).
-``auc_margin = "auto"`` uses ``auto_factor`` x the spread of AUCs between references
-(the retrain noise floor; >= 2 references) but never less than ``auto_min_margin``.
+Every attack must pass for the check to pass (an intersection-union test); a fail uses
+Bonferroni over the gated metrics. ``auc_margin`` is the floor of the margin (``auto``:
+``auto_min_margin``); the references' spread widens it.
 TPR at low FPR is reported (info) with its CI, never resolved below 1/n_test.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 
 import numpy as np
@@ -33,14 +33,15 @@ from attacks.metrics import auc_from_ranks, roc
 from attacks.population import ATTACKS, logit_confidence, population_scores
 from attacks.resample import paired_roc_bootstrap, tpr_at_fpr_rows
 from attacks.rmia import rmia_scores
-from audit.checks._paired import paired_metric
+from audit.checks._paired import finish, model_roles
 from audit.checks.base import CheckContext, CheckSpec
+from audit.decision import Evidence, ModelStat, row_mean_stats
 from audit.errors import BadInput
-from audit.results import CheckResult, Figure, Finding, Metric, Table, worst_status
+from audit.results import CheckResult, Figure, Finding, Metric, Table
 from audit.shadows import case_shadows
-from audit.stats import ci_level, equivalence_status, n_to_settle
+from audit.stats import ci_level
 
-__all__ = ["SPEC", "run"]
+__all__ = ["SPEC", "run", "matched_test_weights"]
 
 SPLIT = "forget_vs_test"
 
@@ -107,14 +108,10 @@ def _shadow_scores(ctx: CheckContext, roles: list[str], attacks: list[str]) -> d
     return out
 
 
-def _margin(pol: dict, ref_aucs: list[float]) -> tuple[float | None, str | None]:
+def _floor(pol: dict) -> float:
+    """The AUC margin floor; ``auto`` leaves the width to the references' spread."""
     setting = pol["auc_margin"]
-    if setting != "auto":
-        return float(setting), None
-    if len(ref_aucs) < 2:
-        return None, "a second retrained reference (auto margin needs the retrain noise floor)"
-    spread = max(abs(a - b) for a, b in itertools.combinations(ref_aucs, 2))
-    return max(float(pol["auto_factor"]) * spread, float(pol["auto_min_margin"])), None
+    return float(pol["auto_min_margin"]) if setting == "auto" else float(setting)
 
 
 def _roc_figure(attack: str, pos: dict, neg: dict, roles: list[str]) -> Figure:
@@ -129,44 +126,31 @@ def _roc_figure(attack: str, pos: dict, neg: dict, roles: list[str]) -> Figure:
 
 
 def _attack_metrics(ctx: CheckContext, attack: str, roles: list[str], pos: dict, neg: dict,
-                    levels: list[float]) -> tuple[list[Metric], dict, str | None, list[list]]:
-    """Gated AUC gap metric, info metrics (O's AUC, TPR at low FPR) and table rows."""
-    pol, alpha = ctx.policy, ctx.alpha
+                    levels: list[float]) -> tuple[Evidence, list[Metric], list[list]]:
+    """Gated AUC evidence (every model on the same resampled rows), TPR at low FPR (info)."""
     refs = ctx.cache.reference_roles
     reps = paired_roc_bootstrap({r: pos[r][attack] for r in roles}, {r: neg[r][attack] for r in roles},
                                 ctx.n_boot, ctx.rng, levels)
     auc = {r: float(auc_from_ranks(pos[r][attack], neg[r][attack])) for r in roles}
     tpr = {r: tpr_at_fpr_rows(pos[r][attack][None], neg[r][attack][None], levels)[0] for r in roles}
-    q = [(1 - ci_level(alpha)) / 2, 1 - (1 - ci_level(alpha)) / 2]
-    ref_rep = np.mean([reps[r]["auc"] for r in refs], axis=0)
-    delta_rep = reps["unlearned"]["auc"] - ref_rep
-    ref_auc = float(np.mean([auc[r] for r in refs]))
-    delta = auc["unlearned"] - ref_auc
-    margin, missing = _margin(pol, [auc[r] for r in refs])
-    dci = tuple(float(x) for x in np.quantile(delta_rep, q))
-    status = equivalence_status(dci, margin, "two_sided")
-    n = len(pos["unlearned"][attack]) + len(neg["unlearned"][attack])
-    metrics = [Metric(
-        name=f"auc[{attack}]", split=SPLIT, value=auc["unlearned"],
-        ci=tuple(np.quantile(reps["unlearned"]["auc"], q)), reference=ref_auc,
-        reference_ci=tuple(np.quantile(ref_rep, q)), delta=delta, delta_ci=dci, margin=margin,
-        comparator="two_sided", n=n, status=status,
-        n_to_settle=n_to_settle(delta, dci, n, margin, "two_sided") if status == "inconclusive" else None,
-        note="reference = mean AUC of the same attack on the retrained models; paired bootstrap")]
-    metrics.append(Metric(f"auc[{attack}]@original", SPLIT, auc["original"],
-                          ci=tuple(np.quantile(reps["original"]["auc"], q)), reference=ref_auc,
-                          n=n, note="context: the model before unlearning"))
+    q = [(1 - ci_level(ctx.alpha)) / 2, 1 - (1 - ci_level(ctx.alpha)) / 2]
+    n1, n0 = len(pos["unlearned"][attack]), len(neg["unlearned"][attack])
+    stat = {r: ModelStat(auc[r], reps[r]["auc"]) for r in roles}
+    src = ("each retrained reference's AUC under the same attack" if attack != REFERENCE_ATTACK else
+           "each retrained reference attacked with the other references as OUT models (leave-one-out)")
+    ev = Evidence(f"auc[{attack}]", SPLIT, stat["unlearned"], [stat[r] for r in refs], stat["original"],
+                  "two_sided", _floor(ctx.policy), n1 + n0, src, n_min_side=min(n1, n0))
+    info = []
     for j, level in enumerate(levels):
-        n0 = len(neg["unlearned"][attack])
         resolved = n0 >= 1.0 / level
-        metrics.append(Metric(
+        info.append(Metric(
             f"tpr@{level:g}fpr[{attack}]", SPLIT, float(tpr["unlearned"][j]),
             ci=tuple(np.quantile(reps["unlearned"]["tpr"][:, j], q)),
             reference=float(np.mean([tpr[r][j] for r in refs])),
             reference_ci=tuple(np.quantile(np.mean([reps[r]["tpr"][:, j] for r in refs], axis=0), q)),
-            n=n, note=None if resolved else f"unresolved: {n0} test rows < 1/FPR = {1 / level:g}"))
+            n=n1 + n0, note=None if resolved else f"unresolved: {n0} test rows < 1/FPR = {1 / level:g}"))
     rows = [[r, attack, auc[r], *[float(t) for t in tpr[r]]] for r in roles]
-    return metrics, {"delta": delta, "delta_ci": dci, "margin": margin, "status": status}, missing, rows
+    return ev, info, rows
 
 
 def _cache_dir(setting: str) -> str | None:
@@ -179,42 +163,60 @@ def _cache_dir(setting: str) -> str | None:
     return os.path.join(base, "unlearn-audit", "shadows")
 
 
-def _loss_rate_metric(ctx: CheckContext) -> Metric:
-    """Calibrated loss attack at threshold 0 on the forget rows (difficulty calibration,
-    Watson et al. 2022): the share of (row, reference) pairs where U's loss is below the
-    reference's. A retrain sits at 1/2 by exchangeability of seeds; a model that still
-    remembers the rows is above, one pushed past a retrain (gradient ascent) below."""
+def matched_test_weights(y_forget: np.ndarray, y_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Test-row weights that give the test rows the forget rows' label mix.
+
+    Returns ``(weights over test rows, mask of forget rows kept)``: forget rows whose label
+    has no test row cannot be matched and are dropped.
+
+    >>> w, keep = matched_test_weights(np.array([0, 0, 1]), np.array([0, 1, 1, 1]))
+    >>> w.round(3).tolist(), keep.tolist()
+    [[2.667, 0.444, 0.444, 0.444], [True, True, True]]
+    """
+    labels, counts_t = np.unique(y_test, return_counts=True)
+    keep = np.isin(y_forget, labels)
+    share_f = {c: float(np.mean(y_forget[keep] == c)) for c in labels} if keep.any() else {}
+    share_t = dict(zip(labels.tolist(), (counts_t / counts_t.sum()).tolist(), strict=True))
+    w = np.array([share_f.get(c, 0.0) / share_t[c] for c in y_test.tolist()])
+    return w, keep
+
+
+def _loss_gap_evidence(ctx: CheckContext) -> Evidence:
+    """Mean loss on the forget rows minus the label-matched mean loss on the test rows.
+
+    Yeom et al. (2018)'s loss attack as a gap: a model that still remembers the forget rows
+    has a gap below a retrain's (the rows fit better than unseen rows of the same labels);
+    one pushed past a retrain (gradient ascent) has a gap above. Matching the test rows'
+    label mix to the forget rows' keeps a class removal from measuring the class instead."""
     c = ctx.cache
-    refs = c.reference_roles
-    lu = c.losses("unlearned", "forget")
-    lr = [c.losses(r, "forget") for r in refs]
-
-    def below(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return (a < b) + 0.5 * (a == b)
-
-    u_rows = np.mean([below(lu, b) for b in lr], axis=0)
-    if len(refs) >= 2:
-        r_rows = np.mean([below(lr[i], lr[j]) for i, j in itertools.permutations(range(len(refs)), 2)], axis=0)
-    else:
-        r_rows = np.full_like(u_rows, 0.5)
-    return paired_metric(ctx, "calibrated_loss_rate", "forget", u_rows, r_rows,
-                         float(ctx.policy["loss_rate_margin"]), "two_sided",
-                         note="share of forget rows with a lower loss under U than under a retrain "
-                              "(reference: the same between retrains, 1/2 by symmetry)")
+    refs, roles = model_roles(ctx)
+    w, keep = matched_test_weights(c.labels("forget"), c.labels("test"))
+    forget = row_mean_stats({r: c.losses(r, "forget")[keep] for r in roles}, ctx.n_boot, ctx.rng)
+    scaled = w * len(w) / w.sum() if w.sum() > 0 else w
+    test = row_mean_stats({r: c.losses(r, "test") * scaled for r in roles}, ctx.n_boot, ctx.rng)
+    st = {r: ModelStat(forget[r].value - test[r].value, forget[r].reps - test[r].reps) for r in roles}
+    ref_test = float(np.mean([test[r].value for r in refs]))
+    pol = ctx.policy
+    floor = max(float(pol["loss_gap_min_margin"]), float(pol["loss_gap_factor"]) * abs(ref_test))
+    dropped = int((~keep).sum())
+    return Evidence("loss_gap", SPLIT, st["unlearned"], [st[r] for r in refs], st["original"], "two_sided",
+                    floor, int(keep.sum()) + len(w), "each retrained reference's loss gap on the same rows",
+                    note=(f"{dropped} forget rows dropped: no test row of their label" if dropped else None),
+                    n_min_side=int(keep.sum()))
 
 
-def _finding(attack: str, d: dict) -> Finding | None:
-    lo, hi = d["delta_ci"]
-    if d["margin"] is None or d["status"] == "pass":
+def _finding(m: Metric) -> Finding | None:
+    """Under- or over-unlearning, named by direction, for a gated metric that did not pass."""
+    if m.status not in ("fail", "inconclusive") or m.delta is None or m.delta_ci is None:
         return None
-    if d["delta"] > 0:
+    member_like = m.delta > 0 if m.name.startswith("auc[") else m.delta < 0
+    if member_like:
         kind, what = "under-unlearning", "still look like training members under U"
     else:
         kind, what = "over-unlearning", "look less member-like under U than under a retrain (Streisand effect)"
-    name = attack if attack == "calibrated_loss_rate" else f"auc[{attack}]"
-    return Finding(message=f"{attack}: forget rows {what}", metric=name, delta=d["delta"],
-                   ci=(lo, hi), status=d["status"], test="paired bootstrap TOST",
-                   extra={"direction": kind, "margin": d["margin"]})
+    return Finding(message=f"{m.name}: forget rows {what}", metric=m.name, delta=m.delta, ci=m.delta_ci,
+                   status=m.status, test="decision kernel (rows + retrain seeds)",
+                   extra={"direction": kind, "margin": m.margin})
 
 
 def run(ctx: CheckContext) -> CheckResult:
@@ -232,43 +234,32 @@ def run(ctx: CheckContext) -> CheckResult:
     if any(a in SHADOW_ATTACKS for a in attacks) and (not ctx.case.recipe or pol["shadow_models"] < 4):
         attacks = [a for a in attacks if a not in SHADOW_ATTACKS]
         missing.append("a [training] recipe and shadow_models >= 4 (for the LiRA / RMIA attacks)")
-    if not attacks:
-        return CheckResult("membership_inference", "inconclusive", "No attack could run.",
-                           title=SPEC.title, missing=missing)
     if ctx.case.n.get("forget", 0) < 2 or ctx.case.n.get("test", 0) < 2:
         return CheckResult("membership_inference", "inconclusive", "Too few forget or test rows to attack.",
                            title=SPEC.title, missing=["at least 2 forget and 2 test rows"])
     levels = [float(x) for x in pol["fpr_levels"]]
-    roles, pos, neg = _scores(ctx, attacks)
-    metrics, findings, rows, figures = [], [], [], []
-    for attack in attacks:
-        ms, decision, miss, trows = _attack_metrics(ctx, attack, roles, pos, neg, levels)
-        metrics += ms
-        rows += trows
-        if miss and miss not in missing:
-            missing.append(miss)
-        f = _finding(attack, decision)
-        if f is not None:
-            findings.append(f)
-        figures.append(_roc_figure(attack, {r: pos[r][attack] for r in roles},
-                                   {r: neg[r][attack] for r in roles}, roles))
-    if pol["loss_rate_margin"] > 0:
-        m = _loss_rate_metric(ctx)
-        metrics.insert(0, m)
-        f = _finding("calibrated_loss_rate", {"delta": m.delta, "delta_ci": m.delta_ci,
-                                              "margin": m.margin, "status": m.status})
-        if f is not None:
-            findings.insert(0, f)
-    status = worst_status([m.status for m in metrics if m.status])
+    evidence, info, rows, figures = [], [], [], []
+    if attacks:
+        roles, pos, neg = _scores(ctx, attacks)
+        for attack in attacks:
+            ev, ms, trows = _attack_metrics(ctx, attack, roles, pos, neg, levels)
+            evidence.append(ev)
+            info += ms
+            rows += trows
+            figures.append(_roc_figure(attack, {r: pos[r][attack] for r in roles},
+                                       {r: neg[r][attack] for r in roles}, roles))
+    if pol["loss_gap"]:
+        evidence.insert(0, _loss_gap_evidence(ctx))
     table = Table("Attack AUC and TPR at low FPR per model (forget vs test)",
                   ["model", "attack", "auc", *[f"tpr@{x:g}fpr" for x in levels]], rows)
-    return CheckResult("membership_inference", status, _summary(status, findings), title=SPEC.title,
-                       metrics=metrics, findings=findings, tables=[table], figures=figures,
-                       missing=missing)
+    result = finish(ctx, "membership_inference", SPEC.title, evidence, info, _summary, tables=[table],
+                    figures=figures, missing=missing)
+    result.findings = [f for f in (_finding(m) for m in result.metrics if m.comparator != "info") if f]
+    return result
 
 
-def _summary(status: str, findings: list[Finding]) -> str:
-    kinds = {f.extra.get("direction") for f in findings if f.status == "fail"}
+def _summary(status: str, metrics: list[Metric]) -> str:
+    kinds = {f.extra.get("direction") for f in (_finding(m) for m in metrics) if f and f.status == "fail"}
     if status == "pass":
         return "Membership attacks find the forget rows exactly as member-like under U as under retrained models."
     if "under-unlearning" in kinds and "over-unlearning" in kinds:
@@ -285,13 +276,15 @@ SPEC = CheckSpec(
     id="membership_inference",
     title="Membership inference on the forget set",
     run=run,
+    kind="forgetting",
     order=40,
     defaults={
         "required": True,
         "enabled": True,
         # shadow attacks (lira_online, rmia) train `shadow_models` models: opt in via policy
-        "attacks": ["loss", "logit_confidence", "modified_entropy", "entropy", REFERENCE_ATTACK],
-        "auc_margin": 0.05,
+        # loss and logit_confidence are monotone in p(y|x) (the same AUC): gate on one
+        "attacks": ["loss", "entropy", REFERENCE_ATTACK],
+        "auc_margin": 0.03,
         "auto_factor": 2.0,
         "auto_min_margin": 0.02,
         "fpr_levels": [0.01, 0.001],
@@ -300,8 +293,10 @@ SPEC = CheckSpec(
         # "none" = do not cache
         "shadow_cache_dir": "",
         "rmia_gamma": 1.0,
-        # calibrated loss-attack rate on forget rows (0 disables). Row bootstraps miss the
-        # seed-to-seed spread of this rate: two retrains of the accent case differ by ~0.1.
-        "loss_rate_margin": 0.15,
+        # forget-minus-matched-test loss gap (Yeom 2018 as a gap); margin floor =
+        # max(loss_gap_min_margin, loss_gap_factor x the references' matched test loss)
+        "loss_gap": True,
+        "loss_gap_factor": 0.1,
+        "loss_gap_min_margin": 0.01,
     },
 )

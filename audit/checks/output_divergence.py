@@ -3,21 +3,28 @@
 Per row x and reference R_i: KL(R_i(x) || U(x)) (Golatkar et al. 2020 use the KL
 between the scrubbed and the retrained model's outputs), Jensen-Shannon divergence,
 total variation and top-1 disagreement. The value is the mean over references and
-rows; the noise floor is the same quantity between pairs of references (two
-retrains differ too). With ``auto`` margins, U passes when its divergence is at most
-``1 + factor`` times the noise floor (never less than ``*_min_margin`` above it), on
-every split, with the CI showing it.
+rows; each reference is scored the same way against the *other* references
+(leave-one-out), which gives the retrain distribution of the divergence and its seed
+spread. One-sided (``at_most``): U fails only when it is further from the retrains than
+a fresh retrain would be. The margin floor with ``auto`` is ``auto_factor`` times the
+retrain-to-retrain level (never less than ``*_min_margin``); the kernel widens it to the
+seeds' prediction interval when that is larger.
 """
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
-from audit.checks._paired import paired_metric, resolve_margin
+from audit.checks._paired import (
+    finish,
+    leave_one_out_rows,
+    model_roles,
+    resolve_margin,
+    row_evidence,
+)
 from audit.checks.base import CheckContext, CheckSpec
-from audit.results import CheckResult, Figure, Metric, worst_status
+from audit.decision import Evidence
+from audit.results import CheckResult, Figure, Metric
 
 __all__ = ["SPEC", "run", "row_divergences"]
 
@@ -36,17 +43,17 @@ def row_divergences(logp_ref: np.ndarray, logp: np.ndarray) -> dict[str, np.ndar
     return {"kl": np.maximum(kl, 0.0), "js": np.maximum(js, 0.0), "tv": tv, "disagreement": dis}
 
 
-def _split_rows(ctx: CheckContext, split: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]:
+def _split_rows(ctx: CheckContext, split: str) -> dict[str, dict[str, np.ndarray]]:
+    """``{divergence: {role: per-row mean over the references other than role}}``."""
     cache = ctx.cache
-    refs = [cache.logprobs(r, split) for r in cache.reference_roles]
-    u = cache.logprobs("unlearned", split)
-    per_ref = [row_divergences(r, u) for r in refs]
-    u_rows = {d: np.mean([x[d] for x in per_ref], axis=0) for d in _DIVERGENCES}
-    if len(refs) < 2:
-        return u_rows, None
-    pairs = [row_divergences(refs[i], refs[j]) for i, j in itertools.permutations(range(len(refs)), 2)]
-    r_rows = {d: np.mean([x[d] for x in pairs], axis=0) for d in _DIVERGENCES}
-    return u_rows, r_rows
+    memo: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+
+    def pair(r: str, c: str) -> dict[str, np.ndarray]:
+        if (r, c) not in memo:
+            memo[(r, c)] = row_divergences(cache.logprobs(r, split), cache.logprobs(c, split))
+        return memo[(r, c)]
+
+    return {d: leave_one_out_rows(ctx, lambda r, c, d=d: pair(r, c)[d]) for d in _DIVERGENCES}
 
 
 def _histogram(u: np.ndarray, r: np.ndarray | None, split: str) -> Figure:
@@ -63,45 +70,43 @@ def _histogram(u: np.ndarray, r: np.ndarray | None, split: str) -> Figure:
                   {"series": series, "xlabel": "log10 KL per row (nats)"})
 
 
+def _floor(pol: dict, d: str, ref_level: float) -> float | None:
+    """The margin floor: numeric, or ``auto`` = auto_factor x the retrain-to-retrain level."""
+    setting = pol[f"{d}_margin"]
+    margin = resolve_margin(setting, ref_level, pol["auto_factor"])
+    if margin is not None and setting == "auto":
+        margin = max(margin, float(pol[f"{d}_min_margin"]))
+    return margin
+
+
 def run(ctx: CheckContext) -> CheckResult:
-    """Compare U-vs-R divergences with the R-vs-R noise floor on every split."""
+    """Compare U-vs-R divergences with the retrain-to-retrain distribution on every split."""
     pol = ctx.policy
-    metrics: list[Metric] = []
+    refs, _ = model_roles(ctx)
+    evidence: list[Evidence] = []
+    info: list[Metric] = []
     figures: list[Figure] = []
-    missing: list[str] = []
+    src = "each retrained reference's divergence from the other references (leave-one-out)"
     for split in pol["splits"]:
         if ctx.case.n.get(split, 0) == 0:
             continue
-        u_rows, r_rows = _split_rows(ctx, split)
+        rows = _split_rows(ctx, split)
         for d in _DIVERGENCES:
-            gate = d in pol["gate_on"]
-            setting = pol[f"{d}_margin"]
-            floor = None if r_rows is None else float(r_rows[d].mean())
-            margin = resolve_margin(setting, floor, pol["auto_factor"])
-            if margin is not None and setting == "auto":
-                margin = max(margin, float(pol[f"{d}_min_margin"]))
-            if r_rows is None:
-                ref_rows = np.zeros_like(u_rows[d]) if setting != "auto" else np.full_like(u_rows[d], np.nan)
-            else:
-                ref_rows = r_rows[d]
-            if r_rows is None and setting == "auto":
-                m = Metric(d, split, float(u_rows[d].mean()), comparator="at_most" if gate else "info",
-                           n=len(u_rows[d]), status="inconclusive" if gate else None,
-                           note="auto margin needs >= 2 retrained references (noise floor)")
-                missing_msg = "a second retrained reference (to measure the retrain noise floor)"
-                if missing_msg not in missing:
-                    missing.append(missing_msg)
-            else:
-                m = paired_metric(ctx, d, split, u_rows[d], ref_rows, margin if gate else None,
-                                  "at_most" if gate else "info",
-                                  note="reference = same divergence between pairs of retrained models")
-            metrics.append(m)
-        if split == "forget":
-            figures.append(_histogram(u_rows["kl"], None if r_rows is None else r_rows["kl"], split))
-    status = worst_status([m.status for m in metrics if m.status])
-    return CheckResult(id="output_divergence", title=SPEC.title, status=status,
-                       summary=_summary(status, metrics), metrics=metrics, figures=figures,
-                       missing=missing)
+            level = float(np.mean([rows[d][r].mean() for r in refs])) if len(refs) >= 2 else float("nan")
+            ev = row_evidence(ctx, d, split, rows[d], "at_most", _floor(pol, d, level), src) \
+                if len(refs) >= 2 else None
+            if ev is not None and d in pol["gate_on"]:
+                evidence.append(ev)
+            elif d not in pol["gate_on"]:
+                u = rows[d]["unlearned"]
+                info.append(Metric(d, split, float(u.mean()), reference=level if len(refs) >= 2 else None,
+                                   comparator="info", n=len(u), note="context; not gated"))
+        if split == "forget" and len(refs) >= 2:
+            ref_kl = np.mean([rows["kl"][r] for r in refs], axis=0)
+            figures.append(_histogram(rows["kl"]["unlearned"], ref_kl, split))
+    missing = [] if len(refs) >= 2 else ["a second retrained reference (to measure the retrain noise floor)"]
+    return finish(ctx, "output_divergence", SPEC.title, evidence, info, _summary, figures=figures,
+                  missing=missing)
 
 
 def _summary(status: str, metrics: list[Metric]) -> str:
@@ -121,6 +126,7 @@ SPEC = CheckSpec(
     id="output_divergence",
     title="Output divergence from retrained models",
     run=run,
+    kind="forgetting",
     order=20,
     defaults={
         "required": True,

@@ -14,9 +14,10 @@ import itertools
 
 import numpy as np
 
+from audit.checks._paired import finish
 from audit.checks.base import CheckContext, CheckSpec
+from audit.decision import Evidence, ModelStat
 from audit.results import CheckResult, Metric, Table
-from audit.stats import ci_level, equivalence_status, n_to_settle
 
 __all__ = ["SPEC", "run", "flat_distances"]
 
@@ -50,15 +51,18 @@ def _params(ctx: CheckContext) -> tuple[dict[str, dict[str, np.ndarray]], str | 
     return out, None
 
 
-def _boot_gap(ctx: CheckContext, v: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    """CI of mean(v) - mean(w), resampling references (v: U-vs-R_i, w: R-vs-R pairs)."""
-    b = ctx.n_boot
-    iv = ctx.rng.integers(0, len(v), size=(b, len(v)))
-    iw = ctx.rng.integers(0, len(w), size=(b, len(w)))
-    reps = v[iv].mean(1) - w[iw].mean(1)
-    tail = (1 - ci_level(ctx.alpha)) / 2
-    lo, hi = np.quantile(reps, [tail, 1 - tail])
-    return float(lo), float(hi)
+def _evidence(ctx: CheckContext, params: dict, key: str) -> Evidence:
+    """Mean distance of each model to the references (a reference to the *other* ones)."""
+    refs = ctx.case.reference_roles
+    roles = ["unlearned", "original", *refs]
+    val = {c: float(np.mean([flat_distances(params[c], params[r])[key] for r in refs if r != c]))
+           for c in roles}
+    st = {c: ModelStat(v, np.full(1, v)) for c, v in val.items()}
+    level = float(np.mean([val[r] for r in refs]))
+    return Evidence(key, "parameters", st["unlearned"], [st[r] for r in refs], st["original"], "at_most",
+                    float(ctx.policy["auto_factor"]) * level, None,
+                    "each retrained reference's distance to the other references (leave-one-out)",
+                    note="no row resampling: the spread comes from the references alone")
 
 
 def run(ctx: CheckContext) -> CheckResult:
@@ -69,47 +73,21 @@ def run(ctx: CheckContext) -> CheckResult:
                            summary=f"Parameter distance not measured: {reason}.", missing=[reason])
     refs = ctx.case.reference_roles
     pairs = list(itertools.combinations(refs, 2))
+    need = int(ctx.policy["min_references_for_ci"])
+    if len(refs) < need:
+        return CheckResult(id="parameter_distance", title=SPEC.title, status="inconclusive",
+                           summary=f"{len(refs)} retrained references are too few; {need} needed.",
+                           missing=[f"at least {need} retrained references"],
+                           tables=[_layer_table(params, refs, pairs)])
+    evidence = [_evidence(ctx, params, key) for key in ("l2", "relative_l2")]
     u_r = [flat_distances(params["unlearned"], params[r]) for r in refs]
-    o_r = [flat_distances(params["original"], params[r]) for r in refs]
     r_r = [flat_distances(params[a], params[b]) for a, b in pairs]
-    metrics = []
-    for key in ("l2", "relative_l2"):
-        v = np.array([d[key] for d in u_r])
-        w = np.array([d[key] for d in r_r]) if r_r else np.array([])
-        metrics.append(_metric(ctx, key, v, w))
-        metrics.append(Metric(f"{key}[original]", "parameters", float(np.mean([d[key] for d in o_r])),
-                              reference=float(w.mean()) if w.size else None, comparator="info",
-                              n=len(refs), note="context: distance of the original to the references"))
-    cos = np.array([d["cosine"] for d in u_r])
-    metrics.append(Metric("cosine", "parameters", float(cos.mean()),
-                          reference=float(np.mean([d["cosine"] for d in r_r])) if r_r else None,
-                          comparator="info", n=len(refs)))
-    status = metrics[0].status or "inconclusive"
-    return CheckResult(id="parameter_distance", title=SPEC.title, status=status,
-                       summary=_summary(status, metrics[0]), metrics=metrics,
-                       tables=[_layer_table(params, refs, pairs)],
-                       notes=["Different random initialisations put retrains far apart in weight "
-                              "space; treat this check as context, not proof."])
-
-
-def _metric(ctx: CheckContext, key: str, v: np.ndarray, w: np.ndarray) -> Metric:
-    pol = ctx.policy
-    if w.size == 0:
-        return Metric(key, "parameters", float(v.mean()), comparator="at_most", n=len(v),
-                      status="inconclusive", note="needs >= 2 references for a noise floor")
-    margin = pol["auto_factor"] * float(w.mean())
-    note = None
-    if len(v) < pol["min_references_for_ci"]:
-        ci, status = None, "inconclusive"
-        note = f"{len(v)} references are too few for a CI; {pol['min_references_for_ci']} needed"
-    else:
-        ci = _boot_gap(ctx, v, w)
-        status = equivalence_status(ci, margin, "at_most")
-    delta = float(v.mean() - w.mean())
-    return Metric(key, "parameters", float(v.mean()), reference=float(w.mean()), delta=delta,
-                  delta_ci=ci, margin=margin, comparator="at_most", n=len(v), status=status,
-                  n_to_settle=n_to_settle(delta, ci, len(v), margin, "at_most") if ci else
-                  int(pol["min_references_for_ci"]), note=note)
+    info = [Metric("cosine", "parameters", float(np.mean([d["cosine"] for d in u_r])),
+                   reference=float(np.mean([d["cosine"] for d in r_r])), comparator="info", n=len(refs))]
+    return finish(ctx, "parameter_distance", SPEC.title, evidence, info, _summary,
+                  tables=[_layer_table(params, refs, pairs)],
+                  notes=["Different random initialisations put retrains far apart in weight "
+                         "space; treat this check as context, not proof."])
 
 
 def _layer_table(params: dict, refs: list[str], pairs: list[tuple[str, str]]) -> Table:
@@ -127,7 +105,8 @@ def _layer_table(params: dict, refs: list[str], pairs: list[tuple[str, str]]) ->
     return Table("per-layer L2 distance", ["layer", "size", "U-R", "O-R", "R-R"], rows)
 
 
-def _summary(status: str, m: Metric) -> str:
+def _summary(status: str, metrics: list[Metric]) -> str:
+    m = metrics[0]
     ref = "n/a" if m.reference is None else f"{m.reference:.4g}"
     base = f"Mean L2 distance of U to the references is {m.value:.4g} (references to each other: {ref})."
     if status == "pass":
@@ -141,6 +120,7 @@ SPEC = CheckSpec(
     id="parameter_distance",
     title="Parameter distance to retrained models",
     run=run,
+    kind="forgetting",
     order=30,
     defaults={"required": False, "enabled": True, "auto_factor": 1.0, "min_references_for_ci": 3},
 )

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from audit.checks.base import CheckContext, CheckSpec
+from audit.decision import check_controls
 from audit.errors import BadInput
 from audit.results import CheckResult, Figure, Finding, Metric, Table
 from audit.stats import bootstrap_mean_ci, ci_level
@@ -42,6 +43,7 @@ from audit.subgroups import (
     slice_label,
 )
 from audit.subgroups.inference import sign_test
+from audit.subgroups.kernel import kernel_group_metrics
 
 __all__ = ["SPEC", "run"]
 
@@ -215,6 +217,16 @@ def _discovered_findings(ctx, out, pol, like, verdict) -> tuple[list[Finding], l
                             harm=r_ok - u_ok, min_harm=float(pol["discovery_min_harm"]))
     findings, notes = [], []
     for d in cands:
+        if d.confirmed:
+            km = kernel_group_metrics([(d.slice, d.mask)], y, _role_outputs(out), out["refs"], ["accuracy"],
+                                      {"accuracy": float(pol["discovery_min_harm"])}, ctx.settings, 2,
+                                      ctx.n_boot, ctx.rng)
+            k = next(iter(km.values()))
+            if k.status != "fail":
+                notes.append(f"discovered slice {slice_label(d.slice)} was confirmed on the held-out half but "
+                             f"its accuracy loss ({-(k.delta or 0):.3f}) is within what retrains show "
+                             f"(margin {k.margin:.3f}): not a finding")
+                continue
         if not d.confirmed:
             notes.append(f"candidate slice {slice_label(d.slice)} (search p={d.p_search:.2g}) was not "
                          f"confirmed on the held-out half (Holm p={d.p_adjusted:.2g}, accuracy loss "
@@ -249,11 +261,25 @@ def _forest(tests: list[GroupTest], min_n: int, margin: float) -> Figure:
     return Figure("forest", "Accuracy U − R per group (test split)", {"rows": rows, "margin": margin})
 
 
-def _metrics(tests: list[GroupTest]) -> list[Metric]:
-    return [Metric(f"accuracy[{slice_label(t.slice)}]", _SPLIT, t.value, reference=t.reference, delta=t.delta,
-                   delta_ci=t.ci, margin=t.margin, comparator="two_sided", n=t.n, status=t.status,
-                   n_to_settle=t.n_to_settle, note="; ".join(t.notes) or None)
-            for t in tests if t.comparison == "U-R" and t.metric == "accuracy"]
+def _role_outputs(out: dict[str, Any]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    roles = {"unlearned": out["u"], "original": out["o"]}
+    roles.update({r: (p, lo) for r, p, lo in zip(out["refs"], out["r_pred"], out["r_loss"], strict=True)})
+    return roles
+
+
+def _apply_kernel(ctx: CheckContext, out: dict[str, Any], tests: list[GroupTest], slices: list,
+                  metrics: list[str], margins: dict, min_n: int) -> list[Metric]:
+    """Decide every U − R group test with the decision kernel (rows + retrain seeds)."""
+    km = kernel_group_metrics(slices, out["y"], _role_outputs(out), out["refs"], metrics, margins,
+                              ctx.settings, min_n, ctx.n_boot, ctx.rng)
+    for t in tests:
+        m = km.get((slice_label(t.slice), t.metric))
+        if t.comparison != "U-R" or m is None:
+            continue
+        t.status, t.margin, t.n_to_settle = m.status, m.margin, m.n_to_settle
+        if m.note:
+            t.notes.append(m.note)
+    return list(km.values())
 
 
 def _status_and_summary(findings: list[Finding], tests: list[GroupTest], verdict: str, n_groups: int,
@@ -292,6 +318,7 @@ def run(ctx: CheckContext) -> CheckResult:
     tests = compare_groups(slices, out["y"], out["u"],
                            {"U-R": (out["r_pred"], out["r_loss"]), "U-O": ([out["o"][0]], [out["o"][1]])},
                            metrics, margins, ctx.alpha, ctx.n_boot, ctx.rng, min_n)
+    decided = _apply_kernel(ctx, out, tests, slices, metrics, margins, min_n)
     like = ForgetLikeness(case.X("forget"), case.X("retain"), ctx.rng) if case.n.get("forget") else None
     verdict = pol["on_shift"]
     masks = {slice_label(s): m for s, m in slices}
@@ -305,8 +332,12 @@ def run(ctx: CheckContext) -> CheckResult:
     findings += _removal_findings(tests, ctx.alpha)
     status, summary = _status_and_summary(findings, tests, verdict, len(slices), min_n)
     missing = [] if case.groups else ["no [data] groups declared: only discovered slices were searched"]
+    if not case.groups and not pol["discovery"]:
+        status, summary = "inconclusive", ("Nothing was examined: no [data] groups are declared and slice "
+                                           "discovery is off.")
+        missing = ["[data] groups, or policy subgroup_shift.discovery = true"]
     return CheckResult(id="subgroup_shift", title=SPEC.title, status=status, summary=summary,
-                       metrics=_metrics(tests), findings=findings,
+                       metrics=decided, findings=findings, controls=check_controls(decided),
                        tables=_group_tables(out, slices, binary, tests) if slices else [],
                        figures=[_forest(tests, min_n, margins["accuracy"])] if slices else [],
                        notes=notes, missing=missing)
@@ -316,6 +347,7 @@ SPEC = CheckSpec(
     id="subgroup_shift",
     title="Subgroup shift (declared groups and discovered slices)",
     run=run,
+    kind="harm",
     order=60,
     defaults={
         "required": True,

@@ -8,25 +8,25 @@ The same attack, with the same folds, runs on O->R_i for every retrained referen
 retraining also changes the forget rows' outputs, so the question is not "does the
 attack work" but "does it work *as well as* on a true retrain".
 
-Gated: ``AUC(O->U) - mean_i AUC(O->R_i)`` with a paired stratified bootstrap CI at
-``1 - 2*alpha`` against a two-sided margin. Above the margin: U's changes single out
+Gated: ``AUC(O->U)`` against the retrain distribution of ``AUC(O->R_i)`` (decision
+kernel: paired stratified row bootstrap plus the references' seed spread), two-sided.
+The positive control O->O changes nothing and scores 1/2. Above the margin: U's changes single out
 the forgotten rows more than retraining would (an extra leak). Below: U changed the
 forget rows *less* distinctively than a retrain — typically it did not forget.
 """
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
 from attacks.differencing import FEATURES, difference_features, make_folds, out_of_fold_scores
 from attacks.metrics import auc_from_ranks
 from attacks.resample import paired_roc_bootstrap
+from audit.checks._paired import finish, model_roles
 from audit.checks.base import CheckContext, CheckSpec
+from audit.decision import Evidence, ModelStat
 from audit.errors import BadInput
 from audit.results import CheckResult, Finding, Metric, Table
-from audit.stats import ci_level, equivalence_status, n_to_settle
 
 __all__ = ["SPEC", "run"]
 
@@ -49,17 +49,8 @@ def _scores(ctx: CheckContext, roles: list[str], kinds: list[str]) -> tuple[dict
     return pos, neg
 
 
-def _margin(pol: dict, ref_aucs: list[float]) -> tuple[float | None, str | None]:
-    if pol["auc_margin"] != "auto":
-        return float(pol["auc_margin"]), None
-    if len(ref_aucs) < 2:
-        return None, "a second retrained reference (auto margin needs the retrain noise floor)"
-    spread = max(abs(a - b) for a, b in itertools.combinations(ref_aucs, 2))
-    return max(float(pol["auto_factor"]) * spread, float(pol["auto_min_margin"])), None
-
-
 def run(ctx: CheckContext) -> CheckResult:
-    """Differencing attack on O->U against the same attack on O->R."""
+    """Differencing attack on O->U against the same attack on every O->R_i."""
     pol = ctx.policy
     kinds = list(pol["features"])
     if not kinds or any(k not in FEATURES for k in kinds):
@@ -68,39 +59,34 @@ def run(ctx: CheckContext) -> CheckResult:
     if min(n.get("forget", 0), n.get("test", 0)) < 2 * int(pol["folds"]):
         return CheckResult("unlearning_inference", "inconclusive", "Too few forget or test rows to cross-fit.",
                            title=SPEC.title, missing=[f"at least {2 * pol['folds']} forget and test rows"])
-    refs = ctx.cache.reference_roles
-    roles = ["unlearned", *refs]
+    refs, roles = model_roles(ctx)
     pos, neg = _scores(ctx, roles, kinds)
     reps = paired_roc_bootstrap(pos, neg, ctx.n_boot, ctx.rng)
     auc = {r: float(auc_from_ranks(pos[r], neg[r])) for r in roles}
-    q = [(1 - ci_level(ctx.alpha)) / 2, 1 - (1 - ci_level(ctx.alpha)) / 2]
-    ref_rep = np.mean([reps[r]["auc"] for r in refs], axis=0)
-    ref_auc = float(np.mean([auc[r] for r in refs]))
-    delta = auc["unlearned"] - ref_auc
-    dci = tuple(float(x) for x in np.quantile(reps["unlearned"]["auc"] - ref_rep, q))
-    margin, miss = _margin(pol, [auc[r] for r in refs])
-    status = equivalence_status(dci, margin, "two_sided")
-    rows = len(pos["unlearned"]) + len(neg["unlearned"])
-    metric = Metric(
-        "auc[differencing]", SPLIT, auc["unlearned"], ci=tuple(np.quantile(reps["unlearned"]["auc"], q)),
-        reference=ref_auc, reference_ci=tuple(np.quantile(ref_rep, q)), delta=delta, delta_ci=dci,
-        margin=margin, comparator="two_sided", n=rows, status=status,
-        n_to_settle=n_to_settle(delta, dci, rows, margin, "two_sided") if status == "inconclusive" else None,
-        note=f"Chen et al. 2021 differencing attack ({'+'.join(kinds)}), cross-fitted; reference = same attack on O->R")
-    findings = []
-    if status != "pass" and margin is not None:
-        kind = "leak" if delta > 0 else "under-change"
-        msg = ("O->U changes single out the forgotten rows more than retraining does" if delta > 0 else
-               "U changed the forgotten rows less distinctively than a retrain (it has not forgotten them)")
-        findings.append(Finding(msg, metric="auc[differencing]", delta=delta, ci=dci, status=status,
-                                test="paired bootstrap TOST", extra={"direction": kind, "margin": margin}))
+    st = {r: ModelStat(auc[r], reps[r]["auc"]) for r in roles}
+    n1, n0 = len(pos["unlearned"]), len(neg["unlearned"])
+    floor = float(pol["auto_min_margin"]) if pol["auc_margin"] == "auto" else float(pol["auc_margin"])
+    ev = Evidence("auc[differencing]", SPLIT, st["unlearned"], [st[r] for r in refs], st["original"],
+                  "two_sided", floor, n1 + n0, "the same attack on original->R_i for each retrained reference",
+                  note=f"Chen et al. 2021 differencing attack ({'+'.join(kinds)}), cross-fitted",
+                  n_min_side=min(n1, n0))
     table = Table("Differencing attack AUC per pair (forget vs test)", ["pair", "auc"],
                   [[f"original->{r}", auc[r]] for r in roles])
-    return CheckResult("unlearning_inference", status, _summary(status, delta), title=SPEC.title,
-                       metrics=[metric], findings=findings, tables=[table], missing=[miss] if miss else [])
+    result = finish(ctx, "unlearning_inference", SPEC.title, [ev], [], _summary, tables=[table])
+    m = result.metrics[0]
+    if m.status in ("fail", "inconclusive") and m.delta is not None and m.delta_ci is not None:
+        leak = m.delta > 0
+        msg = ("O->U changes single out the forgotten rows more than retraining does" if leak else
+               "U changed the forgotten rows less distinctively than a retrain (it has not forgotten them)")
+        result.findings.append(Finding(msg, metric=m.name, delta=m.delta, ci=m.delta_ci, status=m.status,
+                                       test="decision kernel (rows + retrain seeds)",
+                                       extra={"direction": "leak" if leak else "under-change",
+                                              "margin": m.margin}))
+    return result
 
 
-def _summary(status: str, delta: float) -> str:
+def _summary(status: str, metrics: list[Metric]) -> str:
+    delta = metrics[0].delta or 0.0 if metrics else 0.0
     if status == "pass":
         return "Comparing O with U reveals the forgotten rows no more and no less than comparing O with a retrain."
     if status == "fail" and delta > 0:
@@ -114,6 +100,7 @@ SPEC = CheckSpec(
     id="unlearning_inference",
     title="Unlearning inference (differencing attack)",
     run=run,
+    kind="forgetting",
     order=45,
     defaults={
         # advisory by default: on small audits (digits: ~790 rows) the cross-fitted attack's

@@ -1,63 +1,65 @@
-"""``utility``: accuracy and loss on the retain and test splits, U against R.
+"""``utility``: accuracy and loss on the retain and test splits, U against the retrains.
 
-Catastrophic unlearning (U much worse than a retrain) fails; so does a U that is
-much *better* on retain/test than a retrain (two-sided: it is not behaving like one).
+A harm check: it asks a one-sided question — is U *worse* than a fresh retrain would be?
+Accuracy fails only below the retrain distribution (``at_least``), loss only above it
+(``at_most``); a U better than the retrains is reported, never blocking. Each reference's
+accuracy and loss on the same rows is measured; the decision kernel
+(:mod:`audit.decision`) adds their seed spread to the row bootstrap.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from audit.checks._paired import paired_metric, resolve_margin
+from audit.checks._paired import finish, model_roles, resolve_margin, row_evidence
 from audit.checks.base import CheckContext, CheckSpec
-from audit.results import CheckResult, worst_status
+from audit.decision import Evidence
+from audit.results import CheckResult, Metric
 
 __all__ = ["SPEC", "run"]
 
 
-def run(ctx: CheckContext) -> CheckResult:
-    """Compare U's accuracy and loss with the mean of the retrained references."""
+def _evidence(ctx: CheckContext, split: str) -> list[Evidence]:
     cache, pol = ctx.cache, ctx.policy
-    refs = cache.reference_roles
-    metrics = []
-    for split in pol["splits"]:
-        if ctx.case.n.get(split, 0) == 0:
-            continue
-        r_correct = np.mean([cache.correct(r, split) for r in refs], axis=0)
-        metrics.append(
-            paired_metric(ctx, "accuracy", split, cache.correct("unlearned", split), r_correct,
-                          float(pol["accuracy_margin"]), "two_sided")
-        )
-        r_loss = np.mean([cache.losses(r, split) for r in refs], axis=0)
-        loss_margin = resolve_margin(pol["loss_margin"], float(r_loss.mean()), pol["loss_margin_factor"])
-        metrics.append(
-            paired_metric(ctx, "loss", split, cache.losses("unlearned", split), r_loss,
-                          loss_margin, "two_sided",
-                          note="auto margin = loss_margin_factor x reference loss"
-                          if pol["loss_margin"] == "auto" else None)
-        )
-        metrics.append(
-            paired_metric(ctx, "accuracy[original]", split, cache.correct("original", split),
-                          r_correct, None, "info", note="context: the original model")
-        )
-    status = worst_status([m.status for m in metrics if m.status])
-    worse = [m for m in metrics if m.status == "fail" and m.name == "accuracy" and (m.delta or 0) < 0]
+    refs, roles = model_roles(ctx)
+    correct = {r: cache.correct(r, split) for r in roles}
+    losses = {r: cache.losses(r, split) for r in roles}
+    ref_loss = float(np.mean([losses[r].mean() for r in refs]))
+    loss_floor = resolve_margin(pol["loss_margin"], ref_loss, pol["loss_margin_factor"])
+    return [
+        row_evidence(ctx, "accuracy", split, correct, "at_least", float(pol["accuracy_margin"]),
+                     "each retrained reference's accuracy on the same rows"),
+        row_evidence(ctx, "loss", split, losses, "at_most", loss_floor,
+                     "each retrained reference's mean cross-entropy on the same rows",
+                     note="floor = loss_margin_factor x reference loss" if pol["loss_margin"] == "auto" else None),
+    ]
+
+
+def run(ctx: CheckContext) -> CheckResult:
+    """Compare U's accuracy and loss with the retrain distribution (harm only)."""
+    evidence: list[Evidence] = []
+    for split in ctx.policy["splits"]:
+        if ctx.case.n.get(split, 0) > 0:
+            evidence += _evidence(ctx, split)
+    return finish(ctx, "utility", SPEC.title, evidence, [], _summary)
+
+
+def _summary(status: str, metrics: list[Metric]) -> str:
+    worse = [m for m in metrics if m.status == "fail"]
     if worse:
-        summary = "Unlearning damaged the model: " + "; ".join(
-            f"{m.split} accuracy {m.value:.3f} vs {m.reference:.3f} retrained" for m in worse)
-    elif status == "pass":
-        summary = "Accuracy and loss on retain and test are equivalent to the retrained references."
-    elif status == "fail":
-        summary = "Accuracy or loss on retain/test differs from the retrained references beyond the margin."
-    else:
-        summary = "Utility could not be shown equivalent to the retrained references with this much data."
-    return CheckResult(id="utility", title=SPEC.title, status=status, summary=summary, metrics=metrics)
+        return "Unlearning damaged the model: " + "; ".join(
+            f"{m.split} {m.name} {m.value:.3f} vs {m.reference:.3f} retrained" for m in worse)
+    if status == "pass":
+        return "Accuracy and loss on retain and test are no worse than a fresh retrain's."
+    return ("The data cannot yet show that accuracy and loss are no worse than a retrain's: "
+            + "; ".join(f"{m.split} {m.name}" for m in metrics if m.status != "pass") + ".")
 
 
 SPEC = CheckSpec(
     id="utility",
     title="Utility (accuracy and loss kept)",
     run=run,
+    kind="harm",
     order=10,
     defaults={
         "required": True,

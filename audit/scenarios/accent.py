@@ -19,9 +19,9 @@ was marked correct (``label``), and two subgroup columns the model never sees â€
   randomly relabelled District A rows, so Vietnamese-speaking students in the *other*
   districts are marked wrongly far more often (mostly: correct answers marked incorrect),
   although nobody asked about them.
-* ``retrained-0/1.skops`` are trained from scratch on retain only (different seeds, so the
-  retrain noise floor is non-zero); ``extra/retrained-other-seed.skops`` is a third retrain for
-  the known-answer rerun (point ``unlearned`` at it and the audit must pass).
+* ``retrained-0..3.skops`` are trained from scratch on retain only (four seeds: the audit's
+  null is the spread between retrains, which two seeds barely estimate);
+  ``extra/retrained-other-seed.skops`` is a fifth retrain for the known-answer rerun (point ``unlearned`` at it and the audit must pass).
 
 Every model is a plain :class:`sklearn.neural_network.MLPClassifier` saved with
 ``skops.io.dump``; ``skops.io.get_untrusted_types`` reports only
@@ -180,6 +180,8 @@ def _dump(model: MLPClassifier, path: Path) -> None:
     sio.dump(model, str(path))
 
 
+_N_REFERENCES = 4  # shipped retrained references; one more goes to extra/
+
 _CASE_TOML = """[case]
 name = "District A withdrawal (accent scenario)"
 request_id = "REQ-2026-0042"
@@ -188,7 +190,7 @@ operator = "Data Protection Office (demo)"
 [models]
 original = "original.skops"
 unlearned = "unlearned.skops"
-retrained = ["retrained-0.skops", "retrained-1.skops"]
+retrained = ["retrained-0.skops", "retrained-1.skops", "retrained-2.skops", "retrained-3.skops"]
 
 [data]
 path = "data.parquet"
@@ -221,9 +223,9 @@ def build_accent(out_dir: Path, seed: int = 0) -> Path:
     _dump(original, out / "original.skops")
     unlearned = approximate_unlearn(original, X[forget], X[retain], y[retain], seed=2000 + seed)
     _dump(unlearned, out / "unlearned.skops")
-    for i, s in enumerate((3000, 3001, 3002)):
+    for i, s in enumerate((3000, 3001, 3002, 3003, 3004)):
         model = fit_accent_mlp(X[retain], y[retain], seed=s + 10 * seed)
-        _dump(model, out / ("extra/retrained-other-seed.skops" if i == 2 else f"retrained-{i}.skops"))
+        _dump(model, out / ("extra/retrained-other-seed.skops" if i == _N_REFERENCES else f"retrained-{i}.skops"))
     df.to_parquet(out / "data.parquet", index=False)
     case = out / "case.toml"
     case.write_text(_CASE_TOML, encoding="utf-8")

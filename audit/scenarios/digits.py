@@ -5,7 +5,8 @@ Forget = a random fifth of the training rows. Models are TorchScript archives:
 * ``original.pt`` — trained on forget + retain (overfits: memorises its rows);
 * ``unlearned.pt`` — an approximate method: the original fine-tuned on the retain
   split for a few epochs (does not fully forget);
-* ``retrained-0.pt``, ``retrained-1.pt`` — trained from scratch on retain only;
+* ``retrained-0.pt`` … ``retrained-3.pt`` — trained from scratch on retain only (four seeds:
+  the audit's null is the spread between retrains);
 * ``extra/retrained-other-seed.pt`` — another retrain, for the known-answer rerun:
   point ``unlearned`` at it and the audit must pass.
 """
@@ -25,6 +26,7 @@ __all__ = ["build_digits", "digits_frame", "MLP_PARAMS"]
 
 MLP_PARAMS = {"hidden": (128,), "epochs": 60, "lr": 2e-3, "batch_size": 32}
 _FORGET_FRACTION = 0.2
+_N_REFERENCES = 4  # shipped retrained references; one more goes to extra/
 _TEST_FRACTION = 0.3
 
 
@@ -90,16 +92,16 @@ def build_digits(out_dir: Path, seed: int = 0) -> Path:
     _save(original, out / "original.pt")
     unlearned = _finetune(original, X[retain], y[retain], seed=2000 + seed, epochs=3)
     _save(unlearned, out / "unlearned.pt")
-    for i, s in enumerate((3000, 3001, 3002)):
+    for i, s in enumerate((3000, 3001, 3002, 3003, 3004)):
         model = train_mlp(X[retain], y[retain], 10, seed=s + 10 * seed, **MLP_PARAMS)
-        _save(model, out / ("extra/retrained-other-seed.pt" if i == 2 else f"retrained-{i}.pt"))
+        _save(model, out / ("extra/retrained-other-seed.pt" if i == _N_REFERENCES else f"retrained-{i}.pt"))
     df.to_parquet(out / "data.parquet", index=False)
     case = out / "case.toml"
     case.write_text(
         '[case]\nname = "digits: forget a random fifth of the training images"\n'
         'request_id = "DEMO-DIGITS-001"\n\n'
         '[models]\noriginal = "original.pt"\nunlearned = "unlearned.pt"\n'
-        'retrained = ["retrained-0.pt", "retrained-1.pt"]\n\n'
+        'retrained = ["retrained-0.pt", "retrained-1.pt", "retrained-2.pt", "retrained-3.pt"]\n\n'
         '[data]\npath = "data.parquet"\nlabel = "label"\nsplit = "split"\nid = "image_id"\n\n'
         '[training]\nrecipe = "torch-mlp"\n'
         f'params = {{ hidden = [128], epochs = {MLP_PARAMS["epochs"]}, '

@@ -1,0 +1,54 @@
+"""``identity``: is the "unlearned" model the original itself?
+
+Runs before any statistics. U fails at once when its digest equals O's, or when its
+log-probabilities equal O's on every audited row (within ``atol``) while the retrained
+references differ from O — a re-exported no-op. Nothing else needs to be measured to
+know that such a model forgot nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from audit.checks.base import CheckContext, CheckSpec
+from audit.results import CheckResult, Metric
+
+__all__ = ["SPEC", "run", "max_output_gap"]
+
+
+def max_output_gap(ctx: CheckContext, a: str, b: str) -> float:
+    """Largest absolute log-probability difference between roles ``a`` and ``b`` over all rows."""
+    gaps = [float(np.max(np.abs(ctx.cache.logprobs(a, s) - ctx.cache.logprobs(b, s))))
+            for s in ("forget", "retain", "test") if ctx.case.n.get(s, 0) > 0]
+    return max(gaps) if gaps else 0.0
+
+
+def run(ctx: CheckContext) -> CheckResult:
+    """Fail a U that is byte- or output-identical to O."""
+    models = ctx.case.models
+    u_sha, o_sha = getattr(models["unlearned"], "sha256", None), getattr(models["original"], "sha256", None)
+    if u_sha and u_sha == o_sha:
+        return CheckResult("identity", "fail", "The unlearned model is byte-identical to the original "
+                           f"(sha256 {u_sha[:12]}…): nothing was unlearned.", title=SPEC.title)
+    atol = float(ctx.policy["atol"])
+    gap_u = max_output_gap(ctx, "unlearned", "original")
+    gap_r = [max_output_gap(ctx, r, "original") for r in ctx.cache.reference_roles]
+    metrics = [Metric("max_logprob_gap[U-O]", "all", gap_u, reference=min(gap_r) if gap_r else None,
+                      comparator="info", n=sum(ctx.case.n.values()),
+                      note="reference = the smallest gap of a retrained reference to the original")]
+    if gap_u <= atol and gap_r and min(gap_r) > atol:
+        return CheckResult("identity", "fail", "The unlearned model gives the original's outputs on every row "
+                           f"(largest log-probability gap {gap_u:.2g} <= {atol:g}) while every retrain differs: "
+                           "it is the original re-exported.", title=SPEC.title, metrics=metrics)
+    return CheckResult("identity", "pass", "The unlearned model is not the original (digest and outputs differ).",
+                       title=SPEC.title, metrics=metrics)
+
+
+SPEC = CheckSpec(
+    id="identity",
+    title="Identity (is U the original?)",
+    run=run,
+    order=0,
+    defaults={"required": True, "enabled": True, "atol": 1e-6},
+    kind="identity",
+)
