@@ -129,8 +129,7 @@ class AuditCase:
             self.models[f"retrained:{i}"] = load_model(r, f"models.retrained[{i}]", base_dir, allow_pickle)
         self.n_classes, self.classes = self._probe_models()
         self._y = self._encode_labels()
-        if self.train_references:
-            self._add_trained_references()
+        self._add_trained_references()
 
     # -- validation ------------------------------------------------------------
     @staticmethod
@@ -191,6 +190,8 @@ class AuditCase:
         return raw
 
     def _add_trained_references(self) -> None:
+        if not self.train_references:
+            return
         from audit.recipes import get_recipe
         from audit.references import reference_seeds, train_references
 
