@@ -15,6 +15,7 @@ import pandas as pd
 from audit.adapters import load_model
 from audit.data import frame_sha256, read_table, validate_table
 from audit.errors import BadInput
+from audit.references import validate_reference_request
 
 __all__ = ["AuditCase", "load_case", "CASE_KEYS"]
 
@@ -23,6 +24,7 @@ CASE_KEYS: dict[str, set[str]] = {
     "models": {"original", "unlearned", "retrained"},
     "data": {"path", "label", "split", "groups", "id", "features"},
     "training": {"recipe", "params"},
+    "references": {"train", "seed"},
     "policy": set(),  # validated by audit.policy
 }
 _PROBE_ROWS = 8
@@ -49,6 +51,13 @@ class AuditCase:
         Row id column; only salted hashes reach the evidence pack.
     features : list of str, optional
         Feature columns; default every column that is not label, split, id or group.
+    recipe, recipe_params : str, dict, optional
+        The ``[training]`` recipe (see :func:`audit.recipes.get_recipe`) and its parameters.
+    train_references : int
+        Extra references (0..64) to train with ``recipe`` on the retain rows; they become
+        roles ``retrained:<i>`` after the given ones (see :mod:`audit.references`).
+    reference_seed : int
+        Base seed the extra references' seeds are derived from.
 
     Examples
     --------
@@ -82,7 +91,11 @@ class AuditCase:
         allow_pickle: bool = False,
         base_dir: Path | None = None,
         policy: dict[str, Any] | None = None,
+        train_references: int = 0,
+        reference_seed: int = 0,
     ) -> None:
+        self.train_references, self.reference_seed = validate_reference_request(
+            train_references, reference_seed, recipe)
         self.name = str(name)
         self.request_id = None if request_id is None else str(request_id)
         self.description = description
@@ -116,6 +129,7 @@ class AuditCase:
             self.models[f"retrained:{i}"] = load_model(r, f"models.retrained[{i}]", base_dir, allow_pickle)
         self.n_classes, self.classes = self._probe_models()
         self._y = self._encode_labels()
+        self._add_trained_references()
 
     # -- validation ------------------------------------------------------------
     @staticmethod
@@ -174,6 +188,20 @@ class AuditCase:
             raise BadInput("data.label", f"{int(bad.sum())} label(s) outside the models' classes "
                            f"0..{self.n_classes - 1}, e.g. {int(raw[bad][0])}")
         return raw
+
+    def _add_trained_references(self) -> None:
+        if not self.train_references:
+            return
+        from audit.recipes import get_recipe
+        from audit.references import reference_seeds, train_references
+
+        recipe = get_recipe(self.recipe, self.recipe_params, original=self.models["original"])
+        seeds = reference_seeds(self.reference_seed, self.train_references)
+        first = len(self.reference_roles)
+        for i, model in enumerate(train_references(recipe, self.X("retain"), self.y("retain"),
+                                                   self.n_classes, seeds)):
+            self.models[f"retrained:{first + i}"] = model
+        self._probe_models()  # a reference missing a class the others have is bad input
 
     # -- accessors -------------------------------------------------------------
     def mask(self, split: str) -> np.ndarray:
@@ -250,6 +278,11 @@ def load_case(path: str | Path, allow_pickle: bool = False) -> AuditCase:
     if "path" not in data:
         raise BadInput("data.path", "missing")
     case_meta, training = doc.get("case", {}), doc.get("training", {})
+    references = doc.get("references", {})
+    if "references" in doc and not training.get("recipe"):
+        raise BadInput("references.train", "needs a [training] recipe to train references with")
+    if "references" in doc and "train" not in references:
+        raise BadInput("references.train", "missing")
     groups = data.get("groups", [])
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
         raise BadInput("data.groups", "must be a list of column names")
@@ -272,4 +305,6 @@ def load_case(path: str | Path, allow_pickle: bool = False) -> AuditCase:
         allow_pickle=allow_pickle,
         base_dir=path.parent,
         policy=doc.get("policy"),
+        train_references=references.get("train", 0),
+        reference_seed=references.get("seed", 0),
     )

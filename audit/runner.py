@@ -113,8 +113,18 @@ def _environment() -> dict[str, Any]:
 
 
 def _model_entry(model: Any) -> dict[str, Any]:
+    """results.json entry of one model: digest, format, file and where it came from.
+
+    Models the suite trained itself (``[references] train``) have no file; their
+    ``provenance`` (``source = "trained"``, seed, recipe) is recorded instead.
+
+    >>> class M: sha256, format = None, "callable"
+    >>> _model_entry(M())
+    {'sha256': None, 'format': 'callable', 'file': None, 'source': 'case'}
+    """
     path = getattr(model, "source_path", None)
-    return {"sha256": model.sha256, "format": model.format, "file": path.name if path else None}
+    entry = {"sha256": model.sha256, "format": model.format, "file": path.name if path else None}
+    return {**entry, **(getattr(model, "provenance", None) or {"source": "case"})}
 
 
 def _run_check(spec: Any, ctx: CheckContext) -> CheckResult:
