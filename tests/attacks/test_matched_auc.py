@@ -120,13 +120,13 @@ def test_bootstrap_ci_covers_the_true_matched_auc() -> None:
     Members of stratum s ~ N(mu_s + d, 1), non-members ~ N(mu_s, 1): every AUC_s, hence
     the matched AUC, is Phi(d / sqrt 2) whatever the (different) stratum mixes.
     """
-    d, truth, hits, n_sets = 0.5, stats.norm.cdf(0.5 / np.sqrt(2)), 0, 80
+    d, truth, hits, n_sets = 0.5, stats.norm.cdf(0.5 / np.sqrt(2)), 0, 60
     rng = np.random.default_rng(11)
     for _ in range(n_sets):
         ps, ns = rng.choice(3, 120, p=[0.7, 0.2, 0.1]), rng.choice(3, 150, p=[0.2, 0.3, 0.5])
         mu = np.array([0.0, 2.0, -1.0])
         pos, neg = rng.normal(mu[ps] + d, 1), rng.normal(mu[ns], 1)
-        reps = paired_roc_bootstrap({"m": pos}, {"m": neg}, 200, rng, (), ps, ns)
+        reps = paired_roc_bootstrap({"m": pos}, {"m": neg}, 150, rng, (), ps, ns)
         lo, hi = np.quantile(reps["m"]["auc"], [0.05, 0.95])
         hits += lo <= truth <= hi
-    assert hits / n_sets >= 0.8  # nominal 0.9; 80 sets: SE ~ 0.034
+    assert hits / n_sets >= 0.78  # nominal 0.9; 60 sets: SE ~ 0.04
