@@ -15,11 +15,12 @@ import pandas as pd
 from audit.adapters import load_model
 from audit.data import frame_sha256, read_table, validate_table
 from audit.errors import BadInput
+from audit.forget_kind import validate_forget_kind
 
 __all__ = ["AuditCase", "load_case", "CASE_KEYS"]
 
 CASE_KEYS: dict[str, set[str]] = {
-    "case": {"name", "request_id", "description", "operator"},
+    "case": {"name", "request_id", "description", "operator", "forget_kind"},
     "models": {"original", "unlearned", "retrained"},
     "data": {"path", "label", "split", "groups", "id", "features"},
     "training": {"recipe", "params"},
@@ -49,6 +50,9 @@ class AuditCase:
         Row id column; only salted hashes reach the evidence pack.
     features : list of str, optional
         Feature columns; default every column that is not label, split, id or group.
+    forget_kind : str, optional
+        ``"random"``, ``"class"``, ``"group"`` or ``"feature"`` (``[case] forget_kind``);
+        default: detected (:func:`audit.forget_kind.detect_forget_kind`).
 
     Examples
     --------
@@ -82,7 +86,9 @@ class AuditCase:
         allow_pickle: bool = False,
         base_dir: Path | None = None,
         policy: dict[str, Any] | None = None,
+        forget_kind: str | None = None,
     ) -> None:
+        self.forget_kind = validate_forget_kind(forget_kind)
         self.name = str(name)
         self.request_id = None if request_id is None else str(request_id)
         self.description = description
@@ -267,6 +273,7 @@ def load_case(path: str | Path, allow_pickle: bool = False) -> AuditCase:
         request_id=case_meta.get("request_id"),
         description=case_meta.get("description"),
         operator=case_meta.get("operator"),
+        forget_kind=case_meta.get("forget_kind"),
         recipe=training.get("recipe"),
         recipe_params=training.get("params"),
         allow_pickle=allow_pickle,
