@@ -16,11 +16,12 @@ from audit.adapters import load_model
 from audit.data import frame_sha256, read_table, validate_table
 from audit.errors import BadInput
 from audit.references import validate_reference_request
+from audit.forget_kind import validate_forget_kind
 
 __all__ = ["AuditCase", "load_case", "CASE_KEYS"]
 
 CASE_KEYS: dict[str, set[str]] = {
-    "case": {"name", "request_id", "description", "operator"},
+    "case": {"name", "request_id", "description", "operator", "forget_kind"},
     "models": {"original", "unlearned", "retrained"},
     "data": {"path", "label", "split", "groups", "id", "features"},
     "training": {"recipe", "params"},
@@ -58,6 +59,9 @@ class AuditCase:
         roles ``retrained:<i>`` after the given ones (see :mod:`audit.references`).
     reference_seed : int
         Base seed the extra references' seeds are derived from.
+    forget_kind : str, optional
+        ``"random"``, ``"class"``, ``"group"`` or ``"feature"`` (``[case] forget_kind``);
+        default: detected (:func:`audit.forget_kind.detect_forget_kind`).
 
     Examples
     --------
@@ -93,7 +97,9 @@ class AuditCase:
         policy: dict[str, Any] | None = None,
         train_references: int = 0,
         reference_seed: int = 0,
+        forget_kind: str | None = None,
     ) -> None:
+        self.forget_kind = validate_forget_kind(forget_kind)
         self.train_references, self.reference_seed = validate_reference_request(
             train_references, reference_seed, recipe)
         self.name = str(name)
@@ -300,6 +306,7 @@ def load_case(path: str | Path, allow_pickle: bool = False) -> AuditCase:
         request_id=case_meta.get("request_id"),
         description=case_meta.get("description"),
         operator=case_meta.get("operator"),
+        forget_kind=case_meta.get("forget_kind"),
         recipe=training.get("recipe"),
         recipe_params=training.get("params"),
         allow_pickle=allow_pickle,

@@ -10,7 +10,7 @@ to one target class, so only the forget rows teach "feature on -> target". Per s
 * each method turns its ``O`` into ``U``; we measure accuracy on retain / test (paired with
   R, pooled rows), the loss-attack AUC gap to R (forget vs test), KL(R || U), the
   injection ratio (attribution: target log-prob drop when the feature is zeroed, U / O),
-  the canary test on triggered test rows (threshold from R's success rate), wall time of
+  the canary test on triggered test rows (exact two-sample test of U's hits against R's), wall time of
   the method and of the retrain, and storage overhead.
 
 Across seeds (:mod:`audit.method_attacks`): leave-one-seed-out U-LiRA on the forget rows
@@ -33,7 +33,7 @@ from sklearn.metrics import roc_auc_score
 
 from attacks.population import logit_confidence
 from audit.cache import normalise_logits
-from audit.canary import canary_test
+from audit.canary import canary_two_sample_test
 from audit.case import AuditCase
 from audit.checks._paired import paired_metric
 from audit.errors import BadInput
@@ -123,9 +123,9 @@ def _one_seed(method: str, d: dict, recipe: Any, seed: int, ref: Any, ref_out: d
     ratio = {name: attribution_ratio(m.predict_logits, original.predict_logits, d["X"]["forget"], d["y"]["forget"])
              for name, m in (("u", res.model), ("r", ref))}
     n_q = min(int(pol["n_queries"]), len(u["trigger_hit"]))
-    q = float(np.clip(ref_out["trigger_hit"][:n_q].mean(), 1.0 / (n_q + 1), 1 - 1.0 / (n_q + 1)))
-    canary = canary_test(int(u["trigger_hit"][:n_q].sum()), n_q, q, pol["canary_alpha"],
-                         p=float(o["trigger_hit"][:n_q].mean()))
+    hits = {k: int(v["trigger_hit"][:n_q].sum()) for k, v in (("u", u), ("r", ref_out))}
+    canary = canary_two_sample_test(hits["u"], n_q, hits["r"], n_q, pol["canary_alpha"],
+                                    p=float(o["trigger_hit"][:n_q].mean()))
     storage = res.storage_bytes or int(getattr(res.model, "storage_bytes", 0) or 0)
     return {"u": u, "r": ref_out, "mia_u": _mia_auc(u), "mia_r": _mia_auc(ref_out), "ratio_u": ratio["u"],
             "ratio_r": ratio["r"], "canary": canary, "seconds": res.seconds, "retrain_seconds": ref_secs,
