@@ -35,7 +35,7 @@ from attacks.resample import paired_roc_bootstrap, tpr_at_fpr_rows
 from attacks.rmia import rmia_scores
 from audit.checks._paired import paired_metric
 from audit.checks.base import CheckContext, CheckSpec
-from audit.errors import BadInput
+from audit.checks.options import Option, switches
 from audit.results import CheckResult, Figure, Finding, Metric, Table, worst_status
 from audit.shadows import case_shadows
 from audit.stats import ci_level, equivalence_status, n_to_settle
@@ -221,9 +221,6 @@ def run(ctx: CheckContext) -> CheckResult:
     """Population membership attacks on forget vs test under U, each R and O."""
     pol = ctx.policy
     attacks = list(pol["attacks"])
-    bad = [a for a in attacks if a not in KNOWN_ATTACKS]
-    if bad or not attacks:
-        raise BadInput("policy.membership_inference.attacks", f"unknown {bad}; known: {sorted(KNOWN_ATTACKS)}")
     missing: list[str] = []
     if REFERENCE_ATTACK in attacks and len(ctx.cache.reference_roles) < 2:
         attacks.remove(REFERENCE_ATTACK)
@@ -286,22 +283,34 @@ SPEC = CheckSpec(
     title="Membership inference on the forget set",
     run=run,
     order=40,
-    defaults={
-        "required": True,
-        "enabled": True,
+    options={
+        **switches(required=True),
         # shadow attacks (lira_online, rmia) train `shadow_models` models: opt in via policy
-        "attacks": ["loss", "logit_confidence", "modified_entropy", "entropy", REFERENCE_ATTACK],
-        "auc_margin": 0.05,
-        "auto_factor": 2.0,
-        "auto_min_margin": 0.02,
-        "fpr_levels": [0.01, 0.001],
-        "shadow_models": 16,  # with a [training] recipe: shadows for lira_online / rmia
+        "attacks": Option(list, ["loss", "logit_confidence", "modified_entropy", "entropy", REFERENCE_ATTACK],
+                          "attacks run on forget vs test rows", items=Option(str, choices=KNOWN_ATTACKS),
+                          min_items=1, tighter="superset"),
+        "auc_margin": Option(float, 0.05, "largest accepted AUC gap U - R", minimum=0, maximum=1,
+                             allow_auto=True, tighter="lower"),
+        "auto_factor": Option(float, 2.0, '"auto" margin = auto_factor x the R-R AUC spread',
+                              minimum=0, exclusive_minimum=True, tighter="lower"),
+        "auto_min_margin": Option(float, 0.02, "floor of the auto AUC margin", minimum=0, maximum=1,
+                                  tighter="lower"),
+        "fpr_levels": Option(list, [0.01, 0.001], "false-positive rates at which TPR is reported",
+                             items=Option(float, minimum=0, maximum=1, exclusive_minimum=True,
+                                          exclusive_maximum=True), tighter="superset"),
+        # with a [training] recipe: shadows for lira_online / rmia
+        "shadow_models": Option(int, 16, "shadow models for lira_online / rmia (needs a recipe)",
+                                minimum=4, also=(0,), multiple_of=2, tighter="higher"),
         # cached shadow outputs: "" = the user cache ($XDG_CACHE_HOME or ~/.cache)/unlearn-audit,
         # "none" = do not cache
-        "shadow_cache_dir": "",
-        "rmia_gamma": 1.0,
+        "shadow_cache_dir": Option(str, "", 'shadow-output cache; "" = user cache, "none" = off',
+                                   tighter="neutral"),
+        "rmia_gamma": Option(float, 1.0, "RMIA likelihood-ratio threshold gamma", minimum=0,
+                             exclusive_minimum=True),
         # calibrated loss-attack rate on forget rows (0 disables). Row bootstraps miss the
         # seed-to-seed spread of this rate: two retrains of the accent case differ by ~0.1.
-        "loss_rate_margin": 0.15,
+        # No tighter direction: 0 switches the attack off.
+        "loss_rate_margin": Option(float, 0.15, "margin of the calibrated loss rate (0 = off)",
+                                   minimum=0, maximum=0.5),
     },
 )

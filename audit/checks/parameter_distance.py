@@ -15,6 +15,7 @@ import itertools
 import numpy as np
 
 from audit.checks.base import CheckContext, CheckSpec
+from audit.checks.options import Option, switches
 from audit.results import CheckResult, Metric, Table
 from audit.stats import ci_level, equivalence_status, n_to_settle
 
@@ -142,5 +143,11 @@ SPEC = CheckSpec(
     title="Parameter distance to retrained models",
     run=run,
     order=30,
-    defaults={"required": False, "enabled": True, "auto_factor": 1.0, "min_references_for_ci": 3},
+    options={
+        **switches(required=False),
+        "auto_factor": Option(float, 1.0, "margin = auto_factor x the mean R-R distance",
+                              minimum=0, exclusive_minimum=True, tighter="lower"),
+        "min_references_for_ci": Option(int, 3, "references needed for a confidence interval",
+                                        minimum=2),
+    },
 )
