@@ -20,6 +20,7 @@ its declaration before any work starts, so a typo never silently weakens a gate.
 from __future__ import annotations
 
 import copy
+import json
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,7 +34,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from audit.case import AuditCase
 
 __all__ = ["GENERAL_OPTIONS", "GENERAL_DEFAULTS", "declarations", "default_policy", "merge_policy",
-           "validate_policy", "check_tightens", "resolve_policy", "load_policy_file"]
+           "validate_policy", "check_tightens", "resolve_policy", "load_policy_file",
+           "reference_table"]
 
 GENERAL_OPTIONS: dict[str, Option] = {
     "alpha": Option(float, 0.05, "TOST level: 1 - 2 alpha intervals decide", minimum=0, maximum=0.5,
@@ -241,3 +243,27 @@ def load_policy_file(path: str | Path) -> dict[str, Any]:
         return tomllib.loads(p.read_text("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise BadInput("policy", f"{p.name} is not valid TOML: {exc}") from exc
+
+
+def _tighter_words(opt: Option) -> str:
+    rule = opt.tighter
+    if isinstance(rule, tuple):
+        return " < ".join(f"`{c}`" for c in rule)
+    return {"lower": "lower", "higher": "higher (true > false)" if opt.type is bool else "higher",
+            "superset": "superset", "unset": "only if gate unset", "neutral": "free",
+            None: "fixed by gate"}[rule]
+
+
+def reference_table() -> str:
+    """The README's policy reference: one Markdown row per declared option.
+
+    >>> print(reference_table().splitlines()[2])
+    | `general.alpha` | number > 0 and < 0.5 | `0.05` | fixed by gate | TOST level: 1 - 2 alpha intervals decide |
+    """
+    rows = ["| option | allowed | default | tighter (case under a gate) | meaning |",
+            "|---|---|---|---|---|"]
+    for section, options in declarations().items():
+        for key, opt in options.items():
+            rows.append(f"| `{section}.{key}` | {opt.describe()} | `{json.dumps(opt.default)}` | "
+                        f"{_tighter_words(opt)} | {opt.doc} |")
+    return "\n".join(rows) + "\n"

@@ -297,7 +297,7 @@ SPEC = CheckSpec(
                                   tighter="lower"),
         "fpr_levels": Option(list, [0.01, 0.001], "false-positive rates at which TPR is reported",
                              items=Option(float, minimum=0, maximum=1, exclusive_minimum=True,
-                                          exclusive_maximum=True), tighter="superset"),
+                                          exclusive_maximum=True), min_items=1, tighter="superset"),
         # with a [training] recipe: shadows for lira_online / rmia
         "shadow_models": Option(int, 16, "shadow models for lira_online / rmia (needs a recipe)",
                                 minimum=4, also=(0,), multiple_of=2, tighter="higher"),

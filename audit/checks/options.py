@@ -123,7 +123,9 @@ class Option:
         if self.maximum is not None:
             parts.append(("and " if self.minimum is not None else "") + f"{hi} {_num(self.maximum)}")
         if self.multiple_of:
-            parts.append(f"a multiple of {self.multiple_of}")
+            parts.append(f"(a multiple of {self.multiple_of})")
+        if self.from_case:
+            parts.append(f"among the case's {self.from_case}")
         text = " ".join(parts)
         extra = [repr(a) for a in self.also] + (['"auto"'] if self.allow_auto else [])
         return text + (", or " + " or ".join(extra) if extra else "")
