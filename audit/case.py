@@ -15,8 +15,8 @@ import pandas as pd
 from audit.adapters import load_model
 from audit.data import frame_sha256, read_table, validate_table
 from audit.errors import BadInput
-from audit.references import validate_reference_request
 from audit.forget_kind import validate_forget_kind
+from audit.references import validate_reference_request
 
 __all__ = ["AuditCase", "load_case", "CASE_KEYS"]
 

@@ -45,12 +45,14 @@ def _audit(case_path: Path, out: Path, policy: Path | None, seed: int, allow_pic
            sign_key: Path | None, template: Path | None) -> dict[str, Any]:
     """Load, validate, run and write; raises BadInput before anything is written."""
     from audit.case import load_case
-    from audit.policy import load_policy_file
+    from audit.policy import default_policy, load_policy_file, merge_policy
     from audit.runner import run_audit, write_evidence
 
     _check_out(out)
     _check_pack_options(sign_key, template)
     overrides = load_policy_file(policy) if policy else None
+    if overrides is not None:  # refuse a bad gate policy before the case's models are loaded
+        merge_policy(default_policy(), overrides, "policy")
     case = load_case(case_path, allow_pickle=allow_pickle)
     progress = None
     if _interactive():

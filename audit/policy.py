@@ -1,8 +1,7 @@
-"""Policy: thresholds and which checks are required.
+"""Policy: thresholds and which checks are required, declared and validated up front.
 
-Built-in defaults come from ``GENERAL_DEFAULTS`` and each check's ``SPEC.defaults``.
-A case file's ``[policy]`` table and a ``--policy`` TOML file override them, in that
-order. Layout::
+Every option is declared (:class:`audit.checks.options.Option`): ``[general]`` here in
+``GENERAL_OPTIONS``, each check's in its ``SPEC.options``. Layout::
 
     [general]
     alpha = 0.05          # TOST level; CIs are 1 - 2*alpha
@@ -10,87 +9,238 @@ order. Layout::
     required = true
     accuracy_margin = 0.03
 
-Unknown sections or keys are bad input, so a typo never silently weakens a gate.
+Layers (:func:`resolve_policy`): the built-in defaults; then, without a gate policy, the
+case file's ``[policy]`` overrides them. With a gate policy (``--policy GATE.toml``) the
+gate overrides the defaults and the case's ``[policy]`` may only *tighten* the result,
+option by option, as each declaration's ``tighter`` says; a loosening is bad input
+naming the key and both values. Every key must be declared and every value must satisfy
+its declaration before any work starts, so a typo never silently weakens a gate.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audit.checks import registry
+from audit.checks.options import Option, defaults_of, tightens, validate_value
 from audit.errors import BadInput
 
-__all__ = ["GENERAL_DEFAULTS", "default_policy", "merge_policy", "load_policy_file"]
+if TYPE_CHECKING:  # pragma: no cover
+    from audit.case import AuditCase
 
-GENERAL_DEFAULTS: dict[str, Any] = {
-    "alpha": 0.05,  # TOST level: 90 % intervals decide
-    "n_bootstrap": 1000,
-    "batch_size": 4096,
-    "min_group_size": 30,
-    "fail_on_warn": False,  # treat a warn verdict as a fail for the exit code
-    # share of fresh retrains the equivalence region must hold (seed prediction interval)
-    "retrain_coverage": 0.99,
-    "min_rows": 20,  # a gated metric with fewer rows on either side is inconclusive
-    # no required forgetting check can tell the original from a retrain: "inconclusive" or "warn"
-    "on_no_power": "inconclusive",
+__all__ = ["GENERAL_OPTIONS", "GENERAL_DEFAULTS", "declarations", "default_policy", "merge_policy",
+           "validate_policy", "check_tightens", "resolve_policy", "load_policy_file",
+           "reference_table"]
+
+GENERAL_OPTIONS: dict[str, Option] = {
+    "alpha": Option(float, 0.05, "TOST level: 1 - 2 alpha intervals decide", minimum=0, maximum=0.5,
+                    exclusive_minimum=True, exclusive_maximum=True),
+    "n_bootstrap": Option(int, 1000, "bootstrap resamples per interval", minimum=100,
+                          tighter="higher"),
+    "batch_size": Option(int, 4096, "rows per model call", minimum=1, tighter="neutral"),
+    "min_group_size": Option(int, 30, "smallest group reported (general)", minimum=1),
+    "fail_on_warn": Option(bool, False, "a warn verdict exits 1 like a fail", tighter="higher"),
+    "on_no_power": Option(str, "inconclusive",
+                          "verdict when no required forgetting check can tell the original from "
+                          "the references", choices=("inconclusive", "warn"),
+                          tighter=("warn", "inconclusive")),
+    "retrain_coverage": Option(float, 0.99, "share of fresh retrains the pass band holds "
+                               "(Student-t prediction band of the retrain distribution)",
+                               minimum=0.5, maximum=1, exclusive_maximum=True, tighter="lower"),
+    "min_rows": Option(int, 20, "a gated metric with fewer rows on either side is inconclusive",
+                       minimum=2, tighter="higher"),
 }
+GENERAL_DEFAULTS: dict[str, Any] = defaults_of(GENERAL_OPTIONS)
+
+
+def declarations() -> dict[str, Mapping[str, Option]]:
+    """Every declared option: ``{"general": {...}, "<check id>": {...}, ...}``.
+
+    >>> decl = declarations()
+    >>> decl["output_divergence"]["gate_on"].tighter
+    'superset'
+    """
+    return {"general": GENERAL_OPTIONS, **{cid: spec.options for cid, spec in registry().items()}}
 
 
 def default_policy() -> dict[str, dict[str, Any]]:
-    """The built-in policy: ``{"general": {...}, "<check id>": {...}, ...}``."""
-    pol = {"general": copy.deepcopy(GENERAL_DEFAULTS)}
-    for cid, spec in registry().items():
-        pol[cid] = copy.deepcopy(spec.defaults)
-    return pol
+    """The built-in policy: ``{"general": {...}, "<check id>": {...}, ...}``.
+
+    >>> default_policy()["general"]["on_no_power"]
+    'inconclusive'
+    """
+    return {section: defaults_of(options) for section, options in declarations().items()}
 
 
-def _compatible(default: Any, value: Any) -> bool:
-    if isinstance(default, bool):
-        return isinstance(value, bool)
-    if isinstance(default, (int, float)) and not isinstance(default, bool):
-        return isinstance(value, (int, float)) and not isinstance(value, bool) or value == "auto"
-    if default == "auto":
-        return value == "auto" or (isinstance(value, (int, float)) and not isinstance(value, bool))
-    if isinstance(default, list):
-        return isinstance(value, list)
-    return isinstance(value, type(default))
+def _option(decl: Mapping[str, Mapping[str, Option]], source: str, section: str, key: str) -> Option:
+    if section not in decl:
+        raise BadInput(f"{source}.{section}", f"unknown policy section; known: {sorted(decl)}")
+    if key not in decl[section]:
+        raise BadInput(f"{source}.{section}.{key}",
+                       f"unknown policy key; known: {sorted(decl[section])}")
+    return decl[section][key]
+
+
+def _tables(overrides: Any, source: str) -> dict[str, dict[str, Any]]:
+    if overrides is None:
+        return {}
+    if not isinstance(overrides, dict):
+        raise BadInput(source, "must be a table of tables ([general], [<check id>], ...)")
+    decl = declarations()
+    for section, table in overrides.items():
+        if section not in decl:
+            raise BadInput(f"{source}.{section}", f"unknown policy section; known: {sorted(decl)}")
+        if not isinstance(table, dict):
+            raise BadInput(f"{source}.{section}", "must be a table")
+    return overrides
+
+
+def validate_policy(policy: Mapping[str, Mapping[str, Any]], source: str = "policy") -> None:
+    """Check a complete policy against the declarations; raise ``BadInput`` naming the field.
+
+    >>> validate_policy(default_policy())
+    >>> bad = default_policy(); bad["general"]["alpha"] = float("nan")
+    >>> validate_policy(bad)
+    Traceback (most recent call last):
+    ...
+    audit.errors.BadInput: policy.general.alpha: must be finite, got nan
+    """
+    decl = declarations()
+    for section, options in decl.items():
+        table = policy.get(section)
+        if not isinstance(table, Mapping):
+            raise BadInput(f"{source}.{section}", "missing policy section")
+        for key in table:
+            _option(decl, source, section, key)
+        for key, opt in options.items():
+            if key not in table:
+                raise BadInput(f"{source}.{section}.{key}", "missing policy key")
+            validate_value(f"{source}.{section}.{key}", opt, table[key])
+    for section in policy:
+        if section not in decl:
+            raise BadInput(f"{source}.{section}", f"unknown policy section; known: {sorted(decl)}")
 
 
 def merge_policy(
     base: dict[str, dict[str, Any]], overrides: dict[str, Any] | None, source: str = "policy"
 ) -> dict[str, dict[str, Any]]:
-    """Return ``base`` updated with ``overrides``; unknown sections/keys or wrong types fail."""
+    """Return ``base`` updated with ``overrides``, every value checked against its declaration.
+
+    Unknown sections or keys, wrong types, values out of range or outside their choices
+    raise :class:`audit.errors.BadInput` naming ``source.section.key`` (``[i]`` for a
+    list element).
+
+    >>> pol = merge_policy(default_policy(), {"utility": {"accuracy_margin": 0}})
+    >>> pol["utility"]["accuracy_margin"]
+    0.0
+    >>> merge_policy(default_policy(), {"utility": {"splits": ["test", "tset"]}})
+    Traceback (most recent call last):
+    ...
+    audit.errors.BadInput: policy.utility.splits[1]: 'tset' is not one of ['forget', 'retain', 'test']; did you mean 'test'?
+    """
     out = copy.deepcopy(base)
-    for section, table in (overrides or {}).items():
-        if section not in out:
-            raise BadInput(f"{source}.{section}", f"unknown policy section; known: {sorted(out)}")
-        if not isinstance(table, dict):
-            raise BadInput(f"{source}.{section}", "must be a table")
+    decl = declarations()
+    for section, table in _tables(overrides, source).items():
         for key, value in table.items():
-            if key not in out[section]:
-                raise BadInput(
-                    f"{source}.{section}.{key}",
-                    f"unknown policy key; known: {sorted(out[section])}",
-                )
-            if not _compatible(out[section][key], value):
-                raise BadInput(
-                    f"{source}.{section}.{key}",
-                    f"expected a value like {out[section][key]!r}, got {value!r}",
-                )
-            out[section][key] = value
-    alpha = out["general"]["alpha"]
-    if not 0 < alpha < 0.5:
-        raise BadInput(f"{source}.general.alpha", "must lie in (0, 0.5)")
-    if out["general"]["n_bootstrap"] < 100:
-        raise BadInput(f"{source}.general.n_bootstrap", "must be at least 100")
+            opt = _option(decl, source, section, key)
+            out.setdefault(section, {})[key] = validate_value(f"{source}.{section}.{key}", opt, value)
+    validate_policy(out, source)
     return out
 
 
+def check_tightens(gate: Mapping[str, Mapping[str, Any]], case_overrides: Mapping[str, Any] | None,
+                   source: str = "case.policy") -> None:
+    """Refuse a case ``[policy]`` value that is looser than the gate's (``BadInput``).
+
+    ``gate`` is the complete gate policy (defaults + the gate file); ``case_overrides``
+    the case's validated tables.
+
+    >>> gate = default_policy()
+    >>> check_tightens(gate, {"utility": {"accuracy_margin": 0.01}})
+    >>> check_tightens(gate, {"utility": {"accuracy_margin": 0.1}})
+    Traceback (most recent call last):
+    ...
+    audit.errors.BadInput: case.policy.utility.accuracy_margin: loosens the gate policy (gate 0.03, case 0.1): may only be lowered
+    """
+    decl = declarations()
+    for section, table in (case_overrides or {}).items():
+        for key, value in table.items():
+            why = tightens(decl[section][key], gate[section][key], value)
+            if why is not None:
+                raise BadInput(f"{source}.{section}.{key}", f"loosens the gate policy "
+                               f"(gate {gate[section][key]!r}, case {value!r}): {why}")
+
+
+def _check_against_case(policy: Mapping[str, Mapping[str, Any]], case: AuditCase,
+                        case_overrides: Mapping[str, Any]) -> None:
+    for section, options in declarations().items():
+        for key, opt in options.items():
+            value = policy[section][key]
+            if opt.from_case is None or value == opt.default:
+                continue
+            allowed = list(getattr(case, opt.from_case))
+            if value not in allowed:
+                source = "case.policy" if key in case_overrides.get(section, {}) else "policy"
+                raise BadInput(f"{source}.{section}.{key}",
+                               f"{value!r} is not among the case's {opt.from_case}: {allowed}")
+
+
+def _layer(policy: Mapping[str, Mapping[str, Any]], overrides: Mapping[str, Any] | None
+           ) -> dict[str, dict[str, Any]]:
+    return {s: {k: copy.deepcopy(policy[s][k]) for k in t} for s, t in (overrides or {}).items()}
+
+
+def resolve_policy(case: AuditCase, gate: dict[str, Any] | None = None
+                   ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """The effective policy of a run and its layers, validated before any work starts.
+
+    Parameters
+    ----------
+    case : AuditCase
+        Its ``policy_overrides`` (the case file's ``[policy]``) are the case layer.
+    gate : dict, optional
+        The gate policy (``--policy`` file). When given, the case layer may only tighten it.
+
+    Returns
+    -------
+    policy : dict
+        The complete effective policy.
+    sources : dict
+        ``{"defaults": ..., "gate": {...} | None, "case": {...}}`` for results.json.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> case = SimpleNamespace(policy_overrides={"utility": {"accuracy_margin": 0.02}}, features=[])
+    >>> pol, src = resolve_policy(case, gate={"utility": {"required": True}})
+    >>> pol["utility"]["accuracy_margin"], src["gate"], src["case"]
+    (0.02, {'utility': {'required': True}}, {'utility': {'accuracy_margin': 0.02}})
+    """
+    defaults = default_policy()
+    case_overrides = _tables(getattr(case, "policy_overrides", None) or None, "case.policy")
+    gated = None if gate is None else merge_policy(defaults, gate, "policy")
+    policy = merge_policy(defaults if gated is None else gated, case_overrides, "case.policy")
+    if gated is not None:
+        check_tightens(gated, _layer(policy, case_overrides))
+    _check_against_case(policy, case, case_overrides)
+    sources = {"defaults": defaults, "gate": None if gated is None else _layer(gated, gate),
+               "case": _layer(policy, case_overrides)}
+    return policy, sources
+
+
 def load_policy_file(path: str | Path) -> dict[str, Any]:
-    """Parse a policy TOML file (validated later by :func:`merge_policy`)."""
+    """Parse a policy TOML file (validated later by :func:`resolve_policy`).
+
+    >>> load_policy_file("/nonexistent/gate.toml")
+    Traceback (most recent call last):
+    ...
+    audit.errors.BadInput: policy: policy file not found: /nonexistent/gate.toml
+    """
     p = Path(path)
     if not p.is_file():
         raise BadInput("policy", f"policy file not found: {p}")
@@ -98,3 +248,27 @@ def load_policy_file(path: str | Path) -> dict[str, Any]:
         return tomllib.loads(p.read_text("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise BadInput("policy", f"{p.name} is not valid TOML: {exc}") from exc
+
+
+def _tighter_words(opt: Option) -> str:
+    rule = opt.tighter
+    if isinstance(rule, tuple):
+        return " < ".join(f"`{c}`" for c in rule)
+    return {"lower": "lower", "higher": "higher (true > false)" if opt.type is bool else "higher",
+            "superset": "superset", "unset": "only if gate unset", "neutral": "free",
+            None: "fixed by gate"}[rule]
+
+
+def reference_table() -> str:
+    """The README's policy reference: one Markdown row per declared option.
+
+    >>> print(reference_table().splitlines()[2])
+    | `general.alpha` | number > 0 and < 0.5 | `0.05` | fixed by gate | TOST level: 1 - 2 alpha intervals decide |
+    """
+    rows = ["| option | allowed | default | tighter (case under a gate) | meaning |",
+            "|---|---|---|---|---|"]
+    for section, options in declarations().items():
+        for key, opt in options.items():
+            rows.append(f"| `{section}.{key}` | {opt.describe()} | `{json.dumps(opt.default)}` | "
+                        f"{_tighter_words(opt)} | {opt.doc} |")
+    return "\n".join(rows) + "\n"

@@ -18,7 +18,7 @@ from audit.cache import OutputCache
 from audit.case import AuditCase
 from audit.checks import CheckContext, registry
 from audit.errors import BadInput
-from audit.policy import default_policy, merge_policy
+from audit.policy import resolve_policy
 from audit.results import CheckResult, worst_status
 
 __all__ = ["run_audit", "verdict_of", "gate_verdict", "audit_controls", "exit_code_of", "write_evidence", "EXIT_CODES", "SCHEMA_VERSION"]
@@ -156,7 +156,8 @@ def run_audit(
     case : AuditCase
         The validated case.
     policy : dict, optional
-        Overrides on top of the built-in defaults and the case file's ``[policy]``.
+        The gate policy (a ``--policy`` file) on top of the built-in defaults; the case
+        file's ``[policy]`` may then only tighten it (see :func:`audit.policy.resolve_policy`).
     seed : int
         Seeds every bootstrap; same case + same seed gives the same results.
     progress : callable, optional
@@ -173,8 +174,7 @@ def run_audit(
     'fail'
     """
     started = _now()
-    pol = merge_policy(default_policy(), case.policy_overrides, "case.policy")
-    pol = merge_policy(pol, policy, "policy")
+    pol, policy_sources = resolve_policy(case, policy)  # validated; the case may only tighten a gate
     if cache is None:
         cache = OutputCache(case.models, case.X, case.y, batch_size=pol["general"]["batch_size"])
     checks = []
@@ -210,6 +210,7 @@ def run_audit(
         "seed": int(seed),
         "allow_pickle": case.allow_pickle,
         "policy": pol,
+        "policy_sources": policy_sources,
         "models": {
             "original": _model_entry(case.models["original"]),
             "unlearned": _model_entry(case.models["unlearned"]),

@@ -1,18 +1,20 @@
-"""The check protocol: a spec (id, defaults) and the context a check runs in.
+"""The check protocol: a spec (id, declared options) and the context a check runs in.
 
 A check is a module in ``audit/checks/`` that defines a module-level ``SPEC``
 (:class:`CheckSpec`). The registry discovers such modules automatically, so adding a
-check means adding one module, and its policy defaults live next to its code.
+check means adding one module, and its policy options (type, default, range, what
+tighter means; :class:`audit.checks.options.Option`) are declared next to its code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from audit.checks.options import Option, defaults_of
 from audit.decision import Settings
 from audit.results import CheckResult
 
@@ -69,17 +71,30 @@ class CheckContext:
 class CheckSpec:
     """Declaration of a check.
 
-    ``defaults`` must contain ``required`` (bool) and ``enabled`` (bool); every other
-    key is a threshold or option the policy file may override. A policy key that is
-    not in ``defaults`` is rejected as bad input.
+    ``options`` declares every policy key of the check (it must contain ``required`` and
+    ``enabled``, see :func:`audit.checks.options.switches`); a policy key that is not
+    declared, or a value outside its declaration, is rejected as bad input before any
+    check runs. ``defaults`` is derived from the declarations.
+
+    Examples
+    --------
+    >>> from audit.checks.options import switches
+    >>> spec = CheckSpec("demo", "Demo", run=lambda ctx: None, options=switches(False))
+    >>> spec.defaults
+    {'required': False, 'enabled': True}
     """
 
     id: str
     title: str
     run: Callable[[CheckContext], CheckResult]
-    defaults: dict[str, Any]
+    options: Mapping[str, Option]
     order: int = 100
     modes: tuple[str, ...] = ("model",)
     # "forgetting": its positive control (the original as candidate) is the audit's power;
     # "harm": one-sided, needs no power; "identity" / "context": neither
     kind: str = "context"
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """``{option: default}`` (fresh copies) from the declarations."""
+        return defaults_of(self.options)

@@ -28,8 +28,8 @@ import numpy as np
 from audit.cache import normalise_logits
 from audit.checks._paired import finish, model_roles, row_evidence
 from audit.checks.base import CheckContext, CheckSpec
+from audit.checks.options import SPLITS, Option, switches
 from audit.decision import Evidence
-from audit.errors import BadInput
 from audit.results import CheckResult, Metric
 
 __all__ = ["SPEC", "run", "dependence_rows"]
@@ -96,9 +96,6 @@ def run(ctx: CheckContext) -> CheckResult:
         return CheckResult(id="feature_removal", title=SPEC.title, status="skipped",
                            summary="No feature to remove was named (policy feature_removal.feature).",
                            missing=["policy.feature_removal.feature"])
-    if feature not in case.features:
-        raise BadInput("policy.feature_removal.feature",
-                       f"{feature!r} is not a model feature; features: {case.features}")
     col = case.features.index(feature)
     positive = int(pol["positive_class"]) % case.n_classes
     evidence: list[Evidence] = []
@@ -129,15 +126,20 @@ SPEC = CheckSpec(
     run=run,
     kind="forgetting",
     order=80,
-    defaults={
-        "required": False,
-        "enabled": True,
-        "feature": "",
-        "positive_class": -1,
-        "splits": ["test"],
-        "n_repeats": 5,
-        "flip_margin": 0.02,
-        "gap_margin": 0.02,
-        "importance_margin": 0.01,
+    options={
+        **switches(required=False),
+        "feature": Option(str, "", 'feature that must no longer count ("" = check skipped)',
+                          tighter="unset", from_case="features"),
+        "positive_class": Option(int, -1, "class index whose probability the score gap uses",
+                                 tighter="unset"),
+        "splits": Option(list, ["test"], "splits evaluated", items=Option(str, choices=SPLITS),
+                         min_items=1, tighter="superset"),
+        "n_repeats": Option(int, 5, "permutations for permutation importance", minimum=1),
+        "flip_margin": Option(float, 0.02, "margin of the counterfactual flip rate U - R", minimum=0,
+                              maximum=1, tighter="lower"),
+        "gap_margin": Option(float, 0.02, "margin of the score gap U - R", minimum=0, maximum=1,
+                             tighter="lower"),
+        "importance_margin": Option(float, 0.01, "margin of the permutation importance U - R",
+                                    minimum=0, maximum=1, tighter="lower"),
     },
 )

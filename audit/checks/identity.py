@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from audit.checks.base import CheckContext, CheckSpec
+from audit.checks.options import Option, switches
 from audit.results import CheckResult, Metric
 
 __all__ = ["SPEC", "run", "max_output_gap"]
@@ -49,6 +50,10 @@ SPEC = CheckSpec(
     title="Identity (is U the original?)",
     run=run,
     order=0,
-    defaults={"required": True, "enabled": True, "atol": 1e-6},
+    options={
+        **switches(required=True),
+        "atol": Option(float, 1e-6, "largest log-probability gap at which U's outputs count as O's",
+                       minimum=0, maximum=1e-2, tighter="higher"),
+    },
     kind="identity",
 )

@@ -35,8 +35,8 @@ from attacks.resample import paired_roc_bootstrap, tpr_at_fpr_rows
 from attacks.rmia import rmia_scores
 from audit.checks._paired import finish, model_roles
 from audit.checks.base import CheckContext, CheckSpec
+from audit.checks.options import Option, switches
 from audit.decision import Evidence, ModelStat, row_mean_stats
-from audit.errors import BadInput
 from audit.results import CheckResult, Figure, Finding, Metric, Table
 from audit.shadows import case_shadows
 from audit.stats import ci_level
@@ -223,9 +223,6 @@ def run(ctx: CheckContext) -> CheckResult:
     """Population membership attacks on forget vs test under U, each R and O."""
     pol = ctx.policy
     attacks = list(pol["attacks"])
-    bad = [a for a in attacks if a not in KNOWN_ATTACKS]
-    if bad or not attacks:
-        raise BadInput("policy.membership_inference.attacks", f"unknown {bad}; known: {sorted(KNOWN_ATTACKS)}")
     missing: list[str] = []
     if REFERENCE_ATTACK in attacks and len(ctx.cache.reference_roles) < 2:
         attacks.remove(REFERENCE_ATTACK)
@@ -278,25 +275,37 @@ SPEC = CheckSpec(
     run=run,
     kind="forgetting",
     order=40,
-    defaults={
-        "required": True,
-        "enabled": True,
+    options={
+        **switches(required=True),
         # shadow attacks (lira_online, rmia) train `shadow_models` models: opt in via policy
         # loss and logit_confidence are monotone in p(y|x) (the same AUC): gate on one
-        "attacks": ["loss", "entropy", REFERENCE_ATTACK],
-        "auc_margin": 0.03,
-        "auto_factor": 2.0,
-        "auto_min_margin": 0.02,
-        "fpr_levels": [0.01, 0.001],
-        "shadow_models": 16,  # with a [training] recipe: shadows for lira_online / rmia
+        "attacks": Option(list, ["loss", "entropy", REFERENCE_ATTACK],
+                          "attacks run on forget vs test rows (each one gated)",
+                          items=Option(str, choices=KNOWN_ATTACKS), min_items=1, tighter="superset"),
+        "auc_margin": Option(float, 0.03, "floor of the AUC margin (the references' spread widens it)",
+                             minimum=0, maximum=1, allow_auto=True, tighter="lower"),
+        "auto_factor": Option(float, 2.0, "unused by the kernel; kept for old policy files",
+                              minimum=0, exclusive_minimum=True, tighter="lower"),
+        "auto_min_margin": Option(float, 0.02, 'the floor when auc_margin = "auto"', minimum=0, maximum=1,
+                                  tighter="lower"),
+        "fpr_levels": Option(list, [0.01, 0.001], "false-positive rates at which TPR is reported",
+                             items=Option(float, minimum=0, maximum=1, exclusive_minimum=True,
+                                          exclusive_maximum=True), min_items=1, tighter="superset"),
+        # with a [training] recipe: shadows for lira_online / rmia
+        "shadow_models": Option(int, 16, "shadow models for lira_online / rmia (needs a recipe)",
+                                minimum=4, also=(0,), multiple_of=2, tighter="higher"),
         # cached shadow outputs: "" = the user cache ($XDG_CACHE_HOME or ~/.cache)/unlearn-audit,
         # "none" = do not cache
-        "shadow_cache_dir": "",
-        "rmia_gamma": 1.0,
-        # forget-minus-matched-test loss gap (Yeom 2018 as a gap); margin floor =
-        # max(loss_gap_min_margin, loss_gap_factor x the references' matched test loss)
-        "loss_gap": True,
-        "loss_gap_factor": 0.1,
-        "loss_gap_min_margin": 0.01,
+        "shadow_cache_dir": Option(str, "", 'shadow-output cache; "" = user cache, "none" = off',
+                                   tighter="neutral"),
+        "rmia_gamma": Option(float, 1.0, "RMIA likelihood-ratio threshold gamma", minimum=0,
+                             exclusive_minimum=True),
+        # forget-minus-matched-test loss gap (Yeom 2018 as a gap)
+        "loss_gap": Option(bool, True, "gate on the forget loss minus the label-matched test loss",
+                           tighter="higher"),
+        "loss_gap_factor": Option(float, 0.1, "loss-gap margin floor = factor x the references' test loss",
+                                  minimum=0, tighter="lower"),
+        "loss_gap_min_margin": Option(float, 0.01, "smallest loss-gap margin floor (nats)", minimum=0,
+                                      tighter="lower"),
     },
 )

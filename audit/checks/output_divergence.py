@@ -23,6 +23,7 @@ from audit.checks._paired import (
     row_evidence,
 )
 from audit.checks.base import CheckContext, CheckSpec
+from audit.checks.options import SPLITS, Option, switches
 from audit.decision import Evidence
 from audit.results import CheckResult, Figure, Metric
 
@@ -128,20 +129,27 @@ SPEC = CheckSpec(
     run=run,
     kind="forgetting",
     order=20,
-    defaults={
-        "required": True,
-        "enabled": True,
-        "splits": ["forget", "retain", "test"],
-        "gate_on": ["kl"],
-        "auto_factor": 2.0,
-        "kl_margin": "auto",
-        "js_margin": "auto",
-        "tv_margin": "auto",
-        "disagreement_margin": "auto",
+    options={
+        **switches(required=True),
+        "splits": Option(list, ["forget", "retain", "test"], "splits on which U is compared with R",
+                         items=Option(str, choices=SPLITS), min_items=1, tighter="superset"),
+        "gate_on": Option(list, ["kl"], "divergences that decide the status (the others are reported)",
+                          items=Option(str, choices=_DIVERGENCES), min_items=1, tighter="superset"),
+        "auto_factor": Option(float, 2.0, '"auto" margin = auto_factor x the R-R spread',
+                              minimum=0, exclusive_minimum=True, tighter="lower"),
+        "kl_margin": Option(float, "auto", "KL margin", minimum=0, allow_auto=True, tighter="lower"),
+        "js_margin": Option(float, "auto", "Jensen-Shannon margin", minimum=0, allow_auto=True,
+                            tighter="lower"),
+        "tv_margin": Option(float, "auto", "total-variation margin", minimum=0, maximum=1,
+                            allow_auto=True, tighter="lower"),
+        "disagreement_margin": Option(float, "auto", "top-1 disagreement margin", minimum=0, maximum=1,
+                                      allow_auto=True, tighter="lower"),
         # auto margins never go below these (two retrains can agree perfectly on a split)
-        "kl_min_margin": 0.001,
-        "js_min_margin": 0.0005,
-        "tv_min_margin": 0.01,
-        "disagreement_min_margin": 0.02,
+        "kl_min_margin": Option(float, 0.001, "floor of the auto KL margin", minimum=0, tighter="lower"),
+        "js_min_margin": Option(float, 0.0005, "floor of the auto JS margin", minimum=0, tighter="lower"),
+        "tv_min_margin": Option(float, 0.01, "floor of the auto TV margin", minimum=0, maximum=1,
+                                tighter="lower"),
+        "disagreement_min_margin": Option(float, 0.02, "floor of the auto disagreement margin",
+                                          minimum=0, maximum=1, tighter="lower"),
     },
 )

@@ -16,6 +16,7 @@ import numpy as np
 
 from audit.checks._paired import finish
 from audit.checks.base import CheckContext, CheckSpec
+from audit.checks.options import Option, switches
 from audit.decision import Evidence, ModelStat
 from audit.results import CheckResult, Metric, Table
 
@@ -122,5 +123,11 @@ SPEC = CheckSpec(
     run=run,
     kind="forgetting",
     order=30,
-    defaults={"required": False, "enabled": True, "auto_factor": 1.0, "min_references_for_ci": 3},
+    options={
+        **switches(required=False),
+        "auto_factor": Option(float, 1.0, "margin = auto_factor x the mean R-R distance",
+                              minimum=0, exclusive_minimum=True, tighter="lower"),
+        "min_references_for_ci": Option(int, 3, "references needed for a confidence interval",
+                                        minimum=2),
+    },
 )

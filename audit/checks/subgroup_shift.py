@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from audit.checks.base import CheckContext, CheckSpec
+from audit.checks.options import Option, switches
 from audit.decision import check_controls
-from audit.errors import BadInput
 from audit.results import CheckResult, Figure, Finding, Metric, Table
 from audit.stats import bootstrap_mean_ci, ci_level
 from audit.subgroups import (
@@ -66,17 +66,8 @@ def _outputs(ctx: CheckContext) -> dict[str, Any]:
 
 
 def _validate(pol: dict[str, Any], binary: bool) -> list[str]:
-    if pol["on_shift"] not in ("fail", "warn"):
-        raise BadInput("policy.subgroup_shift.on_shift", "must be 'fail' or 'warn'")
-    if pol["discovery_signal"] not in ("loss", "disagreement"):
-        raise BadInput("policy.subgroup_shift.discovery_signal", "must be 'loss' or 'disagreement'")
-    if int(pol["min_group_size"]) < 2:
-        raise BadInput("policy.subgroup_shift.min_group_size", "must be at least 2")
-    metrics = [m for m in pol["metrics"] if binary or m not in ("fnr", "fpr")]
-    unknown = set(metrics) - set(_METRIC_NAMES)
-    if unknown:
-        raise BadInput("policy.subgroup_shift.metrics", f"unknown metrics {sorted(unknown)}")
-    return metrics
+    # option values are validated up front from SPEC.options (audit.policy)
+    return [m for m in pol["metrics"] if binary or m not in ("fnr", "fpr")]
 
 
 def _group_tables(out: dict[str, Any], slices: list, binary: bool, tests: list[GroupTest]) -> list[Table]:
@@ -349,22 +340,30 @@ SPEC = CheckSpec(
     run=run,
     kind="harm",
     order=60,
-    defaults={
-        "required": True,
-        "enabled": True,
-        "metrics": ["accuracy", "loss", "fnr", "fpr"],
-        "accuracy_margin": 0.05,
-        "rate_margin": 0.08,
-        "loss_margin_factor": 0.5,
-        "min_group_size": 200,
-        "max_depth": 2,
-        "on_shift": "fail",
-        "discovery": True,
-        "discovery_signal": "loss",
-        "feature_bins": 4,
-        "max_binned_features": 30,
-        "max_candidates": 5,
-        "min_slice_size": 100,
-        "discovery_min_harm": 0.10,
+    options={
+        **switches(required=True),
+        "metrics": Option(list, ["accuracy", "loss", "fnr", "fpr"], "per-group metrics (fnr/fpr: binary only)",
+                          items=Option(str, choices=tuple(_METRIC_NAMES)), min_items=1, tighter="superset"),
+        "accuracy_margin": Option(float, 0.05, "largest accepted group accuracy drop U - R",
+                                  minimum=0, maximum=1, tighter="lower"),
+        "rate_margin": Option(float, 0.08, "largest accepted FNR / FPR rise U - R", minimum=0,
+                              maximum=1, tighter="lower"),
+        "loss_margin_factor": Option(float, 0.5, "loss margin as a share of the group's reference loss",
+                                     minimum=0, tighter="lower"),
+        "min_group_size": Option(int, 200, "smallest group that is tested", minimum=2),
+        "max_depth": Option(int, 2, "most group columns combined in one slice", minimum=1),
+        "on_shift": Option(str, "fail", "status of a harmful shift", choices=("warn", "fail"),
+                           tighter=("warn", "fail")),
+        "discovery": Option(bool, True, "search for harmed slices beyond the declared groups",
+                            tighter="higher"),
+        "discovery_signal": Option(str, "loss", "row signal the slice search ranks by",
+                                   choices=("loss", "disagreement")),
+        "feature_bins": Option(int, 4, "quantile bins per numeric feature in the search", minimum=2),
+        "max_binned_features": Option(int, 30, "numeric features binned for the search", minimum=0),
+        "max_candidates": Option(int, 5, "slices confirmed on the held-out half", minimum=1),
+        "min_slice_size": Option(int, 100, "smallest discovered slice (rows over both halves)",
+                                 minimum=2),
+        "discovery_min_harm": Option(float, 0.10, "smallest accuracy harm a discovered slice must show",
+                                     minimum=0, maximum=1, tighter="lower"),
     },
 )

@@ -24,8 +24,8 @@ from attacks.metrics import auc_from_ranks
 from attacks.resample import paired_roc_bootstrap
 from audit.checks._paired import finish, model_roles
 from audit.checks.base import CheckContext, CheckSpec
+from audit.checks.options import Option, switches
 from audit.decision import Evidence, ModelStat
-from audit.errors import BadInput
 from audit.results import CheckResult, Finding, Metric, Table
 
 __all__ = ["SPEC", "run"]
@@ -53,8 +53,6 @@ def run(ctx: CheckContext) -> CheckResult:
     """Differencing attack on O->U against the same attack on every O->R_i."""
     pol = ctx.policy
     kinds = list(pol["features"])
-    if not kinds or any(k not in FEATURES for k in kinds):
-        raise BadInput("policy.unlearning_inference.features", f"use some of {list(FEATURES)}")
     n = ctx.case.n
     if min(n.get("forget", 0), n.get("test", 0)) < 2 * int(pol["folds"]):
         return CheckResult("unlearning_inference", "inconclusive", "Too few forget or test rows to cross-fit.",
@@ -102,17 +100,20 @@ SPEC = CheckSpec(
     run=run,
     kind="forgetting",
     order=45,
-    defaults={
+    options={
         # advisory by default: on small audits (digits: ~790 rows) the cross-fitted attack's
         # 90 % CI is about +-0.035 AUC, so even a retrain often lands inconclusive; the
         # membership_inference check is the gate. Set required = true to gate on it.
-        "required": False,
-        "enabled": True,
-        "features": ["sorted_diff", "l2", "logit_diff"],
-        "folds": 5,
-        "n_estimators": 100,
-        "auc_margin": 0.05,
-        "auto_factor": 2.0,
-        "auto_min_margin": 0.02,
+        **switches(required=False),
+        "features": Option(list, ["sorted_diff", "l2", "logit_diff"], "differencing features",
+                           items=Option(str, choices=FEATURES), min_items=1, tighter="superset"),
+        "folds": Option(int, 5, "cross-fitting folds", minimum=2),
+        "n_estimators": Option(int, 100, "trees of the attack's random forest", minimum=1),
+        "auc_margin": Option(float, 0.05, "largest accepted AUC gap U - R", minimum=0, maximum=1,
+                             allow_auto=True, tighter="lower"),
+        "auto_factor": Option(float, 2.0, '"auto" margin = auto_factor x the R-R AUC spread',
+                              minimum=0, exclusive_minimum=True, tighter="lower"),
+        "auto_min_margin": Option(float, 0.02, "floor of the auto AUC margin", minimum=0, maximum=1,
+                                  tighter="lower"),
     },
 )

@@ -13,6 +13,7 @@ import numpy as np
 
 from audit.checks._paired import finish, model_roles, resolve_margin, row_evidence
 from audit.checks.base import CheckContext, CheckSpec
+from audit.checks.options import SPLITS, Option, switches
 from audit.decision import Evidence
 from audit.results import CheckResult, Metric
 
@@ -61,12 +62,16 @@ SPEC = CheckSpec(
     run=run,
     kind="harm",
     order=10,
-    defaults={
-        "required": True,
-        "enabled": True,
-        "splits": ["retain", "test"],
-        "accuracy_margin": 0.03,
-        "loss_margin": "auto",
-        "loss_margin_factor": 0.5,
+    options={
+        **switches(required=True),
+        "splits": Option(list, ["retain", "test"], "splits whose accuracy and loss are compared",
+                         items=Option(str, choices=SPLITS), min_items=1, tighter="superset"),
+        "accuracy_margin": Option(float, 0.03, "largest accepted accuracy difference U - R",
+                                  minimum=0, maximum=1, tighter="lower"),
+        "loss_margin": Option(float, "auto", "largest accepted mean-loss difference U - R; "
+                              '"auto" = loss_margin_factor x the references\' loss',
+                              minimum=0, allow_auto=True, tighter="lower"),
+        "loss_margin_factor": Option(float, 0.5, "auto loss margin as a share of the references' loss",
+                                     minimum=0, tighter="lower"),
     },
 )
