@@ -29,7 +29,7 @@ import os
 import numpy as np
 
 from attacks.lira import lira_offline, lira_online
-from attacks.metrics import auc_from_ranks, roc
+from attacks.metrics import matched_auc, roc
 from attacks.population import ATTACKS, logit_confidence, population_scores
 from attacks.resample import paired_roc_bootstrap, tpr_at_fpr_rows
 from attacks.rmia import rmia_scores
@@ -37,6 +37,7 @@ from audit.checks._paired import finish, model_roles
 from audit.checks.base import CheckContext, CheckSpec
 from audit.checks.options import Option, switches
 from audit.decision import Evidence, ModelStat, row_mean_stats
+from audit.forget_kind import detect_forget_kind
 from audit.results import CheckResult, Figure, Finding, Metric, Table
 from audit.shadows import case_shadows
 from audit.stats import ci_level
@@ -126,20 +127,30 @@ def _roc_figure(attack: str, pos: dict, neg: dict, roles: list[str]) -> Figure:
 
 
 def _attack_metrics(ctx: CheckContext, attack: str, roles: list[str], pos: dict, neg: dict,
-                    levels: list[float]) -> tuple[Evidence, list[Metric], list[list]]:
-    """Gated AUC evidence (every model on the same resampled rows), TPR at low FPR (info)."""
+                    levels: list[float], strata: tuple[np.ndarray, np.ndarray, str]
+                    ) -> tuple[Evidence, list[Metric], list[list]]:
+    """Gated matched-AUC evidence (every model on the same resampled rows), TPR at low FPR (info).
+
+    The AUC compares each forget row only with test rows of its own stratum (label, and
+    the group values a group removal concentrates on), weighted by the forget rows' strata.
+    """
     refs = ctx.cache.reference_roles
+    ps, ns, how = strata
     reps = paired_roc_bootstrap({r: pos[r][attack] for r in roles}, {r: neg[r][attack] for r in roles},
-                                ctx.n_boot, ctx.rng, levels)
-    auc = {r: float(auc_from_ranks(pos[r][attack], neg[r][attack])) for r in roles}
+                                ctx.n_boot, ctx.rng, levels, pos_strata=ps, neg_strata=ns)
+    matched = {r: matched_auc(pos[r][attack], neg[r][attack], ps, ns) for r in roles}
+    auc = {r: float(matched[r].auc) for r in roles}
+    n_matched = matched["unlearned"].n_matched
+    dropped = matched["unlearned"].n_dropped
     tpr = {r: tpr_at_fpr_rows(pos[r][attack][None], neg[r][attack][None], levels)[0] for r in roles}
     q = [(1 - ci_level(ctx.alpha)) / 2, 1 - (1 - ci_level(ctx.alpha)) / 2]
-    n1, n0 = len(pos["unlearned"][attack]), len(neg["unlearned"][attack])
+    n1, n0 = n_matched, len(neg["unlearned"][attack])
     stat = {r: ModelStat(auc[r], reps[r]["auc"]) for r in roles}
     src = ("each retrained reference's AUC under the same attack" if attack != REFERENCE_ATTACK else
            "each retrained reference attacked with the other references as OUT models (leave-one-out)")
+    note = how + (f"; {dropped} forget rows dropped: no test row of their stratum" if dropped else "")
     ev = Evidence(f"auc[{attack}]", SPLIT, stat["unlearned"], [stat[r] for r in refs], stat["original"],
-                  "two_sided", _floor(ctx.policy), n1 + n0, src, n_min_side=min(n1, n0))
+                  "two_sided", _floor(ctx.policy), n1 + n0, src, note=note, n_min_side=min(n1, n0))
     info = []
     for j, level in enumerate(levels):
         resolved = n0 >= 1.0 / level
@@ -181,16 +192,25 @@ def matched_test_weights(y_forget: np.ndarray, y_test: np.ndarray) -> tuple[np.n
     return w, keep
 
 
-def _loss_gap_evidence(ctx: CheckContext) -> Evidence:
+def _strata(ctx: CheckContext) -> tuple[np.ndarray, np.ndarray, str]:
+    """Stratum labels of the forget and test rows, and a sentence saying what was matched."""
+    fk = detect_forget_kind(ctx.case)
+    how = (f"non-members matched on {', '.join(fk.strata_columns) or 'nothing'} "
+           f"(forget kind: {fk.kind}; {fk.evidence})")
+    return fk.strata(ctx.case.frame("forget")), fk.strata(ctx.case.frame("test")), how
+
+
+def _loss_gap_evidence(ctx: CheckContext, strata: tuple[np.ndarray, np.ndarray, str]) -> Evidence:
     """Mean loss on the forget rows minus the label-matched mean loss on the test rows.
 
     Yeom et al. (2018)'s loss attack as a gap: a model that still remembers the forget rows
     has a gap below a retrain's (the rows fit better than unseen rows of the same labels);
     one pushed past a retrain (gradient ascent) has a gap above. Matching the test rows'
-    label mix to the forget rows' keeps a class removal from measuring the class instead."""
+    strata (label, and group for a group removal) to the forget rows' keeps a class or group
+    removal from measuring the class instead."""
     c = ctx.cache
     refs, roles = model_roles(ctx)
-    w, keep = matched_test_weights(c.labels("forget"), c.labels("test"))
+    w, keep = matched_test_weights(strata[0], strata[1])
     forget = row_mean_stats({r: c.losses(r, "forget")[keep] for r in roles}, ctx.n_boot, ctx.rng)
     scaled = w * len(w) / w.sum() if w.sum() > 0 else w
     test = row_mean_stats({r: c.losses(r, "test") * scaled for r in roles}, ctx.n_boot, ctx.rng)
@@ -201,7 +221,8 @@ def _loss_gap_evidence(ctx: CheckContext) -> Evidence:
     dropped = int((~keep).sum())
     return Evidence("loss_gap", SPLIT, st["unlearned"], [st[r] for r in refs], st["original"], "two_sided",
                     floor, int(keep.sum()) + len(w), "each retrained reference's loss gap on the same rows",
-                    note=(f"{dropped} forget rows dropped: no test row of their label" if dropped else None),
+                    note=strata[2] + (f"; {dropped} forget rows dropped: no test row of their stratum"
+                                      if dropped else ""),
                     n_min_side=int(keep.sum()))
 
 
@@ -235,18 +256,19 @@ def run(ctx: CheckContext) -> CheckResult:
         return CheckResult("membership_inference", "inconclusive", "Too few forget or test rows to attack.",
                            title=SPEC.title, missing=["at least 2 forget and 2 test rows"])
     levels = [float(x) for x in pol["fpr_levels"]]
+    strata = _strata(ctx)
     evidence, info, rows, figures = [], [], [], []
     if attacks:
         roles, pos, neg = _scores(ctx, attacks)
         for attack in attacks:
-            ev, ms, trows = _attack_metrics(ctx, attack, roles, pos, neg, levels)
+            ev, ms, trows = _attack_metrics(ctx, attack, roles, pos, neg, levels, strata)
             evidence.append(ev)
             info += ms
             rows += trows
             figures.append(_roc_figure(attack, {r: pos[r][attack] for r in roles},
                                        {r: neg[r][attack] for r in roles}, roles))
     if pol["loss_gap"]:
-        evidence.insert(0, _loss_gap_evidence(ctx))
+        evidence.insert(0, _loss_gap_evidence(ctx, strata))
     table = Table("Attack AUC and TPR at low FPR per model (forget vs test)",
                   ["model", "attack", "auc", *[f"tpr@{x:g}fpr" for x in levels]], rows)
     result = finish(ctx, "membership_inference", SPEC.title, evidence, info, _summary, tables=[table],
