@@ -18,8 +18,8 @@ def cv_dir(tmp_path_factory) -> Path:
     return d
 
 
-def _feature_removal(case_toml):
-    results = run_audit(load_case(case_toml), seed=0)
+def _feature_removal(case_toml, policy=None):
+    results = run_audit(load_case(case_toml), policy=policy, seed=0)
     return next(c for c in results["checks"] if c["id"] == "feature_removal"), results
 
 
@@ -39,8 +39,13 @@ def test_approximate_unlearned_model_still_uses_licence_and_fails(cv_dir):
 
 
 def test_noop_fails(cv_dir, tmp_path):
-    check, _ = _feature_removal(write_variant(cv_dir, tmp_path / "noop", unlearned="original.skops"))
-    assert check["status"] == "fail"
+    case = write_variant(cv_dir, tmp_path / "noop", unlearned="original.skops")
+    check, results = _feature_removal(case)
+    assert results["verdict"] == "fail" and check["status"] == "skipped"
+    assert next(c for c in results["checks"] if c["id"] == "identity")["status"] == "fail"
+    # the check itself tells the no-op apart too (its positive control has power)
+    check, _ = _feature_removal(case, policy={"identity": {"enabled": False}})
+    assert check["status"] == "fail" and check["controls"]["positive"]["power"]
 
 
 def test_retrained_other_seed_passes(cv_dir, tmp_path):
