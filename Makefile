@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint bench clean
+.PHONY: install demo test test-all lint bench calibrate calibrate-quick clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run --write BENCHMARKS.md
+
+# The public calibration grid (issue 11): ~900 audited ground-truth cases; writes CALIBRATION.md.
+CALIBRATE_JOBS ?= 2
+calibrate: $(STAMP)
+	$(VENV)/bin/unlearn-audit calibrate --jobs $(CALIBRATE_JOBS) --out CALIBRATION.md
+
+calibrate-quick: $(STAMP)
+	$(VENV)/bin/unlearn-audit calibrate --quick --jobs $(CALIBRATE_JOBS)
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

@@ -1,4 +1,4 @@
-"""Command line: ``unlearn-audit demo | run | verify | scenario``.
+"""Command line: ``unlearn-audit demo | run | verify | scenario | methods | calibrate``.
 
 Exit codes of ``run``: 0 pass (warnings allowed), 1 fail, 2 bad input or usage,
 3 inconclusive / error / required check skipped. ``demo`` exits 0 whenever the audit
@@ -202,9 +202,10 @@ def verify(
 
 
 def _register_subcommands() -> None:
-    from audit.cli_methods import register
+    from audit import cli_calibrate, cli_methods
 
-    register(app)
+    cli_methods.register(app)
+    cli_calibrate.register(app)
 
 
 _register_subcommands()
