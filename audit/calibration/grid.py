@@ -104,6 +104,8 @@ def no_power_of(results: dict[str, Any]) -> bool:
     if results.get("verdict") != "inconclusive":
         return False
     controls = results.get("controls") if isinstance(results.get("controls"), dict) else {}
+    if "power" in controls:
+        return not controls["power"]
     if results.get("no_power") or controls.get("no_power"):
         return True
     texts = [str(results.get("verdict_reason", ""))]
