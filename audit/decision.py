@@ -153,8 +153,19 @@ def prediction_margin(values: np.ndarray, coverage: float) -> float | None:
 class Null:
     """The retrain distribution of ``delta``: its SD ``tau`` and degrees of freedom.
 
-    ``tau**2 = seed_sd**2 * (1 + 1/k) + row_se**2``; ``df`` by Welch-Satterthwaite, the
-    row part counted as known (many resamples), the seed part with ``k - 1``.
+    Two estimates of the same retrain-to-retrain variance are combined. The row
+    bootstrap of each reference's delta against the others (``row_se``) measures the
+    model-by-row variation with many resamples; the spread of the references' values
+    (``seed_sd``, ``k - 1`` degrees of freedom) also sees model-level seed effects that
+    move every row at once. ``tau**2 = (row_se**2 + max(0, seed_sd**2 - row_se**2)) *
+    (1 + 1/k)``: the references add what exceeds the row part, and the Welch-Satterthwaite
+    degrees of freedom fall towards ``k - 1`` as that excess dominates.
+
+    Examples
+    --------
+    >>> n = Null.estimate(np.array([0.50, 0.52, 0.49, 0.51]), row_se=0.02)
+    >>> round(n.tau, 4), n.df
+    (0.0224, inf)
     """
 
     tau: float
@@ -165,11 +176,16 @@ class Null:
 
     @classmethod
     def estimate(cls, values: np.ndarray, row_se: float) -> Null:
-        k = int(values.size)
-        sd = float(values.std(ddof=1))
-        seed_var = sd * sd * (1.0 + 1.0 / k)
-        tau2 = seed_var + row_se * row_se
-        df = math.inf if seed_var == 0 else tau2 * tau2 / (seed_var * seed_var / (k - 1))
+        """From the references' values (``k >= 2``) and the row-bootstrap SD."""
+        return cls.from_parts(float(np.std(values, ddof=1)), row_se, int(np.size(values)))
+
+    @classmethod
+    def from_parts(cls, sd: float, row_se: float, k: int) -> Null:
+        """From the seed SD, the row SD and the number of references."""
+        inflate = 1.0 + 1.0 / k
+        excess = max(0.0, sd * sd - row_se * row_se) * inflate
+        tau2 = row_se * row_se * inflate + excess
+        df = math.inf if excess == 0 else tau2 * tau2 / (excess * excess / (k - 1))
         return cls(math.sqrt(tau2), df, sd, row_se, k)
 
     def quantile(self, p: float) -> float:
@@ -215,19 +231,17 @@ def _settle(delta: float, null: Null, fail_tail: float, floor: float) -> tuple[i
         return None, None
     k_need = None
     for kk in range(null.k + 1, 201):
-        seed_var = null.seed_sd ** 2 * (1 + 1 / kk)
-        tau2 = seed_var + null.row_se ** 2
-        df = math.inf if seed_var == 0 else tau2 * tau2 / (seed_var * seed_var / (kk - 1))
-        q = float(sps.norm.ppf(1 - fail_tail) if not math.isfinite(df) else sps.t.ppf(1 - fail_tail, df))
-        if q * math.sqrt(tau2) < target:
+        more = Null.from_parts(null.seed_sd, null.row_se, kk)
+        if more.quantile(1 - fail_tail) * more.tau < target:
             k_need = kk
             break
     rows_factor = None
     q = null.quantile(1 - fail_tail)
-    seed_part = null.seed_sd ** 2 * (1 + 1 / null.k)
+    inflate = 1 + 1 / null.k
+    seed_part = max(0.0, null.seed_sd ** 2 - null.row_se ** 2) * inflate
     room = (target / q) ** 2 - seed_part
     if null.row_se > 0 and room > 0:
-        rows_factor = null.row_se ** 2 / room  # rows must grow by this factor
+        rows_factor = null.row_se ** 2 * inflate / room  # rows must grow by this factor
     return k_need, (None if rows_factor is None else rows_factor)
 
 

@@ -135,7 +135,8 @@ SPEC = CheckSpec(
                          items=Option(str, choices=SPLITS), min_items=1, tighter="superset"),
         "gate_on": Option(list, ["kl"], "divergences that decide the status (the others are reported)",
                           items=Option(str, choices=_DIVERGENCES), min_items=1, tighter="superset"),
-        "auto_factor": Option(float, 2.0, '"auto" margin = auto_factor x the R-R spread',
+        "auto_factor": Option(float, 0.25, '"auto" floor = auto_factor x the retrain-to-retrain level '
+                              '(the references\' spread widens it)',
                               minimum=0, exclusive_minimum=True, tighter="lower"),
         "kl_margin": Option(float, "auto", "KL margin", minimum=0, allow_auto=True, tighter="lower"),
         "js_margin": Option(float, "auto", "Jensen-Shannon margin", minimum=0, allow_auto=True,

@@ -39,29 +39,36 @@ def test_noop_original_fails(noop_run: tuple[int, dict]) -> None:
     assert code == 1
 
 
-def test_output_divergence_decides_on_the_forget_split(retrain_run, noop_run) -> None:
-    kl_retrain = next(m for m in _check(retrain_run[1], "output_divergence")["metrics"]
-                      if m["name"] == "kl" and m["split"] == "forget")
-    kl_noop = next(m for m in _check(noop_run[1], "output_divergence")["metrics"]
-                   if m["name"] == "kl" and m["split"] == "forget")
-    assert kl_retrain["status"] == "pass"
-    assert kl_noop["status"] == "fail"
-    assert kl_noop["delta_ci"][0] > kl_noop["margin"]  # the interval lies beyond the margin
-    assert kl_noop["value"] > 5 * kl_retrain["value"]
+def test_noop_fails_by_identity_before_any_statistics(noop_run) -> None:
+    checks = noop_run[1]["checks"]
+    assert _check(noop_run[1], "identity")["status"] == "fail"
+    assert all(c["status"] == "skipped" for c in checks if c["id"] != "identity")
 
 
-def test_utility_cannot_tell_but_passes_both(retrain_run, noop_run) -> None:
+def test_output_divergence_decides_on_the_forget_split(retrain_run) -> None:
+    kl = next(m for m in _check(retrain_run[1], "output_divergence")["metrics"]
+              if m["name"] == "kl" and m["split"] == "forget")
+    assert kl["status"] == "pass"
+    original = kl["controls"]["original"]  # the original scored as the candidate: the no-op
+    assert original["status"] == "fail" and original["delta"] > kl["fail_margin"]
+    assert original["value"] > 5 * kl["value"]
+    assert kl["controls"]["negative"]["passed"] == kl["controls"]["negative"]["total"] == 4
+
+
+def test_utility_cannot_tell_so_it_is_not_power(retrain_run) -> None:
     # A no-op keeps utility: utility alone must not be what passes a model.
-    assert _check(retrain_run[1], "utility")["status"] == "pass"
-    assert _check(noop_run[1], "utility")["status"] == "pass"
+    ut = _check(retrain_run[1], "utility")
+    assert ut["status"] == "pass" and not ut["controls"]["positive"]["power"]
+    assert "utility" not in retrain_run[1]["controls"]["power_from"]
+    assert retrain_run[1]["controls"]["power"]
 
 
 def test_every_metric_carries_reference_and_interval(retrain_run) -> None:
     for check in retrain_run[1]["checks"]:
         for m in check["metrics"]:
             if m["comparator"] != "info" and m["status"] in ("pass", "fail"):
-                assert m["delta_ci"] is not None and m["reference"] is not None
-                assert m["margin"] is not None
+                assert m["reference"] is not None and m["margin"] is not None
+                assert len(m["reference_values"]) == 4 and m["reference_source"]
 
 
 def test_builtin_approximate_method_is_not_passed(digits_dir: Path, tmp_path: Path) -> None:

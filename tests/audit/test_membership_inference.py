@@ -43,9 +43,10 @@ def retrain(digits_dir, tmp_path_factory, shadow_cache):
 def test_noop_unlearning_fails_as_under_unlearning(noop) -> None:
     assert noop.status == "fail"
     m = _metric(noop, "auc[lira_online]")
-    assert m.status == "fail" and m.delta_ci[0] >= m.margin
+    assert m.status == "fail" and m.delta > m.fail_margin >= m.margin
     assert any(f.extra["direction"] == "under-unlearning" for f in noop.findings)
-    assert _metric(noop, "calibrated_loss_rate").status == "fail"
+    gap = _metric(noop, "loss_gap")  # forget rows fit better than matched unseen rows
+    assert gap.status == "fail" and gap.delta < -gap.fail_margin
     assert "still look like training members" in noop.summary
 
 
@@ -53,14 +54,15 @@ def test_retrain_with_another_seed_passes(retrain) -> None:
     assert retrain.status == "pass", [(m.name, m.delta_ci) for m in retrain.metrics if m.status]
     for m in retrain.metrics:
         if m.comparator == "two_sided":
-            assert m.reference is not None and m.delta_ci is not None and -m.margin < m.delta_ci[0]
+            assert m.reference is not None and abs(m.delta) <= m.margin
+            assert m.controls["negative"]["passed"] == m.controls["negative"]["total"]
 
 
 def test_shadow_attacks_see_the_original_remember_its_training_rows(noop) -> None:
     # LiRA and RMIA at 1 % FPR: the original on its forget rows vs the retrained references
     for attack in ("lira_online", "rmia"):
-        o = _metric(noop, f"auc[{attack}]@original")
-        assert o.value > o.reference + 0.05
+        o = _metric(noop, f"auc[{attack}]")  # U is the original here
+        assert o.value > o.reference + 0.05 and o.controls["original"]["status"] == "fail"
         tpr = _metric(noop, f"tpr@0.01fpr[{attack}]")
         assert tpr.value > 2 * tpr.reference
 
@@ -71,8 +73,8 @@ def test_gradient_ascent_too_far_is_flagged_as_over_unlearning(digits_dir, tmp_p
     case.write_text(case.read_text().replace('unlearned = "original.pt"', 'unlearned = "ga.pt"'))
     res = run_check(case, "membership_inference", shadow_cache_dir=shadow_cache, attacks=ALL_ATTACKS)
     assert res.status == "fail"
-    rate = _metric(res, "calibrated_loss_rate")
-    assert rate.delta_ci[1] <= -rate.margin  # forget loss far above R's on most forget rows
+    gap = _metric(res, "loss_gap")
+    assert gap.status == "fail" and gap.delta > gap.fail_margin  # forget loss far above R's
     assert any(f.extra["direction"] == "over-unlearning" for f in res.findings)
     assert "Streisand" in res.summary
 
