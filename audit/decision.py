@@ -188,6 +188,21 @@ class Null:
         df = math.inf if excess == 0 else tau2 * tau2 / (excess * excess / (k - 1))
         return cls(math.sqrt(tau2), df, sd, row_se, k)
 
+    @classmethod
+    def pooled(cls, sd: float, row_se: float, k: int, ratio: float, df_pool: float) -> Null:
+        """With the seed excess estimated jointly over a family of metrics.
+
+        ``ratio`` = the family's pooled ``seed_sd**2 / row_se**2``; its ``df_pool`` degrees of
+        freedom replace this metric's own ``k - 1``. The metric's own excess is used when
+        larger (a group the forgotten rows shaped may vary more between retrains than most).
+        """
+        inflate = 1.0 + 1.0 / k
+        own = max(0.0, sd * sd - row_se * row_se)
+        excess = max(own, max(0.0, ratio - 1.0) * row_se * row_se) * inflate
+        tau2 = row_se * row_se * inflate + excess
+        df = math.inf if excess == 0 else tau2 * tau2 / (excess * excess / df_pool)
+        return cls(math.sqrt(tau2), df, sd, row_se, k)
+
     def quantile(self, p: float) -> float:
         return float(sps.norm.ppf(p) if not math.isfinite(self.df) or self.df > 1e6 else sps.t.ppf(p, self.df))
 
@@ -246,8 +261,13 @@ def _settle(delta: float, null: Null, fail_tail: float, floor: float) -> tuple[i
 
 
 def _score(cand: ModelStat, refs: list[ModelStat], comparator: str, floor: float | None,
-           settings: Settings, m: int, null: Null | None = None) -> Outcome:
-    """Score one candidate against a set of references (``null`` overrides their spread)."""
+           settings: Settings, m: int, null: Null | None = None,
+           pooled: tuple[float, float] | None = None) -> Outcome:
+    """Score one candidate against a set of references.
+
+    ``null`` overrides their spread; ``pooled`` = (seed/row variance ratio, its degrees of
+    freedom) estimated over a family of metrics (see :func:`decide_all`).
+    """
     vals = np.array([r.value for r in refs], dtype=np.float64)
     k = vals.size
     if null is None and k < settings.min_references:
@@ -256,6 +276,9 @@ def _score(cand: ModelStat, refs: list[ModelStat], comparator: str, floor: float
                        k_to_settle=settings.min_references)
     if not (math.isfinite(cand.value) and np.all(np.isfinite(vals))):
         return Outcome("inconclusive", why="a value is not finite")
+    if null is None and pooled is not None:
+        row_se = _row_se(cand, refs)
+        null = Null.pooled(float(vals.std(ddof=1)), row_se, k, *pooled) if row_se > 0 else None
     null = null or Null.estimate(vals, _row_se(cand, refs))
     delta = float(cand.value - vals.mean())
     pass_tail = (1.0 - settings.retrain_coverage) / 2.0
@@ -295,7 +318,7 @@ def _negative_control(ev: Evidence, settings: Settings, m: int, full: Null | Non
     return statuses
 
 
-def decide(ev: Evidence, settings: Settings, m: int = 1) -> Metric:
+def decide(ev: Evidence, settings: Settings, m: int = 1, pooled: tuple[float, float] | None = None) -> Metric:
     """Decide one metric: the candidate, the negative and the positive control.
 
     Parameters
@@ -305,7 +328,9 @@ def decide(ev: Evidence, settings: Settings, m: int = 1) -> Metric:
     settings : Settings
         alpha, retrain coverage, minimum rows and references.
     m : int
-        Gated metrics in the check (Bonferroni for the fail interval).
+        Gated metrics in the check (Bonferroni for the fail band).
+    pooled : (float, float), optional
+        The seed-to-row variance ratio and its degrees of freedom, pooled over a family.
 
     Returns
     -------
@@ -334,8 +359,8 @@ def decide(ev: Evidence, settings: Settings, m: int = 1) -> Metric:
         orig = Outcome("inconclusive")
         neg: list[str] = []
     else:
-        out = _score(ev.candidate, ev.references, ev.comparator, ev.floor, settings, m)
-        orig = (_score(ev.original, ev.references, ev.comparator, ev.floor, settings, m)
+        out = _score(ev.candidate, ev.references, ev.comparator, ev.floor, settings, m, pooled=pooled)
+        orig = (_score(ev.original, ev.references, ev.comparator, ev.floor, settings, m, pooled=pooled)
                 if ev.original is not None else Outcome("inconclusive", why="no original"))
         full = None
         if len(vals) >= 2:
@@ -370,14 +395,41 @@ def _metric(ev: Evidence, out: Outcome, orig: Outcome, neg: list[str], ref_value
     )
 
 
-def decide_all(evidence: list[Evidence], settings: Settings) -> list[Metric]:
+def decide_all(evidence: list[Evidence], settings: Settings, pool_by: str | None = None) -> list[Metric]:
     """Decide every gated metric of a check with Bonferroni ``m = len(evidence)`` for fails.
+
+    ``pool_by`` (a callable name key, ``"metric"``) pools the seed excess over evidence with
+    the same metric name before ``[``: a family of many small groups estimates how much
+    the references spread beyond the row bootstrap with ``(k - 1) x groups`` degrees of
+    freedom instead of ``k - 1`` each, which keeps Bonferroni over many groups usable.
 
     >>> decide_all([], Settings())
     []
     """
     m = max(len(evidence), 1)
-    return [decide(ev, settings, m) for ev in evidence]
+    pools: dict[str, tuple[float, float]] = {}
+    if pool_by == "metric":
+        pools = _pooled_ratios(evidence, settings)
+    return [decide(ev, settings, m, pools.get(ev.name.split("[")[0])) for ev in evidence]
+
+
+def _pooled_ratios(evidence: list[Evidence], settings: Settings) -> dict[str, tuple[float, float]]:
+    """Per metric family: pooled seed variance / pooled row variance, and its df."""
+    acc: dict[str, list[tuple[float, float, int]]] = {}
+    for ev in evidence:
+        k = len(ev.references)
+        if k < settings.min_references or (ev.n or 0) < settings.min_rows:
+            continue
+        vals = np.array([r.value for r in ev.references])
+        row = _row_se(ev.candidate, ev.references)
+        if np.all(np.isfinite(vals)) and row > 0:
+            acc.setdefault(ev.name.split("[")[0], []).append((float(vals.var(ddof=1)), row * row, k - 1))
+    out = {}
+    for key, items in acc.items():
+        seed = sum(s * d for s, _, d in items) / sum(d for *_, d in items)
+        row = float(np.mean([r for _, r, _ in items]))
+        out[key] = (seed / row, float(sum(d for *_, d in items)))
+    return out
 
 
 def check_controls(metrics: list[Metric]) -> dict[str, Any]:

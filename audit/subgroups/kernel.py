@@ -5,7 +5,9 @@ retrain distribution of the same value: each reference's own value on those rows
 the seed spread, the paired row bootstrap the row spread. Harm is one-sided (accuracy
 lower, loss / error rates higher); an improvement never blocks. Groups below
 ``min_group_size`` rows are inconclusive with the size needed. Fails are Bonferroni
-corrected over every eligible group x metric.
+corrected over every eligible group x metric; how far the references spread beyond the
+row bootstrap is pooled over the groups of each metric (four references per group give
+three degrees of freedom, far too few for a Bonferroni tail; thirty groups give ninety).
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ def kernel_group_metrics(
                 comparator, floor, int(keep.sum()), f"each retrained reference's {metric} on the group's rows"))
     group_settings = replace(settings, min_rows=max(settings.min_rows, int(min_group_size)))
     eligible = [e for e in evidence if (e.n or 0) >= group_settings.min_rows]
-    decided = {id(e): m for e, m in zip(eligible, decide_all(eligible, group_settings), strict=True)}
+    decided = {id(e): m for e, m in zip(eligible, decide_all(eligible, group_settings, pool_by="metric"),
+                                              strict=True)}
     small = [e for e in evidence if id(e) not in decided]
     for e, m in zip(small, decide_all(small, group_settings), strict=True):
         decided[id(e)] = m

@@ -75,8 +75,11 @@ def test_gradient_ascent_too_far_is_flagged_as_over_unlearning(digits_dir, tmp_p
     assert res.status == "fail"
     gap = _metric(res, "loss_gap")
     assert gap.status == "fail" and gap.delta > gap.fail_margin  # forget loss far above R's
-    assert any(f.extra["direction"] == "over-unlearning" for f in res.findings)
-    assert "Streisand" in res.summary
+    # the label-based attacks see forget rows fitting worse than under a retrain; a label-free
+    # one (entropy) may read GA's confidently wrong answers as member-like: both are reported
+    by_metric = {f.metric: f.extra["direction"] for f in res.findings}
+    assert by_metric["loss_gap"] == "over-unlearning"
+    assert by_metric.get("auc[loss]", "over-unlearning") == "over-unlearning"
 
 
 def test_rerun_trains_no_shadows(digits_dir, tmp_path, shadow_cache, noop) -> None:
