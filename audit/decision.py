@@ -93,6 +93,7 @@ class Evidence:
     source: str
     note: str | None = None
     n_min_side: int | None = None
+    relative: bool = False
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,7 @@ def _settle(delta: float, null: Null, fail_tail: float, floor: float) -> tuple[i
 
 def _score(cand: ModelStat, refs: list[ModelStat], comparator: str, floor: float | None,
            settings: Settings, m: int, null: Null | None = None,
-           pooled: tuple[float, float] | None = None) -> Outcome:
+           pooled: tuple[float, float] | None = None, relative: bool = False) -> Outcome:
     """Score one candidate against a set of references.
 
     ``null`` overrides their spread; ``pooled`` = (seed/row variance ratio, its degrees of
@@ -270,16 +271,18 @@ def _score(cand: ModelStat, refs: list[ModelStat], comparator: str, floor: float
     """
     vals = np.array([r.value for r in refs], dtype=np.float64)
     k = vals.size
-    if null is None and k < settings.min_references:
-        return Outcome("inconclusive", why=f"needs >= {settings.min_references} retrained references "
-                       f"to measure the retrain-to-retrain spread (has {k})",
-                       k_to_settle=settings.min_references)
+    need = settings.min_references + (1 if relative else 0)
+    if null is None and k < need:
+        what = "a statistic measured against the references" if relative else "the retrain-to-retrain spread"
+        return Outcome("inconclusive", why=f"needs >= {need} retrained references to measure the spread of "
+                       f"{what} (has {k})", k_to_settle=need)
     if not (math.isfinite(cand.value) and np.all(np.isfinite(vals))):
         return Outcome("inconclusive", why="a value is not finite")
-    if null is None and pooled is not None:
-        row_se = _row_se(cand, refs)
-        null = Null.pooled(float(vals.std(ddof=1)), row_se, k, *pooled) if row_se > 0 else None
-    null = null or Null.estimate(vals, _row_se(cand, refs))
+    if null is None:
+        shrink = (k - 1) / (k - 2) if relative else 1.0  # undo the shared pairs of leave-one-out values
+        row_se, sd = _row_se(cand, refs) * shrink, float(vals.std(ddof=1)) * shrink
+        null = Null.pooled(sd, row_se, k, *pooled) if pooled is not None and row_se > 0 else \
+            Null.from_parts(sd, row_se, k)
     delta = float(cand.value - vals.mean())
     pass_tail = (1.0 - settings.retrain_coverage) / 2.0
     fail_tail = pass_tail / max(m, 1)
@@ -312,8 +315,8 @@ def _negative_control(ev: Evidence, settings: Settings, m: int, full: Null | Non
     k = len(ev.references)
     for j in range(k):
         others = [r for i, r in enumerate(ev.references) if i != j]
-        use = None if k - 1 >= settings.min_references else full
-        o = _score(ev.references[j], others, ev.comparator, ev.floor, settings, m, use)
+        use = None if k - 1 >= settings.min_references + (1 if ev.relative else 0) else full
+        o = _score(ev.references[j], others, ev.comparator, ev.floor, settings, m, use, relative=ev.relative)
         statuses.append(o.status)
     return statuses
 
@@ -359,11 +362,13 @@ def decide(ev: Evidence, settings: Settings, m: int = 1, pooled: tuple[float, fl
         orig = Outcome("inconclusive")
         neg: list[str] = []
     else:
-        out = _score(ev.candidate, ev.references, ev.comparator, ev.floor, settings, m, pooled=pooled)
-        orig = (_score(ev.original, ev.references, ev.comparator, ev.floor, settings, m, pooled=pooled)
+        out = _score(ev.candidate, ev.references, ev.comparator, ev.floor, settings, m, pooled=pooled,
+                     relative=ev.relative)
+        orig = (_score(ev.original, ev.references, ev.comparator, ev.floor, settings, m, pooled=pooled,
+                       relative=ev.relative)
                 if ev.original is not None else Outcome("inconclusive", why="no original"))
         full = None
-        if len(vals) >= 2:
+        if "tau" in out.extra:
             full = Null(out.extra["tau"], out.extra["df"], out.extra["seed_sd"], out.extra["row_se"], len(vals))
         neg = _negative_control(ev, settings, m, full) if len(vals) >= 2 else []
         factor = out.extra.get("rows_factor")

@@ -91,6 +91,7 @@ def row_evidence(
     floor: float | None,
     source: str,
     note: str | None = None,
+    relative: bool = False,
 ) -> Evidence:
     """Evidence for a mean of per-row values: U, O and every reference on the same rows.
 
@@ -101,7 +102,7 @@ def row_evidence(
     refs, roles = model_roles(ctx)
     st = row_mean_stats({r: rows[r] for r in roles}, ctx.n_boot, ctx.rng)
     return Evidence(name, split, st["unlearned"], [st[r] for r in refs], st["original"], comparator,
-                    floor, len(rows["unlearned"]), source, note)
+                    floor, len(rows["unlearned"]), source, note, relative=relative)
 
 
 def leave_one_out_rows(ctx: CheckContext, pair: Callable[[str, str], np.ndarray]) -> dict[str, np.ndarray]:

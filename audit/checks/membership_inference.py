@@ -150,7 +150,8 @@ def _attack_metrics(ctx: CheckContext, attack: str, roles: list[str], pos: dict,
            "each retrained reference attacked with the other references as OUT models (leave-one-out)")
     note = how + (f"; {dropped} forget rows dropped: no test row of their stratum" if dropped else "")
     ev = Evidence(f"auc[{attack}]", SPLIT, stat["unlearned"], [stat[r] for r in refs], stat["original"],
-                  "two_sided", _floor(ctx.policy), n1 + n0, src, note=note, n_min_side=min(n1, n0))
+                  "two_sided", _floor(ctx.policy), n1 + n0, src, note=note, n_min_side=min(n1, n0),
+                  relative=attack == REFERENCE_ATTACK)
     info = []
     for j, level in enumerate(levels):
         resolved = n0 >= 1.0 / level

@@ -94,7 +94,8 @@ def run(ctx: CheckContext) -> CheckResult:
         rows = _split_rows(ctx, split)
         for d in _DIVERGENCES:
             level = float(np.mean([rows[d][r].mean() for r in refs])) if len(refs) >= 2 else float("nan")
-            ev = row_evidence(ctx, d, split, rows[d], "at_most", _floor(pol, d, level), src) \
+            ev = row_evidence(ctx, d, split, rows[d], "at_most", _floor(pol, d, level), src,
+                                relative=True) \
                 if len(refs) >= 2 else None
             if ev is not None and d in pol["gate_on"]:
                 evidence.append(ev)

@@ -63,7 +63,7 @@ def _evidence(ctx: CheckContext, params: dict, key: str) -> Evidence:
     return Evidence(key, "parameters", st["unlearned"], [st[r] for r in refs], st["original"], "at_most",
                     float(ctx.policy["auto_factor"]) * level, None,
                     "each retrained reference's distance to the other references (leave-one-out)",
-                    note="no row resampling: the spread comes from the references alone")
+                    note="no row resampling: the spread comes from the references alone", relative=True)
 
 
 def run(ctx: CheckContext) -> CheckResult:

@@ -350,7 +350,7 @@ SPEC = CheckSpec(
                               maximum=1, tighter="lower"),
         "loss_margin_factor": Option(float, 0.5, "loss margin as a share of the group's reference loss",
                                      minimum=0, tighter="lower"),
-        "min_group_size": Option(int, 50, "smallest group that is tested (the references' spread within it widens the band)", minimum=2),
+        "min_group_size": Option(int, 30, "smallest group that is tested (the references' spread within it widens the band)", minimum=2),
         "max_depth": Option(int, 2, "most group columns combined in one slice", minimum=1),
         "on_shift": Option(str, "fail", "status of a harmful shift", choices=("warn", "fail"),
                            tighter=("warn", "fail")),
