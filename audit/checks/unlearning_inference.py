@@ -101,15 +101,15 @@ SPEC = CheckSpec(
     kind="forgetting",
     order=45,
     options={
-        # advisory by default: on small audits (digits: ~790 rows) the cross-fitted attack's
-        # 90 % CI is about +-0.035 AUC, so even a retrain often lands inconclusive; the
-        # membership_inference check is the gate. Set required = true to gate on it.
-        **switches(required=False),
+        # required: with the retrain spread in the band a genuine retrain passes (negative
+        # control), and a model that changed the forget rows less than a retrain (a no-op, a
+        # light fine-tune) is what this attack sees where membership attacks cannot
+        **switches(required=True),
         "features": Option(list, ["sorted_diff", "l2", "logit_diff"], "differencing features",
                            items=Option(str, choices=FEATURES), min_items=1, tighter="superset"),
         "folds": Option(int, 5, "cross-fitting folds", minimum=2),
         "n_estimators": Option(int, 100, "trees of the attack's random forest", minimum=1),
-        "auc_margin": Option(float, 0.05, "largest accepted AUC gap U - R", minimum=0, maximum=1,
+        "auc_margin": Option(float, 0.05, "floor of the AUC margin (the references' spread widens it)", minimum=0, maximum=1,
                              allow_auto=True, tighter="lower"),
         "auto_factor": Option(float, 2.0, '"auto" margin = auto_factor x the R-R AUC spread',
                               minimum=0, exclusive_minimum=True, tighter="lower"),
