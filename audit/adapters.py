@@ -28,6 +28,7 @@ __all__ = [
     "load_model",
     "SKOPS_REVIEWED_TYPES",
     "PICKLE_SUFFIXES",
+    "WidenedClasses",
 ]
 
 # Types skops does not trust by default that we reviewed: optimiser state of
@@ -304,3 +305,44 @@ def _wrap_object(obj: Any, field: str) -> Any:
     if callable(obj):
         return CallableModel(obj)
     raise BadInput(field, f"{type(obj).__name__} is not a model (no predict_logits / predict_proba)")
+
+
+class WidenedClasses:
+    """A model that never saw some classes, widened to the case's full class list.
+
+    A retrain after a whole-class removal (a scikit-learn model fitted without the class)
+    predicts over fewer classes than the original; its log-probability for an absent class
+    is ``log(1e-12)``. Digest, format and file stay the wrapped model's; ``parameters()`` is
+    the wrapped model's own.
+
+    Examples
+    --------
+    >>> inner = CallableModel(lambda X: np.zeros((len(X), 2)), "m")
+    >>> inner.classes = np.array([0, 2])
+    >>> w = WidenedClasses(inner, np.array([0, 1, 2]))
+    >>> w.predict_logits(np.zeros((1, 3))).round(2).tolist()
+    [[-0.69, -27.63, -0.69]]
+    """
+
+    LOG_EPS = float(np.log(1e-12))
+
+    def __init__(self, inner: Any, classes: np.ndarray) -> None:
+        self.inner = inner
+        self.classes = np.asarray(classes)
+        lookup = {v.item() if hasattr(v, "item") else v: i for i, v in enumerate(self.classes)}
+        self._cols = np.array([lookup[v.item() if hasattr(v, "item") else v] for v in inner.classes])
+        self.sha256 = getattr(inner, "sha256", None)
+        self.format = getattr(inner, "format", "unknown")
+        self.source_path = getattr(inner, "source_path", None)
+
+    def predict_logits(self, X: np.ndarray) -> np.ndarray:
+        from scipy.special import log_softmax
+
+        inner = log_softmax(np.asarray(self.inner.predict_logits(X), dtype=np.float64), axis=1)
+        out = np.full((len(inner), len(self.classes)), self.LOG_EPS)
+        out[:, self._cols] = inner
+        return out
+
+    def parameters(self) -> dict[str, np.ndarray] | None:
+        getter = getattr(self.inner, "parameters", None)
+        return getter() if callable(getter) else None

@@ -144,7 +144,23 @@ class AuditCase:
             return f"models.retrained[{role.split(':')[1]}]"
         return f"models.{role}"
 
+    def _widen_class_removal(self) -> None:
+        """Widen a model that lacks some of the original's classes (a class-removal retrain)."""
+        from audit.adapters import WidenedClasses
+
+        full = getattr(self.models["original"], "classes", None)
+        if full is None:
+            return
+        full_set = {v.item() if hasattr(v, "item") else v for v in np.asarray(full)}
+        for role, model in self.models.items():
+            mine = getattr(model, "classes", None)
+            if mine is None or len(mine) >= len(full):
+                continue
+            if {v.item() if hasattr(v, "item") else v for v in np.asarray(mine)} < full_set:
+                self.models[role] = WidenedClasses(model, np.asarray(full))
+
     def _probe_models(self) -> tuple[int, np.ndarray | None]:
+        self._widen_class_removal()
         X = self.data[self.features].iloc[:_PROBE_ROWS].to_numpy(dtype=np.float32)
         n_classes: dict[str, int] = {}
         classes: dict[str, np.ndarray] = {}

@@ -38,7 +38,7 @@ __all__ = ["GENERAL_OPTIONS", "GENERAL_DEFAULTS", "declarations", "default_polic
            "reference_table"]
 
 GENERAL_OPTIONS: dict[str, Option] = {
-    "alpha": Option(float, 0.05, "TOST level: 1 - 2 alpha intervals decide", minimum=0, maximum=0.5,
+    "alpha": Option(float, 0.05, "level of the reported intervals (1 - 2 alpha); retrain_coverage sets the bands", minimum=0, maximum=0.5,
                     exclusive_minimum=True, exclusive_maximum=True),
     "n_bootstrap": Option(int, 1000, "bootstrap resamples per interval", minimum=100,
                           tighter="higher"),

@@ -11,8 +11,9 @@
   (its ``sklearn.tree._tree.Tree`` is among :data:`audit.adapters.SKOPS_REVIEWED_TYPES`).
 
 A scikit-learn model fitted without a class (the ``class`` forget kind) is widened to every
-class by :class:`PaddedClasses` (log-probability ``log(1e-12)`` for the missing class):
-a case whose models list different ``classes_`` is refused by :class:`audit.case.AuditCase`.
+class by :class:`audit.adapters.WidenedClasses` (log-probability ``log(1e-12)`` for the missing
+class), which :class:`audit.case.AuditCase` applies to any model whose classes are a strict
+subset of the original's.
 """
 
 from __future__ import annotations
@@ -26,14 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from audit.adapters import load_model
+from audit.adapters import WidenedClasses, load_model
 from audit.recipes import SklearnModel, TorchModule, train_mlp
 
-__all__ = ["FAMILIES", "Sizes", "QUICK_SIZES", "FULL_SIZES", "PaddedClasses", "fit", "export",
+__all__ = ["FAMILIES", "Sizes", "QUICK_SIZES", "FULL_SIZES", "fit", "export",
            "logits", "mean_loss", "linear_epoch", "forest_extend"]
 
 FAMILIES: tuple[str, ...] = ("mlp", "logreg", "forest")
-_LOG_EPS = float(np.log(1e-12))
 
 
 @dataclass(frozen=True)
@@ -47,38 +47,6 @@ class Sizes:
 
 FULL_SIZES = Sizes()
 QUICK_SIZES = Sizes(mlp_hidden=(64,), mlp_epochs=30, forest_trees=40)
-
-
-class PaddedClasses:
-    """A scikit-learn adapter widened to ``n_classes`` columns (absent classes get log 1e-12).
-
-    Keeps the wrapped model's digest and format; ``parameters()`` is ``None`` because the
-    widened parameters would not be the model's own.
-
-    Examples
-    --------
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]]); y = np.array([0, 0, 2, 2])
-    >>> m = PaddedClasses(SklearnModel(LogisticRegression().fit(X, y)), 3)
-    >>> m.predict_logits(X).shape, bool(m.predict_logits(X)[0, 1] < -27)
-    ((4, 3), True)
-    """
-
-    def __init__(self, inner: SklearnModel, n_classes: int) -> None:
-        self.inner = inner
-        self.sha256 = inner.sha256
-        self.format = inner.format
-        self.classes = np.arange(int(n_classes))
-        self.source_path = getattr(inner, "source_path", None)
-
-    def predict_logits(self, X: np.ndarray) -> np.ndarray:
-        inner = self.inner.predict_logits(X)
-        out = np.full((len(inner), len(self.classes)), _LOG_EPS)
-        out[:, np.asarray(self.inner.classes, dtype=int)] = inner
-        return out
-
-    def parameters(self) -> None:
-        return None
 
 
 def fit(family: str, X: np.ndarray, y: np.ndarray, n_classes: int, seed: int, sizes: Sizes,
@@ -133,10 +101,8 @@ def export(family: str, raw: Any, directory: Path, name: str, n_classes: int, n_
 
     path = directory / f"{name}.skops"
     sio.dump(raw, str(path), compression=zipfile.ZIP_DEFLATED if alt else zipfile.ZIP_STORED)
-    model = load_model(str(path), f"calibration.{name}")
-    if len(model.classes) < n_classes:
-        return PaddedClasses(model, n_classes)
-    return model
+    # a class-removal retrain keeps fewer classes: AuditCase widens it, as for a user's model
+    return load_model(str(path), f"calibration.{name}")
 
 
 def logits(family: str, raw: Any, X: np.ndarray, n_classes: int) -> np.ndarray:
@@ -145,7 +111,7 @@ def logits(family: str, raw: Any, X: np.ndarray, n_classes: int) -> np.ndarray:
         return TorchModule(raw).predict_logits(X)
     model = SklearnModel(raw)
     if len(model.classes) < n_classes:
-        return PaddedClasses(model, n_classes).predict_logits(X)
+        return WidenedClasses(model, np.arange(n_classes)).predict_logits(X)
     return model.predict_logits(X)
 
 

@@ -310,8 +310,6 @@ SPEC = CheckSpec(
                           items=Option(str, choices=KNOWN_ATTACKS), min_items=1, tighter="superset"),
         "auc_margin": Option(float, 0.03, "floor of the AUC margin (the references' spread widens it)",
                              minimum=0, maximum=1, allow_auto=True, tighter="lower"),
-        "auto_factor": Option(float, 2.0, "unused by the kernel; kept for old policy files",
-                              minimum=0, exclusive_minimum=True, tighter="lower"),
         "auto_min_margin": Option(float, 0.02, 'the floor when auc_margin = "auto"', minimum=0, maximum=1,
                                   tighter="lower"),
         "fpr_levels": Option(list, [0.01, 0.001], "false-positive rates at which TPR is reported",

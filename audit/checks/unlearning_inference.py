@@ -111,8 +111,6 @@ SPEC = CheckSpec(
         "n_estimators": Option(int, 100, "trees of the attack's random forest", minimum=1),
         "auc_margin": Option(float, 0.05, "floor of the AUC margin (the references' spread widens it)", minimum=0, maximum=1,
                              allow_auto=True, tighter="lower"),
-        "auto_factor": Option(float, 2.0, '"auto" margin = auto_factor x the R-R AUC spread',
-                              minimum=0, exclusive_minimum=True, tighter="lower"),
         "auto_min_margin": Option(float, 0.02, "floor of the auto AUC margin", minimum=0, maximum=1,
                                   tighter="lower"),
     },

@@ -112,3 +112,31 @@ def test_onnx_garbage_is_bad_input(tmp_path: Path) -> None:
     (tmp_path / "m.onnx").write_bytes(b"\x00garbage")
     with pytest.raises(BadInput, match="models.original"):
         load_model("m.onnx", "models.original", tmp_path)
+
+
+def test_class_removal_retrain_is_widened_to_the_originals_classes() -> None:
+    """A scikit-learn retrain fitted without a removed class is audited, not refused."""
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from audit.adapters import WidenedClasses
+    from audit.case import AuditCase
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = rng.integers(0, 3, 300)
+    X[:, 0] += y
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    df["label"] = y
+    held = rng.random(300) < 0.3
+    df["split"] = np.where(held, "test", np.where(y == 2, "forget", "retain"))
+    train, retain = (df["split"] != "test").to_numpy(), (df["split"] == "retain").to_numpy()
+    original = LogisticRegression().fit(X[train], y[train])
+    refs = [LogisticRegression(C=c).fit(X[retain], y[retain]) for c in (1.0, 0.5)]
+    case = AuditCase(original=original, unlearned=refs[0], retrained=refs[1:], data=df)
+    assert case.n_classes == 3
+    widened = case.models["retrained:0"]
+    assert isinstance(widened, WidenedClasses)
+    lp = widened.predict_logits(X[:5].astype(np.float32))
+    assert lp.shape == (5, 3) and np.all(lp[:, 2] < -27)
+    assert np.allclose(np.exp(lp).sum(axis=1), 1.0, atol=1e-9)
