@@ -29,6 +29,7 @@ __all__ = [
     "holm",
     "benjamini_hochberg",
     "exact_mcnemar",
+    "winsorize_by_references",
 ]
 
 _CHUNK_ELEMENTS = 20_000_000  # elements of one resample chunk (~160 MB of float64)
@@ -228,3 +229,26 @@ def exact_mcnemar(b: int, c: int) -> float:
     if n == 0:
         return 1.0
     return float(sps.binomtest(int(b), n, 0.5, alternative="two-sided").pvalue)
+
+
+def winsorize_by_references(
+    rows: dict[str, np.ndarray], refs: list[str], q: float = 0.99
+) -> tuple[dict[str, np.ndarray], float]:
+    """Cap every model's per-row values at the references' pooled ``q`` quantile.
+
+    Per-row log-losses are heavy-tailed: a random forest that gives a row probability 0
+    scores ``-log(1e-12) = 27.6`` there, and one such row moves a reference's mean loss by
+    more than the spread of all the others. A Winsorised mean (the same cap for every model,
+    taken from the references) keeps the comparison about the bulk: a row beyond the cap
+    counts as "at least as bad as the retrains' worst 1 %". Returns the capped rows and the cap.
+
+    >>> rows = {"u": np.array([0.1, 30.0]), "r": np.r_[np.full(200, 0.2), 5.0, 5.0]}
+    >>> capped, cap = winsorize_by_references(rows, ["r"])
+    >>> round(cap, 2), capped["u"].tolist()
+    (0.2, [0.1, 0.2])
+    """
+    pooled = np.concatenate([np.asarray(rows[r], dtype=np.float64) for r in refs]) if refs else np.empty(0)
+    if pooled.size == 0:
+        return dict(rows), float("inf")
+    cap = float(np.quantile(pooled, q))
+    return {k: np.minimum(np.asarray(v, dtype=np.float64), cap) for k, v in rows.items()}, cap

@@ -40,7 +40,7 @@ from audit.decision import Evidence, ModelStat, row_mean_stats
 from audit.forget_kind import detect_forget_kind
 from audit.results import CheckResult, Figure, Finding, Metric, Table
 from audit.shadows import case_shadows
-from audit.stats import ci_level
+from audit.stats import ci_level, winsorize_by_references
 
 __all__ = ["SPEC", "run", "matched_test_weights"]
 
@@ -206,15 +206,20 @@ def _loss_gap_evidence(ctx: CheckContext, strata: tuple[np.ndarray, np.ndarray, 
 
     Yeom et al. (2018)'s loss attack as a gap: a model that still remembers the forget rows
     has a gap below a retrain's (the rows fit better than unseen rows of the same labels);
-    one pushed past a retrain (gradient ascent) has a gap above. Matching the test rows'
+    one pushed past a retrain (gradient ascent) has a gap above. Per-row losses are capped
+    at the references' 99th percentile (a Winsorised mean: one row a forest gives
+    probability 0 must not outweigh the rest). Matching the test rows'
     strata (label, and group for a group removal) to the forget rows' keeps a class or group
     removal from measuring the class instead."""
     c = ctx.cache
     refs, roles = model_roles(ctx)
     w, keep = matched_test_weights(strata[0], strata[1])
-    forget = row_mean_stats({r: c.losses(r, "forget")[keep] for r in roles}, ctx.n_boot, ctx.rng)
+    nf = int(keep.sum())
+    both, _ = winsorize_by_references({r: np.r_[c.losses(r, "forget")[keep], c.losses(r, "test")]
+                                       for r in roles}, refs)
+    forget = row_mean_stats({r: v[:nf] for r, v in both.items()}, ctx.n_boot, ctx.rng)
     scaled = w * len(w) / w.sum() if w.sum() > 0 else w
-    test = row_mean_stats({r: c.losses(r, "test") * scaled for r in roles}, ctx.n_boot, ctx.rng)
+    test = row_mean_stats({r: v[nf:] * scaled for r, v in both.items()}, ctx.n_boot, ctx.rng)
     st = {r: ModelStat(forget[r].value - test[r].value, forget[r].reps - test[r].reps) for r in roles}
     ref_test = float(np.mean([test[r].value for r in refs]))
     pol = ctx.policy

@@ -16,6 +16,7 @@ from audit.checks.base import CheckContext, CheckSpec
 from audit.checks.options import SPLITS, Option, switches
 from audit.decision import Evidence
 from audit.results import CheckResult, Metric
+from audit.stats import winsorize_by_references
 
 __all__ = ["SPEC", "run"]
 
@@ -24,14 +25,15 @@ def _evidence(ctx: CheckContext, split: str) -> list[Evidence]:
     cache, pol = ctx.cache, ctx.policy
     refs, roles = model_roles(ctx)
     correct = {r: cache.correct(r, split) for r in roles}
-    losses = {r: cache.losses(r, split) for r in roles}
+    losses, _ = winsorize_by_references({r: cache.losses(r, split) for r in roles}, refs)
     ref_loss = float(np.mean([losses[r].mean() for r in refs]))
     loss_floor = resolve_margin(pol["loss_margin"], ref_loss, pol["loss_margin_factor"])
     return [
         row_evidence(ctx, "accuracy", split, correct, "at_least", float(pol["accuracy_margin"]),
                      "each retrained reference's accuracy on the same rows"),
         row_evidence(ctx, "loss", split, losses, "at_most", loss_floor,
-                     "each retrained reference's mean cross-entropy on the same rows",
+                     "each retrained reference's mean cross-entropy on the same rows "
+                     "(per-row losses capped at the references' 99th percentile)",
                      note="floor = loss_margin_factor x reference loss" if pol["loss_margin"] == "auto" else None),
     ]
 

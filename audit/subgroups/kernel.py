@@ -4,7 +4,8 @@ For every declared group and metric, U's value on the group's rows is held again
 retrain distribution of the same value: each reference's own value on those rows gives
 the seed spread, the paired row bootstrap the row spread. Harm is one-sided (accuracy
 lower, loss / error rates higher); an improvement never blocks. Groups below
-``min_group_size`` rows are inconclusive with the size needed. Fails are Bonferroni
+``min_group_size`` rows are inconclusive with the size needed. Per-row losses are capped at
+the references' 99th percentile over the split (:func:`audit.stats.winsorize_by_references`). Fails are Bonferroni
 corrected over every eligible group x metric; how far the references spread beyond the
 row bootstrap is pooled over the groups of each metric (four references per group give
 three degrees of freedom, far too few for a Bonferroni tail; thirty groups give ninety).
@@ -18,6 +19,7 @@ import numpy as np
 
 from audit.decision import Evidence, Settings, decide_all, row_mean_stats
 from audit.results import Metric
+from audit.stats import winsorize_by_references
 from audit.subgroups.inference import HARM_SIGN
 from audit.subgroups.slices import Slice, slice_label
 
@@ -56,6 +58,8 @@ def kernel_group_metrics(
     ``(predictions, losses)`` on the rows. ``floors[metric]`` is the policy margin; for
     ``loss`` a ``None`` floor means ``floors["loss_factor"]`` x the group's reference loss.
     """
+    losses, _ = winsorize_by_references({r: lo for r, (_, lo) in outputs.items()}, refs)
+    outputs = {r: (pred, losses[r]) for r, (pred, _) in outputs.items()}
     evidence: list[Evidence] = []
     keys: list[tuple[str, str]] = []
     for sl, mask in slices:
