@@ -96,10 +96,17 @@ def out_of_fold_scores(
     """P(deleted) for every row from a random forest trained on the other folds.
 
     Chen et al. (2021) use a random forest as the attack model; ``min_samples_leaf=3``
-    keeps the probabilities from collapsing to 0/1 on small audits.
+    keeps the probabilities from collapsing to 0/1 on small audits. Features that are the
+    same on every row (the original compared with itself) carry nothing: every row scores
+    1/2 without fitting.
+
+    >>> out_of_fold_scores(np.zeros((4, 2)), np.array([1, 0, 1, 0]), np.array([0, 0, 1, 1]))
+    array([0.5, 0.5, 0.5, 0.5])
     """
     X = np.asarray(features, dtype=np.float64)
     m = np.asarray(member).astype(int)
+    if X.size == 0 or np.all(np.ptp(X, axis=0) == 0):
+        return np.full(len(m), 0.5)
     out = np.empty(len(m), dtype=np.float64)
     for f in np.unique(folds):
         test = folds == f
