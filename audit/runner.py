@@ -225,12 +225,22 @@ def run_audit(
             "label": case.label,
             "groups": list(case.groups),
             "forget_set_sha256": case.forget_set_commitment(),
+            "forget_kind": _forget_kind(case),
         },
         "checks": checks,
         "environment": _environment(),
         "started_at": started,
         "finished_at": _now(),
     }
+
+
+def _forget_kind(case: AuditCase) -> dict[str, Any]:
+    """What kind of forget set this is (random rows, a class, a group), and why."""
+    from audit.forget_kind import detect_forget_kind
+
+    fk = detect_forget_kind(case)
+    return {"kind": fk.kind, "detected": fk.detected, "declared": fk.declared,
+            "strata": list(fk.strata_columns), "evidence": fk.evidence}
 
 
 def _version() -> str:
