@@ -1,37 +1,29 @@
 """The decision kernel: one rule, used by every check, that turns values into a status.
 
-The question every check asks is *does the candidate look like what a fresh retrain
-would look like?* The kernel answers it from four inputs:
+Every check asks *does the candidate look like what a fresh retrain would look like?*
+It hands the kernel an :class:`Evidence`: the candidate's value of a statistic and its
+row resamples (the same resampled rows for every model), each retrained reference scored
+*as the candidate* (against the other references when the statistic is relative to them),
+the original's value, the policy's floor margin and a comparator.
 
-* the candidate's value of a statistic and its row resamples (paired bootstrap: the same
-  resampled rows for every model);
-* every retrained reference's value of the same statistic, each reference scored as the
-  candidate (leave-one-out where the statistic is relative to the references);
-* the original model's value (the positive control);
-* the policy's floor margin and the comparator.
+The null is the retrain distribution of ``delta = value - mean(references)``
+(:class:`audit.null.Null`: the row bootstrap of the references' own deltas plus the
+seed spread beyond it, Welch-Satterthwaite degrees of freedom). With ``c`` =
+``retrain_coverage`` and ``m`` gated metrics in the check:
 
-**The null is the retrain distribution**, with both sources of variance:
+* ``pass`` — ``|delta|`` within ``max(floor, t(1 - (1 - c)/(2m)) * tau)``: the band that
+  holds the share ``c`` of fresh retrains on all ``m`` metrics of the check at once;
+* ``fail`` — beyond ``max(floor, t(1 - f/(2m)) * tau)``, ``f`` = ``fail_level``: a fresh
+  retrain is failed by the check with probability at most ``f``; ``at_least`` /
+  ``at_most`` comparators (harm checks) fail only on the harmful side;
+* ``inconclusive`` — in between, with the references (``k_to_settle``) or rows
+  (``n_to_settle``) at which the same delta would be a decided fail; also with too few
+  rows (``min_rows``) or references (two; three for a relative statistic).
 
-* *seeds* — the spread ``s`` of the references' values. A fresh retrain lands within
-  ``t_{k-1}(1 - g/2) * s * sqrt(1 + 1/k)`` of the references' mean with probability
-  ``1 - g`` (the normal prediction interval for one new draw, ``g`` =
-  ``1 - retrain_coverage``; Student's t because ``s`` comes from only ``k`` references).
-  That half-width, or the policy's floor when larger, is the **equivalence margin**.
-* *rows* — the paired bootstrap of ``delta = value - mean(references)``.
-
-Decision (two one-sided tests against that margin):
-
-* ``pass`` — the ``1 - 2*alpha`` interval of delta lies inside the margin;
-* ``fail`` — the ``1 - 2*alpha/m`` interval (Bonferroni over the ``m`` gated metrics of
-  the check) lies entirely beyond it; ``at_most`` / ``at_least`` comparators (harm checks)
-  only fail on the harmful side;
-* ``inconclusive`` otherwise, with the rows (``n_to_settle``) or references
-  (``k_to_settle``) that would settle it.
-
-Fewer than two references (no spread) or fewer rows than ``min_rows`` give
-``inconclusive`` with what is needed. The same rule scores every reference against the
-others (the **negative control**: a calibrated check passes its own references) and the
-original (the **positive control**: its power to detect a no-op).
+The same rule scores every reference against the others (the **negative control**: a
+calibrated check passes its own references) and the original (the **positive control**:
+its power to detect a no-op). The row interval of delta (``delta_ci``) is reported for
+reading; it does not decide. See ``docs/decisions/0002-decision-kernel.md``.
 """
 
 from __future__ import annotations
@@ -41,8 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
+from audit.null import Null, leave_one_out_row_se, pooled_ratios, settle
 from audit.results import Metric, worst_status
 
 __all__ = [
@@ -54,7 +46,6 @@ __all__ = [
     "decide_all",
     "check_controls",
     "row_mean_stats",
-    "prediction_margin",
 ]
 
 
@@ -107,15 +98,17 @@ class Settings:
     """
 
     alpha: float = 0.05
-    retrain_coverage: float = 0.99
+    retrain_coverage: float = 0.995
     min_rows: int = 20
     min_references: int = 2
+    fail_level: float = 0.001
 
     @classmethod
     def from_policy(cls, general: dict[str, Any]) -> Settings:
         return cls(alpha=float(general["alpha"]),
-                   retrain_coverage=float(general.get("retrain_coverage", 0.99)),
-                   min_rows=int(general.get("min_rows", 20)))
+                   retrain_coverage=float(general.get("retrain_coverage", 0.995)),
+                   min_rows=int(general.get("min_rows", 20)),
+                   fail_level=float(general.get("fail_level", 0.001)))
 
 
 @dataclass
@@ -125,87 +118,11 @@ class Outcome:
     status: str
     delta: float | None = None
     delta_ci: tuple[float, float] | None = None
-    fail_ci: tuple[float, float] | None = None
     margin: float | None = None
     n_to_settle: int | None = None
     k_to_settle: int | None = None
     why: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def prediction_margin(values: np.ndarray, coverage: float) -> float | None:
-    """Half-width of the ``coverage`` prediction interval for one more draw.
-
-    ``t_{k-1}((1 + coverage)/2) * sd * sqrt(1 + 1/k)`` for ``k`` values; ``None`` below 2.
-
-    >>> round(prediction_margin(np.array([0.0, 1.0, 2.0, 3.0]), 0.99), 3)
-    8.431
-    """
-    v = np.asarray(values, dtype=np.float64)
-    k = v.size
-    if k < 2:
-        return None
-    sd = float(v.std(ddof=1))
-    q = float(sps.t.ppf(0.5 + coverage / 2.0, k - 1))
-    return q * sd * math.sqrt(1.0 + 1.0 / k)
-
-
-@dataclass(frozen=True)
-class Null:
-    """The retrain distribution of ``delta``: its SD ``tau`` and degrees of freedom.
-
-    Two estimates of the same retrain-to-retrain variance are combined. The row
-    bootstrap of each reference's delta against the others (``row_se``) measures the
-    model-by-row variation with many resamples; the spread of the references' values
-    (``seed_sd``, ``k - 1`` degrees of freedom) also sees model-level seed effects that
-    move every row at once. ``tau**2 = (row_se**2 + max(0, seed_sd**2 - row_se**2)) *
-    (1 + 1/k)``: the references add what exceeds the row part, and the Welch-Satterthwaite
-    degrees of freedom fall towards ``k - 1`` as that excess dominates.
-
-    Examples
-    --------
-    >>> n = Null.estimate(np.array([0.50, 0.52, 0.49, 0.51]), row_se=0.02)
-    >>> round(n.tau, 4), n.df
-    (0.0224, inf)
-    """
-
-    tau: float
-    df: float
-    seed_sd: float
-    row_se: float
-    k: int
-
-    @classmethod
-    def estimate(cls, values: np.ndarray, row_se: float) -> Null:
-        """From the references' values (``k >= 2``) and the row-bootstrap SD."""
-        return cls.from_parts(float(np.std(values, ddof=1)), row_se, int(np.size(values)))
-
-    @classmethod
-    def from_parts(cls, sd: float, row_se: float, k: int) -> Null:
-        """From the seed SD, the row SD and the number of references."""
-        inflate = 1.0 + 1.0 / k
-        excess = max(0.0, sd * sd - row_se * row_se) * inflate
-        tau2 = row_se * row_se * inflate + excess
-        df = math.inf if excess == 0 else tau2 * tau2 / (excess * excess / (k - 1))
-        return cls(math.sqrt(tau2), df, sd, row_se, k)
-
-    @classmethod
-    def pooled(cls, sd: float, row_se: float, k: int, ratio: float, df_pool: float) -> Null:
-        """With the seed excess estimated jointly over a family of metrics.
-
-        ``ratio`` = the family's pooled ``seed_sd**2 / row_se**2``; its ``df_pool`` degrees of
-        freedom replace this metric's own ``k - 1``. The metric's own excess is used when
-        larger (a group the forgotten rows shaped may vary more between retrains than most).
-        """
-        inflate = 1.0 + 1.0 / k
-        own = max(0.0, sd * sd - row_se * row_se)
-        excess = max(own, max(0.0, ratio - 1.0) * row_se * row_se) * inflate
-        tau2 = row_se * row_se * inflate + excess
-        df = math.inf if excess == 0 else tau2 * tau2 / (excess * excess / df_pool)
-        return cls(math.sqrt(tau2), df, sd, row_se, k)
-
-    def quantile(self, p: float) -> float:
-        return float(sps.norm.ppf(p) if not math.isfinite(self.df) or self.df > 1e6 else sps.t.ppf(p, self.df))
 
 
 def _interval(reps: np.ndarray, level: float) -> tuple[float, float]:
@@ -230,37 +147,6 @@ def _status(delta: float, pass_margin: float, fail_margin: float, comparator: st
     return "inconclusive"
 
 
-def _row_se(cand: ModelStat, refs: list[ModelStat]) -> float:
-    """Row-bootstrap SD of ``delta`` for each reference scored against the others (RMS)."""
-    if not np.size(cand.reps) or len(refs) < 2:
-        return 0.0
-    reps = np.stack([r.reps for r in refs])
-    k = len(refs)
-    loo = reps - (reps.sum(axis=0, keepdims=True) - reps) / (k - 1)
-    return float(np.sqrt(np.mean(np.var(loo, axis=1))))
-
-
-def _settle(delta: float, null: Null, fail_tail: float, floor: float) -> tuple[int | None, int | None]:
-    """References (``k``) or a row-noise shrink factor at which ``delta`` would be a decided fail."""
-    target = abs(delta)
-    if target <= floor:
-        return None, None
-    k_need = None
-    for kk in range(null.k + 1, 201):
-        more = Null.from_parts(null.seed_sd, null.row_se, kk)
-        if more.quantile(1 - fail_tail) * more.tau < target:
-            k_need = kk
-            break
-    rows_factor = None
-    q = null.quantile(1 - fail_tail)
-    inflate = 1 + 1 / null.k
-    seed_part = max(0.0, null.seed_sd ** 2 - null.row_se ** 2) * inflate
-    room = (target / q) ** 2 - seed_part
-    if null.row_se > 0 and room > 0:
-        rows_factor = null.row_se ** 2 * inflate / room  # rows must grow by this factor
-    return k_need, (None if rows_factor is None else rows_factor)
-
-
 def _score(cand: ModelStat, refs: list[ModelStat], comparator: str, floor: float | None,
            settings: Settings, m: int, null: Null | None = None,
            pooled: tuple[float, float] | None = None, relative: bool = False) -> Outcome:
@@ -280,12 +166,12 @@ def _score(cand: ModelStat, refs: list[ModelStat], comparator: str, floor: float
         return Outcome("inconclusive", why="a value is not finite")
     if null is None:
         shrink = (k - 1) / (k - 2) if relative else 1.0  # undo the shared pairs of leave-one-out values
-        row_se, sd = _row_se(cand, refs) * shrink, float(vals.std(ddof=1)) * shrink
+        row_se, sd = leave_one_out_row_se(cand, refs) * shrink, float(vals.std(ddof=1)) * shrink
         null = Null.pooled(sd, row_se, k, *pooled) if pooled is not None and row_se > 0 else \
             Null.from_parts(sd, row_se, k)
     delta = float(cand.value - vals.mean())
-    pass_tail = (1.0 - settings.retrain_coverage) / 2.0
-    fail_tail = pass_tail / max(m, 1)
+    pass_tail = (1.0 - settings.retrain_coverage) / (2.0 * max(m, 1))
+    fail_tail = settings.fail_level / (2.0 * max(m, 1))
     fl = float(floor or 0.0)
     pass_margin = max(fl, null.quantile(1 - pass_tail) * null.tau)
     fail_margin = max(fl, null.quantile(1 - fail_tail) * null.tau, pass_margin)
@@ -295,11 +181,11 @@ def _score(cand: ModelStat, refs: list[ModelStat], comparator: str, floor: float
         d_reps = d_reps[np.isfinite(d_reps)]
         ci = _interval(d_reps, 1.0 - 2.0 * settings.alpha) if d_reps.size else None
     status = _status(delta, pass_margin, fail_margin, comparator)
-    out = Outcome(status, delta, ci, (-fail_margin, fail_margin), pass_margin,
+    out = Outcome(status, delta, ci, pass_margin,
                   extra={"seed_sd": null.seed_sd, "row_se": null.row_se, "tau": null.tau, "df": null.df,
                          "k": k, "fail_margin": fail_margin})
     if status == "inconclusive":
-        out.k_to_settle, factor = _settle(delta, null, fail_tail, fl)
+        out.k_to_settle, factor = settle(delta, null, fail_tail, fl)
         out.extra["rows_factor"] = factor
     return out
 
@@ -307,9 +193,8 @@ def _score(cand: ModelStat, refs: list[ModelStat], comparator: str, floor: float
 def _negative_control(ev: Evidence, settings: Settings, m: int, full: Null | None) -> list[str]:
     """Each reference scored as the candidate against the others.
 
-    With three or more references the others' own spread sets the margin; with two, the
-    remaining reference has no spread, so the null of the full set is used (said so in
-    the report).
+    When the others are too few to have a spread of their own (two references; three for
+    a relative statistic), the null of the full set is used.
     """
     statuses = []
     k = len(ev.references)
@@ -414,27 +299,8 @@ def decide_all(evidence: list[Evidence], settings: Settings, pool_by: str | None
     m = max(len(evidence), 1)
     pools: dict[str, tuple[float, float]] = {}
     if pool_by == "metric":
-        pools = _pooled_ratios(evidence, settings)
+        pools = pooled_ratios(evidence, settings)
     return [decide(ev, settings, m, pools.get(ev.name.split("[")[0])) for ev in evidence]
-
-
-def _pooled_ratios(evidence: list[Evidence], settings: Settings) -> dict[str, tuple[float, float]]:
-    """Per metric family: pooled seed variance / pooled row variance, and its df."""
-    acc: dict[str, list[tuple[float, float, int]]] = {}
-    for ev in evidence:
-        k = len(ev.references)
-        if k < settings.min_references or (ev.n or 0) < settings.min_rows:
-            continue
-        vals = np.array([r.value for r in ev.references])
-        row = _row_se(ev.candidate, ev.references)
-        if np.all(np.isfinite(vals)) and row > 0:
-            acc.setdefault(ev.name.split("[")[0], []).append((float(vals.var(ddof=1)), row * row, k - 1))
-    out = {}
-    for key, items in acc.items():
-        seed = sum(s * d for s, _, d in items) / sum(d for *_, d in items)
-        row = float(np.mean([r for _, r, _ in items]))
-        out[key] = (seed / row, float(sum(d for *_, d in items)))
-    return out
 
 
 def check_controls(metrics: list[Metric]) -> dict[str, Any]:

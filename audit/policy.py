@@ -49,9 +49,13 @@ GENERAL_OPTIONS: dict[str, Option] = {
                           "verdict when no required forgetting check can tell the original from "
                           "the references", choices=("inconclusive", "warn"),
                           tighter=("warn", "inconclusive")),
-    "retrain_coverage": Option(float, 0.99, "share of fresh retrains the pass band holds "
-                               "(Student-t prediction band of the retrain distribution)",
+    "retrain_coverage": Option(float, 0.995, "share of fresh retrains a check's pass bands hold "
+                               "(Student-t prediction bands of the retrain distribution, all "
+                               "metrics of the check at once)",
                                minimum=0.5, maximum=1, exclusive_maximum=True, tighter="lower"),
+    "fail_level": Option(float, 0.001, "largest chance that a check fails a fresh retrain "
+                         "(its fail bands; must be below 1 - retrain_coverage)",
+                         minimum=0, maximum=0.5, exclusive_minimum=True, tighter="higher"),
     "min_rows": Option(int, 20, "a gated metric with fewer rows on either side is inconclusive",
                        minimum=2, tighter="higher"),
 }
@@ -124,6 +128,11 @@ def validate_policy(policy: Mapping[str, Mapping[str, Any]], source: str = "poli
     for section in policy:
         if section not in decl:
             raise BadInput(f"{source}.{section}", f"unknown policy section; known: {sorted(decl)}")
+    general = policy["general"]
+    if general["fail_level"] >= 1.0 - general["retrain_coverage"]:
+        raise BadInput(f"{source}.general.fail_level",
+                       f"{general['fail_level']} must lie below 1 - retrain_coverage "
+                       f"({1.0 - general['retrain_coverage']:.4g}): a fail band inside the pass band")
 
 
 def merge_policy(
@@ -263,7 +272,7 @@ def reference_table() -> str:
     """The README's policy reference: one Markdown row per declared option.
 
     >>> print(reference_table().splitlines()[2])
-    | `general.alpha` | number > 0 and < 0.5 | `0.05` | fixed by gate | TOST level: 1 - 2 alpha intervals decide |
+    | `general.alpha` | number > 0 and < 0.5 | `0.05` | fixed by gate | level of the reported intervals (1 - 2 alpha); retrain_coverage sets the bands |
     """
     rows = ["| option | allowed | default | tighter (case under a gate) | meaning |",
             "|---|---|---|---|---|"]

@@ -108,7 +108,7 @@ SPEC = CheckSpec(
         "features": Option(list, ["sorted_diff", "l2", "logit_diff"], "differencing features",
                            items=Option(str, choices=FEATURES), min_items=1, tighter="superset"),
         "folds": Option(int, 5, "cross-fitting folds", minimum=2),
-        "n_estimators": Option(int, 50, "trees of the attack's random forest (its spread across retrains is in the band)", minimum=1),
+        "n_estimators": Option(int, 100, "trees of the attack's random forest", minimum=1),
         "auc_margin": Option(float, 0.05, "floor of the AUC margin (the references' spread widens it)", minimum=0, maximum=1,
                              allow_auto=True, tighter="lower"),
         "auto_min_margin": Option(float, 0.02, "floor of the auto AUC margin", minimum=0, maximum=1,
