@@ -1,4 +1,6 @@
-"""Known answers on the accent scenario: a retrain passes, the no-op and the method fail."""
+"""Known answers on the accent scenario: the no-op and the method fail; a retrain is not
+passed without power (the scenario's small model barely memorises District A, so the
+original itself sits inside every retrain band: the audit says it could not have told)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ def _status(results: dict, cid: str) -> str:
 
 
 @pytest.mark.parametrize(("unlearned", "verdict", "code"), [
-    ("extra/retrained-other-seed.skops", "pass", 0),
+    ("extra/retrained-other-seed.skops", "inconclusive", 3),
     ("original.skops", "fail", 1),
     ("unlearned.skops", "fail", 1),
 ])
@@ -33,8 +35,10 @@ def test_accent_known_answers(accent_dir: Path, tmp_path: Path, unlearned: str, 
         # a model that forgot nothing is caught before any statistics
         assert _status(results, "identity") == "fail"
     if unlearned == "extra/retrained-other-seed.skops":
-        # ... and the statistics could have caught it too (positive control)
-        assert results["controls"]["power"], results["controls"]
+        # every required check passes it, but nothing could have told the original apart
+        assert all(c["status"] == "pass" for c in results["checks"] if c["required"])
+        assert not results["controls"]["power"]
+        assert "could not have detected a no-op" in results["verdict_reason"]
     if unlearned == "unlearned.skops":
         assert _status(results, "subgroup_shift") == "fail"
         assert _status(results, "output_divergence") == "fail"
