@@ -48,7 +48,9 @@ def audit_controls(checks: list[dict[str, Any]], kinds: dict[str, str]) -> dict[
     """The run's controls: per check, the negative-control pass count and the power.
 
     ``power`` is true when some *required forgetting* check fails the original O scored
-    as the candidate (the audit could have detected a no-op).
+    as the candidate (the audit could have detected a no-op). ``kinds`` maps a check id
+    to its kind; a check whose original is a degenerate candidate is given as
+    ``"forgetting-no-power"`` (its control is reported, it gives no power).
 
     >>> c = [{"id": "m", "required": True, "status": "pass",
     ...       "controls": {"negative": {"passed": 2, "total": 2}, "positive": {"power": True}}}]
@@ -193,7 +195,8 @@ def run_audit(
                            rng=rng, seed=int(seed))
         checks.append(_run_check(spec, ctx).to_dict())
         identical = spec.kind == "identity" and checks[-1]["status"] == "fail"
-    controls = audit_controls(checks, {cid: s.kind for cid, s in registry().items()})
+    kinds = {cid: s.kind if s.power else f"{s.kind}-no-power" for cid, s in registry().items()}
+    controls = audit_controls(checks, kinds)
     verdict, reason = gate_verdict(checks, controls, pol["general"]["on_no_power"])
     if identical:
         verdict, reason = "fail", "identity: the unlearned model is the original"

@@ -93,6 +93,10 @@ class CheckSpec:
     # "forgetting": its positive control (the original as candidate) is the audit's power;
     # "harm": one-sided, needs no power; "identity" / "context": neither
     kind: str = "context"
+    # whether failing the original counts as the audit's power: false where the original is
+    # a degenerate candidate (the differencing attack compares O with itself: nothing
+    # changed, which any light fine-tune of O escapes)
+    power: bool = True
 
     @property
     def defaults(self) -> dict[str, Any]:

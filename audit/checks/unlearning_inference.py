@@ -99,6 +99,7 @@ SPEC = CheckSpec(
     title="Unlearning inference (differencing attack)",
     run=run,
     kind="forgetting",
+    power=False,
     order=45,
     options={
         # required: with the retrain spread in the band a genuine retrain passes (negative
