@@ -10,7 +10,7 @@ The rates are asserted per cell over the seeds run, so one lucky seed cannot car
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ def _cell(dataset: str, family: str, kind: str, seed: int) -> Cell:
     return next(c for c in cells if (c.dataset, c.family, c.kind, c.seed) == (dataset, family, kind, seed))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _audits(dataset: str, family: str, kind: str, seed: int, root: str) -> dict[str, Any]:
     built = build_cell(_cell(dataset, family, kind, seed), Path(root) / f"{dataset}-{family}-{seed}",
                        variants=_VARIANTS)
