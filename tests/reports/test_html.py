@@ -97,7 +97,7 @@ def test_every_figure_is_inline_well_formed_svg(results: dict[str, Any]) -> None
 
 
 @pytest.mark.parametrize(("verdict", "phrase"), [
-    ("pass", "equivalent to the models retrained"),
+    ("pass", "within what models retrained"),
     ("fail", "differs from the retrained references"),
     ("inconclusive", "does not settle the question"),
     ("error", "does not settle the question"),
