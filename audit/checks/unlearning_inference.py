@@ -13,6 +13,12 @@ kernel: paired stratified row bootstrap plus the references' seed spread), two-s
 The positive control O->O changes nothing and scores 1/2. Above the margin: U's changes single out
 the forgotten rows more than retraining would (an extra leak). Below: U changed the
 forget rows *less* distinctively than a retrain — typically it did not forget.
+
+Cost: a forest per fold per model pair, growing faster than linearly in rows. Each side
+(forget, test) is therefore capped at ``max_rows`` rows drawn at random with the check's
+seed; the same rows serve every pair, the bootstrap and the kernel see only them (so the
+interval is as wide as the sample makes it), and the sample sizes are recorded in the
+check's notes and table.
 """
 
 from __future__ import annotations
@@ -28,21 +34,39 @@ from audit.checks.options import Option, switches
 from audit.decision import Evidence, ModelStat
 from audit.results import CheckResult, Finding, Metric, Table
 
-__all__ = ["SPEC", "run"]
+__all__ = ["SPEC", "run", "sample_rows"]
 
 SPLIT = "forget_vs_test"
 
 
-def _scores(ctx: CheckContext, roles: list[str], kinds: list[str]) -> tuple[dict, dict]:
+def sample_rows(n: int, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """Sorted indices of at most ``cap`` of ``n`` rows, drawn without replacement.
+
+    >>> sample_rows(5, 10, np.random.default_rng(0)).tolist()
+    [0, 1, 2, 3, 4]
+    >>> len(sample_rows(1000, 10, np.random.default_rng(0)))
+    10
+    """
+    if n <= cap:
+        return np.arange(n)
+    return np.sort(rng.choice(n, size=cap, replace=False))
+
+
+def _scores(ctx: CheckContext, roles: list[str], kinds: list[str],
+            rows: dict[str, np.ndarray]) -> tuple[dict, dict]:
     c = ctx.cache
-    lo = np.r_[c.logprobs("original", "forget"), c.logprobs("original", "test")]
-    y = np.r_[c.labels("forget"), c.labels("test")]
-    nf = c.labels("forget").shape[0]
-    member = np.r_[np.ones(nf), np.zeros(c.labels("test").shape[0])].astype(int)
+
+    def stacked(role: str) -> np.ndarray:
+        return np.r_[c.logprobs(role, "forget")[rows["forget"]], c.logprobs(role, "test")[rows["test"]]]
+
+    lo = stacked("original")
+    y = np.r_[c.labels("forget")[rows["forget"]], c.labels("test")[rows["test"]]]
+    nf = len(rows["forget"])
+    member = np.r_[np.ones(nf), np.zeros(len(rows["test"]))].astype(int)
     folds = make_folds(member, int(ctx.policy["folds"]), ctx.seed)
     pos, neg = {}, {}
     for r in roles:
-        lr = np.r_[c.logprobs(r, "forget"), c.logprobs(r, "test")]
+        lr = stacked(r)
         s = out_of_fold_scores(difference_features(lo, lr, kinds, y), member, folds, seed=ctx.seed,
                                n_estimators=int(ctx.policy["n_estimators"]))
         pos[r], neg[r] = s[:nf], s[nf:]
@@ -58,7 +82,9 @@ def run(ctx: CheckContext) -> CheckResult:
         return CheckResult("unlearning_inference", "inconclusive", "Too few forget or test rows to cross-fit.",
                            title=SPEC.title, missing=[f"at least {2 * pol['folds']} forget and test rows"])
     refs, roles = model_roles(ctx)
-    pos, neg = _scores(ctx, roles, kinds)
+    cap = int(pol["max_rows"])
+    rows = {s: sample_rows(n[s], cap, ctx.rng) for s in ("forget", "test")}
+    pos, neg = _scores(ctx, roles, kinds, rows)
     reps = paired_roc_bootstrap(pos, neg, ctx.n_boot, ctx.rng)
     auc = {r: float(auc_from_ranks(pos[r], neg[r])) for r in roles}
     st = {r: ModelStat(auc[r], reps[r]["auc"]) for r in roles}
@@ -70,7 +96,14 @@ def run(ctx: CheckContext) -> CheckResult:
                   n_min_side=min(n1, n0))
     table = Table("Differencing attack AUC per pair (forget vs test)", ["pair", "auc"],
                   [[f"original->{r}", auc[r]] for r in roles])
-    result = finish(ctx, "unlearning_inference", SPEC.title, [ev], [], _summary, tables=[table])
+    sampled = Table("Rows the attack used (a seeded random sample when a side exceeds max_rows)",
+                    ["split", "rows used", "rows in split"],
+                    [[s, len(rows[s]), int(n[s])] for s in ("forget", "test")])
+    result = finish(ctx, "unlearning_inference", SPEC.title, [ev], [], _summary, tables=[table, sampled])
+    if any(len(rows[s]) < n[s] for s in rows):
+        result.notes.append(f"attack sample: {len(rows['forget'])} of {n['forget']} forget rows and "
+                            f"{len(rows['test'])} of {n['test']} test rows (max_rows = {cap}); the "
+                            "interval reflects the sample, not the whole split")
     m = result.metrics[0]
     if m.status in ("fail", "inconclusive") and m.delta is not None and m.delta_ci is not None:
         leak = m.delta > 0
@@ -110,6 +143,9 @@ SPEC = CheckSpec(
                            items=Option(str, choices=FEATURES), min_items=1, tighter="superset"),
         "folds": Option(int, 5, "cross-fitting folds", minimum=2),
         "n_estimators": Option(int, 100, "trees of the attack's random forest", minimum=1),
+        "max_rows": Option(int, 2000, "rows per side (forget, test) the attack trains and scores on; a "
+                           "seeded random sample above it keeps the cost linear", minimum=20,
+                           tighter="higher"),
         "auc_margin": Option(float, 0.05, "floor of the AUC margin (the references' spread widens it)", minimum=0, maximum=1,
                              allow_auto=True, tighter="lower"),
         "auto_min_margin": Option(float, 0.02, "floor of the auto AUC margin", minimum=0, maximum=1,
