@@ -6,11 +6,14 @@ never call a model. ``calls`` counts forward passes so tests can prove it.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 
 import numpy as np
 from scipy.special import log_softmax
+
+from audit.cost import tally
 
 __all__ = ["OutputCache", "normalise_logits"]
 
@@ -78,11 +81,15 @@ class OutputCache:
         if key not in self._logp:
             X = self._features(split)
             model = self._models[role]
+            started = time.perf_counter()
             parts = []
             for start in range(0, len(X), self.batch_size):
                 out = model.predict_logits(X[start : start + self.batch_size])  # type: ignore[attr-defined]
                 parts.append(normalise_logits(out).astype(np.float32))
             self.calls[key] += 1
+            tally("forward_passes")
+            tally("rows_forwarded", len(X))
+            tally("forward_seconds", time.perf_counter() - started)
             if parts:
                 self._logp[key] = np.concatenate(parts, axis=0)
             else:

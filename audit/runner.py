@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import sys
+import time
 import traceback
 import zlib
 from collections.abc import Callable
@@ -17,11 +18,12 @@ import numpy as np
 from audit.cache import OutputCache
 from audit.case import AuditCase
 from audit.checks import CheckContext, registry
+from audit.cost import Meter, metered
 from audit.errors import BadInput
 from audit.policy import resolve_policy
 from audit.results import CheckResult, worst_status
 
-__all__ = ["run_audit", "verdict_of", "gate_verdict", "audit_controls", "exit_code_of", "write_evidence", "EXIT_CODES", "SCHEMA_VERSION"]
+__all__ = ["run_audit", "verdict_of", "gate_verdict", "audit_controls", "exit_code_of", "write_evidence", "cost_summary", "EXIT_CODES", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = "1.0"
 EXIT_CODES = {"pass": 0, "warn": 0, "fail": 1, "inconclusive": 3, "error": 3}
@@ -98,6 +100,29 @@ def exit_code_of(verdict: str, fail_on_warn: bool = False) -> int:
     if verdict == "warn" and fail_on_warn:
         return 1
     return EXIT_CODES[verdict]
+
+
+def cost_summary(meters: dict[str, Meter], seconds: float) -> dict[str, Any]:
+    """results.json's ``cost``: the run's wall time, forward passes, and per check what it did.
+
+    ``forward_seconds`` is the time spent inside the models (the irreducible part of an
+    audit); ``overhead`` is the rest relative to it. Seconds vary between runs like the
+    timestamps; the counts do not.
+
+    >>> from collections import Counter
+    >>> m = Meter(Counter({"forward_passes": 3, "forward_seconds": 0.25}), 1.0)
+    >>> c = cost_summary({"utility": m}, 1.5)
+    >>> c["forward_passes"], c["checks"]["utility"]["forward_passes"], c["overhead"]
+    (3, 3, 5.0)
+    """
+    fwd = sum(float(m.counts.get("forward_seconds", 0.0)) for m in meters.values())
+    return {
+        "seconds": round(seconds, 4),
+        "forward_passes": int(sum(m.counts.get("forward_passes", 0) for m in meters.values())),
+        "forward_seconds": round(fwd, 4),
+        "overhead": round((seconds - fwd) / fwd, 2) if fwd > 0 else None,
+        "checks": {cid: m.to_dict() for cid, m in meters.items()},
+    }
 
 
 def _now() -> str:
@@ -180,7 +205,9 @@ def run_audit(
     if cache is None:
         cache = OutputCache(case.models, case.X, case.y, batch_size=pol["general"]["batch_size"])
     checks = []
+    meters: dict[str, Meter] = {}
     identical = False
+    clock = time.perf_counter()
     for cid, spec in registry().items():
         if not pol[cid]["enabled"] or mode not in spec.modes:
             continue
@@ -193,7 +220,9 @@ def run_audit(
         rng = np.random.default_rng([int(seed), zlib.crc32(cid.encode())])
         ctx = CheckContext(case=case, cache=cache, policy=pol[cid], general=pol["general"],
                            rng=rng, seed=int(seed))
-        checks.append(_run_check(spec, ctx).to_dict())
+        with metered() as meter:
+            checks.append(_run_check(spec, ctx).to_dict())
+        meters[cid] = meter
         identical = spec.kind == "identity" and checks[-1]["status"] == "fail"
     kinds = {cid: s.kind if s.power else f"{s.kind}-no-power" for cid, s in registry().items()}
     controls = audit_controls(checks, kinds)
@@ -231,6 +260,7 @@ def run_audit(
             "forget_kind": _forget_kind(case),
         },
         "checks": checks,
+        "cost": cost_summary(meters, time.perf_counter() - clock),
         "environment": _environment(),
         "started_at": started,
         "finished_at": _now(),

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 import numpy as np
 from scipy import stats as sps
 
+from audit.cost import tally
+
 __all__ = [
     "bootstrap_indices",
     "bootstrap_stat",
@@ -75,6 +77,7 @@ def bootstrap_stat(
     Returns the stacked replicates, ``[n_boot]`` or ``[n_boot, k]``.
     """
     parts = [np.asarray(statistic(idx)) for idx in bootstrap_indices(n, n_boot, rng, width)]
+    tally("bootstrap_resamples", int(n_boot))
     return np.concatenate(parts, axis=0)
 
 

@@ -31,6 +31,7 @@ from attacks.resample import paired_roc_bootstrap
 from audit.checks._paired import finish, model_roles
 from audit.checks.base import CheckContext, CheckSpec
 from audit.checks.options import Option, switches
+from audit.cost import tally
 from audit.decision import Evidence, ModelStat
 from audit.results import CheckResult, Finding, Metric, Table
 
@@ -67,8 +68,10 @@ def _scores(ctx: CheckContext, roles: list[str], kinds: list[str],
     pos, neg = {}, {}
     for r in roles:
         lr = stacked(r)
-        s = out_of_fold_scores(difference_features(lo, lr, kinds, y), member, folds, seed=ctx.seed,
-                               n_estimators=int(ctx.policy["n_estimators"]))
+        feats = difference_features(lo, lr, kinds, y)
+        s = out_of_fold_scores(feats, member, folds, seed=ctx.seed, n_estimators=int(ctx.policy["n_estimators"]))
+        if np.ptp(feats, axis=0).any():  # constant features (O->O) score 1/2 without a forest
+            tally("attack_models_trained", len(np.unique(folds)))
         pos[r], neg[r] = s[:nf], s[nf:]
     return pos, neg
 
@@ -85,6 +88,7 @@ def run(ctx: CheckContext) -> CheckResult:
     cap = int(pol["max_rows"])
     rows = {s: sample_rows(n[s], cap, ctx.rng) for s in ("forget", "test")}
     pos, neg = _scores(ctx, roles, kinds, rows)
+    tally("bootstrap_resamples", ctx.n_boot)
     reps = paired_roc_bootstrap(pos, neg, ctx.n_boot, ctx.rng)
     auc = {r: float(auc_from_ranks(pos[r], neg[r])) for r in roles}
     st = {r: ModelStat(auc[r], reps[r]["auc"]) for r in roles}

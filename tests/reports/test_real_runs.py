@@ -13,6 +13,15 @@ from reports import validate_results, verify_pack
 from tests.reports.conftest import FORGET_ID
 
 _TIMESTAMPS = ("started_at", "finished_at")
+_TIMINGS = ('"seconds"', '"forward_seconds"', '"overhead"')  # cost: wall-clock figures
+
+
+def _without_timings(cost: dict[str, Any]) -> dict[str, Any]:
+    """``cost`` with its wall-clock figures removed; the counts must be reproducible."""
+    drop = {"seconds", "forward_seconds", "overhead"}
+    out = {k: v for k, v in cost.items() if k not in drop and k != "checks"}
+    out["checks"] = {c: {k: v for k, v in m.items() if k not in drop} for c, m in cost["checks"].items()}
+    return out
 
 
 def _forget_values(case_toml: Path) -> list[str]:
@@ -66,6 +75,7 @@ def test_same_case_and_seed_give_identical_results_json(real_run: tuple[dict[str
 
     def strip(path: Path) -> dict[str, Any]:
         r = json.loads((path / "results.json").read_text("utf-8"))
+        r["cost"] = _without_timings(r["cost"])
         return {k: v for k, v in r.items() if k not in _TIMESTAMPS}
 
     a, b = strip(first), strip(second)
@@ -73,4 +83,5 @@ def test_same_case_and_seed_give_identical_results_json(real_run: tuple[dict[str
     raw_a = (first / "results.json").read_text("utf-8").splitlines()
     raw_b = (second / "results.json").read_text("utf-8").splitlines()
     diff = [(x, y) for x, y in zip(raw_a, raw_b, strict=True) if x != y]
-    assert all(any(t in x for t in _TIMESTAMPS) for x, _ in diff)  # byte-identical but for timestamps
+    assert all(any(t in x for t in (*_TIMESTAMPS, *_TIMINGS)) for x, _ in diff)  # byte-identical but for times
+    assert a["cost"]["forward_passes"] > 0 and a["cost"]["checks"]  # the counts are there, and equal
