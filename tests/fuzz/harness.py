@@ -44,8 +44,10 @@ class Outcome:
 def snapshot(root: Path) -> dict[str, str]:
     """``relative path -> sha256 | "dir" | "link:<target>"`` of everything under ``root``.
 
-    >>> import tempfile; d = Path(tempfile.mkdtemp()); (d / "a").write_text("x")
-    >>> snapshot(d)["a"][:8]
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as t:
+    ...     _ = (Path(t) / "a").write_text("x")
+    ...     snapshot(Path(t))["a"][:8]
     '2d711642'
     """
     out: dict[str, str] = {}
