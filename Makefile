@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint bench calibrate calibrate-quick clean
+.PHONY: install demo test test-all lint fuzz bench calibrate calibrate-quick clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ test-all: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check audit attacks reports tests benchmarks
+
+# The hostile-input harness (issue 12): corpus as CLI subprocesses, every-byte pack flips,
+# hypothesis on the case loader and policy; writes the table to tests/fuzz/TABLE.md.
+FUZZ_JOBS ?= 2
+fuzz: $(STAMP)
+	$(PY) -m tests.fuzz --jobs $(FUZZ_JOBS) --table tests/fuzz/TABLE.md
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run --write BENCHMARKS.md
