@@ -300,6 +300,12 @@ def load_case(path: str | Path, allow_pickle: bool = False) -> AuditCase:
     if "path" not in data:
         raise BadInput("data.path", "missing")
     case_meta, training = doc.get("case", {}), doc.get("training", {})
+    for section, keys in (("case", ("name", "request_id", "description", "operator", "forget_kind")),
+                          ("data", ("path", "label", "split", "id"))):
+        for key in keys:
+            value = doc.get(section, {}).get(key)
+            if value is not None and not isinstance(value, str):
+                raise BadInput(f"{section}.{key}", f"must be a string, got {type(value).__name__}")
     references = doc.get("references", {})
     if "references" in doc and not training.get("recipe"):
         raise BadInput("references.train", "needs a [training] recipe to train references with")

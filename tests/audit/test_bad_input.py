@@ -73,6 +73,8 @@ def _escaping_onnx(d: Path) -> None:
 
 CASES: dict[str, tuple[Callable[[Path], None], str]] = {
     "invalid_toml": (lambda d: (d / "case.toml").write_text("[case\nname="), "case"),
+    "case_name_a_table": (lambda d: _edit_toml(d, 'name = "tiny"', 'name = {a = 1}'), "case.name"),
+    "label_an_integer": (lambda d: _edit_toml(d, 'label = "label"', "label = 3"), "data.label"),
     "unknown_section": (lambda d: _edit_toml(d, "[data]", "[dataa]"), "dataa"),
     "unknown_data_key": (lambda d: _edit_toml(d, 'label = "label"', 'lable = "label"'), "data.lable"),
     "missing_models_key": (lambda d: _edit_toml(d, 'original = "original.skops"\n', ""), "models.original"),
