@@ -42,54 +42,50 @@ def tpr_at_fpr_rows(pos: np.ndarray, neg: np.ndarray, levels: Sequence[float]) -
 
 
 class _Sorted:
-    """One model's scores prepared for O(n) weighted AUC / TPR per resample."""
+    """One model's scores prepared for O(n) AUC / TPR per resample.
 
-    def __init__(self, pos: np.ndarray, neg: np.ndarray) -> None:
-        self.neg_order = np.argsort(neg, kind="stable")
-        neg_sorted = neg[self.neg_order]
+    ``pos_cols`` / ``neg_cols`` say which columns of the resample count matrices the
+    scores belong to (a stratum's rows); the sort orders are composed with them, so a
+    resample's counts are gathered once, already in score order.
+    """
+
+    def __init__(self, pos: np.ndarray, neg: np.ndarray, pos_cols: np.ndarray | None = None,
+                 neg_cols: np.ndarray | None = None) -> None:
+        neg_order = np.argsort(neg, kind="stable")
+        neg_sorted = neg[neg_order]
         self.lo = np.searchsorted(neg_sorted, pos, side="left")  # negatives strictly below
         self.hi = np.searchsorted(neg_sorted, pos, side="right")  # ... or equal
         self.neg_sorted = neg_sorted
-        self.pos_order = np.argsort(pos, kind="stable")
-        self.pos_sorted = pos[self.pos_order]
-
-    def stats(self, w1: np.ndarray, w0: np.ndarray, levels: Sequence[float]) -> tuple[float, np.ndarray]:
-        n1, n0 = w1.sum(), w0.sum()
-        c0 = np.r_[0, np.cumsum(w0[self.neg_order])]
-        below, equal = c0[self.lo], c0[self.hi] - c0[self.lo]
-        a = float(np.dot(w1, below + 0.5 * equal)) / (n1 * n0)
-        tpr = np.empty(len(levels))
-        tail = n0 - c0  # resampled negatives at or above each sorted position
-        c1 = np.r_[0, np.cumsum(w1[self.pos_order])]
-        for j, level in enumerate(levels):
-            k = int(np.floor(level * n0))
-            # threshold = the (k+1)-th largest resampled negative: first position with tail <= k
-            pos_idx = int(np.searchsorted(-tail[:-1], -k, side="left"))
-            if k >= n0 or pos_idx == 0:
-                thr = -np.inf
-            else:
-                thr = self.neg_sorted[pos_idx - 1]
-            tpr[j] = (n1 - c1[np.searchsorted(self.pos_sorted, thr, side="right")]) / n1
-        return a, tpr
-
+        pos_order = np.argsort(pos, kind="stable")
+        self.pos_sorted = pos[pos_order]
+        self.pos_cols = np.arange(len(pos)) if pos_cols is None else np.asarray(pos_cols)
+        self.neg_gather = neg_order if neg_cols is None else np.asarray(neg_cols)[neg_order]
+        self.pos_gather = self.pos_cols[pos_order]
 
     def stats_batch(self, W1: np.ndarray, W0: np.ndarray, levels: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`stats` for a batch of resamples: ``W1 [b, n1]``, ``W0 [b, n0]`` row counts."""
-        b = W1.shape[0]
-        n1, n0 = W1.sum(axis=1), W0.sum(axis=1)
-        C0 = np.zeros((b, W0.shape[1] + 1))
-        np.cumsum(W0[:, self.neg_order], axis=1, out=C0[:, 1:])
-        below = C0[:, self.lo]
-        auc = np.einsum("bi,bi->b", W1, below + 0.5 * (C0[:, self.hi] - below)) / (n1 * n0)
-        tpr = np.empty((b, len(levels)))
+        """AUC ``[b]`` and TPR ``[b, L]`` of a batch of resamples given as integer row counts.
+
+        ``W1 [b, N1]``, ``W0 [b, N0]`` hold every member / non-member row; this model's
+        columns are picked by the gather maps. The counts are gathered once in score order;
+        the AUC needs the cumulative non-member count only where members sit (segment sums,
+        ``np.add.reduceat``), a TPR threshold only the top of the non-members.
+        """
+        w1 = np.take(W1, self.pos_cols, axis=1)
+        n1 = w1.sum(axis=1, dtype=np.int64)
+        w0 = np.take(W0, self.neg_gather, axis=1)
+        n0 = w0.sum(axis=1, dtype=np.int64)
+        at = _cumulative_at(w0, np.r_[self.lo, self.hi])
+        below, upto = at[:, :len(self.lo)], at[:, len(self.lo):]
+        twice = below + upto  # 2 x (below + equal / 2)
+        auc = np.einsum("bi,bi->b", w1.astype(np.int64), twice) / (2.0 * n1 * n0)
+        tpr = np.empty((w1.shape[0], len(levels)))
         if len(levels):
-            C1 = np.zeros((b, W1.shape[1] + 1))
-            np.cumsum(W1[:, self.pos_order], axis=1, out=C1[:, 1:])
-            tail = n0[:, None] - C0[:, :-1]  # resampled negatives at or above each sorted position
-            rows = np.arange(b)
+            C1 = np.zeros((w1.shape[0], len(self.pos_gather) + 1), dtype=np.int64)
+            np.cumsum(np.take(W1, self.pos_gather, axis=1), axis=1, out=C1[:, 1:])
+            rows = np.arange(w1.shape[0])
             for j, level in enumerate(levels):
-                k = np.floor(level * n0)
-                pos_idx = (tail > k[:, None]).sum(axis=1)
+                k = np.floor(level * n0).astype(np.int64)
+                pos_idx = _positions_above(w0, k)
                 ok = (k < n0) & (pos_idx > 0)
                 thr = np.where(ok, self.neg_sorted[np.maximum(pos_idx - 1, 0)], -np.inf)
                 above = C1[rows, np.searchsorted(self.pos_sorted, thr, side="right")]
@@ -97,12 +93,66 @@ class _Sorted:
         return auc, tpr
 
 
+def _cumulative_at(w: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """``C[:, at]`` for ``C[:, t] = w[:, :t].sum(axis=1)`` (int64), without the full cumsum.
+
+    >>> w = np.array([[1, 0, 2, 1], [0, 3, 0, 1]])
+    >>> _cumulative_at(w, np.array([0, 2, 4, 2])).tolist()
+    [[0, 1, 4, 1], [0, 3, 4, 3]]
+    """
+    n = w.shape[1]
+    cuts = np.unique(np.r_[0, at[(at > 0) & (at < n)]]) if n else np.zeros(0, dtype=np.int64)
+    cum = np.zeros((w.shape[0], len(cuts) + 1), dtype=np.int64)
+    if n:
+        np.cumsum(np.add.reduceat(w, cuts, axis=1, dtype=np.int64), axis=1, out=cum[:, 1:])
+    return cum[:, np.searchsorted(cuts, at, side="left")] if n else cum[:, np.zeros(len(at), dtype=np.int64)]
+
+
+def _positions_above(w: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Per row, how many sorted positions ``t`` have more than ``k`` counts at or above them.
+
+    Only the top of the order matters for a low FPR: the counts from the top are summed
+    over a window just wide enough (doubling it for rows it does not cover).
+
+    >>> w = np.array([[1, 1, 1, 1], [0, 0, 4, 0]])
+    >>> _positions_above(w, np.array([1, 1])).tolist()
+    [3, 3]
+    """
+    b, n = w.shape
+    out = np.empty(b, dtype=np.int64)
+    todo = np.arange(b)
+    width = int(min(n, 2 * (int(k.max(initial=0)) + 1) + 64))
+    while len(todo):
+        tail = np.cumsum(w[todo, n - width:][:, ::-1], axis=1, dtype=np.int64)  # counts at or above
+        covered = (tail[:, -1] > k[todo]) | (width == n)
+        hits = (tail > k[todo, None]).sum(axis=1)  # positions in the window above k ...
+        out[todo[covered]] = (n - width + hits)[covered] if width < n else hits[covered]
+        todo = todo[~covered]
+        width = min(n, 2 * width)
+    return out
+
+
 def _counts(cells: Sequence[np.ndarray], n: int, rng: np.random.Generator, b: int = 1) -> np.ndarray:
-    """Row counts ``[b, n]`` of ``b`` resamples drawn with replacement within each cell."""
-    w = np.zeros((b, n))
+    """Row counts ``[b, n]`` (uint8, or int64 if a count exceeds 255) of ``b`` resamples drawn with replacement within each cell.
+
+    Each cell's draws are uniform row indices turned into counts with one ``bincount``
+    (a multinomial with equal probabilities, without its per-category binomial chain).
+
+    >>> w = _counts([np.arange(3), np.arange(3, 5)], 5, np.random.default_rng(0), b=4)
+    >>> w.shape, w[:, :3].sum(axis=1).tolist(), w[:, 3:].sum(axis=1).tolist()
+    ((4, 5), [3, 3, 3, 3], [2, 2, 2, 2])
+    """
+    parts = []
     for idx in cells:
         m = len(idx)
-        w[:, idx] = rng.multinomial(m, np.full(m, 1.0 / m), size=b)
+        draws = rng.integers(0, m, size=(b, m), dtype=np.int64) + (np.arange(b, dtype=np.int64) * m)[:, None]
+        parts.append((idx, np.bincount(draws.ravel(), minlength=b * m).reshape(b, m)))
+    # a row drawn more than 255 times in one resample is astronomically rare, but exactness
+    # comes first: the narrow type only when every count fits it (a quarter of the traffic)
+    small = all(c.max(initial=0) <= np.iinfo(np.uint8).max for _, c in parts)
+    w = np.zeros((b, n), dtype=np.uint8 if small else np.int64)
+    for idx, c in parts:
+        w[:, idx] = c
     return w
 
 
@@ -170,7 +220,7 @@ def paired_roc_bootstrap(
     cells0 = [np.arange(n0)] if match is None else match.neg_cells
     prep = {k: _Sorted(P[k], N[k]) for k in names}
     parts = {} if match is None else {
-        k: [_Sorted(P[k][i], N[k][j]) for i, j in zip(match.pos_index, match.neg_index, strict=True)]
+        k: [_Sorted(P[k][i], N[k][j], i, j) for i, j in zip(match.pos_index, match.neg_index, strict=True)]
         for k in names}
     out = {k: {"auc": np.empty(n_boot), "auc_unmatched": np.empty(n_boot),
                "tpr": np.empty((n_boot, len(fpr_levels)))} for k in names}
@@ -183,7 +233,6 @@ def paired_roc_bootstrap(
             a, out[k]["tpr"][sl] = prep[k].stats_batch(W1, W0, fpr_levels)
             out[k]["auc_unmatched"][sl] = a
             if match is not None:
-                a = sum(wt * s.stats_batch(W1[:, i], W0[:, j], ())[0] for wt, s, i, j in
-                        zip(match.weights, parts[k], match.pos_index, match.neg_index, strict=True))
+                a = sum(wt * s.stats_batch(W1, W0, ())[0] for wt, s in zip(match.weights, parts[k], strict=True))
             out[k]["auc"][sl] = a
     return out

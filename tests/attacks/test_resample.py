@@ -37,11 +37,11 @@ def test_weighted_replicates_equal_ranking_the_resampled_scores() -> None:
     rng = np.random.default_rng(3)
     pos, neg = np.round(rng.normal(0.7, 1, 150), 1), np.round(rng.normal(0, 1, 400), 1)  # ties
     reps = paired_roc_bootstrap({"m": pos}, {"m": neg}, 20, np.random.default_rng(9), (0.01, 0.05))
-    draw = np.random.default_rng(9)  # the same draws: member counts, then non-member counts
-    w1 = draw.multinomial(150, np.full(150, 1 / 150), size=20)
-    w0 = draw.multinomial(400, np.full(400, 1 / 400), size=20)
+    draw = np.random.default_rng(9)  # the same draws: member rows, then non-member rows
+    d1 = draw.integers(0, 150, size=(20, 150))
+    d0 = draw.integers(0, 400, size=(20, 400))
     for b in range(20):
-        i1, i0 = np.repeat(np.arange(150), w1[b]), np.repeat(np.arange(400), w0[b])
+        i1, i0 = d1[b], d0[b]
         assert reps["m"]["auc"][b] == pytest.approx(auc_from_ranks(pos[i1], neg[i0]), abs=1e-12)
         want = tpr_at_fpr_rows(pos[i1][None], neg[i0][None], (0.01, 0.05))[0]
         np.testing.assert_allclose(reps["m"]["tpr"][b], want)
