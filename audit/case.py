@@ -280,6 +280,8 @@ def load_case(path: str | Path, allow_pickle: bool = False) -> AuditCase:
         doc = tomllib.loads(path.read_text("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise BadInput("case", f"{path.name} is not valid TOML: {exc}") from exc
+    except RecursionError as exc:
+        raise BadInput("case", f"{path.name} is too deeply nested to read") from exc
     for key, value in doc.items():
         if key not in CASE_KEYS:
             raise BadInput(key, f"unknown section; allowed: {sorted(CASE_KEYS)}")

@@ -257,6 +257,8 @@ def load_policy_file(path: str | Path) -> dict[str, Any]:
         return tomllib.loads(p.read_text("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise BadInput("policy", f"{p.name} is not valid TOML: {exc}") from exc
+    except RecursionError as exc:
+        raise BadInput("policy", f"{p.name} is too deeply nested to read") from exc
 
 
 def _tighter_words(opt: Option) -> str:
