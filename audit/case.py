@@ -59,6 +59,12 @@ class AuditCase:
         roles ``retrained:<i>`` after the given ones (see :mod:`audit.references`).
     reference_seed : int
         Base seed the extra references' seeds are derived from.
+    allow_pickle : bool
+        Trust pickle / joblib model files (``--allow-pickle``).
+    allow_code : bool
+        Trust code the case names by import path (``--allow-code``): an ``architecture``
+        module in the case directory or outside the installed packages, and a
+        ``"package.module:function"`` recipe (see :mod:`audit.code_import`).
     forget_kind : str, optional
         ``"random"``, ``"class"``, ``"group"`` or ``"feature"`` (``[case] forget_kind``);
         default: detected (:func:`audit.forget_kind.detect_forget_kind`).
@@ -93,6 +99,7 @@ class AuditCase:
         recipe: str | None = None,
         recipe_params: dict[str, Any] | None = None,
         allow_pickle: bool = False,
+        allow_code: bool = False,
         base_dir: Path | None = None,
         policy: dict[str, Any] | None = None,
         train_references: int = 0,
@@ -107,6 +114,8 @@ class AuditCase:
         self.description = description
         self.operator = None if operator is None else str(operator)
         self.allow_pickle = bool(allow_pickle)
+        self.allow_code = bool(allow_code)
+        _check_recipe_code(recipe, self.allow_code)
         self.base_dir = base_dir
         self.recipe = recipe
         self.recipe_params = dict(recipe_params or {})
@@ -128,11 +137,12 @@ class AuditCase:
         if len(retrained) == 0:
             raise BadInput("models.retrained", "at least one retrained reference model is needed")
         self.models: dict[str, Any] = {
-            "original": load_model(original, "models.original", base_dir, allow_pickle),
-            "unlearned": load_model(unlearned, "models.unlearned", base_dir, allow_pickle),
+            "original": load_model(original, "models.original", base_dir, allow_pickle, allow_code),
+            "unlearned": load_model(unlearned, "models.unlearned", base_dir, allow_pickle, allow_code),
         }
         for i, r in enumerate(retrained):
-            self.models[f"retrained:{i}"] = load_model(r, f"models.retrained[{i}]", base_dir, allow_pickle)
+            self.models[f"retrained:{i}"] = load_model(r, f"models.retrained[{i}]", base_dir, allow_pickle,
+                                                       allow_code)
         self.n_classes, self.classes = self._probe_models()
         self._y = self._encode_labels()
         self._add_trained_references()
@@ -271,7 +281,14 @@ class AuditCase:
         return hashlib.sha256("\n".join(hashed).encode()).hexdigest()
 
 
-def load_case(path: str | Path, allow_pickle: bool = False) -> AuditCase:
+def _check_recipe_code(recipe: Any, allow_code: bool) -> None:
+    """A ``package.module:function`` recipe is arbitrary code: only with ``--allow-code``."""
+    if isinstance(recipe, str) and ":" in recipe and not allow_code:
+        raise BadInput("training.recipe", f"{recipe!r} names a Python function, which would run "
+                       "when models are trained; pass --allow-code to trust it")
+
+
+def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = False) -> AuditCase:
     """Read a TOML case file (see DESIGN.md) and build a validated :class:`AuditCase`."""
     path = Path(path)
     if not path.is_file():
@@ -328,6 +345,7 @@ def load_case(path: str | Path, allow_pickle: bool = False) -> AuditCase:
         recipe=training.get("recipe"),
         recipe_params=training.get("params"),
         allow_pickle=allow_pickle,
+        allow_code=allow_code,
         base_dir=path.parent,
         policy=doc.get("policy"),
         train_references=references.get("train", 0),

@@ -44,7 +44,7 @@ def _interactive() -> bool:
 
 
 def _audit(case_path: Path, out: Path, policy: Path | None, seed: int, allow_pickle: bool,
-           sign_key: Path | None, template: Path | None) -> dict[str, Any]:
+           sign_key: Path | None, template: Path | None, allow_code: bool = False) -> dict[str, Any]:
     """Load, validate, run and write; raises BadInput before anything is written."""
     from audit.case import load_case
     from audit.policy import default_policy, load_policy_file, merge_policy
@@ -56,7 +56,7 @@ def _audit(case_path: Path, out: Path, policy: Path | None, seed: int, allow_pic
     overrides = load_policy_file(policy) if policy else None
     if overrides is not None:  # refuse a bad gate policy before the case's models are loaded
         merge_policy(default_policy(), overrides, "policy")
-    case = load_case(case_path, allow_pickle=allow_pickle)
+    case = load_case(case_path, allow_pickle=allow_pickle, allow_code=allow_code)
     progress = None
     if _interactive():
         from rich.console import Console
@@ -154,6 +154,9 @@ def run(
     policy: Annotated[Path | None, typer.Option(help="Policy TOML overriding thresholds.")] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of every bootstrap (>= 0).")] = 0,
     allow_pickle: Annotated[bool, typer.Option("--allow-pickle", help="Trust pickle/joblib models.")] = False,
+    allow_code: Annotated[bool, typer.Option("--allow-code", help=(
+        "Trust code the case names: architecture modules in the case directory or outside "
+        "the installed packages, and package.module:function recipes."))] = False,
     sign_key: Annotated[Path | None, typer.Option(help="Ed25519 private key (PEM) to sign the pack.")] = None,
     template: Annotated[Path | None, typer.Option(help="Directory of user report templates.")] = None,
     format: Annotated[str, typer.Option("--format", help="text or json (results.json on stdout).")] = "text",  # noqa: A002
@@ -162,7 +165,7 @@ def run(
     if format not in ("text", "json"):
         _err("error: --format: use text or json")
         raise typer.Exit(2)
-    results = _audit(case, out, policy, seed, allow_pickle, sign_key, template)
+    results = _audit(case, out, policy, seed, allow_pickle, sign_key, template, allow_code)
     if format == "json":
         from reports import dump_results
 
