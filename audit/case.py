@@ -150,9 +150,9 @@ class AuditCase:
     # -- validation ------------------------------------------------------------
     @staticmethod
     def field_of(role: str) -> str:
-        if role.startswith("retrained:"):
-            return f"models.retrained[{role.split(':')[1]}]"
-        return f"models.{role}"
+        from audit.cache import field_of_role
+
+        return field_of_role(role)
 
     def _widen_class_removal(self) -> None:
         """Widen a model that lacks some of the original's classes (a class-removal retrain)."""
