@@ -16,6 +16,7 @@ from audit.adapters import load_model
 from audit.data import frame_sha256, read_table, validate_table
 from audit.errors import BadInput
 from audit.forget_kind import validate_forget_kind
+from audit.limits import limits_of
 from audit.references import validate_reference_request
 
 __all__ = ["AuditCase", "load_case", "CASE_KEYS"]
@@ -65,6 +66,8 @@ class AuditCase:
         Trust code the case names by import path (``--allow-code``): an ``architecture``
         module in the case directory or outside the installed packages, and a
         ``"package.module:function"`` recipe (see :mod:`audit.code_import`).
+    limits : dict, optional
+        Data limits (:func:`audit.limits.limits_of`); default: from ``policy``'s ``[general]``.
     forget_kind : str, optional
         ``"random"``, ``"class"``, ``"group"`` or ``"feature"`` (``[case] forget_kind``);
         default: detected (:func:`audit.forget_kind.detect_forget_kind`).
@@ -105,6 +108,7 @@ class AuditCase:
         train_references: int = 0,
         reference_seed: int = 0,
         forget_kind: str | None = None,
+        limits: dict[str, int] | None = None,
     ) -> None:
         self.forget_kind = validate_forget_kind(forget_kind)
         self.train_references, self.reference_seed = validate_reference_request(
@@ -120,17 +124,19 @@ class AuditCase:
         self.recipe = recipe
         self.recipe_params = dict(recipe_params or {})
         self.policy_overrides = dict(policy or {})
+        limits = limits or limits_of(self.policy_overrides)
         self.data_path: Path | None = None
         if isinstance(data, (str, Path)):
             p = Path(data)
             self.data_path = p if (base_dir is None or p.is_absolute()) else base_dir / p
-            data = read_table(self.data_path)
+            data = read_table(self.data_path, limits)
         if not isinstance(data, pd.DataFrame):
             raise BadInput("data", f"expected a DataFrame or a path, got {type(data).__name__}")
         self.label, self.split_col = label, split
         self.groups = list(groups or [])
         self.id_col = id
-        self.features = validate_table(data, label, split, self.groups, id, features and list(features))
+        self.features = validate_table(data, label, split, self.groups, id, features and list(features),
+                                       limits=limits)
         self.data = data.reset_index(drop=True)
         if isinstance(retrained, (str, Path)) or not isinstance(retrained, Sequence):
             retrained = [retrained]
@@ -288,8 +294,12 @@ def _check_recipe_code(recipe: Any, allow_code: bool) -> None:
                        "when models are trained; pass --allow-code to trust it")
 
 
-def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = False) -> AuditCase:
-    """Read a TOML case file (see DESIGN.md) and build a validated :class:`AuditCase`."""
+def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = False,
+              gate: dict[str, Any] | None = None) -> AuditCase:
+    """Read a TOML case file (see DESIGN.md) and build a validated :class:`AuditCase`.
+
+    ``gate`` (the ``--policy`` tables) bounds the data limits in force while loading.
+    """
     path = Path(path)
     if not path.is_file():
         raise BadInput("case", f"case file not found: {path}")
@@ -348,6 +358,7 @@ def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = F
         allow_code=allow_code,
         base_dir=path.parent,
         policy=doc.get("policy"),
+        limits=limits_of(doc.get("policy"), gate),
         train_references=references.get("train", 0),
         reference_seed=references.get("seed", 0),
     )

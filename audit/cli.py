@@ -56,7 +56,7 @@ def _audit(case_path: Path, out: Path, policy: Path | None, seed: int, allow_pic
     overrides = load_policy_file(policy) if policy else None
     if overrides is not None:  # refuse a bad gate policy before the case's models are loaded
         merge_policy(default_policy(), overrides, "policy")
-    case = load_case(case_path, allow_pickle=allow_pickle, allow_code=allow_code)
+    case = load_case(case_path, allow_pickle=allow_pickle, allow_code=allow_code, gate=overrides)
     progress = None
     if _interactive():
         from rich.console import Console
