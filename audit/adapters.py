@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from audit.code_import import import_object
-from audit.errors import BadInput
+from audit.errors import BadInput, one_line
 from audit.recipes import SklearnModel, TorchModule
 
 __all__ = [
@@ -198,10 +198,8 @@ def _load_torch(path: Path, field: str, table: Mapping[str, Any], base_dir: Path
         try:
             module = torch.jit.load(str(path), map_location="cpu")
         except Exception as exc:  # noqa: BLE001
-            raise BadInput(
-                field,
-                f"not a TorchScript archive ({exc.__class__.__name__}); a state dict needs `architecture`",
-            ) from exc
+            raise BadInput(field, f"{path.name} is not a loadable TorchScript archive ({one_line(exc)}); "
+                           "a state dict needs `architecture`") from exc
         return TorchModule(module, sha256=_sha256(path))
     cls = _architecture(architecture, field, base_dir, allow_code)
     if not isinstance(kwargs, Mapping):
@@ -219,7 +217,7 @@ def _load_torch(path: Path, field: str, table: Mapping[str, Any], base_dir: Path
             state = torch.load(str(path), map_location="cpu", weights_only=True)
         module.load_state_dict(state, strict=True)
     except Exception as exc:  # noqa: BLE001
-        raise BadInput(field, f"weights do not load into {architecture}: {exc}") from exc
+        raise BadInput(field, f"{path.name}: weights do not load into {architecture}: {one_line(exc)}") from exc
     extra = architecture + repr(sorted(dict(kwargs).items()))
     return TorchModule(module, sha256=_sha256(path, extra=extra))
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 from scipy.special import log_softmax
 
-from audit.errors import BadInput
+from audit.errors import BadInput, one_line
 
 __all__ = ["OutputCache", "normalise_logits", "check_output", "field_of_role"]
 
@@ -132,8 +132,7 @@ class OutputCache:
                 except BadInput:
                     raise
                 except Exception as exc:  # noqa: BLE001 - name the model and split, not a traceback
-                    raise BadInput(field_of_role(role), f"fails on the {split} split: "
-                                   f"{type(exc).__name__}: {exc}") from exc
+                    raise BadInput(field_of_role(role), f"fails on the {split} split: {one_line(exc)}") from exc
                 out = check_output(out, len(batch), role, split, parts[0].shape[1] if parts else None, start)
                 parts.append(normalise_logits(out).astype(np.float32))
             self.calls[key] += 1

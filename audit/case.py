@@ -14,7 +14,7 @@ import pandas as pd
 
 from audit.adapters import load_model
 from audit.data import frame_sha256, read_table, validate_table
-from audit.errors import BadInput
+from audit.errors import BadInput, one_line
 from audit.forget_kind import validate_forget_kind
 from audit.limits import limits_of
 from audit.references import validate_reference_request
@@ -188,8 +188,7 @@ class AuditCase:
             except Exception as exc:  # noqa: BLE001 - report the model, not a traceback
                 raise BadInput(
                     self.field_of(role),
-                    f"fails on the data's {len(self.features)} feature columns: "
-                    f"{exc.__class__.__name__}: {exc}",
+                    f"fails on the data's {len(self.features)} feature columns: {one_line(exc)}",
                 ) from exc
             if out.ndim != 2 or out.shape[0] != len(X) or out.shape[1] < 2:
                 raise BadInput(self.field_of(role), f"output shape {out.shape} is not [rows, classes>=2]")
@@ -213,7 +212,7 @@ class AuditCase:
             bad = out < 0
             if bad.any():
                 raise BadInput("data.label", f"{int(bad.sum())} label(s) not among the models' classes "
-                               f"{self.classes.tolist()}, e.g. {raw[bad][0]!r}")
+                               f"{self.classes.tolist()}, e.g. {_plain(raw[bad][0])!r}")
             return out.astype(np.int64)
         if not pd.api.types.is_integer_dtype(self.data[self.label]):
             as_float = pd.to_numeric(self.data[self.label], errors="coerce").to_numpy(dtype=float)
@@ -287,6 +286,11 @@ class AuditCase:
         return hashlib.sha256("\n".join(hashed).encode()).hexdigest()
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value a user wrote (``5``, not ``np.int64(5)``)."""
+    return value.item() if hasattr(value, "item") else value
+
+
 def _check_recipe_code(recipe: Any, allow_code: bool) -> None:
     """A ``package.module:function`` recipe is arbitrary code: only with ``--allow-code``."""
     if isinstance(recipe, str) and ":" in recipe and not allow_code:
@@ -334,6 +338,9 @@ def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = F
         raise BadInput("references.train", "needs a [training] recipe to train references with")
     if "references" in doc and "train" not in references:
         raise BadInput("references.train", "missing")
+    features = data.get("features")
+    if features is not None and (not isinstance(features, list) or not all(isinstance(f, str) for f in features)):
+        raise BadInput("data.features", f"features must be a list of column names, got {features!r}")
     groups = data.get("groups", [])
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
         raise BadInput("data.groups", "must be a list of column names")
@@ -346,7 +353,7 @@ def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = F
         split=data.get("split", "split"),
         groups=groups,
         id=data.get("id"),
-        features=data.get("features"),
+        features=features,
         name=case_meta.get("name", path.stem),
         request_id=case_meta.get("request_id"),
         description=case_meta.get("description"),
