@@ -11,14 +11,14 @@ external-data locations confined to the model's directory.
 from __future__ import annotations
 
 import hashlib
-import importlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from audit.errors import BadInput
+from audit.code_import import import_object
+from audit.errors import BadInput, one_line
 from audit.recipes import SklearnModel, TorchModule
 
 __all__ = [
@@ -174,18 +174,23 @@ def _load_skops(path: Path, field: str) -> SklearnModel:
     return SklearnModel(est, sha256=_sha256(path))
 
 
-def _import_object(spec: str, field: str) -> Any:
-    mod_name, sep, attr = spec.partition(":")
-    if not sep:
-        raise BadInput(field, f"expected 'package.module:Name', got {spec!r}")
-    try:
-        return getattr(importlib.import_module(mod_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise BadInput(field, f"cannot import {spec!r}: {exc}") from exc
-
-
-def _load_torch(path: Path, field: str, architecture: str | None, kwargs: Mapping[str, Any]) -> TorchModule:
+def _architecture(spec: Any, field: str, base_dir: Path | None, allow_code: bool) -> type:
+    """The ``torch.nn.Module`` subclass ``spec`` names, checked before anything calls it."""
     import torch
+
+    obj = import_object(spec, f"{field}.architecture", base_dir, allow_code)
+    if not (isinstance(obj, type) and issubclass(obj, torch.nn.Module)):
+        what = f"class {obj.__name__}" if isinstance(obj, type) else type(obj).__name__
+        raise BadInput(f"{field}.architecture",
+                       f"{spec!r} is a {what}, not a torch.nn.Module subclass; refusing to call it")
+    return obj
+
+
+def _load_torch(path: Path, field: str, table: Mapping[str, Any], base_dir: Path | None,
+                allow_code: bool) -> TorchModule:
+    import torch
+
+    architecture, kwargs = table.get("architecture"), table.get("kwargs") or {}
 
     if architecture is None:
         if path.suffix == ".safetensors":
@@ -193,12 +198,12 @@ def _load_torch(path: Path, field: str, architecture: str | None, kwargs: Mappin
         try:
             module = torch.jit.load(str(path), map_location="cpu")
         except Exception as exc:  # noqa: BLE001
-            raise BadInput(
-                field,
-                f"not a TorchScript archive ({exc.__class__.__name__}); a state dict needs `architecture`",
-            ) from exc
+            raise BadInput(field, f"{path.name} is not a loadable TorchScript archive ({one_line(exc)}); "
+                           "a state dict needs `architecture`") from exc
         return TorchModule(module, sha256=_sha256(path))
-    cls = _import_object(architecture, f"{field}.architecture")
+    cls = _architecture(architecture, field, base_dir, allow_code)
+    if not isinstance(kwargs, Mapping):
+        raise BadInput(f"{field}.kwargs", f"must be a table of keyword arguments, got {kwargs!r}")
     try:
         module = cls(**dict(kwargs))
     except Exception as exc:  # noqa: BLE001
@@ -212,7 +217,7 @@ def _load_torch(path: Path, field: str, architecture: str | None, kwargs: Mappin
             state = torch.load(str(path), map_location="cpu", weights_only=True)
         module.load_state_dict(state, strict=True)
     except Exception as exc:  # noqa: BLE001
-        raise BadInput(field, f"weights do not load into {architecture}: {exc}") from exc
+        raise BadInput(field, f"{path.name}: weights do not load into {architecture}: {one_line(exc)}") from exc
     extra = architecture + repr(sorted(dict(kwargs).items()))
     return TorchModule(module, sha256=_sha256(path, extra=extra))
 
@@ -222,6 +227,7 @@ def load_model(
     field: str,
     base_dir: Path | None = None,
     allow_pickle: bool = False,
+    allow_code: bool = False,
 ) -> Any:
     """Load a model from a case-file entry or wrap an in-memory object.
 
@@ -236,6 +242,9 @@ def load_model(
         Relative paths are resolved against it (the case file's directory).
     allow_pickle : bool
         Permit ``.pkl`` / ``.pickle`` / ``.joblib`` files (arbitrary code execution).
+    allow_code : bool
+        Permit an ``architecture`` module from the case directory or outside the installed
+        packages (see :mod:`audit.code_import`).
     """
     if not isinstance(spec, (str, Path, Mapping)):
         return _wrap_object(spec, field)
@@ -251,18 +260,19 @@ def load_model(
     if not path.is_file():
         raise BadInput(field, f"file not found: {path}")
     fmt = table.get("format") or _format_from_suffix(path, table.get("architecture"))
-    model = _load_file(path, fmt, table, field, allow_pickle)
+    model = _load_file(path, fmt, table, field, allow_pickle, allow_code, base_dir)
     model.source_path = path
     return model
 
 
-def _load_file(path: Path, fmt: str, table: dict[str, Any], field: str, allow_pickle: bool) -> Any:
+def _load_file(path: Path, fmt: str, table: dict[str, Any], field: str, allow_pickle: bool,
+               allow_code: bool = False, base_dir: Path | None = None) -> Any:
     if fmt == "onnx":
         return OnnxModel(path, field)
     if fmt == "skops":
         return _load_skops(path, field)
     if fmt in ("torchscript", "torch"):
-        return _load_torch(path, field, table.get("architecture"), table.get("kwargs") or {})
+        return _load_torch(path, field, table, base_dir, allow_code)
     if fmt == "pickle":
         if not allow_pickle:
             raise BadInput(field, f"{path.name} is a pickle/joblib file; pass --allow-pickle to trust it")

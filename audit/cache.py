@@ -14,8 +14,53 @@ import numpy as np
 from scipy.special import log_softmax
 
 from audit.cost import tally
+from audit.errors import BadInput, one_line
 
-__all__ = ["OutputCache", "normalise_logits"]
+__all__ = ["OutputCache", "normalise_logits", "check_output", "field_of_role"]
+
+
+def field_of_role(role: str) -> str:
+    """The case-file field of a model role, for messages.
+
+    >>> field_of_role("retrained:2"), field_of_role("unlearned"), field_of_role("shadow:3")
+    ('models.retrained[2]', 'models.unlearned', 'shadow:3')
+    """
+    if role.startswith("retrained:"):
+        return f"models.retrained[{role.split(':', 1)[1]}]"
+    if role in ("original", "unlearned"):
+        return f"models.{role}"
+    return role
+
+
+def check_output(out: object, rows: int, role: str, split: str, classes: int | None = None,
+                 offset: int = 0) -> np.ndarray:
+    """Refuse a model output that is not a finite ``[rows, classes >= 2]`` array (``BadInput``).
+
+    The message names the model (``models.retrained[1]``) and the split; ``offset`` is the
+    batch's first row within the split.
+
+    >>> check_output(np.zeros((3, 2)), 3, "unlearned", "forget").shape
+    (3, 2)
+    >>> check_output(np.array([[0.0, np.nan]]), 1, "retrained:1", "test")
+    Traceback (most recent call last):
+    ...
+    audit.errors.BadInput: models.retrained[1]: 1 NaN/inf output value(s) on the test split (first at row 0)
+    """
+    field = field_of_role(role)
+    try:
+        z = np.asarray(out, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise BadInput(field, f"output on the {split} split is not numeric: {exc}") from exc
+    if z.ndim != 2 or z.shape[0] != rows or z.shape[1] < 2:
+        raise BadInput(field, f"output shape {z.shape} on the {split} split is not [{rows}, classes>=2]")
+    if classes is not None and z.shape[1] != classes:
+        raise BadInput(field, f"output has {z.shape[1]} classes on the {split} split, "
+                       f"earlier batches had {classes}")
+    bad = ~np.isfinite(z)
+    if bad.any():
+        raise BadInput(field, f"{int(bad.sum())} NaN/inf output value(s) on the {split} split "
+                       f"(first at row {offset + int(np.argwhere(bad)[0][0])})")
+    return z
 
 
 def normalise_logits(out: np.ndarray) -> np.ndarray:
@@ -82,9 +127,16 @@ class OutputCache:
             X = self._features(split)
             model = self._models[role]
             started = time.perf_counter()
-            parts = []
+            parts: list[np.ndarray] = []
             for start in range(0, len(X), self.batch_size):
-                out = model.predict_logits(X[start : start + self.batch_size])  # type: ignore[attr-defined]
+                batch = X[start : start + self.batch_size]
+                try:
+                    out = model.predict_logits(batch)  # type: ignore[attr-defined]
+                except BadInput:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - name the model and split, not a traceback
+                    raise BadInput(field_of_role(role), f"fails on the {split} split: {one_line(exc)}") from exc
+                out = check_output(out, len(batch), role, split, parts[0].shape[1] if parts else None, start)
                 parts.append(normalise_logits(out).astype(np.float32))
             self.calls[key] += 1
             tally("forward_passes")

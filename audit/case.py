@@ -14,8 +14,9 @@ import pandas as pd
 
 from audit.adapters import load_model
 from audit.data import frame_sha256, read_table, validate_table
-from audit.errors import BadInput
+from audit.errors import BadInput, one_line
 from audit.forget_kind import validate_forget_kind
+from audit.limits import limits_of
 from audit.references import validate_reference_request
 
 __all__ = ["AuditCase", "load_case", "CASE_KEYS"]
@@ -59,6 +60,14 @@ class AuditCase:
         roles ``retrained:<i>`` after the given ones (see :mod:`audit.references`).
     reference_seed : int
         Base seed the extra references' seeds are derived from.
+    allow_pickle : bool
+        Trust pickle / joblib model files (``--allow-pickle``).
+    allow_code : bool
+        Trust code the case names by import path (``--allow-code``): an ``architecture``
+        module in the case directory or outside the installed packages, and a
+        ``"package.module:function"`` recipe (see :mod:`audit.code_import`).
+    limits : dict, optional
+        Data limits (:func:`audit.limits.limits_of`); default: from ``policy``'s ``[general]``.
     forget_kind : str, optional
         ``"random"``, ``"class"``, ``"group"`` or ``"feature"`` (``[case] forget_kind``);
         default: detected (:func:`audit.forget_kind.detect_forget_kind`).
@@ -93,11 +102,13 @@ class AuditCase:
         recipe: str | None = None,
         recipe_params: dict[str, Any] | None = None,
         allow_pickle: bool = False,
+        allow_code: bool = False,
         base_dir: Path | None = None,
         policy: dict[str, Any] | None = None,
         train_references: int = 0,
         reference_seed: int = 0,
         forget_kind: str | None = None,
+        limits: dict[str, int] | None = None,
     ) -> None:
         self.forget_kind = validate_forget_kind(forget_kind)
         self.train_references, self.reference_seed = validate_reference_request(
@@ -107,32 +118,37 @@ class AuditCase:
         self.description = description
         self.operator = None if operator is None else str(operator)
         self.allow_pickle = bool(allow_pickle)
+        self.allow_code = bool(allow_code)
+        _check_recipe_code(recipe, self.allow_code)
         self.base_dir = base_dir
         self.recipe = recipe
         self.recipe_params = dict(recipe_params or {})
         self.policy_overrides = dict(policy or {})
+        limits = limits or limits_of(self.policy_overrides)
         self.data_path: Path | None = None
         if isinstance(data, (str, Path)):
             p = Path(data)
             self.data_path = p if (base_dir is None or p.is_absolute()) else base_dir / p
-            data = read_table(self.data_path)
+            data = read_table(self.data_path, limits)
         if not isinstance(data, pd.DataFrame):
             raise BadInput("data", f"expected a DataFrame or a path, got {type(data).__name__}")
         self.label, self.split_col = label, split
         self.groups = list(groups or [])
         self.id_col = id
-        self.features = validate_table(data, label, split, self.groups, id, features and list(features))
+        self.features = validate_table(data, label, split, self.groups, id, features and list(features),
+                                       limits=limits)
         self.data = data.reset_index(drop=True)
         if isinstance(retrained, (str, Path)) or not isinstance(retrained, Sequence):
             retrained = [retrained]
         if len(retrained) == 0:
             raise BadInput("models.retrained", "at least one retrained reference model is needed")
         self.models: dict[str, Any] = {
-            "original": load_model(original, "models.original", base_dir, allow_pickle),
-            "unlearned": load_model(unlearned, "models.unlearned", base_dir, allow_pickle),
+            "original": load_model(original, "models.original", base_dir, allow_pickle, allow_code),
+            "unlearned": load_model(unlearned, "models.unlearned", base_dir, allow_pickle, allow_code),
         }
         for i, r in enumerate(retrained):
-            self.models[f"retrained:{i}"] = load_model(r, f"models.retrained[{i}]", base_dir, allow_pickle)
+            self.models[f"retrained:{i}"] = load_model(r, f"models.retrained[{i}]", base_dir, allow_pickle,
+                                                       allow_code)
         self.n_classes, self.classes = self._probe_models()
         self._y = self._encode_labels()
         self._add_trained_references()
@@ -140,9 +156,9 @@ class AuditCase:
     # -- validation ------------------------------------------------------------
     @staticmethod
     def field_of(role: str) -> str:
-        if role.startswith("retrained:"):
-            return f"models.retrained[{role.split(':')[1]}]"
-        return f"models.{role}"
+        from audit.cache import field_of_role
+
+        return field_of_role(role)
 
     def _widen_class_removal(self) -> None:
         """Widen a model that lacks some of the original's classes (a class-removal retrain)."""
@@ -172,8 +188,7 @@ class AuditCase:
             except Exception as exc:  # noqa: BLE001 - report the model, not a traceback
                 raise BadInput(
                     self.field_of(role),
-                    f"fails on the data's {len(self.features)} feature columns: "
-                    f"{exc.__class__.__name__}: {exc}",
+                    f"fails on the data's {len(self.features)} feature columns: {one_line(exc)}",
                 ) from exc
             if out.ndim != 2 or out.shape[0] != len(X) or out.shape[1] < 2:
                 raise BadInput(self.field_of(role), f"output shape {out.shape} is not [rows, classes>=2]")
@@ -197,7 +212,7 @@ class AuditCase:
             bad = out < 0
             if bad.any():
                 raise BadInput("data.label", f"{int(bad.sum())} label(s) not among the models' classes "
-                               f"{self.classes.tolist()}, e.g. {raw[bad][0]!r}")
+                               f"{self.classes.tolist()}, e.g. {_plain(raw[bad][0])!r}")
             return out.astype(np.int64)
         if not pd.api.types.is_integer_dtype(self.data[self.label]):
             as_float = pd.to_numeric(self.data[self.label], errors="coerce").to_numpy(dtype=float)
@@ -271,8 +286,24 @@ class AuditCase:
         return hashlib.sha256("\n".join(hashed).encode()).hexdigest()
 
 
-def load_case(path: str | Path, allow_pickle: bool = False) -> AuditCase:
-    """Read a TOML case file (see DESIGN.md) and build a validated :class:`AuditCase`."""
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value a user wrote (``5``, not ``np.int64(5)``)."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def _check_recipe_code(recipe: Any, allow_code: bool) -> None:
+    """A ``package.module:function`` recipe is arbitrary code: only with ``--allow-code``."""
+    if isinstance(recipe, str) and ":" in recipe and not allow_code:
+        raise BadInput("training.recipe", f"{recipe!r} names a Python function, which would run "
+                       "when models are trained; pass --allow-code to trust it")
+
+
+def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = False,
+              gate: dict[str, Any] | None = None) -> AuditCase:
+    """Read a TOML case file (see DESIGN.md) and build a validated :class:`AuditCase`.
+
+    ``gate`` (the ``--policy`` tables) bounds the data limits in force while loading.
+    """
     path = Path(path)
     if not path.is_file():
         raise BadInput("case", f"case file not found: {path}")
@@ -280,6 +311,8 @@ def load_case(path: str | Path, allow_pickle: bool = False) -> AuditCase:
         doc = tomllib.loads(path.read_text("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise BadInput("case", f"{path.name} is not valid TOML: {exc}") from exc
+    except RecursionError as exc:
+        raise BadInput("case", f"{path.name} is too deeply nested to read") from exc
     for key, value in doc.items():
         if key not in CASE_KEYS:
             raise BadInput(key, f"unknown section; allowed: {sorted(CASE_KEYS)}")
@@ -311,6 +344,9 @@ def load_case(path: str | Path, allow_pickle: bool = False) -> AuditCase:
         raise BadInput("references.train", "needs a [training] recipe to train references with")
     if "references" in doc and "train" not in references:
         raise BadInput("references.train", "missing")
+    features = data.get("features")
+    if features is not None and (not isinstance(features, list) or not all(isinstance(f, str) for f in features)):
+        raise BadInput("data.features", f"features must be a list of column names, got {features!r}")
     groups = data.get("groups", [])
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
         raise BadInput("data.groups", "must be a list of column names")
@@ -323,7 +359,7 @@ def load_case(path: str | Path, allow_pickle: bool = False) -> AuditCase:
         split=data.get("split", "split"),
         groups=groups,
         id=data.get("id"),
-        features=data.get("features"),
+        features=features,
         name=case_meta.get("name", path.stem),
         request_id=case_meta.get("request_id"),
         description=case_meta.get("description"),
@@ -332,8 +368,10 @@ def load_case(path: str | Path, allow_pickle: bool = False) -> AuditCase:
         recipe=training.get("recipe"),
         recipe_params=training.get("params"),
         allow_pickle=allow_pickle,
+        allow_code=allow_code,
         base_dir=path.parent,
         policy=doc.get("policy"),
+        limits=limits_of(doc.get("policy"), gate),
         train_references=references.get("train", 0),
         reference_seed=references.get("seed", 0),
     )

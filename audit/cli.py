@@ -2,7 +2,8 @@
 
 Exit codes of ``run``: 0 pass (warnings allowed), 1 fail, 2 bad input or usage,
 3 inconclusive / error / required check skipped. ``demo`` exits 0 whenever the audit
-itself ran, whatever its verdict.
+itself ran, whatever its verdict. Every other failure of every command is mapped to 2 or 3
+by :class:`audit.cli_contract.ContractGroup` (``--debug`` shows the traceback).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from typing import Annotated, Any
 
 import typer
 
+from audit.cli_contract import ContractGroup
 from audit.errors import BadInput
-from reports.schema import SchemaError
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Verify machine unlearning against retrained reference models.")
+app = typer.Typer(cls=ContractGroup, add_completion=False, no_args_is_help=True,
+                  help="Verify machine unlearning against retrained reference models. "
+                       "Add --debug anywhere to see the traceback of an internal error.")
 
 _STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "inconclusive": "magenta",
                  "error": "red", "skipped": "dim"}
@@ -42,18 +44,19 @@ def _interactive() -> bool:
 
 
 def _audit(case_path: Path, out: Path, policy: Path | None, seed: int, allow_pickle: bool,
-           sign_key: Path | None, template: Path | None) -> dict[str, Any]:
+           sign_key: Path | None, template: Path | None, allow_code: bool = False) -> dict[str, Any]:
     """Load, validate, run and write; raises BadInput before anything is written."""
     from audit.case import load_case
     from audit.policy import default_policy, load_policy_file, merge_policy
-    from audit.runner import run_audit, write_evidence
+    from audit.runner import run_audit
 
     _check_out(out)
+    _check_writable(out)
     _check_pack_options(sign_key, template)
     overrides = load_policy_file(policy) if policy else None
     if overrides is not None:  # refuse a bad gate policy before the case's models are loaded
         merge_policy(default_policy(), overrides, "policy")
-    case = load_case(case_path, allow_pickle=allow_pickle)
+    case = load_case(case_path, allow_pickle=allow_pickle, allow_code=allow_code, gate=overrides)
     progress = None
     if _interactive():
         from rich.console import Console
@@ -66,8 +69,22 @@ def _audit(case_path: Path, out: Path, policy: Path | None, seed: int, allow_pic
         kwargs["sign_key"] = sign_key
     if template is not None:
         kwargs["template_dir"] = template
-    write_evidence(results, case, out, **kwargs)
+    _write_pack(results, case, out, kwargs)
     return results
+
+
+def _write_pack(results: dict[str, Any], case: Any, out: Path, kwargs: dict[str, Any]) -> None:
+    """Write the pack; a template or file-system failure is bad input naming the option."""
+    import jinja2
+
+    from audit.runner import write_evidence
+
+    try:
+        write_evidence(results, case, out, **kwargs)
+    except jinja2.TemplateError as exc:
+        raise BadInput("--template", f"a template failed to render: {type(exc).__name__}: {exc}") from exc
+    except OSError as exc:
+        raise BadInput("--out", f"cannot write the evidence pack to {out}: {exc.strerror or exc}") from exc
 
 
 def _check_pack_options(sign_key: Path | None, template: Path | None) -> None:
@@ -77,7 +94,30 @@ def _check_pack_options(sign_key: Path | None, template: Path | None) -> None:
     if sign_key is not None:
         load_signing_key(sign_key)
     if template is not None:
-        environment(template)
+        import jinja2
+
+        from reports.render import VIEWS
+
+        env = environment(template)
+        for name in VIEWS.values():
+            try:
+                env.get_template(name)
+            except jinja2.TemplateError as exc:
+                raise BadInput("--template", f"{name}: {type(exc).__name__}: {exc}") from exc
+
+
+def _check_writable(out: Path) -> None:
+    """Refuse an ``--out`` whose nearest existing ancestor cannot take a new directory."""
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise BadInput("--out", f"{parent} is not a directory")
+    try:
+        tempfile.TemporaryDirectory(prefix=".unlearn-audit-probe-", dir=parent).cleanup()
+    except OSError as exc:
+        raise BadInput("--out", f"cannot create the evidence pack in {parent}: "
+                       f"{exc.strerror or exc}") from exc
 
 
 def _check_out(out: Path) -> None:
@@ -112,8 +152,11 @@ def run(
     case: Annotated[Path, typer.Argument(help="Case file (TOML).")],
     out: Annotated[Path, typer.Option("--out", help="Directory for the evidence pack.")],
     policy: Annotated[Path | None, typer.Option(help="Policy TOML overriding thresholds.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of every bootstrap.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of every bootstrap (>= 0).")] = 0,
     allow_pickle: Annotated[bool, typer.Option("--allow-pickle", help="Trust pickle/joblib models.")] = False,
+    allow_code: Annotated[bool, typer.Option("--allow-code", help=(
+        "Trust code the case names: architecture modules in the case directory or outside "
+        "the installed packages, and package.module:function recipes."))] = False,
     sign_key: Annotated[Path | None, typer.Option(help="Ed25519 private key (PEM) to sign the pack.")] = None,
     template: Annotated[Path | None, typer.Option(help="Directory of user report templates.")] = None,
     format: Annotated[str, typer.Option("--format", help="text or json (results.json on stdout).")] = "text",  # noqa: A002
@@ -122,13 +165,7 @@ def run(
     if format not in ("text", "json"):
         _err("error: --format: use text or json")
         raise typer.Exit(2)
-    try:
-        results = _audit(case, out, policy, seed, allow_pickle, sign_key, template)
-    except BadInput as exc:
-        raise _bad_input(exc) from None
-    except SchemaError as exc:  # an engine bug: never a traceback, never a pack, exit 3
-        _err(f"error: internal: {exc}; no pack was written")
-        raise typer.Exit(3) from None
+    results = _audit(case, out, policy, seed, allow_pickle, sign_key, template, allow_code)
     if format == "json":
         from reports import dump_results
 
@@ -142,21 +179,15 @@ def run(
 def demo(
     scenario: Annotated[str, typer.Option(help="Built-in scenario to run.")] = "accent",
     out: Annotated[Path, typer.Option("--out", help="Directory for the evidence pack.")] = Path("unlearn-audit-demo"),
-    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed (>= 0).")] = 0,
 ) -> None:
     """Build a scenario, audit it and print where the results are (exit 0 if it ran)."""
     from audit.scenarios import build_scenario
 
-    try:
-        with tempfile.TemporaryDirectory(prefix="unlearn-audit-demo-") as tmp:
-            typer.echo(f"building scenario {scenario!r} …", err=True)
-            case_path = build_scenario(scenario, Path(tmp) / scenario, seed=seed)
-            results = _audit(case_path, out, None, seed, False, None, None)
-    except BadInput as exc:
-        raise _bad_input(exc) from None
-    except SchemaError as exc:
-        _err(f"error: internal: {exc}; no pack was written")
-        raise typer.Exit(3) from None
+    with tempfile.TemporaryDirectory(prefix="unlearn-audit-demo-") as tmp:
+        typer.echo(f"building scenario {scenario!r} …", err=True)
+        case_path = build_scenario(scenario, Path(tmp) / scenario, seed=seed)
+        results = _audit(case_path, out, None, seed, False, None, None)
     _summary(results, out)
     typer.echo(f"results: {out / 'results.json'}")
     typer.echo(f"report:  {out / 'report.html'}")
@@ -167,18 +198,16 @@ def demo(
 def scenario_cmd(
     name: Annotated[str, typer.Argument(help="digits, accent or cv-ranking.")],
     out: Annotated[Path, typer.Option("--out", help="Directory to write the case into.")],
-    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed (>= 0).")] = 0,
 ) -> None:
     """Write a built-in scenario to disk as an ordinary case file."""
     from audit.scenarios import build_scenario
 
-    try:
-        if out.exists() and any(out.iterdir()):
-            raise BadInput("--out", f"{out} is not empty")
-        path = build_scenario(name, out, seed=seed)
-    except BadInput as exc:
-        raise _bad_input(exc) from None
-    typer.echo(str(path))
+    if out.exists() and not out.is_dir():
+        raise BadInput("--out", f"{out} exists and is a file; choose a new directory")
+    if out.exists() and any(out.iterdir()):
+        raise BadInput("--out", f"{out} is not empty")
+    typer.echo(str(build_scenario(name, out, seed=seed)))
 
 
 @app.command()

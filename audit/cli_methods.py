@@ -25,7 +25,7 @@ def _ints(text: str, field: str) -> list[int]:
 
 
 def _run(case_path: Path, out: Path, methods: str, seeds: str, seed: int, epochs: int | None,
-         allow_pickle: bool) -> dict:
+         allow_pickle: bool, allow_code: bool = False) -> dict:
     from audit.case import load_case
     from audit.cli import _check_out
     from audit.method_audit import run_method_audit
@@ -34,7 +34,7 @@ def _run(case_path: Path, out: Path, methods: str, seeds: str, seed: int, epochs
     from reports import write_pack
 
     _check_out(out)
-    case = load_case(case_path, allow_pickle=allow_pickle)
+    case = load_case(case_path, allow_pickle=allow_pickle, allow_code=allow_code)
     if not case.recipe:
         raise BadInput("training.recipe", "a method audit needs a training recipe ([training] in the case)")
     params = dict(case.recipe_params)
@@ -56,9 +56,11 @@ def methods_command(
     methods: Annotated[str, typer.Option(help="Comma-separated methods.")] =
         "retrain,noop,finetune,gradient_ascent,random_labels,sisa",
     seeds: Annotated[str, typer.Option(help="Comma-separated training seeds.")] = "0,1,2",
-    seed: Annotated[int, typer.Option(help="Seed of every bootstrap.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of every bootstrap (>= 0).")] = 0,
     epochs: Annotated[int | None, typer.Option(help="Override the recipe's epochs (faster runs).")] = None,
     allow_pickle: Annotated[bool, typer.Option("--allow-pickle", help="Trust pickle/joblib models.")] = False,
+    allow_code: Annotated[bool, typer.Option("--allow-code", help="Trust code the case names "
+                                             "(architecture modules, recipe functions).")] = False,
 ) -> None:
     """Run unlearning methods x seeds under control and write one side-by-side pack."""
     from audit.cli import _bad_input, _summary
@@ -73,7 +75,7 @@ def methods_command(
                 path = build_scenario(scenario, Path(tmp) / scenario, seed=seed)
                 results = _run(path, out, methods, seeds, seed, epochs, allow_pickle)
         else:
-            results = _run(case, out, methods, seeds, seed, epochs, allow_pickle)
+            results = _run(case, out, methods, seeds, seed, epochs, allow_pickle, allow_code)
     except BadInput as exc:
         raise _bad_input(exc) from None
     _summary(results, out)

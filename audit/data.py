@@ -3,32 +3,90 @@
 from __future__ import annotations
 
 import hashlib
+import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from audit.errors import BadInput
+from audit.limits import limits_of
 
 __all__ = ["read_table", "frame_sha256", "SPLITS", "validate_table"]
 
 SPLITS = ("forget", "retain", "test")
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read ``.parquet``, ``.csv`` or ``.npz`` into a DataFrame.
+_MB = 1 << 20
+
+
+def _too_big(path: Path, what: str, size: int, limits: Mapping[str, int]) -> BadInput:
+    return BadInput("data.path", f"{path.name}: {what} is {size / _MB:.1f} MB, over the limit "
+                    f"general.max_data_mb = {limits['max_data_mb']} MB")
+
+
+def _check_sizes(path: Path, suffix: str, limits: Mapping[str, int]) -> None:
+    """Refuse a data file whose size on disk or once decompressed is over the limit."""
+    cap = limits["max_data_mb"] * _MB
+    if path.stat().st_size > cap:
+        raise _too_big(path, "the file", path.stat().st_size, limits)
+    if suffix == ".npz":
+        try:
+            with zipfile.ZipFile(path) as z:
+                infos = z.infolist()
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise BadInput("data.path", f"cannot read {path.name}: not a valid .npz archive ({exc})") from exc
+        for info in infos:
+            if info.file_size > cap:
+                raise _too_big(path, f"member {info.filename!r} decompressed", info.file_size, limits)
+        total = sum(i.file_size for i in infos)
+        if total > cap:
+            raise _too_big(path, "the archive decompressed", total, limits)
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            meta = pq.ParquetFile(path).metadata
+        except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
+            raise BadInput("data.path", f"cannot read {path.name}: {exc}") from exc
+        total = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        if total > cap:
+            raise _too_big(path, "the table uncompressed", total, limits)
+        _check_shape(meta.num_rows, meta.num_columns, limits)
+
+
+def _check_shape(rows: int, columns: int, limits: Mapping[str, int]) -> None:
+    if rows > limits["max_rows"]:
+        raise BadInput("data.path", f"the data table has {rows} rows, over the limit "
+                       f"general.max_rows = {limits['max_rows']}")
+    if columns > limits["max_columns"]:
+        raise BadInput("data.path", f"the data table has {columns} columns, over the limit "
+                       f"general.max_columns = {limits['max_columns']}")
+
+
+def read_table(path: Path, limits: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """Read ``.parquet``, ``.csv`` or ``.npz`` into a DataFrame, within ``limits``.
 
     NPZ: every 1-D array becomes a column of that name; a 2-D array ``name`` becomes
-    columns ``name[0]``, ``name[1]``, ...
+    columns ``name[0]``, ``name[1]``, ... ``limits`` (default :func:`audit.limits.limits_of`)
+    are checked on the file's size and decompressed size before it is parsed.
     """
     if not path.is_file():
         raise BadInput("data.path", f"file not found: {path}")
     suffix = path.suffix.lower()
+    limits = limits or limits_of()
+    if suffix in (".parquet", ".csv", ".npz"):
+        _check_sizes(path, suffix, limits)
     try:
         if suffix == ".parquet":
             return pd.read_parquet(path)
-        if suffix == ".csv":
-            return pd.read_csv(path)
+        if suffix == ".csv":  # read at most one row past the limit: bounded memory
+            df = pd.read_csv(path, nrows=limits["max_rows"] + 1)
+            if len(df) > limits["max_rows"]:
+                raise BadInput("data.path", f"{path.name} has more than {limits['max_rows']} rows, over "
+                               f"the limit general.max_rows = {limits['max_rows']}")
+            return df
         if suffix == ".npz":
             cols: dict[str, np.ndarray] = {}
             with np.load(path, allow_pickle=False) as z:
@@ -72,14 +130,22 @@ def validate_table(
     groups: list[str],
     id_col: str | None,
     features: list[str] | None,
+    limits: Mapping[str, int] | None = None,
 ) -> list[str]:
-    """Check the table against the case's column roles; return the feature columns."""
+    """Check the table against the case's column roles and ``limits``; return the feature columns."""
+    limits = limits or limits_of()
     if len(df) == 0:
         raise BadInput("data.path", "the data table has no rows")
+    _check_shape(len(df), len(df.columns), limits)
     _require_column(df, label, "data.label")
     _require_column(df, split, "data.split")
     for i, g in enumerate(groups):
         _require_column(df, g, f"data.groups[{i}]")
+        distinct = df[g].nunique(dropna=False)
+        if distinct > limits["max_group_values"]:
+            raise BadInput(f"data.groups[{i}]", f"group column {g!r} has {distinct} distinct values, over "
+                           f"the limit general.max_group_values = {limits['max_group_values']}; "
+                           "group coarser values or raise the limit")
     if id_col is not None:
         _require_column(df, id_col, "data.id")
     s = df[split]

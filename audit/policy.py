@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from audit.checks import registry
 from audit.checks.options import Option, defaults_of, tightens, validate_value
 from audit.errors import BadInput
+from audit.limits import LIMIT_OPTIONS
 
 if TYPE_CHECKING:  # pragma: no cover
     from audit.case import AuditCase
@@ -58,6 +59,7 @@ GENERAL_OPTIONS: dict[str, Option] = {
                          minimum=0, maximum=0.5, exclusive_minimum=True, tighter="higher"),
     "min_rows": Option(int, 20, "a gated metric with fewer rows on either side is inconclusive",
                        minimum=2, tighter="higher"),
+    **LIMIT_OPTIONS,
 }
 GENERAL_DEFAULTS: dict[str, Any] = defaults_of(GENERAL_OPTIONS)
 
@@ -257,6 +259,8 @@ def load_policy_file(path: str | Path) -> dict[str, Any]:
         return tomllib.loads(p.read_text("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise BadInput("policy", f"{p.name} is not valid TOML: {exc}") from exc
+    except RecursionError as exc:
+        raise BadInput("policy", f"{p.name} is too deeply nested to read") from exc
 
 
 def _tighter_words(opt: Option) -> str:

@@ -241,6 +241,7 @@ def run_audit(
         "exit_code": exit_code_of(verdict, bool(pol["general"]["fail_on_warn"])),
         "seed": int(seed),
         "allow_pickle": case.allow_pickle,
+        "allow_code": case.allow_code,
         "policy": pol,
         "policy_sources": policy_sources,
         "models": {

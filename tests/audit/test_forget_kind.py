@@ -14,6 +14,7 @@ from attacks.metrics import matched_auc
 from audit.case import AuditCase, load_case
 from audit.errors import BadInput
 from audit.forget_kind import detect_forget_kind
+from audit.limits import limits_of
 
 
 def _table(seed: int, n: int = 900) -> pd.DataFrame:
@@ -32,6 +33,8 @@ def _forget(df: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
 
 def _case(df: pd.DataFrame, **kw: object) -> AuditCase:
     f = lambda X: np.c_[np.zeros(len(X)), X[:, 0], -X[:, 0]]  # noqa: E731
+    # "pair" has hundreds of 2-row groups: above the default general.max_group_values
+    kw.setdefault("limits", {**limits_of(), "max_group_values": 10_000})
     return AuditCase(original=f, unlearned=f, retrained=[f], data=df, label="label", split="split",
                      groups=["district", "pair"], features=["x"], **kw)
 

@@ -39,7 +39,7 @@ def test_absolute_margin_does_not_replace_a_second_reference(tiny_frame) -> None
 
 
 @pytest.mark.parametrize("module", ["audit.stats", "audit.results", "audit.case", "audit.adapters",
-                                    "audit.recipes", "audit.runner"])
+                                    "audit.recipes", "audit.runner", "audit.cli_contract"])
 def test_docstring_examples_run(module: str) -> None:
     import importlib
 

@@ -101,7 +101,7 @@ def test_trained_on_the_retain_rows_only(monkeypatch: pytest.MonkeyPatch) -> Non
     mod = types.ModuleType("_refs_recording_recipe")
     mod.fit = recording_recipe  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, mod.__name__, mod)
-    case = _case(recipe="_refs_recording_recipe:fit", recipe_params=None, train_references=3)
+    case = _case(recipe="_refs_recording_recipe:fit", recipe_params=None, train_references=3, allow_code=True)
     assert len(given) == 3 and len(case.reference_roles) == 4
     for X, y, _ in given:
         np.testing.assert_array_equal(X, case.X("retain"))
@@ -115,7 +115,7 @@ def test_a_failing_recipe_names_the_recipe(monkeypatch: pytest.MonkeyPatch) -> N
     mod.fit = lambda *a, **k: 1 / 0  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, mod.__name__, mod)
     with pytest.raises(BadInput) as err:
-        _case(recipe="_refs_broken_recipe:fit", recipe_params=None, train_references=1)
+        _case(recipe="_refs_broken_recipe:fit", recipe_params=None, train_references=1, allow_code=True)
     assert err.value.field == "training.recipe"
 
 
