@@ -340,13 +340,11 @@ def row_mean_stats(rows: dict[str, np.ndarray], n_boot: int, rng: np.random.Gene
     >>> s["a"].value, s["b"].reps.shape
     (1.0, (200,))
     """
-    from audit.stats import bootstrap_stat
+    from audit.stats import bootstrap_means
 
     names = list(rows)
-    mat = np.stack([np.asarray(rows[r], dtype=np.float64) for r in names], axis=0)  # [M, n]
-    n = mat.shape[1]
-    if n == 0:
+    mat = np.stack([np.asarray(rows[r], dtype=np.float64) for r in names], axis=1)  # [n, M]
+    if mat.shape[0] == 0:
         return {r: ModelStat(float("nan"), np.empty(0)) for r in names}
-    reps = bootstrap_stat(lambda idx: np.stack([c[idx].mean(axis=1) for c in mat], axis=1),
-                          n, n_boot, rng, width=len(names))
-    return {r: ModelStat(float(mat[i].mean()), reps[:, i]) for i, r in enumerate(names)}
+    reps = bootstrap_means(mat, n_boot, rng)
+    return {r: ModelStat(float(mat[:, i].mean()), reps[:, i]) for i, r in enumerate(names)}

@@ -25,6 +25,7 @@ __all__ = [
     "bootstrap_indices",
     "bootstrap_stat",
     "bootstrap_mean_ci",
+    "bootstrap_means",
     "ci_level",
     "equivalence_status",
     "n_to_settle",
@@ -34,6 +35,7 @@ __all__ = [
     "winsorize_by_references",
 ]
 
+_GEMM_FROM = 5  # columns from which bootstrap_means uses counts @ values
 _CHUNK_ELEMENTS = 20_000_000  # elements of one resample chunk (~160 MB of float64)
 
 
@@ -81,6 +83,42 @@ def bootstrap_stat(
     return np.concatenate(parts, axis=0)
 
 
+def bootstrap_means(values: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Column means of ``values [n, k]`` on ``n_boot`` resamples of its rows: ``[n_boot, k]``.
+
+    Every column is resampled with the same rows (paired), with the indices
+    :func:`bootstrap_indices` draws. Few columns are gathered one by one; from
+    ``_GEMM_FROM`` columns on, a chunk of resamples becomes row counts (one ``bincount``)
+    and the means one matrix product ``counts @ values / n`` (measured: 1.5x faster at six
+    columns, slower at one). Both give the same replicates up to the order of summation.
+
+    >>> v = np.c_[np.arange(4.0), np.ones(4)]
+    >>> r = bootstrap_means(v, 3, np.random.default_rng(0))
+    >>> idx = next(bootstrap_indices(4, 3, np.random.default_rng(0)))
+    >>> bool(np.allclose(r[:, 0], v[idx, 0].mean(axis=1))), r[:, 1].tolist()
+    (True, [1.0, 1.0, 1.0])
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[:, None] if v.ndim == 1 else v
+    n, k = v.shape
+    out = np.empty((int(n_boot), k))
+    cols = np.ascontiguousarray(v.T)
+    done = 0
+    for idx in bootstrap_indices(n, n_boot, rng, width=1 if k >= _GEMM_FROM else k):
+        b = idx.shape[0]
+        if k >= _GEMM_FROM:
+            flat = (idx + (np.arange(b, dtype=np.int64) * n)[:, None]).ravel()
+            counts = np.bincount(flat, minlength=b * n).reshape(b, n).astype(np.float64)
+            np.matmul(counts, v, out=out[done:done + b])
+            out[done:done + b] /= n
+        else:
+            for j, c in enumerate(cols):
+                out[done:done + b, j] = np.take(c, idx).mean(axis=1)
+        done += b
+    tally("bootstrap_resamples", int(n_boot))
+    return out
+
+
 def bootstrap_mean_ci(
     values: np.ndarray,
     n_boot: int,
@@ -105,11 +143,7 @@ def bootstrap_mean_ci(
     one_d = v.ndim == 1
     if one_d:
         v = v[:, None]
-    n, k = v.shape
-    cols = np.ascontiguousarray(v.T)  # gather each column contiguously: ~2x faster than v[idx]
-    reps = bootstrap_stat(
-        lambda idx: np.stack([c[idx].mean(axis=1) for c in cols], axis=1), n, n_boot, rng, width=k
-    )
+    reps = bootstrap_means(v, n_boot, rng)
     tail = (1.0 - confidence) / 2.0
     lo, hi = np.quantile(reps, [tail, 1.0 - tail], axis=0)
     if one_d:
