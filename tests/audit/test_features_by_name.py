@@ -76,7 +76,6 @@ def _metric_values(results: dict) -> dict[tuple[str, str, str], float | None]:
     return {(c["id"], m["name"], m["split"]): m["value"] for c in results["checks"] for m in c["metrics"]}
 
 
-@pytest.mark.slow
 def test_reordered_columns_give_the_same_results(case_dir: Path, tmp_path: Path) -> None:
     code_a, ordered = run_cli(_case(case_dir, "ordered.csv"), tmp_path / "a")
     code_b, reordered = run_cli(_case(case_dir, "reordered.csv"), tmp_path / "b")
