@@ -11,7 +11,7 @@ external-data locations confined to the model's directory.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -38,6 +38,7 @@ SKOPS_REVIEWED_TYPES: tuple[str, ...] = (
     "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
     "sklearn.tree._tree.Tree",
 )
+MODEL_KEYS = ("path", "format", "architecture", "kwargs", "features")
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 TORCH_SUFFIXES = (".pt", ".pth", ".torchscript", ".ts")
 
@@ -111,13 +112,24 @@ class OnnxModel:
             self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001
             raise BadInput(field, f"onnxruntime cannot load the model: {exc}") from exc
-        self._input = self._session.get_inputs()[0].name
+        inputs = self._session.get_inputs()
+        self._input = inputs[0].name
+        self._input_types = {i.name: i.type for i in inputs}
+        # one input per column (skl2onnx's export of a DataFrame pipeline): fed by name
+        self.input_names = [i.name for i in inputs] if len(inputs) > 1 else None
+        self.takes_frame = self.input_names is not None
         self._outputs = [o.name for o in self._session.get_outputs()]
         self._path = path
         self.sha256 = _sha256(path)
 
-    def predict_logits(self, X: np.ndarray) -> np.ndarray:
-        outs = self._session.run(None, {self._input: np.asarray(X, dtype=np.float32)})
+    def _feed(self, X: Any) -> dict[str, np.ndarray]:
+        if self.input_names is None:
+            return {self._input: np.asarray(X, dtype=np.float32)}
+        cols = [X[n].to_numpy() for n in self.input_names] if hasattr(X, "columns") else list(np.asarray(X).T)
+        return {n: _onnx_column(c, self._input_types[n]) for n, c in zip(self.input_names, cols, strict=True)}
+
+    def predict_logits(self, X: Any) -> np.ndarray:
+        outs = self._session.run(None, self._feed(X))
         for out in outs:
             arr = np.asarray(out) if not isinstance(out, list) else None
             if arr is not None and arr.ndim == 2 and np.issubdtype(arr.dtype, np.floating):
@@ -139,6 +151,17 @@ class OnnxModel:
         }
 
 
+_ONNX_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64,
+               "tensor(int32)": np.int32, "tensor(bool)": np.bool_, "tensor(string)": np.str_}
+
+
+def _onnx_column(values: np.ndarray, onnx_type: str) -> np.ndarray:
+    """One data column as an ONNX input of shape [n, 1] and the input's element type."""
+    dtype = _ONNX_TYPES.get(onnx_type, np.float32)
+    col = values.astype(str).astype(object) if dtype is np.str_ else values.astype(dtype)
+    return col.reshape(-1, 1)
+
+
 def _check_external_data(proto: Any, path: Path, field: str) -> None:
     """Reject external-data locations that leave the model's directory."""
     import onnx
@@ -155,23 +178,29 @@ def _check_external_data(proto: Any, path: Path, field: str) -> None:
             raise BadInput(field, f"external data file {location!r} is missing")
 
 
-def _load_skops(path: Path, field: str) -> SklearnModel:
+def _load_skops(path: Path, field: str, trusted_types: Sequence[str] = ()) -> SklearnModel:
+    """Load a .skops file trusting only skops' defaults, the reviewed list and ``trusted_types``."""
     import skops.io as sio
 
     try:
         untrusted = sio.get_untrusted_types(file=str(path))
     except Exception as exc:  # noqa: BLE001
         raise BadInput(field, f"not a readable .skops file: {exc}") from exc
-    unknown = sorted(set(untrusted) - set(SKOPS_REVIEWED_TYPES))
+    unknown = sorted(set(untrusted) - set(SKOPS_REVIEWED_TYPES) - set(trusted_types))
     if unknown:
-        raise BadInput(field, f"skops file contains unreviewed types {unknown}; refusing to load")
+        line = "trusted_types = [" + ", ".join(f'"{t}"' for t in sorted({*trusted_types, *unknown})) + "]"
+        raise BadInput(field, f"{path.name} contains unreviewed types {unknown}; refusing to load (loading "
+                       "runs their code). If you have reviewed them, add this line to the case file's "
+                       f"[models] table: {line}")
     try:
         est = sio.load(str(path), trusted=list(untrusted))
     except Exception as exc:  # noqa: BLE001
         raise BadInput(field, f"cannot load .skops file: {exc}") from exc
     if not (hasattr(est, "predict_proba") or hasattr(est, "decision_function")):
         raise BadInput(field, f"{type(est).__name__} is not a classifier")
-    return SklearnModel(est, sha256=_sha256(path))
+    model = SklearnModel(est, sha256=_sha256(path))
+    model.trusted_types = sorted(untrusted)
+    return model
 
 
 def _architecture(spec: Any, field: str, base_dir: Path | None, allow_code: bool) -> type:
@@ -228,14 +257,16 @@ def load_model(
     base_dir: Path | None = None,
     allow_pickle: bool = False,
     allow_code: bool = False,
+    trusted_types: Sequence[str] = (),
 ) -> Any:
     """Load a model from a case-file entry or wrap an in-memory object.
 
     Parameters
     ----------
     spec : str, mapping or object
-        A path; a table ``{path, format?, architecture?, kwargs?}``; an adapter; a
-        fitted scikit-learn estimator; a ``torch.nn.Module``; or a callable.
+        A path; a table ``{path, format?, architecture?, kwargs?, features?}``; an adapter;
+        a fitted scikit-learn estimator; a ``torch.nn.Module``; or a callable. ``features``
+        declares the model's input names in order (checked against names the model knows).
     field : str
         Name used in error messages, e.g. ``"models.retrained[1]"``.
     base_dir : Path, optional
@@ -245,13 +276,16 @@ def load_model(
     allow_code : bool
         Permit an ``architecture`` module from the case directory or outside the installed
         packages (see :mod:`audit.code_import`).
+    trusted_types : sequence of str
+        Types a reviewer trusts in ``.skops`` files beyond skops' defaults and
+        :data:`SKOPS_REVIEWED_TYPES` (the case file's ``[models] trusted_types``).
     """
     if not isinstance(spec, (str, Path, Mapping)):
         return _wrap_object(spec, field)
     table = {"path": spec} if isinstance(spec, (str, Path)) else dict(spec)
-    unknown = set(table) - {"path", "format", "architecture", "kwargs"}
+    unknown = set(table) - set(MODEL_KEYS)
     if unknown:
-        raise BadInput(field, f"unknown keys {sorted(unknown)}; allowed: path, format, architecture, kwargs")
+        raise BadInput(field, f"unknown keys {sorted(unknown)}; allowed: {', '.join(MODEL_KEYS)}")
     if "path" not in table:
         raise BadInput(f"{field}.path", "missing")
     path = Path(table["path"])
@@ -260,17 +294,33 @@ def load_model(
     if not path.is_file():
         raise BadInput(field, f"file not found: {path}")
     fmt = table.get("format") or _format_from_suffix(path, table.get("architecture"))
-    model = _load_file(path, fmt, table, field, allow_pickle, allow_code, base_dir)
+    model = _load_file(path, fmt, table, field, allow_pickle, allow_code, base_dir, trusted_types)
     model.source_path = path
+    if "features" in table:
+        _declare_features(model, table["features"], f"{field}.features")
     return model
 
 
+def _declare_features(model: Any, names: Any, field: str) -> None:
+    """Attach a declared input-name list, refusing one that contradicts the model's own."""
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise BadInput(field, "must be a non-empty list of column names")
+    if len(set(names)) != len(names):
+        raise BadInput(field, f"lists a column twice: {sorted({n for n in names if names.count(n) > 1})}")
+    own = getattr(getattr(model, "estimator", None), "feature_names_in_", None)
+    own = own if own is not None else getattr(model, "input_names", None)
+    if own is not None and [str(n) for n in own] != names:
+        raise BadInput(field, f"{names} differ from the model's own input names {[str(n) for n in own]}")
+    model.feature_names = list(names)
+
+
 def _load_file(path: Path, fmt: str, table: dict[str, Any], field: str, allow_pickle: bool,
-               allow_code: bool = False, base_dir: Path | None = None) -> Any:
+               allow_code: bool = False, base_dir: Path | None = None,
+               trusted_types: Sequence[str] = ()) -> Any:
     if fmt == "onnx":
         return OnnxModel(path, field)
     if fmt == "skops":
-        return _load_skops(path, field)
+        return _load_skops(path, field, trusted_types)
     if fmt in ("torchscript", "torch"):
         return _load_torch(path, field, table, base_dir, allow_code)
     if fmt == "pickle":

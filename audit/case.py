@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 
 from audit.adapters import load_model
-from audit.data import frame_sha256, read_table, validate_table
+from audit.data import check_feature_values, frame_sha256, read_table, validate_table
 from audit.errors import BadInput, one_line
+from audit.features import non_numeric, resolve_features
 from audit.forget_kind import validate_forget_kind
 from audit.limits import limits_of
 from audit.references import validate_reference_request
@@ -23,7 +24,7 @@ __all__ = ["AuditCase", "load_case", "CASE_KEYS"]
 
 CASE_KEYS: dict[str, set[str]] = {
     "case": {"name", "request_id", "description", "operator", "forget_kind"},
-    "models": {"original", "unlearned", "retrained"},
+    "models": {"original", "unlearned", "retrained", "trusted_types"},
     "data": {"path", "label", "split", "groups", "id", "features"},
     "training": {"recipe", "params"},
     "references": {"train", "seed"},
@@ -52,7 +53,10 @@ class AuditCase:
     id : str, optional
         Row id column; only salted hashes reach the evidence pack.
     features : list of str, optional
-        Feature columns; default every column that is not label, split, id or group.
+        Feature columns fed by position to models that know no input names; models that
+        do (``feature_names_in_``, ONNX inputs, a declared list) get their own columns by
+        name (:mod:`audit.features`). Default: the named models' columns, else every
+        column that is not label, split, id or group.
     recipe, recipe_params : str, dict, optional
         The ``[training]`` recipe (see :func:`audit.recipes.get_recipe`) and its parameters.
     train_references : int
@@ -71,6 +75,8 @@ class AuditCase:
     forget_kind : str, optional
         ``"random"``, ``"class"``, ``"group"`` or ``"feature"`` (``[case] forget_kind``);
         default: detected (:func:`audit.forget_kind.detect_forget_kind`).
+    trusted_types : list of str, optional
+        Reviewed types to trust in ``.skops`` models (``[models] trusted_types``).
 
     Examples
     --------
@@ -109,6 +115,7 @@ class AuditCase:
         reference_seed: int = 0,
         forget_kind: str | None = None,
         limits: dict[str, int] | None = None,
+        trusted_types: Sequence[str] | None = None,
     ) -> None:
         self.forget_kind = validate_forget_kind(forget_kind)
         self.train_references, self.reference_seed = validate_reference_request(
@@ -135,20 +142,25 @@ class AuditCase:
         self.label, self.split_col = label, split
         self.groups = list(groups or [])
         self.id_col = id
-        self.features = validate_table(data, label, split, self.groups, id, features and list(features),
-                                       limits=limits)
+        declared = None if features is None else list(features)
+        candidates = validate_table(data, label, split, self.groups, id, declared, limits=limits)
         self.data = data.reset_index(drop=True)
+        self.trusted_types = _trusted_types(trusted_types)
         if isinstance(retrained, (str, Path)) or not isinstance(retrained, Sequence):
             retrained = [retrained]
         if len(retrained) == 0:
             raise BadInput("models.retrained", "at least one retrained reference model is needed")
+        trust = (base_dir, allow_pickle, allow_code, self.trusted_types)
         self.models: dict[str, Any] = {
-            "original": load_model(original, "models.original", base_dir, allow_pickle, allow_code),
-            "unlearned": load_model(unlearned, "models.unlearned", base_dir, allow_pickle, allow_code),
+            "original": load_model(original, "models.original", *trust),
+            "unlearned": load_model(unlearned, "models.unlearned", *trust),
         }
         for i, r in enumerate(retrained):
-            self.models[f"retrained:{i}"] = load_model(r, f"models.retrained[{i}]", base_dir, allow_pickle,
-                                                       allow_code)
+            self.models[f"retrained:{i}"] = load_model(r, f"models.retrained[{i}]", *trust)
+        self._reserved = {label, split} | ({id} if id else set())
+        self.features, self.feature_source, self.models = resolve_features(
+            self.data, self.models, candidates, declared, self._reserved)
+        check_feature_values(self.data, self.features)
         self.n_classes, self.classes = self._probe_models()
         self._y = self._encode_labels()
         self._add_trained_references()
@@ -177,7 +189,7 @@ class AuditCase:
 
     def _probe_models(self) -> tuple[int, np.ndarray | None]:
         self._widen_class_removal()
-        X = self.data[self.features].iloc[:_PROBE_ROWS].to_numpy(dtype=np.float32)
+        X = self.inputs_of(np.arange(min(_PROBE_ROWS, len(self.data))))
         n_classes: dict[str, int] = {}
         classes: dict[str, np.ndarray] = {}
         for role, model in self.models.items():
@@ -235,9 +247,11 @@ class AuditCase:
         recipe = get_recipe(self.recipe, self.recipe_params, original=self.models["original"])
         seeds = reference_seeds(self.reference_seed, self.train_references)
         first = len(self.reference_roles)
-        for i, model in enumerate(train_references(recipe, self.X("retain"), self.y("retain"),
-                                                   self.n_classes, seeds)):
-            self.models[f"retrained:{first + i}"] = model
+        trained = {f"retrained:{first + i}": model for i, model in enumerate(
+            train_references(recipe, self.inputs("retain"), self.y("retain"), self.n_classes, seeds))}
+        # bound like the given models: by name if the recipe kept names, else by position
+        self.models.update(resolve_features(self.data, trained, self.features, self.features,
+                                            self._reserved)[2])
         self._probe_models()  # a reference missing a class the others have is bad input
 
     # -- accessors -------------------------------------------------------------
@@ -246,11 +260,38 @@ class AuditCase:
 
     @cached_property
     def _X(self) -> np.ndarray:
+        text = non_numeric(self.data, self.features)
+        if text:
+            raise BadInput("data.features", f"column(s) {text} are not numeric, and this step (shadow "
+                           "models, a method audit, a torch recipe) needs a numeric matrix")
         return self.data[self.features].to_numpy(dtype=np.float32)
 
     def X(self, split: str) -> np.ndarray:
-        """Float32 feature matrix of a split."""
+        """Float32 feature matrix of a split (only for all-numeric features)."""
         return self._X[self.mask(split)]
+
+    @cached_property
+    def has_text_features(self) -> bool:
+        """Whether some feature column is not numeric (strings, categoricals)."""
+        return bool(non_numeric(self.data, self.features))
+
+    def inputs_of(self, rows: np.ndarray) -> np.ndarray | pd.DataFrame:
+        """Model input of some rows: the float32 matrix, or a DataFrame when a feature is text."""
+        if self.has_text_features:
+            return self.data[self.features].iloc[rows].reset_index(drop=True)
+        return self._X[rows]
+
+    def inputs(self, split: str) -> np.ndarray | pd.DataFrame:
+        """What models are fed for a split (each model picks its own columns by name)."""
+        return self.inputs_of(np.flatnonzero(self.mask(split)))
+
+    def encoded_X(self, split: str) -> np.ndarray:
+        """Numeric encoding of a split's features (text columns one-hot), for similarity models."""
+        if not self.has_text_features:
+            return self.X(split)
+        text = non_numeric(self.data, self.features)
+        enc = pd.get_dummies(self.data[self.features], columns=text, dtype=np.float32)
+        return enc.to_numpy(dtype=np.float32)[self.mask(split)]
 
     def y(self, split: str) -> np.ndarray:
         """Integer class indices of a split."""
@@ -374,4 +415,15 @@ def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = F
         limits=limits_of(doc.get("policy"), gate),
         train_references=references.get("train", 0),
         reference_seed=references.get("seed", 0),
+        trusted_types=models.get("trusted_types"),
     )
+
+
+def _trusted_types(value: Any) -> list[str]:
+    """Validate ``[models] trusted_types``: a list of dotted type names."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(t, str) and "." in t for t in value):
+        raise BadInput("models.trusted_types", 'must be a list of dotted type names, e.g. '
+                       '["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]')
+    return sorted(set(value))

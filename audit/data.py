@@ -13,7 +13,7 @@ import pandas as pd
 from audit.errors import BadInput
 from audit.limits import limits_of
 
-__all__ = ["read_table", "frame_sha256", "SPLITS", "validate_table"]
+__all__ = ["read_table", "frame_sha256", "SPLITS", "validate_table", "check_feature_values"]
 
 SPLITS = ("forget", "retain", "test")
 
@@ -132,7 +132,13 @@ def validate_table(
     features: list[str] | None,
     limits: Mapping[str, int] | None = None,
 ) -> list[str]:
-    """Check the table against the case's column roles and ``limits``; return the feature columns."""
+    """Check the table against the case's column roles; return the candidate feature columns.
+
+    The declared ``features`` or, by default, every column without another role. Which of
+    them the models use, and their values, are settled once the models are known
+    (:func:`audit.features.resolve_features`, :func:`check_feature_values`).
+    Limits (rows, columns, group values) are checked against ``limits``.
+    """
     limits = limits or limits_of()
     if len(df) == 0:
         raise BadInput("data.path", "the data table has no rows")
@@ -172,7 +178,6 @@ def validate_table(
             raise BadInput("data.features", f"{clash} cannot be features (label, split or id)")
     if not features:
         raise BadInput("data.features", "no feature columns left")
-    _check_features(df, features)
     return list(features)
 
 
@@ -191,12 +196,22 @@ def _check_ids(df: pd.DataFrame, split: str, id_col: str) -> None:
             )
 
 
-def _check_features(df: pd.DataFrame, features: list[str]) -> None:
+def check_feature_values(df: pd.DataFrame, features: list[str]) -> None:
+    """Refuse NaN/inf in numeric feature columns and missing values in the others.
+
+    Examples
+    --------
+    >>> check_feature_values(pd.DataFrame({"a": [1.0, 2.0], "city": ["x", "y"]}), ["a", "city"])
+    >>> check_feature_values(pd.DataFrame({"city": ["x", None]}), ["city"])
+    Traceback (most recent call last):
+    audit.errors.BadInput: data.features['city']: 1 missing value(s)
+    """
     for f in features:
         col = df[f]
-        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
-            raise BadInput(f"data.features[{f!r}]", f"column is {col.dtype}, not numeric")
-        values = col.to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = ~np.isfinite(values)
-        if bad.any():
-            raise BadInput(f"data.features[{f!r}]", f"{int(bad.sum())} NaN/inf value(s)")
+        if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+            bad = ~np.isfinite(values)
+            if bad.any():
+                raise BadInput(f"data.features[{f!r}]", f"{int(bad.sum())} NaN/inf value(s)")
+        elif col.isna().any():
+            raise BadInput(f"data.features[{f!r}]", f"{int(col.isna().sum())} missing value(s)")

@@ -151,7 +151,19 @@ def _model_entry(model: Any) -> dict[str, Any]:
     """
     path = getattr(model, "source_path", None)
     entry = {"sha256": model.sha256, "format": model.format, "file": path.name if path else None}
+    entry.update(_model_inputs(model))
     return {**entry, **(getattr(model, "provenance", None) or {"source": "case"})}
+
+
+def _model_inputs(model: Any) -> dict[str, Any]:
+    """What a model was fed (columns by name or position) and which skops types were trusted."""
+    out: dict[str, Any] = {}
+    for m in (getattr(model, "inner", None), model):  # a widened model wraps the bound one
+        if m is not None and callable(getattr(m, "feature_entry", None)):
+            out["features"] = m.feature_entry()
+        if m is not None and getattr(m, "trusted_types", None) is not None:
+            out["trusted_types"] = list(m.trusted_types)
+    return out
 
 
 def _run_check(spec: Any, ctx: CheckContext) -> CheckResult:
@@ -203,7 +215,7 @@ def run_audit(
     started = _now()
     pol, policy_sources = resolve_policy(case, policy)  # validated; the case may only tighten a gate
     if cache is None:
-        cache = OutputCache(case.models, case.X, case.y, batch_size=pol["general"]["batch_size"])
+        cache = OutputCache(case.models, case.inputs, case.y, batch_size=pol["general"]["batch_size"])
     checks = []
     meters: dict[str, Meter] = {}
     identical = False
@@ -242,6 +254,7 @@ def run_audit(
         "seed": int(seed),
         "allow_pickle": case.allow_pickle,
         "allow_code": case.allow_code,
+        "trusted_types": list(case.trusted_types),
         "policy": pol,
         "policy_sources": policy_sources,
         "models": {
@@ -254,6 +267,7 @@ def run_audit(
             "file": case.data_path.name if case.data_path else None,
             "n": case.n,
             "n_features": len(case.features),
+            "features": {"names": list(case.features), "source": case.feature_source},
             "n_classes": int(case.n_classes),
             "label": case.label,
             "groups": list(case.groups),

@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from audit.cache import normalise_logits
 from audit.checks._paired import finish, model_roles, row_evidence
@@ -35,37 +36,57 @@ from audit.results import CheckResult, Metric
 __all__ = ["SPEC", "run", "dependence_rows"]
 
 
+def _column(X: Any, col: int | str) -> np.ndarray:
+    return X[col].to_numpy() if isinstance(X, pd.DataFrame) else X[:, col]
+
+
+def _with_column(X: Any, col: int | str, values: Any) -> Any:
+    """A copy of ``X`` with one column replaced (a matrix column or a named frame column)."""
+    out = X.copy()
+    if isinstance(X, pd.DataFrame):
+        out[col] = values
+    else:
+        out[:, col] = values
+    return out
+
+
 def dependence_rows(
-    model: Any, X: np.ndarray, y: np.ndarray, col: int, positive: int, n_repeats: int, seed: int,
+    model: Any, X: Any, y: np.ndarray, col: int | str, positive: int, n_repeats: int, seed: int,
     pred: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
+) -> dict[str, np.ndarray | None]:
     """Per-row flip indicator, score gap and permutation-importance loss for one model.
 
+    ``X`` is a float matrix (``col`` an index) or a DataFrame (``col`` a name; text and
+    categorical columns allowed). A column of two values is toggled; any other is swapped
+    with a random other row's value. The score gap needs a low and a high value: for a text
+    column of more than two values there is none, and ``gap`` is ``None``.
     Deterministic for a given ``seed``, so U and R see the same permutations. ``pred``
     (the model's predictions on ``X``, e.g. from the output cache) saves a forward pass.
     """
-    X = np.asarray(X, dtype=np.float32)
-    values = np.unique(X[:, col])
-    lo, hi = float(values.min()), float(values.max())
+    X = X.reset_index(drop=True) if isinstance(X, pd.DataFrame) else np.asarray(X, dtype=np.float32)
+    x = _column(X, col)
+    values = pd.unique(x)
+    numeric = isinstance(X, np.ndarray) or pd.api.types.is_numeric_dtype(X[col]) \
+        or pd.api.types.is_bool_dtype(X[col])
+    ordered = sorted(values) if (numeric or len(values) <= 2) else None
+    lo, hi = (ordered[0], ordered[-1]) if ordered else (None, None)
     rng = np.random.default_rng(seed)
     if len(values) <= 2:
-        toggled = X.copy()
-        toggled[:, col] = np.where(X[:, col] == hi, lo, hi)
+        toggled = _with_column(X, col, np.where(x == hi, lo, hi))
     else:
-        toggled = X.copy()
-        toggled[:, col] = X[rng.permutation(len(X)), col]
+        toggled = _with_column(X, col, x[rng.permutation(len(x))])
     if pred is None:
         pred = model.predict_logits(X).argmax(axis=1)
     flip = (model.predict_logits(toggled).argmax(axis=1) != pred).astype(np.float64)
-    X_hi, X_lo = X.copy(), X.copy()
-    X_hi[:, col], X_lo[:, col] = hi, lo
-    gap = np.exp(normalise_logits(model.predict_logits(X_hi))[:, positive]) - \
-        np.exp(normalise_logits(model.predict_logits(X_lo))[:, positive])
+    gap = None
+    if ordered is not None:
+        p_hi = normalise_logits(model.predict_logits(_with_column(X, col, np.full(len(x), hi))))
+        p_lo = normalise_logits(model.predict_logits(_with_column(X, col, np.full(len(x), lo))))
+        gap = np.exp(p_hi[:, positive]) - np.exp(p_lo[:, positive])
     correct = (pred == y).astype(np.float64)
-    drop = np.zeros(len(X))
+    drop = np.zeros(len(x))
     for _ in range(int(n_repeats)):
-        Xp = X.copy()
-        Xp[:, col] = X[rng.permutation(len(X)), col]
+        Xp = _with_column(X, col, x[rng.permutation(len(x))])
         drop += correct - (model.predict_logits(Xp).argmax(axis=1) == y)
     return {"flip": flip, "gap": gap, "importance": drop / max(int(n_repeats), 1)}
 
@@ -77,7 +98,9 @@ _METRICS = (("counterfactual_flip_rate", "flip", "flip_margin"),
 
 def _split_evidence(ctx: CheckContext, split: str, col: int, positive: int) -> list[Evidence]:
     pol, case = ctx.policy, ctx.case
-    X, y = case.X(split), case.y(split)
+    X, y = case.inputs(split), case.y(split)
+    if isinstance(X, pd.DataFrame):
+        col = case.features[col]  # a frame's column is addressed by name
     seed = int(ctx.rng.integers(2**31))
     _, roles = model_roles(ctx)
     rows = {role: dependence_rows(case.models[role], X, y, col, positive, pol["n_repeats"], seed,
@@ -85,7 +108,7 @@ def _split_evidence(ctx: CheckContext, split: str, col: int, positive: int) -> l
             for role in roles}
     return [row_evidence(ctx, name, split, {r: rows[r][key] for r in roles}, "two_sided",
                          float(pol[margin_key]), f"each retrained reference's {name} on the same rows")
-            for name, key, margin_key in _METRICS]
+            for name, key, margin_key in _METRICS if rows[roles[0]][key] is not None]
 
 
 def run(ctx: CheckContext) -> CheckResult:
@@ -106,8 +129,11 @@ def run(ctx: CheckContext) -> CheckResult:
     def summary(status: str, decided: list[Metric]) -> str:
         return _summary(feature, status, decided)
 
-    return finish(ctx, "feature_removal", SPEC.title, evidence, [], summary,
-                  notes=[f"feature: {feature}; positive class index {positive}"])
+    notes = [f"feature: {feature}; positive class index {positive}"]
+    if not any(e.name == "score_gap" for e in evidence) and evidence:
+        notes.append(f"score_gap skipped: {feature!r} is a text column of more than two values, so it "
+                     "has no low and high value; flips and importance use row permutations")
+    return finish(ctx, "feature_removal", SPEC.title, evidence, [], summary, notes=notes)
 
 
 def _summary(feature: str, status: str, decided: list[Metric]) -> str:

@@ -126,7 +126,7 @@ def _relation(ctx: CheckContext, sl: dict[str, str], rows: np.ndarray, like: For
         extra[f"forget_share[{cond}]"] = s["forget"]
         extra[f"retain_share[{cond}]"] = s["retain"]
     if like is not None and rows.any():
-        X = case.X(_SPLIT)
+        X = case.encoded_X(_SPLIT)
         extra["forget_similarity_ratio"] = like.ratio(X[rows], X)
     extra.update(_elsewhere(ctx, out, rows))
     return extra
@@ -310,7 +310,7 @@ def run(ctx: CheckContext) -> CheckResult:
                            {"U-R": (out["r_pred"], out["r_loss"]), "U-O": ([out["o"][0]], [out["o"][1]])},
                            metrics, margins, ctx.alpha, ctx.n_boot, ctx.rng, min_n)
     decided = _apply_kernel(ctx, out, tests, slices, metrics, margins, min_n)
-    like = ForgetLikeness(case.X("forget"), case.X("retain"), ctx.rng) if case.n.get("forget") else None
+    like = ForgetLikeness(case.encoded_X("forget"), case.encoded_X("retain"), ctx.rng) if case.n.get("forget") else None
     verdict = pol["on_shift"]
     masks = {slice_label(s): m for s, m in slices}
     findings = _declared_findings(ctx, out, tests, masks, like, verdict)

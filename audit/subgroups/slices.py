@@ -72,7 +72,8 @@ def enumerate_slices(
 
 
 def bin_features(frame: pd.DataFrame, features: list[str], n_bins: int = 4) -> pd.DataFrame:
-    """Quantile bins of numeric features as string labels (``"[lo, hi)"``).
+    """Quantile bins of numeric features as string labels (``"[lo, hi)"``); text and
+    categorical features keep their values (as strings).
 
     Constant or near-constant features give fewer bins. The bins depend only on the
     feature values, never on labels or model outputs.
@@ -85,6 +86,9 @@ def bin_features(frame: pd.DataFrame, features: list[str], n_bins: int = 4) -> p
     """
     out = {}
     for f in features:
+        if not (pd.api.types.is_numeric_dtype(frame[f]) or pd.api.types.is_bool_dtype(frame[f])):
+            out[f] = frame[f].astype(str).to_numpy(dtype=object)
+            continue
         x = frame[f].to_numpy(dtype=np.float64)
         edges = np.unique(np.quantile(x, np.linspace(0, 1, n_bins + 1)))
         if len(edges) < 2:
