@@ -1,0 +1,77 @@
+"""A generated 10-class case of any test-split size, audited once; prints the run's cost as JSON.
+
+Usage: ``python -m benchmarks.scale_case N_TEST [--forget 1000] [--retain 20000]``. Run in
+its own process so its peak RSS is its own (``ru_maxrss``, reported in MiB). Models are
+multinomial logistic regressions (scikit-learn) on Gaussian class clusters; the original
+also saw the forget rows, the four references and the unlearned model did not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+
+import numpy as np
+import pandas as pd
+
+
+def build_case(n_test: int, n_forget: int = 1000, n_retain: int = 20_000, seed: int = 0):  # noqa: ANN201
+    """The generated :class:`audit.case.AuditCase` (10 classes, 20 features, one 4-value group)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from audit.case import AuditCase
+
+    rng = np.random.default_rng(seed)
+    classes, dims = 10, 20
+    centres = rng.normal(size=(classes, dims)) * 0.6
+
+    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = rng.integers(0, classes, n)
+        return (centres[y] + rng.normal(size=(n, dims))).astype(np.float32), y
+
+    (xf, yf), (xr, yr), (xt, yt) = draw(n_forget), draw(n_retain), draw(n_test)
+
+    def fit(X: np.ndarray, y: np.ndarray, s: int) -> LogisticRegression:
+        keep = np.random.default_rng(s).choice(len(X), int(0.9 * len(X)), replace=False)
+        return LogisticRegression(max_iter=200, C=0.5 + 0.1 * s).fit(X[keep], y[keep])
+
+    original = fit(np.r_[xf, xr], np.r_[yf, yr], 0)
+    frame = pd.DataFrame(np.r_[xf, xr, xt], columns=[f"x{i}" for i in range(dims)])
+    frame["label"] = np.r_[yf, yr, yt]
+    frame["split"] = np.repeat(["forget", "retain", "test"], [n_forget, n_retain, n_test])
+    frame["grp"] = rng.integers(0, 4, len(frame)).astype(str)
+    return AuditCase(original=original, unlearned=fit(xr, yr, 5), retrained=[fit(xr, yr, s) for s in (1, 2, 3, 4)],
+                     data=frame, groups=["grp"], name=f"generated, {n_test} test rows")
+
+
+def _peak_rss_mib() -> float:
+    """This process image's own peak RSS (VmHWM; ``ru_maxrss`` survives exec from a big parent)."""
+    try:
+        with open("/proc/self/status") as f:
+            return int(next(line for line in f if line.startswith("VmHWM")).split()[1]) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    from audit.runner import run_audit
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("n_test", type=int)
+    ap.add_argument("--forget", type=int, default=1000)
+    ap.add_argument("--retain", type=int, default=20_000)
+    args = ap.parse_args(argv)
+    start = time.perf_counter()
+    case = build_case(args.n_test, args.forget, args.retain)
+    built = time.perf_counter() - start
+    res = run_audit(case, seed=0)
+    peak = _peak_rss_mib()
+    print(json.dumps({"n_test": args.n_test, "build_seconds": built, "verdict": res["verdict"],
+                      "peak_rss_mib": peak, "cost": res["cost"]}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
