@@ -264,8 +264,11 @@ def _apply_kernel(ctx: CheckContext, out: dict[str, Any], tests: list[GroupTest]
     km = kernel_group_metrics(slices, out["y"], _role_outputs(out), out["refs"], metrics, margins,
                               ctx.settings, min_n, ctx.n_boot, ctx.rng)
     for t in tests:
+        if t.comparison != "U-R":
+            continue  # U − O is reported, not decided
         m = km.get((slice_label(t.slice), t.metric))
-        if t.comparison != "U-R" or m is None:
+        if m is None:  # no row of the group carries the metric (e.g. FNR without positives)
+            t.status = "inconclusive"
             continue
         t.status, t.margin, t.n_to_settle = m.status, m.margin, m.n_to_settle
         if m.note:
@@ -308,7 +311,7 @@ def run(ctx: CheckContext) -> CheckResult:
                "fpr": float(pol["rate_margin"]), "loss": None, "loss_factor": float(pol["loss_margin_factor"])}
     tests = compare_groups(slices, out["y"], out["u"],
                            {"U-R": (out["r_pred"], out["r_loss"]), "U-O": ([out["o"][0]], [out["o"][1]])},
-                           metrics, margins, ctx.alpha, ctx.n_boot, ctx.rng, min_n)
+                           metrics, ctx.alpha, ctx.n_boot, ctx.rng, min_n)
     decided = _apply_kernel(ctx, out, tests, slices, metrics, margins, min_n)
     like = ForgetLikeness(case.encoded_X("forget"), case.encoded_X("retain"), ctx.rng) if case.n.get("forget") else None
     verdict = pol["on_shift"]

@@ -1,7 +1,7 @@
 """Subgroup analysis: per-group metrics, paired tests, slice discovery, forget similarity."""
 
 from audit.subgroups.discovery import Discovered, discover_slices, split_halves
-from audit.subgroups.inference import HARM_SIGN, GroupTest, compare_groups, decide, paired_rows
+from audit.subgroups.inference import HARM_SIGN, GroupTest, compare_groups, paired_rows
 from audit.subgroups.kernel import group_rows, kernel_group_metrics
 from audit.subgroups.metrics import group_metrics, rates
 from audit.subgroups.similarity import ForgetLikeness, forget_shares
@@ -16,7 +16,6 @@ __all__ = [
     "HARM_SIGN",
     "GroupTest",
     "compare_groups",
-    "decide",
     "paired_rows",
     "group_metrics",
     "rates",

@@ -24,13 +24,11 @@ from audit.stats import (
     benjamini_hochberg,
     bootstrap_mean_ci,
     ci_level,
-    equivalence_status,
     holm,
-    n_to_settle,
 )
 from audit.subgroups.slices import Slice
 
-__all__ = ["GroupTest", "paired_rows", "compare_groups", "HARM_SIGN", "decide", "sign_test", "within_group_ci"]
+__all__ = ["GroupTest", "paired_rows", "compare_groups", "HARM_SIGN", "sign_test", "within_group_ci"]
 
 # +1: larger is worse (loss, error rates); -1: smaller is worse (accuracy).
 HARM_SIGN = {"accuracy": -1, "loss": 1, "fnr": 1, "fpr": 1}
@@ -148,62 +146,39 @@ def _one(sl: Slice, metric: str, comparison: str, u: np.ndarray, r: np.ndarray, 
                      test_name)
 
 
-def decide(t: GroupTest, alpha: float, min_group_size: int) -> str:
-    """Status of a U − R group test: ``fail`` only for harm beyond the margin that survives Holm."""
-    if t.n < min_group_size or t.ci is None:
-        t.notes.append(f"group smaller than min_group_size={min_group_size}")
-        return "inconclusive"
-    eq = equivalence_status(t.ci, t.margin, "two_sided")
-    harmful = t.delta is not None and HARM_SIGN[t.metric] * t.delta > 0
-    if eq == "fail" and harmful and t.p_holm is not None and t.p_holm < alpha:
-        return "fail"
-    if eq == "pass":
-        return "pass"
-    if eq == "fail" and not harmful:
-        t.notes.append("differs from the references in the favourable direction")
-    return "inconclusive"
-
-
-def _margin(metric: str, margins: dict[str, float | None], reference: float | None) -> float | None:
-    """The metric's margin; loss may use ``loss_factor`` x the group's reference loss."""
-    if margins.get(metric) is not None:
-        return float(margins[metric])  # type: ignore[arg-type]
-    if metric == "loss" and margins.get("loss_factor") is not None and reference is not None:
-        return float(margins["loss_factor"]) * float(reference)  # type: ignore[arg-type]
-    return None
-
-
 def compare_groups(
     slices: list[tuple[Slice, np.ndarray]],
     y: np.ndarray,
     u: tuple[np.ndarray, np.ndarray],
     others: dict[str, tuple[list[np.ndarray], list[np.ndarray]]],
     metrics: list[str],
-    margins: dict[str, float | None],
     alpha: float,
     n_boot: int,
     rng: np.random.Generator,
     min_group_size: int,
 ) -> list[GroupTest]:
-    """All group × metric tests for each comparison in ``others``.
+    """All group × metric tests for each comparison in ``others``: deltas, CIs, exact p-values.
+
+    Describes, never decides: the status of a ``U-R`` test is set by the decision kernel
+    (:func:`audit.subgroups.kernel.kernel_group_metrics`), which holds U against every
+    reference's own value on the group's rows. Here each test gets its paired delta, the
+    within-group bootstrap CI, the exact paired p-value and Holm / BH adjustments over
+    every group x metric with at least ``min_group_size`` rows.
 
     Parameters
     ----------
     u : (predictions, losses) of the unlearned model on the rows.
     others : comparison name -> (list of predictions, list of losses), e.g.
         ``{"U-R": (r_preds, r_losses), "U-O": ([o_pred], [o_loss])}``.
-        ``U-R`` tests are decided against ``margins``; the others are reported only.
-    margins : metric -> margin; ``loss`` may instead come from ``loss_factor`` x the
-        group's reference loss.
 
     Examples
     --------
     >>> rng = np.random.default_rng(0); y = rng.integers(0, 2, 400)
     >>> m = np.ones(400, bool); pu = y.copy(); pu[:60] = 1 - pu[:60]
     >>> out = compare_groups([({"g": "a"}, m)], y, (pu, np.zeros(400)), {"U-R": ([y], [np.zeros(400)])},
-    ...                      ["accuracy"], {"accuracy": 0.05}, 0.05, 200, rng, 30)
-    >>> out[0].delta, out[0].status, out[0].test
-    (-0.15, 'fail', 'exact McNemar')
+    ...                      ["accuracy"], 0.05, 200, rng, 30)
+    >>> out[0].delta, out[0].status, out[0].test, out[0].p_value < 1e-10
+    (-0.15, None, 'exact McNemar', True)
     """
     ctx = {"n_boot": n_boot, "alpha": alpha, "rng": rng}
     u_pred, u_loss = u
@@ -215,18 +190,13 @@ def compare_groups(
                 uu, rr, keep = paired_rows(metric, y[mask], u_pred[mask], [p[mask] for p in preds],
                                            u_loss[mask], [lo[mask] for lo in losses])
                 t = _one(sl, metric, comparison, uu[keep], rr[keep], ctx)
-                t.margin = _margin(metric, margins, t.reference) if comparison == "U-R" else None
+                if t.n < min_group_size:
+                    t.notes.append(f"group smaller than min_group_size={min_group_size}")
                 family.append(t)
         eligible = [t for t in family if t.p_value is not None and t.n >= min_group_size]
         if eligible:
             p = np.array([t.p_value for t in eligible])
             for t, ph, pb in zip(eligible, holm(p), benjamini_hochberg(p), strict=True):
                 t.p_holm, t.p_bh = float(ph), float(pb)
-        if comparison == "U-R":
-            for t in family:
-                t.status = decide(t, alpha, min_group_size)
-                if t.status == "inconclusive" and t.ci is not None and t.margin is not None:
-                    settle = n_to_settle(t.delta, t.ci, t.n, t.margin, "two_sided")
-                    t.n_to_settle = None if settle is None else max(settle, min_group_size)
         results.extend(family)
     return results

@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 import scipy.stats as sps
 
+from audit.decision import Settings
 from audit.stats import benjamini_hochberg, exact_mcnemar, holm
 from audit.subgroups import compare_groups, enumerate_slices
 from audit.subgroups.inference import sign_test
+from audit.subgroups.kernel import kernel_group_metrics
 
 MARGINS = {"accuracy": 0.05, "fnr": 0.08, "fpr": 0.08, "loss": None, "loss_factor": 0.5}
 
@@ -30,7 +32,7 @@ def _world(seed: int = 0, n: int = 1200):
 def _run(frame, y, u, r, rng, metrics=("accuracy", "loss", "fnr", "fpr"), min_n=50):
     slices = enumerate_slices(frame, ["g"], max_depth=1)
     return slices, compare_groups(slices, y, u, {"U-R": ([r[0]], [r[1]]), "U-O": ([r[0]], [r[1]])},
-                                  list(metrics), MARGINS, 0.05, 300, rng, min_n)
+                                  list(metrics), 0.05, 300, rng, min_n)
 
 
 def test_accuracy_test_is_exact_mcnemar_on_the_groups_rows() -> None:
@@ -65,20 +67,35 @@ def test_holm_and_bh_across_all_groups_and_metrics() -> None:
     assert all(t.p_holm >= t.p_value for t in fam)  # raw kept next to adjusted
 
 
-def test_harmed_group_fails_others_pass() -> None:
+def test_compare_groups_describes_and_never_decides() -> None:
     frame, y, u, r, rng = _world(3)
     _, tests = _run(frame, y, u, r, rng)
+    assert all(t.status is None for t in tests)  # the decision kernel decides, nowhere else
     acc = {t.slice["g"]: t for t in tests if t.comparison == "U-R" and t.metric == "accuracy"}
-    assert acc["b"].status == "fail" and acc["b"].ci[1] < -0.05
-    assert acc["a"].status == "pass" and acc["a"].delta == 0.0
-    assert all(t.status is None for t in tests if t.comparison == "U-O")  # reported, not decided
+    assert acc["b"].ci[1] < -0.05 and acc["a"].delta == 0.0
+
+
+def test_harmed_group_fails_others_pass_through_the_kernel() -> None:
+    frame, y, u, r, rng = _world(3)
+    refs = {}
+    for i in range(3):  # references: r with 2 % of its predictions re-drawn (retrain noise)
+        pred = r[0].copy()
+        flip = np.random.default_rng(100 + i).random(len(y)) < 0.02
+        pred[flip] = 1 - pred[flip]
+        refs[f"retrained:{i}"] = (pred, r[1] + np.random.default_rng(200 + i).normal(0, 0.02, len(y)))
+    slices = enumerate_slices(frame, ["g"], max_depth=1)
+    decided = kernel_group_metrics(slices, y, {"unlearned": u, "original": r, **refs}, list(refs), ["accuracy"],
+                                   MARGINS, Settings(), 50, 300, rng)
+    assert decided[("g=b", "accuracy")].status == "fail"
+    assert decided[("g=a", "accuracy")].status == "pass"
+    assert decided[("g=tiny", "accuracy")].status == "inconclusive"  # 0.3 % of 1 200 rows
 
 
 def test_small_groups_reported_inconclusive_never_dropped() -> None:
     frame, y, u, r, rng = _world(4)
     slices, tests = _run(frame, y, u, r, rng)
     tiny = [t for t in tests if t.slice == {"g": "tiny"}]
-    assert tiny and all(t.status in ("inconclusive", None) for t in tiny)
+    assert tiny and all(t.status is None for t in tiny)
     assert all(t.n < 50 and t.p_holm is None for t in tiny)
     assert any("min_group_size" in " ".join(t.notes) for t in tiny if t.comparison == "U-R")
     # one-row and zero-positive groups do not crash
@@ -87,7 +104,7 @@ def test_small_groups_reported_inconclusive_never_dropped() -> None:
     _, t1 = _run(one, yy, (yy.copy(), np.zeros(100)), (yy.copy(), np.zeros(100)), rng)
     solo = [t for t in t1 if t.slice == {"g": "solo"}]
     assert {t.metric: t.n for t in solo if t.comparison == "U-R"} == {"accuracy": 1, "loss": 1, "fnr": 0, "fpr": 1}
-    assert all(t.status == "inconclusive" for t in solo if t.comparison == "U-R")
+    assert all("min_group_size" in " ".join(t.notes) for t in solo if t.comparison == "U-R")
 
 
 def test_ci_is_within_group_and_settles() -> None:

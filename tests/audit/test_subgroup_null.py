@@ -1,9 +1,9 @@
 """Null setting: random forget rows, U is just another retrain -> no confirmed finding in >= 95 % of seeds.
 
-Cheap synthetic arrays: two SGD logistic models retrained on the same retain rows with
-different seeds play U and R (their difference is pure retrain noise). Both the declared-group
-gate (Holm across groups x metrics) and slice discovery (search half / confirm half) must stay
-quiet.
+Cheap synthetic arrays: SGD logistic models retrained on the same retain rows with different
+seeds play U, the original and three references (their differences are pure retrain noise).
+Both the declared-group gate (the decision kernel over groups x metrics) and slice discovery
+(search half / confirm half) must stay quiet.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import SGDClassifier
 
-from audit.subgroups import bin_features, compare_groups, discover_slices, enumerate_slices
+from audit.decision import Settings
+from audit.subgroups import bin_features, discover_slices, enumerate_slices
+from audit.subgroups.kernel import kernel_group_metrics
 
 
 def _null_world(seed: int) -> dict:
@@ -27,24 +29,28 @@ def _null_world(seed: int) -> dict:
     y = (X @ np.array([1.2, -0.8, 0.5]) + rng.logistic(size=n) * 0.7 > 0).astype(int)
     split = rng.choice(["forget", "retain", "test"], n, p=[0.15, 0.45, 0.4])  # random forget rows
     tr, te = split == "retain", split == "test"
+    roles = ("u", "r", "o", "r1", "r2")  # U, the original and the references: all retrains here
     models = [SGDClassifier(loss="log_loss", random_state=seed * 10 + k, max_iter=3, tol=None, alpha=1e-2).fit(X[tr], y[tr])
-              for k in range(2)]
+              for k in range(len(roles))]
     out = {}
-    for role, m in zip(("u", "r"), models, strict=True):
+    for role, m in zip(roles, models, strict=True):
         p = np.clip(m.predict_proba(X[te])[:, 1], 1e-6, 1 - 1e-6)
         out[role] = ((p > 0.5).astype(int), -np.log(np.where(y[te] == 1, p, 1 - p)))
     frame = pd.concat([groups[te].reset_index(drop=True),
                        bin_features(pd.DataFrame(X[te], columns=["f0", "f1", "f2"]), ["f0", "f1", "f2"], 4)], axis=1)
-    return {"frame": frame, "y": y[te], "u": out["u"], "r": out["r"], "rng": rng}
+    return {"frame": frame, "y": y[te], "rng": rng, **out}
+
+
+FLOORS = {"accuracy": 0.05, "fnr": 0.08, "fpr": 0.08, "loss": None, "loss_factor": 0.5}
 
 
 def _any_finding(w: dict) -> bool:
     slices = enumerate_slices(w["frame"], ["region", "cohort"], max_depth=2)
-    tests = compare_groups(slices, w["y"], w["u"], {"U-R": ([w["r"][0]], [w["r"][1]])},
-                           ["accuracy", "loss", "fnr", "fpr"],
-                           {"accuracy": 0.05, "fnr": 0.08, "fpr": 0.08, "loss": None, "loss_factor": 0.5},
-                           0.05, 200, w["rng"], 100)
-    declared = any(t.status == "fail" for t in tests)
+    outputs = {"unlearned": w["u"], "original": w["o"],
+               **{f"retrained:{i}": w[r] for i, r in enumerate(("r", "r1", "r2"))}}
+    decided = kernel_group_metrics(slices, w["y"], outputs, ["retrained:0", "retrained:1", "retrained:2"],
+                                   ["accuracy", "loss", "fnr", "fpr"], FLOORS, Settings(), 100, 200, w["rng"])
+    declared = any(m.status == "fail" for m in decided.values())
     signal = w["u"][1] - w["r"][1]
     found = discover_slices(w["frame"], list(w["frame"].columns), signal, w["rng"], alpha=0.05,
                             min_slice_size=100, max_candidates=5,
