@@ -79,6 +79,7 @@ def _slice(s: Any) -> str:
 
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+_MD_BLOCK_START = re.compile(r"^(\d*)([-=.)])")
 
 
 def xml_safe(x: Any) -> Any:
@@ -95,15 +96,20 @@ def xml_safe(x: Any) -> Any:
 
 
 def _md(x: Any) -> str:
-    r"""Escape text for Markdown (inline syntax, table pipes, HTML, line breaks).
+    r"""Escape text for Markdown (inline syntax, table pipes, HTML, line breaks, block starts).
 
     >>> print(_md("*a*_b_ [x](y) `c` #1 | <b>\nnext"))
     \*a\*\_b\_ \[x\]\(y\) \`c\` \#1 \| &lt;b&gt; next
+    >>> print(_md("  - item"), _md("1. first"))
+    \- item 1\. first
     """
     text = _MD_SPECIAL.sub(r"\\\1", str(x))
     for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r\n", " "), ("\r", " "), ("\n", " ")):
         text = text.replace(a, b)
-    return text
+    text = text.lstrip(" \t")  # four leading spaces would start a code block
+    if not text.strip():
+        return "—"  # an empty paragraph or cell would vanish, taking the layout with it
+    return _MD_BLOCK_START.sub(r"\1\\\2", text)  # "- x", "= x", "1. x" would start a block
 
 
 def _failing_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
