@@ -56,7 +56,7 @@ from reports.manifest import (
 )
 from reports.pdf import html_to_pdf
 from reports.render import VIEWS, environment, render_view, shipped_environment
-from reports.schema import validate_results
+from reports.schema import SchemaError, validate_results
 
 __all__ = ["write_pack", "dump_results", "sha256_file", "builtin_templates_digest", "PACK_FILES"]
 
@@ -87,6 +87,16 @@ def _user_templates(template_dir: Path) -> dict[str, bytes]:
         if p.is_file() and not p.name.startswith("."):
             files[p.name] = p.read_bytes()
     return files
+
+
+def _check_serialisable(results: dict[str, Any]) -> None:
+    """NaN / inf or a lone surrogate cannot be written as UTF-8 JSON: a :class:`SchemaError`."""
+    try:
+        dump_results(results).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise SchemaError(f"results.json invalid: text is not UTF-8 encodable ({exc.reason})") from None
+    except ValueError as exc:
+        raise SchemaError(f"results.json invalid: {exc}") from None
 
 
 def _write(path: Path, data: str | bytes) -> None:
@@ -286,6 +296,7 @@ def write_pack(
     []
     """
     validate_results(results)
+    _check_serialisable(results)
     out = Path(out_dir)
     check_destination(out)
     secret = None if secret_file is None else (Path(secret_file[0]), secret_file[1])

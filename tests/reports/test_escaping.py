@@ -6,13 +6,15 @@ import copy
 import xml.dom.minidom
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from reports import render_html, render_junit, render_markdown
+from reports import SchemaError, render_html, render_junit, render_markdown, write_pack
 from tests.reports.fixtures import sample_results
 
 HOSTILE = "# *b* _i_ [l](http://x) ![i](y) `c` <b>x</b> | \\ ~~s~~ &amp; \x00\x1b\ufffe\ud800\n- item\n1. one"
@@ -95,3 +97,12 @@ def test_html_is_autoescaped_with_hostile_names() -> None:
     html = render_html(_named(HOSTILE))
     assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html and "\x00" not in html
     assert _html_tags(html) == _html_tags(render_html(_named("x")))
+
+
+def test_results_that_cannot_be_utf8_json_write_nothing(tmp_path: Path) -> None:
+    for bad in ("\ud800", float("nan")):
+        r = copy.deepcopy(_BASE)
+        r["checks"][0]["metrics"][0]["value" if isinstance(bad, float) else "name"] = bad
+        with pytest.raises(SchemaError, match="results.json invalid"):
+            write_pack(r, tmp_path / "pack", pdf=False)
+    assert list(tmp_path.iterdir()) == []
