@@ -163,7 +163,7 @@ def _signals_raise() -> Iterator[None]:
 @contextmanager
 def _signals_blocked() -> Iterator[None]:
     """Hold SIGINT / SIGTERM while renaming or cleaning up, so neither is left half-done."""
-    on_main = threading.current_thread() is threading.main_thread()
+    on_main = threading.current_thread() is threading.main_thread() and hasattr(signal, "pthread_sigmask")
     if on_main:
         signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
     try:
