@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import tomllib
 from collections.abc import Sequence
 from functools import cached_property
@@ -51,7 +50,8 @@ class AuditCase:
     groups : list of str, optional
         Subgroup columns (not model features unless listed in ``features``).
     id : str, optional
-        Row id column; only salted hashes reach the evidence pack.
+        Row id column; only a keyed commitment to the forget ids reaches the evidence pack
+        (:mod:`audit.commitment`).
     features : list of str, optional
         Feature columns fed by position to models that know no input names; models that
         do (``feature_names_in_``, ONNX inputs, a declared list) get their own columns by
@@ -77,6 +77,10 @@ class AuditCase:
         default: detected (:func:`audit.forget_kind.detect_forget_kind`).
     trusted_types : list of str, optional
         Reviewed types to trust in ``.skops`` models (``[models] trusted_types``).
+    commitment_key : bytes, optional
+        The data controller's 32-byte key for the forget-set commitment; without it a fresh
+        key is generated when the commitment is first computed (``commitment_key_generated``
+        is then true, and :func:`audit.runner.write_evidence` hands it over beside the pack).
 
     Examples
     --------
@@ -116,7 +120,12 @@ class AuditCase:
         forget_kind: str | None = None,
         limits: dict[str, int] | None = None,
         trusted_types: Sequence[str] | None = None,
+        commitment_key: bytes | None = None,
     ) -> None:
+        if commitment_key is not None and len(commitment_key) != 32:
+            raise BadInput("commitment_key", "a 32-byte key is required")
+        self.commitment_key = commitment_key
+        self.commitment_key_generated = False
         self.forget_kind = validate_forget_kind(forget_kind)
         self.train_references, self.reference_seed = validate_reference_request(
             train_references, reference_seed, recipe)
@@ -318,13 +327,15 @@ class AuditCase:
         return frame_sha256(self.data)
 
     def forget_set_commitment(self) -> str | None:
-        """SHA-256 over the sorted salted hashes of the forget ids (no raw id leaves)."""
+        """Keyed commitment (``hmac-sha256-v1``) to the forget ids; ``None`` without an id column."""
         if self.id_col is None:
             return None
-        salt = hashlib.sha256(b"unlearn-audit:id-salt:" + self.data_sha256.encode()).digest()
+        from audit.commitment import commit_ids, new_key
+
+        if self.commitment_key is None:
+            self.commitment_key, self.commitment_key_generated = new_key(), True
         ids = self.data.loc[self.mask("forget"), self.id_col].astype(str)
-        hashed = sorted(hashlib.sha256(salt + i.encode()).hexdigest() for i in ids)
-        return hashlib.sha256("\n".join(hashed).encode()).hexdigest()
+        return commit_ids(ids, self.commitment_key)
 
 
 def _plain(value: Any) -> Any:
@@ -340,10 +351,12 @@ def _check_recipe_code(recipe: Any, allow_code: bool) -> None:
 
 
 def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = False,
-              gate: dict[str, Any] | None = None) -> AuditCase:
+              gate: dict[str, Any] | None = None, commitment_key: bytes | None = None) -> AuditCase:
     """Read a TOML case file (see DESIGN.md) and build a validated :class:`AuditCase`.
 
     ``gate`` (the ``--policy`` tables) bounds the data limits in force while loading.
+    ``commitment_key`` is the data controller's key for the forget-id commitment
+    (:mod:`audit.commitment`); without it one is generated per run.
     """
     path = Path(path)
     if not path.is_file():
@@ -415,7 +428,6 @@ def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = F
         limits=limits_of(doc.get("policy"), gate),
         train_references=references.get("train", 0),
         reference_seed=references.get("seed", 0),
-        trusted_types=models.get("trusted_types"),
     )
 
 

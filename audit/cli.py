@@ -44,7 +44,8 @@ def _interactive() -> bool:
 
 
 def _audit(case_path: Path, out: Path, policy: Path | None, seed: int, allow_pickle: bool,
-           sign_key: Path | None, template: Path | None, allow_code: bool = False) -> dict[str, Any]:
+           sign_key: Path | None, template: Path | None, allow_code: bool = False,
+           commitment_key: Path | None = None) -> dict[str, Any]:
     """Load, validate, run and write; raises BadInput before anything is written."""
     from audit.case import load_case
     from audit.policy import default_policy, load_policy_file, merge_policy
@@ -53,10 +54,12 @@ def _audit(case_path: Path, out: Path, policy: Path | None, seed: int, allow_pic
     _check_out(out)
     _check_writable(out)
     _check_pack_options(sign_key, template)
+    key = _commitment_key(commitment_key, out)
     overrides = load_policy_file(policy) if policy else None
     if overrides is not None:  # refuse a bad gate policy before the case's models are loaded
         merge_policy(default_policy(), overrides, "policy")
-    case = load_case(case_path, allow_pickle=allow_pickle, allow_code=allow_code, gate=overrides)
+    case = load_case(case_path, allow_pickle=allow_pickle, allow_code=allow_code, gate=overrides,
+                     commitment_key=key)
     progress = None
     if _interactive():
         from rich.console import Console
@@ -69,6 +72,8 @@ def _audit(case_path: Path, out: Path, policy: Path | None, seed: int, allow_pic
         kwargs["sign_key"] = sign_key
     if template is not None:
         kwargs["template_dir"] = template
+    if commitment_key is not None:
+        kwargs["commitment_key_path"] = commitment_key
     _write_pack(results, case, out, kwargs)
     return results
 
@@ -121,8 +126,32 @@ def _check_writable(out: Path) -> None:
 
 
 def _check_out(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").exists())):
-        raise BadInput("--out", f"{out} exists and is not an evidence pack; choose a new directory")
+    """``--out`` must be absent, empty or an unchanged pack of this tool (nothing touched)."""
+    from reports.destination import check_destination
+
+    check_destination(out, "--out")
+
+
+def _commitment_key(path: Path | None, out: Path) -> bytes | None:
+    """The controller's key when ``--commitment-key`` names an existing file.
+
+    A path that does not exist receives a freshly generated key when the pack is written;
+    without the option a generated key goes to ``<out>.commitment-key``. Either way the key
+    is written beside the pack, mode 0600, never into it (decision record 0003).
+    """
+    from audit.commitment import default_key_path, read_key
+    from reports.destination import is_previous_pack
+
+    if path is not None and (path.exists() or path.is_symlink()):
+        return read_key(path)
+    target = path or default_key_path(out)
+    if target.exists() or target.is_symlink():  # the default path, taken
+        if not (is_previous_pack(out) and target.is_file()):
+            raise BadInput("--commitment-key", f"{target} exists; pass it with --commitment-key "
+                           "to reuse it, or choose another --out")
+    if target.resolve().is_relative_to(out.resolve()):
+        raise BadInput("--commitment-key", f"{target} is inside the pack; the key must stay outside it")
+    return None
 
 
 def _summary(results: dict[str, Any], out: Path) -> None:
@@ -160,12 +189,15 @@ def run(
     sign_key: Annotated[Path | None, typer.Option(help="Ed25519 private key (PEM) to sign the pack.")] = None,
     template: Annotated[Path | None, typer.Option(help="Directory of user report templates.")] = None,
     format: Annotated[str, typer.Option("--format", help="text or json (results.json on stdout).")] = "text",  # noqa: A002
+    commitment_key: Annotated[Path | None, typer.Option(
+        "--commitment-key", help="Key file of the forget-id commitment: an existing one is used, "
+        "a new path receives a generated key (default: <out>.commitment-key).")] = None,
 ) -> None:
     """Audit one unlearned model; the exit code is the verdict."""
     if format not in ("text", "json"):
         _err("error: --format: use text or json")
         raise typer.Exit(2)
-    results = _audit(case, out, policy, seed, allow_pickle, sign_key, template, allow_code)
+    results = _audit(case, out, policy, seed, allow_pickle, sign_key, template, allow_code, commitment_key)
     if format == "json":
         from reports import dump_results
 
@@ -215,19 +247,50 @@ def verify(
     pack: Annotated[Path, typer.Argument(help="Evidence pack directory.")],
     public_key: Annotated[str | None, typer.Option(
         "--public-key", help="Base64 Ed25519 public key the pack must be signed with.")] = None,
+    require_signature: Annotated[bool, typer.Option(
+        "--require-signature", help="Fail (exit 1) an unsigned pack.")] = False,
+    forget_ids: Annotated[Path | None, typer.Option(
+        "--forget-ids", help="File of claimed forget ids, one a line (needs --key).")] = None,
+    key: Annotated[Path | None, typer.Option(
+        "--key", help="Commitment key file the pack's forget-id commitment was made with.")] = None,
 ) -> None:
-    """Recompute hashes, signature, schema and views of a pack; exit 1 on any mismatch."""
+    """Recompute hashes, signature, schema, attestation and views of a pack; exit 1 on any mismatch.
+
+    With --forget-ids and --key, also prove that the claimed ids are the forgotten ones
+    (exit 0 match, 1 mismatch, 2 unreadable id or key file).
+    """
     from reports import verify_pack
+    from reports.verify import trust_statement
 
     if not pack.is_dir():
         _err(f"error: pack: {pack} is not a directory")
         raise typer.Exit(2)
-    problems = verify_pack(pack, public_key=public_key)
+    if (forget_ids is None) != (key is None):
+        _err("error: --forget-ids: --forget-ids and --key go together")
+        raise typer.Exit(2)
+    try:
+        claim = _forget_claim(pack, forget_ids, key) if forget_ids and key else []
+    except BadInput as exc:
+        raise _bad_input(exc) from None
+    problems = verify_pack(pack, public_key=public_key, require_signature=require_signature) + claim
     for p in problems:
         _err(f"MISMATCH {p}")
-    typer.echo(json.dumps({"pack": str(pack), "ok": not problems, "problems": problems}))
+    trust = None if problems else trust_statement(pack, public_key)  # what a clean pass proves
+    if trust:
+        _err(trust)
+    report: dict[str, Any] = {"pack": str(pack), "ok": not problems, "problems": problems, "trust": trust}
+    if forget_ids:
+        report["forget_ids_match"] = not claim
+    typer.echo(json.dumps(report))
     if problems:
         raise typer.Exit(1)
+
+
+def _forget_claim(pack: Path, forget_ids: Path, key: Path) -> list[str]:
+    """Problems with the claim that ``forget_ids`` are the pack's forgotten ids."""
+    from audit.commitment import pack_commitment_problem, read_id_list, read_key
+
+    return pack_commitment_problem(pack / "results.json", read_id_list(forget_ids), read_key(key, "--key"))
 
 
 def _register_subcommands() -> None:

@@ -272,6 +272,7 @@ def run_audit(
             "label": case.label,
             "groups": list(case.groups),
             "forget_set_sha256": case.forget_set_commitment(),
+            "forget_set_commitment_scheme": _commitment_scheme(case),
             "forget_kind": _forget_kind(case),
         },
         "checks": checks,
@@ -309,8 +310,24 @@ def case_inputs(case: AuditCase) -> dict[str, Path]:
     return inputs
 
 
-def write_evidence(results: dict[str, Any], case: AuditCase, out_dir: str | Path, **kwargs: Any) -> Path:
-    """Write the evidence pack for ``results`` atomically into ``out_dir``."""
+def _commitment_scheme(case: AuditCase) -> str | None:
+    from audit.commitment import SCHEME
+
+    return SCHEME if case.id_col is not None else None
+
+
+def write_evidence(results: dict[str, Any], case: AuditCase, out_dir: str | Path,
+                   commitment_key_path: str | Path | None = None, **kwargs: Any) -> Path:
+    """Write the evidence pack for ``results`` atomically into ``out_dir``.
+
+    A commitment key the case generated itself is written beside the pack (mode 0600, in
+    the same atomic step), at ``commitment_key_path`` or ``<out_dir>.commitment-key``; it
+    never enters the pack.
+    """
+    from audit.commitment import default_key_path, key_text
     from reports import write_pack
 
+    if case.commitment_key_generated and case.commitment_key is not None:
+        path = Path(commitment_key_path) if commitment_key_path else default_key_path(out_dir)
+        kwargs["secret_file"] = (path, key_text(case.commitment_key))
     return write_pack(results, out_dir, inputs=case_inputs(case), **kwargs)

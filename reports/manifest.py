@@ -3,7 +3,9 @@
 * ``manifest.json`` lists the SHA-256 and size of every input (models, data) and every
   other file of the pack, and records the public key when the pack is signed.
 * ``attestation.intoto.json`` is an in-toto Statement v1 with the test-result predicate
-  (https://in-toto.io/attestation/test-result/v0.1) whose subjects are the audited models.
+  (https://in-toto.io/attestation/test-result/v0.1) whose subjects are the audited models;
+  its ``configuration`` also lists every input the manifest records (``input:<role>``, with
+  path and size), so an edit of the manifest's inputs no longer matches the attestation.
 * ``manifest.sig`` (only when signed) is the hex Ed25519 signature of the exact bytes of
   ``manifest.json``; since the manifest hashes every other file, it seals the whole pack.
 """
@@ -34,6 +36,8 @@ __all__ = [
     "sha256_bytes",
     "sha256_file",
     "file_entry",
+    "input_entries",
+    "templates_digest",
     "build_statement",
     "build_manifest",
     "load_signing_key",
@@ -45,6 +49,7 @@ MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 ATTESTATION = "attestation.intoto.json"
 MANIFEST_VERSION = "1.0"
+TOOL = "unlearn-audit"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 TEST_RESULT_TYPE = "https://in-toto.io/attestation/test-result/v0.1"
 _RESULT = {"pass": "PASSED", "warn": "WARNED"}  # everything else: FAILED (fail-closed)
@@ -74,6 +79,27 @@ def file_entry(path: Path) -> dict[str, Any]:
     return {"sha256": sha256_file(path), "size": path.stat().st_size}
 
 
+def templates_digest(files: Mapping[str, bytes]) -> str:
+    """SHA-256 over a set of templates (name and content of each), order-independent.
+
+    >>> templates_digest({"a.j2": b"x"}) == templates_digest({"a.j2": b"x"})
+    True
+    """
+    return sha256_bytes(b"".join(n.encode() + b"\0" + sha256_bytes(files[n]).encode() + b"\n"
+                                 for n in sorted(files)))
+
+
+def input_entries(inputs: Mapping[str, str | os.PathLike[str]] | None) -> dict[str, dict[str, Any]]:
+    """``{role: {"path", "sha256", "size"}}`` of the input files; :class:`BadInput` if one is missing."""
+    entries = {}
+    for role, p in sorted((inputs or {}).items()):
+        path = Path(p)
+        if not path.is_file():
+            raise BadInput(f"inputs.{role}", f"input file not found: {path}")
+        entries[role] = {"path": path.name, **file_entry(path)}
+    return entries
+
+
 def _test_lists(checks: list[dict[str, Any]]) -> tuple[list[str], list[str], list[str]]:
     passed, warned, failed = [], [], []
     for c in checks:
@@ -87,11 +113,13 @@ def _test_lists(checks: list[dict[str, Any]]) -> tuple[list[str], list[str], lis
     return passed, warned, failed
 
 
-def build_statement(results: dict[str, Any], results_sha256: str) -> dict[str, Any]:
+def build_statement(results: dict[str, Any], results_sha256: str,
+                    inputs: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """in-toto Statement v1 (test-result predicate) for a results dict.
 
     Subjects are the models with a known digest (original, unlearned, retrained:i);
-    ``configuration`` points at the policy in force, the data and results.json.
+    ``configuration`` points at the policy in force, the data, results.json and every
+    input entry of the manifest (:func:`input_entries`).
     """
     models = results["models"]
     roles = [("original", models["original"]), ("unlearned", models["unlearned"])]
@@ -107,6 +135,9 @@ def build_statement(results: dict[str, Any], results_sha256: str) -> dict[str, A
     if results["data"].get("sha256"):
         configuration.append({"name": results["data"].get("file") or "data",
                               "digest": {"sha256": results["data"]["sha256"]}})
+    for role, entry in sorted((inputs or {}).items()):
+        configuration.append({"name": f"input:{role}", "digest": {"sha256": entry.get("sha256")},
+                              "annotations": {"path": entry.get("path"), "size": entry.get("size")}})
     passed, warned, failed = _test_lists(results["checks"])
     return {
         "_type": STATEMENT_TYPE,
@@ -124,28 +155,23 @@ def build_statement(results: dict[str, Any], results_sha256: str) -> dict[str, A
 
 def build_manifest(
     pack_dir: Path,
-    inputs: Mapping[str, str | os.PathLike[str]] | None,
+    inputs: Mapping[str, Mapping[str, Any]],
     *,
     public_key: Ed25519PublicKey | None,
-    templates: str,
+    templates: Mapping[str, Any],
+    outputs: list[str],
 ) -> dict[str, Any]:
-    """Manifest of every file in ``pack_dir`` (except itself and the signature) and inputs."""
-    input_entries = {}
-    for role, p in sorted((inputs or {}).items()):
-        path = Path(p)
-        if not path.is_file():
-            raise BadInput(f"inputs.{role}", f"input file not found: {path}")
-        input_entries[role] = {"path": path.name, **file_entry(path)}
-    outputs = {f.name: file_entry(f) for f in sorted(pack_dir.iterdir())
-               if f.is_file() and f.name not in (MANIFEST, SIGNATURE)}
+    """Manifest of the pack files ``outputs`` (relative names) and the input entries."""
     signature = None
     if public_key is not None:
         raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         signature = {"algorithm": "ed25519", "file": SIGNATURE, "signed": MANIFEST,
                      "public_key": base64.b64encode(raw).decode("ascii"),
                      "key_id": sha256_bytes(raw)}
-    return {"manifest_version": MANIFEST_VERSION, "hash": "sha256", "inputs": input_entries,
-            "outputs": outputs, "templates": templates, "signature": signature}
+    return {"manifest_version": MANIFEST_VERSION, "tool": TOOL, "hash": "sha256",
+            "inputs": {role: dict(e) for role, e in inputs.items()},
+            "outputs": {name: file_entry(pack_dir / name) for name in sorted(outputs)},
+            "templates": dict(templates), "signature": signature}
 
 
 def load_signing_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:

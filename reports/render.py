@@ -5,11 +5,17 @@ The package's own templates run in an ordinary :class:`jinja2.Environment`
 user supplies with ``template_dir`` run in a :class:`~jinja2.sandbox.SandboxedEnvironment`
 with the same filters; a template missing from ``template_dir`` falls back to the
 built-in one. Rendering is deterministic: same results dict, same bytes.
+
+Every ``{{ expression }}`` of every view passes through :func:`xml_safe` (characters XML 1.0
+forbids — C0 controls but tab / newline / carriage return, lone surrogates, U+FFFE / U+FFFF —
+become U+FFFD) before autoescaping, so junit.xml stays well-formed whatever a group or case
+is called; the ``md`` filter backslash-escapes Markdown syntax.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -24,11 +30,12 @@ from jinja2 import (
     select_autoescape,
 )
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 
 from audit.errors import BadInput
 from reports.svg import render_figure
 
-__all__ = ["VIEWS", "environment", "render_html", "render_markdown", "render_junit", "render_view"]
+__all__ = ["VIEWS", "environment", "shipped_environment", "xml_safe", "render_html", "render_markdown", "render_junit", "render_view"]
 
 #: output file name -> template name
 VIEWS: dict[str, str] = {
@@ -70,12 +77,39 @@ def _slice(s: Any) -> str:
     return ", ".join(f"{k} = {v}" for k, v in s.items())
 
 
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+_MD_BLOCK_START = re.compile(r"^(\d*)([-=.)])")
+
+
+def xml_safe(x: Any) -> Any:
+    r"""Replace the characters XML 1.0 forbids by U+FFFD; non-strings pass through.
+
+    >>> xml_safe("a\x00b\x1bc\tok")
+    'a\ufffdb\ufffdc\tok'
+    """
+    if isinstance(x, Markup):
+        return Markup(_XML_INVALID.sub("\ufffd", str(x)))
+    if isinstance(x, str):
+        return _XML_INVALID.sub("\ufffd", x)
+    return x
+
+
 def _md(x: Any) -> str:
-    """Escape text for a Markdown table cell (pipes, angle brackets, newlines)."""
-    text = str(x)
-    for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("\r", " "), ("\n", " ")):
+    r"""Escape text for Markdown (inline syntax, table pipes, HTML, line breaks, block starts).
+
+    >>> print(_md("*a*_b_ [x](y) `c` #1 | <b>\nnext"))
+    \*a\*\_b\_ \[x\]\(y\) \`c\` \#1 \| &lt;b&gt; next
+    >>> print(_md("  - item"), _md("1. first"))
+    \- item 1\. first
+    """
+    text = _MD_SPECIAL.sub(r"\\\1", str(x))
+    for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r\n", " "), ("\r", " "), ("\n", " ")):
         text = text.replace(a, b)
-    return text
+    text = text.lstrip(" \t")  # four leading spaces would start a code block
+    if not text.strip():
+        return "—"  # an empty paragraph or cell would vanish, taking the layout with it
+    return _MD_BLOCK_START.sub(r"\1\\\2", text)  # "- x", "= x", "1. x" would start a block
 
 
 def _failing_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -85,6 +119,7 @@ def _failing_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
 _OPTIONS: dict[str, Any] = dict(
     autoescape=select_autoescape(["html", "xml", "html.j2", "xml.j2"], default_for_string=True),
     undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+    finalize=xml_safe,
 )
 
 
@@ -110,6 +145,12 @@ def environment(template_dir: str | os.PathLike[str] | None = None) -> Environme
     if not d.is_dir():
         raise BadInput("--template", f"template directory not found: {d}")
     loader: BaseLoader = ChoiceLoader([FileSystemLoader(str(d)), PackageLoader("reports", "templates")])
+    return _configure(SandboxedEnvironment(loader=loader, **_OPTIONS))
+
+
+def shipped_environment(template_dir: str | os.PathLike[str]) -> Environment:
+    """Sandboxed environment over ``template_dir`` alone (no fallback): a pack's own templates."""
+    loader = FileSystemLoader(str(template_dir))
     return _configure(SandboxedEnvironment(loader=loader, **_OPTIONS))
 
 

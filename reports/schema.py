@@ -1,4 +1,4 @@
-"""The results.json schema and its validation."""
+"""The results.json and manifest.json schemas and their validation."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import jsonschema
 
-__all__ = ["SchemaError", "load_schema", "validate_results"]
+__all__ = ["SchemaError", "load_schema", "validate_results", "manifest_problem"]
 
 
 class SchemaError(ValueError):
@@ -23,11 +23,32 @@ def load_schema() -> dict[str, Any]:
     return json.loads(text)
 
 
+@lru_cache(maxsize=1)
+def _manifest_validator() -> jsonschema.Draft202012Validator:
+    text = resources.files("reports").joinpath("schema/manifest.schema.json").read_text("utf-8")
+    return jsonschema.Draft202012Validator(json.loads(text))
+
+
+def _first_error(validator: jsonschema.Draft202012Validator, doc: Any) -> str | None:
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return None
+    e = errors[0]
+    return f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}"
+
+
 def validate_results(results: dict[str, Any]) -> None:
     """Raise :class:`SchemaError` naming the first offending path if invalid."""
-    validator = jsonschema.Draft202012Validator(load_schema())
-    errors = sorted(validator.iter_errors(results), key=lambda e: list(e.absolute_path))
-    if errors:
-        e = errors[0]
-        where = "/".join(str(p) for p in e.absolute_path) or "<root>"
-        raise SchemaError(f"results.json invalid at {where}: {e.message}")
+    problem = _first_error(jsonschema.Draft202012Validator(load_schema()), results)
+    if problem:
+        raise SchemaError(f"results.json invalid at {problem}")
+
+
+def manifest_problem(manifest: Any) -> str | None:
+    """The first way ``manifest`` breaks ``schema/manifest.schema.json`` (strict), or ``None``.
+
+    >>> manifest_problem({"manifest_version": "2"}).startswith("manifest.json invalid at")
+    True
+    """
+    problem = _first_error(_manifest_validator(), manifest)
+    return f"manifest.json invalid at {problem}" if problem else None

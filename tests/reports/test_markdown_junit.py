@@ -51,7 +51,7 @@ def test_markdown_states_verdict_and_tables(results: dict[str, Any], verdict: st
     md = render_markdown(results)
     assert md.startswith("# Unlearning audit — District A withdrawal")
     assert f"**Verdict: {verdict.upper()}**" in md
-    assert "| auc[loss] | forget_vs_test | 0.512 | [0.47, 0.55] | 0.505 | [-0.03, 0.04] | ±0.05 | pass | — | 400 | — |" in md
+    assert r"| auc\[loss\] | forget\_vs\_test | 0.512 | [0.47, 0.55] | 0.505 | [-0.03, 0.04] | ±0.05 | pass | — | 400 | — |" in md
 
 
 def test_markdown_cells_cannot_break_tables_or_inject_html(results: dict[str, Any]) -> None:

@@ -49,7 +49,9 @@ def test_pack_with_user_templates_records_them_and_verifies(tmp_path: Path) -> N
     (d / "report.md.j2").write_text("verdict {{ r.verdict }}\n")
     pack = write_pack(sample_results(), tmp_path / "pack", template_dir=d, pdf=False)
     assert (pack / "report.md").read_text() == "verdict fail\n"
-    assert json.loads((pack / "manifest.json").read_text())["templates"] == {"source": "user", "sha256": None}
+    templates = json.loads((pack / "manifest.json").read_text())["templates"]
+    assert templates["source"] == "user" and templates["dir"] == "templates"
+    assert (pack / "templates" / "report.md.j2").read_text() == "verdict {{ r.verdict }}\n"
     assert verify_pack(pack) == []
 
 
