@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -38,9 +38,12 @@ from reports.pdf import html_to_pdf
 from reports.render import VIEWS, environment, render_view
 from reports.schema import validate_results
 
-__all__ = ["write_pack", "dump_results", "sha256_file", "builtin_templates_digest", "PACK_FILES"]
+__all__ = ["write_pack", "dump_results", "sha256_file", "builtin_templates_digest", "PACK_FILES", "FORMATS"]
 
 PACK_FILES = ("results.json", *VIEWS, "report.pdf", ATTESTATION, MANIFEST, SIGNATURE)
+#: View names accepted by ``write_pack(formats=...)`` and the file each one writes.
+FORMATS = {"json": "results.json", "html": "report.html", "md": "report.md", "junit": "junit.xml",
+           "pdf": "report.pdf"}
 
 
 def dump_results(results: dict[str, Any]) -> str:
@@ -82,14 +85,16 @@ def _write(path: Path, data: str | bytes) -> None:
 
 
 def _fill(tmp: Path, results: dict[str, Any], inputs: Mapping[str, Any] | None,
-          key: Any, template_dir: Any, pdf: bool) -> None:
+          key: Any, template_dir: Any, pdf: bool, files: frozenset[str]) -> None:
     env = environment(template_dir)
     text = dump_results(results)
     _write(tmp / "results.json", text)
     results = json.loads(text)  # views are rendered from results.json itself (key order included)
-    views = {name: render_view(name, results, env) for name in VIEWS}
+    wanted = {name for name in VIEWS if name in files or (pdf and name == "report.html")}
+    views = {name: render_view(name, results, env) for name in VIEWS if name in wanted}
     for name, body in views.items():
-        _write(tmp / name, body)
+        if name in files:
+            _write(tmp / name, body)
     if pdf:
         _write(tmp / "report.pdf", html_to_pdf(views["report.html"]))
     statement = build_statement(results, sha256_bytes(text.encode("utf-8")))
@@ -102,6 +107,16 @@ def _fill(tmp: Path, results: dict[str, Any], inputs: Mapping[str, Any] | None,
     _write(tmp / MANIFEST, manifest_bytes)
     if key is not None:
         _write(tmp / SIGNATURE, sign_bytes(key, manifest_bytes))
+
+
+def _files_of(formats: Collection[str] | None) -> frozenset[str]:
+    """Pack files of the views in ``formats`` (all when None); ``results.json`` always."""
+    if formats is None:
+        return frozenset(FORMATS.values())
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise BadInput("formats", f"unknown {unknown}; choose among {', '.join(FORMATS)}")
+    return frozenset({"results.json", *(FORMATS[f] for f in formats)})
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:
@@ -122,6 +137,7 @@ def write_pack(
     sign_key: str | os.PathLike[str] | None = None,
     template_dir: str | os.PathLike[str] | None = None,
     pdf: bool = True,
+    formats: Collection[str] | None = None,
 ) -> Path:
     """Validate ``results`` and write the evidence pack atomically to ``out_dir``.
 
@@ -141,6 +157,10 @@ def write_pack(
         in a sandbox; missing ones fall back to the built-in templates.
     pdf : bool
         Also render ``report.pdf`` (WeasyPrint).
+    formats : collection of str, optional
+        Views to write, among :data:`FORMATS` (``json``, ``html``, ``md``, ``junit``,
+        ``pdf``); default all. ``results.json`` and the attestation are always written;
+        a view not asked for is not rendered and the manifest does not list it.
 
     Returns
     -------
@@ -155,6 +175,8 @@ def write_pack(
     >>> from reports import verify_pack; verify_pack(pack)    # doctest: +SKIP
     []
     """
+    files = _files_of(formats)
+    pdf = pdf and "report.pdf" in files
     validate_results(results)
     out = Path(out_dir)
     _check_destination(out)
@@ -163,7 +185,7 @@ def write_pack(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        _fill(tmp, results, inputs, key, template_dir, pdf)
+        _fill(tmp, results, inputs, key, template_dir, pdf, files)
         _swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -23,7 +23,7 @@ from reports.schema import SchemaError, validate_results
 
 __all__ = ["verify_pack"]
 
-_REQUIRED = ("results.json", "report.html", ATTESTATION)
+_REQUIRED = ("results.json", ATTESTATION)  # views are optional (write_pack formats=)
 
 
 def _load_canonical(path: Path) -> tuple[Any, str | None]:
