@@ -25,7 +25,7 @@ from audit.policy import resolve_policy
 from audit.result_api import AuditResult
 from audit.results import CheckResult, worst_status
 
-__all__ = ["run_audit", "verdict_of", "gate_verdict", "audit_controls", "exit_code_of", "write_evidence", "cost_summary", "EXIT_CODES", "SCHEMA_VERSION"]
+__all__ = ["run_audit", "planned_checks", "verdict_of", "gate_verdict", "audit_controls", "exit_code_of", "write_evidence", "cost_summary", "EXIT_CODES", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = "1.0"
 EXIT_CODES = {"pass": 0, "warn": 0, "fail": 1, "inconclusive": 3, "error": 3}
@@ -182,6 +182,16 @@ def _run_check(spec: Any, ctx: CheckContext) -> CheckResult:
     return result
 
 
+def planned_checks(pol: dict[str, Any], mode: str = "model") -> list[str]:
+    """Ids of the checks :func:`run_audit` runs under the resolved policy ``pol``, in order.
+
+    >>> from audit.policy import default_policy
+    >>> "utility" in planned_checks(default_policy())
+    True
+    """
+    return [cid for cid, spec in registry().items() if pol[cid]["enabled"] and mode in spec.modes]
+
+
 def run_audit(
     case: AuditCase | str | os.PathLike[str],
     policy: dict[str, Any] | None = None,
@@ -232,9 +242,9 @@ def run_audit(
     meters: dict[str, Meter] = {}
     identical = False
     clock = time.perf_counter()
-    for cid, spec in registry().items():
-        if not pol[cid]["enabled"] or mode not in spec.modes:
-            continue
+    specs = registry()
+    for cid in planned_checks(pol, mode):
+        spec = specs[cid]
         if progress is not None:
             progress(cid)
         if identical:
