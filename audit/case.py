@@ -426,6 +426,8 @@ def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = F
         base_dir=path.parent,
         policy=doc.get("policy"),
         limits=limits_of(doc.get("policy"), gate),
+        trusted_types=models.get("trusted_types"),
+        commitment_key=commitment_key,
         train_references=references.get("train", 0),
         reference_seed=references.get("seed", 0),
     )

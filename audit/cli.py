@@ -1,4 +1,4 @@
-"""Command line: ``unlearn-audit demo | run | verify | scenario | methods | calibrate``.
+"""Command line: ``unlearn-audit init | demo | run | verify | scenario | methods | calibrate``.
 
 Exit codes of ``run``: 0 pass (warnings allowed), 1 fail, 2 bad input or usage,
 3 inconclusive / error / required check skipped. ``demo`` exits 0 whenever the audit
@@ -9,7 +9,6 @@ by :class:`audit.cli_contract.ContractGroup` (``--debug`` shows the traceback).
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -20,7 +19,7 @@ import typer
 from audit.cli_contract import ContractGroup
 from audit.errors import BadInput
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "parse_formats"]
 
 app = typer.Typer(cls=ContractGroup, add_completion=False, no_args_is_help=True,
                   help="Verify machine unlearning against retrained reference models. "
@@ -40,16 +39,52 @@ def _bad_input(exc: BadInput) -> typer.Exit:
 
 
 def _interactive() -> bool:
-    return sys.stderr.isatty() and not os.environ.get("CI")
+    from audit.cli_progress import show_progress
+
+    return show_progress(quiet=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from audit import __version__
+
+        typer.echo(f"unlearn-audit {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False) -> None:
+    pass
+
+
+def parse_formats(formats: str, no_pdf: bool) -> frozenset[str]:
+    """The views of ``--formats a,b,c`` (``all`` = every one), minus pdf with ``--no-pdf``.
+
+    >>> sorted(parse_formats("all", no_pdf=True))
+    ['html', 'json', 'junit', 'md']
+    >>> sorted(parse_formats(" md, json", no_pdf=False))
+    ['json', 'md']
+    """
+    from reports.pack import FORMATS
+
+    names = {f.strip().lower() for f in formats.split(",") if f.strip()}
+    if names == {"all"}:
+        names = set(FORMATS)
+    unknown = sorted(names - set(FORMATS))
+    if unknown or not names:
+        raise BadInput("--formats", f"unknown {unknown or 'empty list'}; use a comma-separated list "
+                       f"of {', '.join(FORMATS)} (json is always written)")
+    return frozenset(names - ({"pdf"} if no_pdf else set()) | {"json"})
 
 
 def _audit(case_path: Path, out: Path, policy: Path | None, seed: int, allow_pickle: bool,
            sign_key: Path | None, template: Path | None, allow_code: bool = False,
-           commitment_key: Path | None = None) -> dict[str, Any]:
+           commitment_key: Path | None = None, *,
+           quiet: bool = False, formats: frozenset[str] | None = None) -> dict[str, Any]:
     """Load, validate, run and write; raises BadInput before anything is written."""
     from audit.case import load_case
     from audit.policy import default_policy, load_policy_file, merge_policy
-    from audit.runner import run_audit
 
     _check_out(out)
     _check_writable(out)
@@ -60,14 +95,8 @@ def _audit(case_path: Path, out: Path, policy: Path | None, seed: int, allow_pic
         merge_policy(default_policy(), overrides, "policy")
     case = load_case(case_path, allow_pickle=allow_pickle, allow_code=allow_code, gate=overrides,
                      commitment_key=key)
-    progress = None
-    if _interactive():
-        from rich.console import Console
-
-        console = Console(stderr=True)
-        progress = lambda cid: console.print(f"[dim]running {cid} …[/dim]")  # noqa: E731
-    results = run_audit(case, policy=overrides, seed=seed, progress=progress)
-    kwargs: dict[str, Any] = {}
+    results = _run_with_progress(case, overrides, seed, quiet)
+    kwargs: dict[str, Any] = {} if formats is None else {"formats": formats}
     if sign_key is not None:
         kwargs["sign_key"] = sign_key
     if template is not None:
@@ -76,6 +105,19 @@ def _audit(case_path: Path, out: Path, policy: Path | None, seed: int, allow_pic
         kwargs["commitment_key_path"] = commitment_key
     _write_pack(results, case, out, kwargs)
     return results
+
+
+def _run_with_progress(case: Any, overrides: dict[str, Any] | None, seed: int,
+                       quiet: bool) -> dict[str, Any]:
+    """``run_audit`` with a bar per check on a terminal (stderr), silent otherwise."""
+    from audit.cli_progress import CheckProgress, show_progress
+    from audit.policy import resolve_policy
+    from audit.runner import planned_checks, run_audit
+
+    if not show_progress(quiet):
+        return run_audit(case, policy=overrides, seed=seed)
+    with CheckProgress(len(planned_checks(resolve_policy(case, overrides)[0]))) as bar:
+        return run_audit(case, policy=overrides, seed=seed, progress=bar)
 
 
 def _write_pack(results: dict[str, Any], case: Any, out: Path, kwargs: dict[str, Any]) -> None:
@@ -192,12 +234,19 @@ def run(
     commitment_key: Annotated[Path | None, typer.Option(
         "--commitment-key", help="Key file of the forget-id commitment: an existing one is used, "
         "a new path receives a generated key (default: <out>.commitment-key).")] = None,
+    formats: Annotated[str, typer.Option("--formats", help=(
+        "Views to write: comma-separated html,md,json,junit,pdf (json always)."))] = "all",
+    no_pdf: Annotated[bool, typer.Option("--no-pdf", help="Skip report.pdf (same as leaving pdf out "
+                                         "of --formats).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Audit one unlearned model; the exit code is the verdict."""
     if format not in ("text", "json"):
         _err("error: --format: use text or json")
         raise typer.Exit(2)
-    results = _audit(case, out, policy, seed, allow_pickle, sign_key, template, allow_code, commitment_key)
+    views = parse_formats(formats, no_pdf)
+    results = _audit(case, out, policy, seed, allow_pickle, sign_key, template, allow_code, commitment_key,
+                     quiet=quiet, formats=views)
     if format == "json":
         from reports import dump_results
 
@@ -212,14 +261,16 @@ def demo(
     scenario: Annotated[str, typer.Option(help="Built-in scenario to run.")] = "accent",
     out: Annotated[Path, typer.Option("--out", help="Directory for the evidence pack.")] = Path("unlearn-audit-demo"),
     seed: Annotated[int, typer.Option(min=0, help="Seed (>= 0).")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
 ) -> None:
     """Build a scenario, audit it and print where the results are (exit 0 if it ran)."""
     from audit.scenarios import build_scenario
 
     with tempfile.TemporaryDirectory(prefix="unlearn-audit-demo-") as tmp:
-        typer.echo(f"building scenario {scenario!r} …", err=True)
+        if not quiet:
+            typer.echo(f"building scenario {scenario!r} …", err=True)
         case_path = build_scenario(scenario, Path(tmp) / scenario, seed=seed)
-        results = _audit(case_path, out, None, seed, False, None, None)
+        results = _audit(case_path, out, None, seed, False, None, None, quiet=quiet)
     _summary(results, out)
     typer.echo(f"results: {out / 'results.json'}")
     typer.echo(f"report:  {out / 'report.html'}")
@@ -294,8 +345,9 @@ def _forget_claim(pack: Path, forget_ids: Path, key: Path) -> list[str]:
 
 
 def _register_subcommands() -> None:
-    from audit import cli_calibrate, cli_methods
+    from audit import cli_calibrate, cli_init, cli_methods
 
+    cli_init.register(app)
     cli_methods.register(app)
     cli_calibrate.register(app)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import time
@@ -21,9 +22,10 @@ from audit.checks import CheckContext, registry
 from audit.cost import Meter, metered
 from audit.errors import BadInput
 from audit.policy import resolve_policy
+from audit.result_api import AuditResult
 from audit.results import CheckResult, worst_status
 
-__all__ = ["run_audit", "verdict_of", "gate_verdict", "audit_controls", "exit_code_of", "write_evidence", "cost_summary", "EXIT_CODES", "SCHEMA_VERSION"]
+__all__ = ["run_audit", "planned_checks", "verdict_of", "gate_verdict", "audit_controls", "exit_code_of", "write_evidence", "cost_summary", "EXIT_CODES", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = "1.0"
 EXIT_CODES = {"pass": 0, "warn": 0, "fail": 1, "inconclusive": 3, "error": 3}
@@ -180,20 +182,31 @@ def _run_check(spec: Any, ctx: CheckContext) -> CheckResult:
     return result
 
 
+def planned_checks(pol: dict[str, Any], mode: str = "model") -> list[str]:
+    """Ids of the checks :func:`run_audit` runs under the resolved policy ``pol``, in order.
+
+    >>> from audit.policy import default_policy
+    >>> "utility" in planned_checks(default_policy())
+    True
+    """
+    return [cid for cid, spec in registry().items() if pol[cid]["enabled"] and mode in spec.modes]
+
+
 def run_audit(
-    case: AuditCase,
+    case: AuditCase | str | os.PathLike[str],
     policy: dict[str, Any] | None = None,
     seed: int = 0,
     mode: str = "model",
     progress: Callable[[str], None] | None = None,
     cache: OutputCache | None = None,
-) -> dict[str, Any]:
-    """Run every enabled check on ``case`` and return the results dict (results.json).
+) -> AuditResult:
+    """Run every enabled check on ``case`` and return its results (results.json).
 
     Parameters
     ----------
-    case : AuditCase
-        The validated case.
+    case : AuditCase or path
+        The validated case, or the path of a case file (loaded with
+        :func:`audit.case.load_case`, pickles and code not trusted).
     policy : dict, optional
         The gate policy (a ``--policy`` file) on top of the built-in defaults; the case
         file's ``[policy]`` may then only tighten it (see :func:`audit.policy.resolve_policy`).
@@ -204,14 +217,23 @@ def run_audit(
     cache : OutputCache, optional
         Reuse outputs already computed (e.g. across several audits of one case).
 
+    Returns
+    -------
+    AuditResult
+        The results dict (``result["verdict"]`` works) with ``.verdict``, ``.exit_code``,
+        ``.metrics_frame()``, ``.findings_frame()``, ``.to_json()`` and ``.write_pack(dir)``.
+
     Examples
     --------
     >>> from audit.scenarios import build_scenario      # doctest: +SKIP
-    >>> from audit.case import load_case                # doctest: +SKIP
-    >>> results = run_audit(load_case(build_scenario("digits", "/tmp/d")))  # doctest: +SKIP
-    >>> results["verdict"]                              # doctest: +SKIP
-    'fail'
+    >>> result = run_audit(build_scenario("digits", "/tmp/d"))  # doctest: +SKIP
+    >>> result.verdict, result.exit_code                # doctest: +SKIP
+    ('fail', 1)
     """
+    if isinstance(case, (str, os.PathLike)):
+        from audit.case import load_case
+
+        case = load_case(case)
     started = _now()
     pol, policy_sources = resolve_policy(case, policy)  # validated; the case may only tighten a gate
     if cache is None:
@@ -220,9 +242,9 @@ def run_audit(
     meters: dict[str, Meter] = {}
     identical = False
     clock = time.perf_counter()
-    for cid, spec in registry().items():
-        if not pol[cid]["enabled"] or mode not in spec.modes:
-            continue
+    specs = registry()
+    for cid in planned_checks(pol, mode):
+        spec = specs[cid]
         if progress is not None:
             progress(cid)
         if identical:
@@ -241,7 +263,7 @@ def run_audit(
     verdict, reason = gate_verdict(checks, controls, pol["general"]["on_no_power"])
     if identical:
         verdict, reason = "fail", "identity: the unlearned model is the original"
-    return {
+    return AuditResult({
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "unlearn-audit", "version": _version()},
         "case": {"name": case.name, "request_id": case.request_id, "mode": mode,
@@ -280,7 +302,7 @@ def run_audit(
         "environment": _environment(),
         "started_at": started,
         "finished_at": _now(),
-    }
+    }, inputs=case_inputs(case))
 
 
 def _forget_kind(case: AuditCase) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
@@ -58,10 +58,13 @@ from reports.pdf import html_to_pdf
 from reports.render import VIEWS, environment, render_view, shipped_environment
 from reports.schema import SchemaError, validate_results
 
-__all__ = ["write_pack", "dump_results", "sha256_file", "builtin_templates_digest", "PACK_FILES"]
+__all__ = ["write_pack", "dump_results", "sha256_file", "builtin_templates_digest", "PACK_FILES", "FORMATS"]
 
 PACK_FILES = ("results.json", *VIEWS, "report.pdf", ATTESTATION, MANIFEST, SIGNATURE)
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: View names accepted by ``write_pack(formats=...)`` and the file each one writes.
+FORMATS = {"json": "results.json", "html": "report.html", "md": "report.md", "junit": "junit.xml",
+           "pdf": "report.pdf"}
 
 
 def dump_results(results: dict[str, Any]) -> str:
@@ -123,14 +126,16 @@ def _environment(tmp: Path, template_dir: Path | None) -> tuple[Any, dict[str, A
 
 
 def _fill(tmp: Path, results: dict[str, Any], inputs: dict[str, dict[str, Any]],
-          key: Any, template_dir: Path | None, pdf: bool) -> None:
+          key: Any, template_dir: Path | None, pdf: bool, files: frozenset[str]) -> None:
     env, templates = _environment(tmp, template_dir)
     text = dump_results(results)
     _write(tmp / "results.json", text)
     results = json.loads(text)  # views are rendered from results.json itself (key order included)
-    views = {name: render_view(name, results, env) for name in VIEWS}
+    wanted = {name for name in VIEWS if name in files or (pdf and name == "report.html")}
+    views = {name: render_view(name, results, env) for name in VIEWS if name in wanted}
     for name, body in views.items():
-        _write(tmp / name, body)
+        if name in files:
+            _write(tmp / name, body)
     if pdf:
         _write(tmp / "report.pdf", html_to_pdf(views["report.html"]))
     statement = build_statement(results, sha256_bytes(text.encode("utf-8")), inputs)
@@ -171,6 +176,16 @@ def _signals_blocked() -> Iterator[None]:
     finally:
         if on_main:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+
+
+def _files_of(formats: Collection[str] | None) -> frozenset[str]:
+    """Pack files of the views in ``formats`` (all when None); ``results.json`` always."""
+    if formats is None:
+        return frozenset(FORMATS.values())
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise BadInput("formats", f"unknown {unknown}; choose among {', '.join(FORMATS)}")
+    return frozenset({"results.json", *(FORMATS[f] for f in formats)})
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:
@@ -253,6 +268,7 @@ def write_pack(
     template_dir: str | os.PathLike[str] | None = None,
     pdf: bool = True,
     secret_file: tuple[str | os.PathLike[str], str] | None = None,
+    formats: Collection[str] | None = None,
 ) -> Path:
     """Validate ``results`` and write the evidence pack atomically to ``out_dir``.
 
@@ -279,6 +295,10 @@ def write_pack(
         A secret (the generated commitment key) written *beside* the pack, mode 0600, in the
         same step as the rename; it never enters the pack. An existing file there is
         refused unless it is the key of the previous pack being replaced.
+    formats : collection of str, optional
+        Views to write, among :data:`FORMATS` (``json``, ``html``, ``md``, ``junit``,
+        ``pdf``); default all. ``results.json`` and the attestation are always written;
+        a view not asked for is not rendered and the manifest does not list it.
 
     Returns
     -------
@@ -295,6 +315,8 @@ def write_pack(
     >>> from reports import verify_pack; verify_pack(pack)    # doctest: +SKIP
     []
     """
+    files = _files_of(formats)
+    pdf = pdf and "report.pdf" in files
     validate_results(results)
     _check_serialisable(results)
     out = Path(out_dir)
@@ -310,5 +332,5 @@ def write_pack(
     entries = input_entries(inputs)
     clean_stale(existing_ancestor(out.parent), [out.name] + ([secret[0].name] if secret else []))
     with _signals_raise():
-        _write_atomically(out, lambda tmp: _fill(tmp, results, entries, key, tdir, pdf), secret)
+        _write_atomically(out, lambda tmp: _fill(tmp, results, entries, key, tdir, pdf, files), secret)
     return out

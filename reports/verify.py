@@ -145,12 +145,15 @@ def _schema_problem(raw: bytes) -> str | None:
     return None
 
 
-def _check_views(d: Path, raw: bytes, templates: dict[str, Any]) -> list[str]:
+def _check_views(d: Path, raw: bytes, templates: dict[str, Any], outputs: dict[str, Any]) -> list[str]:
+    """Re-render every view the manifest lists (a pack may leave views out: ``--formats``)."""
     env, problem = _views_environment(d, templates)
     if env is None:
         return [problem or "cannot re-render the views"]
     problems = []
     for name, body in _rendered(raw, env).items():
+        if name not in outputs:
+            continue  # not written; a file the manifest does not list is flagged by _check_files
         if isinstance(body, str):
             problems.append(f"{name}: cannot be re-rendered: {body}")
         elif not (d / name).is_file() or body != (d / name).read_bytes():
@@ -173,7 +176,7 @@ def _check_content(d: Path, manifest: dict[str, Any]) -> list[str]:
     expected = build_statement(results, sha256_bytes(raw), manifest["inputs"])
     if statement is not None and statement != expected:
         problems.append(f"{ATTESTATION}: does not match results.json (or the manifest's inputs)")
-    return problems + _check_views(d, raw, manifest["templates"])
+    return problems + _check_views(d, raw, manifest["templates"], manifest["outputs"])
 
 
 def verify_pack(pack_dir: str | os.PathLike[str], public_key: str | None = None,
