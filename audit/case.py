@@ -138,6 +138,8 @@ class AuditCase:
         _check_recipe_code(recipe, self.allow_code)
         self.base_dir = base_dir
         self.recipe = recipe
+        if recipe_params is not None and not isinstance(recipe_params, dict):
+            raise BadInput("training.params", f"must be a table of recipe parameters, got {type(recipe_params).__name__}")
         self.recipe_params = dict(recipe_params or {})
         self.policy_overrides = dict(policy or {})
         limits = limits or limits_of(self.policy_overrides)

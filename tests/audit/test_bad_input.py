@@ -74,6 +74,9 @@ def _escaping_onnx(d: Path) -> None:
 CASES: dict[str, tuple[Callable[[Path], None], str]] = {
     "invalid_toml": (lambda d: (d / "case.toml").write_text("[case\nname="), "case"),
     "case_name_a_table": (lambda d: _edit_toml(d, 'name = "tiny"', 'name = {a = 1}'), "case.name"),
+    "recipe_params_a_string": (lambda d: (d / "case.toml").write_text((d / "case.toml").read_text()
+                               + '[training]\nrecipe = "sklearn"\nparams = "x"\n[references]\ntrain = 1\n'),
+                               "training.params"),
     "label_an_integer": (lambda d: _edit_toml(d, 'label = "label"', "label = 3"), "data.label"),
     "unknown_section": (lambda d: _edit_toml(d, "[data]", "[dataa]"), "dataa"),
     "unknown_data_key": (lambda d: _edit_toml(d, 'label = "label"', 'lable = "label"'), "data.lable"),
