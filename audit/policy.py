@@ -41,7 +41,7 @@ __all__ = ["GENERAL_OPTIONS", "GENERAL_DEFAULTS", "declarations", "default_polic
 GENERAL_OPTIONS: dict[str, Option] = {
     "alpha": Option(float, 0.05, "level of the reported intervals (1 - 2 alpha); retrain_coverage sets the bands", minimum=0, maximum=0.5,
                     exclusive_minimum=True, exclusive_maximum=True),
-    "n_bootstrap": Option(int, 1000, "bootstrap resamples per interval", minimum=100,
+    "n_bootstrap": Option(int, 1000, "bootstrap resamples per interval", minimum=100, maximum=100_000,
                           tighter="higher"),
     "batch_size": Option(int, 4096, "rows per model call", minimum=1, tighter="neutral"),
     "min_group_size": Option(int, 30, "smallest group reported (general)", minimum=1),

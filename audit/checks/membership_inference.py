@@ -25,6 +25,7 @@ TPR at low FPR is reported (info) with its CI, never resolved below 1/n_test.
 from __future__ import annotations
 
 import os
+import tempfile
 
 import numpy as np
 
@@ -38,6 +39,7 @@ from audit.checks.base import CheckContext, CheckSpec
 from audit.checks.options import Option, switches
 from audit.cost import tally
 from audit.decision import Evidence, ModelStat, row_mean_stats
+from audit.errors import BadInput
 from audit.forget_kind import detect_forget_kind
 from audit.results import CheckResult, Figure, Finding, Metric, Table
 from audit.shadows import case_shadows
@@ -172,6 +174,13 @@ def _cache_dir(setting: str) -> str | None:
     if setting == "none":
         return None
     if setting:
+        try:  # a directory this run can create files in, or a clear refusal (not a failed check)
+            os.makedirs(setting, exist_ok=True)
+            with tempfile.TemporaryFile(dir=setting):
+                pass
+        except OSError as exc:
+            raise BadInput("policy.membership_inference.shadow_cache_dir",
+                           f"cannot use {setting!r} as a cache directory: {exc.strerror or exc}") from exc
         return setting
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "unlearn-audit", "shadows")
@@ -324,7 +333,7 @@ SPEC = CheckSpec(
                                           exclusive_maximum=True), min_items=1, tighter="superset"),
         # with a [training] recipe: shadows for lira_online / rmia
         "shadow_models": Option(int, 16, "shadow models for lira_online / rmia (needs a recipe)",
-                                minimum=4, also=(0,), multiple_of=2, tighter="higher"),
+                                minimum=4, maximum=1024, also=(0,), multiple_of=2, tighter="higher"),
         # cached shadow outputs: "" = the user cache ($XDG_CACHE_HOME or ~/.cache)/unlearn-audit,
         # "none" = do not cache
         "shadow_cache_dir": Option(str, "", 'shadow-output cache; "" = user cache, "none" = off',

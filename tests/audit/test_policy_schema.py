@@ -30,6 +30,8 @@ BAD = [
     ("membership_inference", "fpr_levels", [0.01, 1.5], "policy.membership_inference.fpr_levels[1]"),
     ("membership_inference", "shadow_models", 2, "policy.membership_inference.shadow_models"),
     ("membership_inference", "shadow_models", 5, "policy.membership_inference.shadow_models"),
+    ("membership_inference", "shadow_models", 100_000_000, "policy.membership_inference.shadow_models"),
+    ("general", "n_bootstrap", 99_999_999_999, "policy.general.n_bootstrap"),
     ("membership_inference", "auc_margin", math.nan, "policy.membership_inference.auc_margin"),
     ("subgroup_shift", "metrics", ["accuracy", "auc"], "policy.subgroup_shift.metrics[1]"),
     ("subgroup_shift", "on_shift", "block", "policy.subgroup_shift.on_shift"),

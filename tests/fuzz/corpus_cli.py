@@ -158,12 +158,12 @@ def out_inputs() -> list[Input]:
                                                           [*deep(c), "--template", str(c.work / "tpl")])[1]),
         Input("out/sigterm_while_writing", deep, interrupt="TERM", expect=frozenset({2, 3})),
         Input("out/sigkill_while_writing_then_rerun", run_case, interrupt="KILL",
-              expect=AUDITED, allowed_new=("pack",)),
+              expect=AUDITED, allowed_new=("pack", "pack.commitment-key")),
         Input("audit/noop_unlearned_fails", lambda c: (edit_toml(
             c.case, 'unlearned = "unlearned.skops"', 'unlearned = "original.skops"'), run_case(c))[1],
-            expect=frozenset({1}), allowed_new=("pack",), post=_pack_check),
+            expect=frozenset({1}), allowed_new=("pack", "pack.commitment-key"), post=_pack_check),
         Input("audit/hostile_group_names", _hostile_group_names, expect=AUDITED,
-              allowed_new=("pack",), post=_pack_check),
+              allowed_new=("pack", "pack.commitment-key"), post=_pack_check),
     ]
 
 
