@@ -47,7 +47,8 @@ def _as(fmt: str, mangle: Callable[[bytes], bytes] | None = None,
         if fmt == "parquet":
             df.to_parquet(dest)
         elif fmt == "npz":
-            np.savez(dest, **{c: df[c].to_numpy() for c in df.columns if df[c].dtype != object},
+            text = ("split", "school", "row_id")  # pandas may read them as object or as str dtype
+            np.savez(dest, **{c: df[c].to_numpy() for c in df.columns if c not in text},
                      split=df["split"].to_numpy(str), school=df["school"].to_numpy(str),
                      row_id=df["row_id"].to_numpy(str))
         else:
