@@ -104,7 +104,7 @@ def bootstrap_means(values: np.ndarray, n_boot: int, rng: np.random.Generator) -
     out = np.empty((int(n_boot), k))
     cols = np.ascontiguousarray(v.T)
     done = 0
-    for idx in bootstrap_indices(n, n_boot, rng, width=1 if k >= _GEMM_FROM else k):
+    for idx in bootstrap_indices(n, n_boot, rng, width=k):  # the GEMM path holds ~4 int64/float64 copies
         b = idx.shape[0]
         if k >= _GEMM_FROM:
             flat = (idx + (np.arange(b, dtype=np.int64) * n)[:, None]).ravel()
