@@ -223,7 +223,7 @@ def run(
     case: Annotated[Path, typer.Argument(help="Case file (TOML).")],
     out: Annotated[Path, typer.Option("--out", help="Directory for the evidence pack.")],
     policy: Annotated[Path | None, typer.Option(help="Policy TOML overriding thresholds.")] = None,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of every bootstrap (>= 0).")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="Seed of every bootstrap (0 .. 2^32-1).")] = 0,
     allow_pickle: Annotated[bool, typer.Option("--allow-pickle", help="Trust pickle/joblib models.")] = False,
     allow_code: Annotated[bool, typer.Option("--allow-code", help=(
         "Trust code the case names: architecture modules in the case directory or outside "
@@ -260,7 +260,7 @@ def run(
 def demo(
     scenario: Annotated[str, typer.Option(help="Built-in scenario to run.")] = "accent",
     out: Annotated[Path, typer.Option("--out", help="Directory for the evidence pack.")] = Path("unlearn-audit-demo"),
-    seed: Annotated[int, typer.Option(min=0, help="Seed (>= 0).")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="Seed (0 .. 2^32-1).")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
 ) -> None:
     """Build a scenario, audit it and print where the results are (exit 0 if it ran)."""
@@ -281,7 +281,7 @@ def demo(
 def scenario_cmd(
     name: Annotated[str, typer.Argument(help="digits, accent or cv-ranking.")],
     out: Annotated[Path, typer.Option("--out", help="Directory to write the case into.")],
-    seed: Annotated[int, typer.Option(min=0, help="Seed (>= 0).")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="Seed (0 .. 2^32-1).")] = 0,
 ) -> None:
     """Write a built-in scenario to disk as an ordinary case file."""
     from audit.scenarios import build_scenario

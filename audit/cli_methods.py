@@ -56,7 +56,7 @@ def methods_command(
     methods: Annotated[str, typer.Option(help="Comma-separated methods.")] =
         "retrain,noop,finetune,gradient_ascent,random_labels,sisa",
     seeds: Annotated[str, typer.Option(help="Comma-separated training seeds.")] = "0,1,2",
-    seed: Annotated[int, typer.Option(min=0, help="Seed of every bootstrap (>= 0).")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="Seed of every bootstrap (0 .. 2^32-1).")] = 0,
     epochs: Annotated[int | None, typer.Option(help="Override the recipe's epochs (faster runs).")] = None,
     allow_pickle: Annotated[bool, typer.Option("--allow-pickle", help="Trust pickle/joblib models.")] = False,
     allow_code: Annotated[bool, typer.Option("--allow-code", help="Trust code the case names "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,6 +37,13 @@ def build_scenario(name: str, out_dir: str | Path, seed: int = 0) -> Path:
     >>> import tempfile
     >>> p = build_scenario("digits", tempfile.mkdtemp())   # doctest: +SKIP
     """
+    builder = _builder(name)  # an unknown name fails before anything is created
     out = Path(out_dir)
+    created = [p for p in (out, *out.parents) if not p.exists()]
     out.mkdir(parents=True, exist_ok=True)
-    return _builder(name)(out, seed=seed)
+    try:
+        return builder(out, seed=seed)
+    except BaseException:
+        if created:  # leave nothing behind: the directories this call made, with their contents
+            shutil.rmtree(created[-1], ignore_errors=True)
+        raise
