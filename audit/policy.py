@@ -44,6 +44,8 @@ GENERAL_OPTIONS: dict[str, Option] = {
     "n_bootstrap": Option(int, 1000, "bootstrap resamples per interval", minimum=100, maximum=100_000,
                           tighter="higher"),
     "batch_size": Option(int, 4096, "rows per model call", minimum=1, tighter="neutral"),
+    "max_report_rows": Option(int, 200, "findings and table rows per check shown in the reports (all stay "
+                              "in results.json)", minimum=1, maximum=100_000, tighter="neutral"),
     "min_group_size": Option(int, 30, "smallest group reported (general)", minimum=1),
     "fail_on_warn": Option(bool, False, "a warn verdict exits 1 like a fail", tighter="higher"),
     "on_no_power": Option(str, "inconclusive",
