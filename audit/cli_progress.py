@@ -66,7 +66,7 @@ class CheckProgress:
     @property
     def completed(self) -> float:
         """Checks finished so far."""
-        return self._progress.tasks[0].completed
+        return float(self._progress.tasks[0].completed)
 
     def __call__(self, cid: str) -> None:
         advance = 1 if self.current is not None else 0

@@ -169,6 +169,26 @@ def _attack_metrics(ctx: CheckContext, attack: str, roles: list[str], pos: dict,
     return ev, info, rows
 
 
+def _plausible_cache_dir(field: str, value: str) -> None:
+    """Up-front rule for ``shadow_cache_dir``: not a pseudo-filesystem, not a file, a writable parent.
+
+    >>> _plausible_cache_dir("f", "/proc/self")
+    Traceback (most recent call last):
+    ...
+    audit.errors.BadInput: f: '/proc/self' is on a system pseudo-filesystem, not a cache directory
+    """
+    if value in ("", "none"):
+        return
+    path = os.path.realpath(value)
+    if any(path == root or path.startswith(root + os.sep) for root in ("/proc", "/sys", "/dev")):
+        raise BadInput(field, f"{value!r} is on a system pseudo-filesystem, not a cache directory")
+    probe = path
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe) or not os.access(probe, os.W_OK | os.X_OK):
+        raise BadInput(field, f"{value!r} cannot be created or written (at {probe!r})")
+
+
 def _cache_dir(setting: str) -> str | None:
     """Resolve the policy's shadow cache directory ("" = user cache, "none" = off)."""
     if setting == "none":
@@ -194,7 +214,7 @@ def matched_test_weights(y_forget: np.ndarray, y_test: np.ndarray) -> tuple[np.n
 
     >>> w, keep = matched_test_weights(np.array([0, 0, 1]), np.array([0, 1, 1, 1]))
     >>> w.round(3).tolist(), keep.tolist()
-    [[2.667, 0.444, 0.444, 0.444], [True, True, True]]
+    ([2.667, 0.444, 0.444, 0.444], [True, True, True])
     """
     labels, counts_t = np.unique(y_test, return_counts=True)
     keep = np.isin(y_forget, labels)
@@ -337,7 +357,7 @@ SPEC = CheckSpec(
         # cached shadow outputs: "" = the user cache ($XDG_CACHE_HOME or ~/.cache)/unlearn-audit,
         # "none" = do not cache
         "shadow_cache_dir": Option(str, "", 'shadow-output cache; "" = user cache, "none" = off',
-                                   tighter="neutral"),
+                                   tighter="neutral", check=_plausible_cache_dir),
         "rmia_gamma": Option(float, 1.0, "RMIA likelihood-ratio threshold gamma", minimum=0,
                              exclusive_minimum=True),
         # forget-minus-matched-test loss gap (Yeom 2018 as a gap)

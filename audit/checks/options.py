@@ -30,8 +30,8 @@ from __future__ import annotations
 import copy
 import difflib
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from audit.errors import BadInput
@@ -75,6 +75,9 @@ class Option:
     from_case : str, optional
         Name of an ``AuditCase`` attribute (a list) that a non-default value must be in;
         checked once the case is loaded.
+    check : callable, optional
+        ``check(field, value)`` raises :class:`audit.errors.BadInput` for a value the type and
+        range allow but that cannot work (e.g. a directory nothing can be written to).
 
     Examples
     --------
@@ -102,6 +105,7 @@ class Option:
     multiple_of: int | None = None
     tighter: str | tuple[Any, ...] | None = None
     from_case: str | None = None
+    check: Callable[[str, Any], None] | None = field(default=None, compare=False)
 
     def describe(self) -> str:
         """The allowed values in words, e.g. ``'number >= 0, or "auto"'``.
@@ -216,6 +220,8 @@ def validate_value(field: str, opt: Option, value: Any) -> Any:
     elif type(value) is not opt.type:
         raise _bad_type(field, opt, value)
     _check_choice(field, opt, value)
+    if opt.check is not None:  # a declared extra rule (e.g. a usable directory), before any work
+        opt.check(field, value)
     return value
 
 
