@@ -179,6 +179,8 @@ def _plausible_cache_dir(field: str, value: str) -> None:
     """
     if value in ("", "none"):
         return
+    if "\x00" in value:
+        raise BadInput(field, "a path cannot contain a NUL character")
     path = os.path.realpath(value)
     if any(path == root or path.startswith(root + os.sep) for root in ("/proc", "/sys", "/dev")):
         raise BadInput(field, f"{value!r} is on a system pseudo-filesystem, not a cache directory")

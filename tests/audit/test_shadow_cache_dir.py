@@ -21,3 +21,11 @@ def test_a_usable_directory_is_created_and_returned(tmp_path: Path) -> None:
     assert _cache_dir(str(tmp_path / "new" / "cache")) == str(tmp_path / "new" / "cache")
     assert (tmp_path / "new" / "cache").is_dir() and not any((tmp_path / "new" / "cache").iterdir())
     assert _cache_dir("none") is None
+
+
+@pytest.mark.parametrize("value", ["/proc/self", "/sys", "/dev/shm/x", "a\x00b"])
+def test_the_policy_refuses_it_before_any_work(value: str) -> None:
+    from audit.policy import default_policy, merge_policy
+
+    with pytest.raises(BadInput, match="policy.membership_inference.shadow_cache_dir"):
+        merge_policy(default_policy(), {"membership_inference": {"shadow_cache_dir": value}}, "policy")
