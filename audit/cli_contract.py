@@ -16,12 +16,8 @@ same exit code.
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -79,7 +75,11 @@ class ContractGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         debug = bool(ctx.meta.get(_META_KEY))
         try:
-            with _term_interrupts():
+            from reports.pack import (
+                term_interrupts,  # lazily: keeps --version and usage errors fast
+            )
+
+            with term_interrupts():
                 return super().invoke(ctx)
         except BaseException as exc:  # noqa: BLE001 - the one place every failure is mapped
             if _pass_through(exc):
@@ -89,23 +89,6 @@ class ContractGroup(TyperGroup):
                 traceback.print_exc(file=sys.stderr)
             _err(message)
             raise typer.Exit(code) from None
-
-
-@contextmanager
-def _term_interrupts() -> Iterator[None]:
-    """SIGTERM interrupts like Ctrl-C: the clean-ups run and the exit code is 3, not a kill."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_term(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, on_term)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _classify(exc: BaseException) -> tuple[int, str]:

@@ -58,7 +58,7 @@ from reports.pdf import html_to_pdf
 from reports.render import VIEWS, environment, render_view, shipped_environment
 from reports.schema import SchemaError, validate_results
 
-__all__ = ["write_pack", "dump_results", "sha256_file", "builtin_templates_digest", "PACK_FILES", "FORMATS"]
+__all__ = ["term_interrupts", "write_pack", "dump_results", "sha256_file", "builtin_templates_digest", "PACK_FILES", "FORMATS"]
 
 PACK_FILES = ("results.json", *VIEWS, "report.pdf", ATTESTATION, MANIFEST, SIGNATURE)
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -149,8 +149,11 @@ def _fill(tmp: Path, results: dict[str, Any], inputs: dict[str, dict[str, Any]],
 
 
 @contextmanager
-def _signals_raise() -> Iterator[None]:
-    """SIGTERM raises ``KeyboardInterrupt`` as SIGINT does, so the cleanup runs (the CLI exits 3)."""
+def term_interrupts() -> Iterator[None]:
+    """SIGTERM raises ``KeyboardInterrupt`` as SIGINT does, so clean-ups run (the CLI exits 3).
+
+    The one home of this rule: the pack writer and the CLI's exit-code contract both use it.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -331,6 +334,6 @@ def write_pack(
         tdir = Path(template_dir)
     entries = input_entries(inputs)
     clean_stale(existing_ancestor(out.parent), [out.name] + ([secret[0].name] if secret else []))
-    with _signals_raise():
+    with term_interrupts():
         _write_atomically(out, lambda tmp: _fill(tmp, results, entries, key, tdir, pdf, files), secret)
     return out
