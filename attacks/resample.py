@@ -61,6 +61,7 @@ class _Sorted:
         self.pos_cols = np.arange(len(pos)) if pos_cols is None else np.asarray(pos_cols)
         self.neg_gather = neg_order if neg_cols is None else np.asarray(neg_cols)[neg_order]
         self.pos_gather = self.pos_cols[pos_order]
+        self.cuts = _Cuts(np.r_[self.lo, self.hi], len(neg_sorted))
 
     def stats_batch(self, W1: np.ndarray, W0: np.ndarray, levels: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
         """AUC ``[b]`` and TPR ``[b, L]`` of a batch of resamples given as integer row counts.
@@ -74,7 +75,7 @@ class _Sorted:
         n1 = w1.sum(axis=1, dtype=np.int64)
         w0 = np.take(W0, self.neg_gather, axis=1)
         n0 = w0.sum(axis=1, dtype=np.int64)
-        at = _cumulative_at(w0, np.r_[self.lo, self.hi])
+        at = self.cuts.cumulative(w0)
         below, upto = at[:, :len(self.lo)], at[:, len(self.lo):]
         twice = below + upto  # 2 x (below + equal / 2)
         auc = np.einsum("bi,bi->b", w1.astype(np.int64), twice) / (2.0 * n1 * n0)
@@ -93,19 +94,25 @@ class _Sorted:
         return auc, tpr
 
 
-def _cumulative_at(w: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """``C[:, at]`` for ``C[:, t] = w[:, :t].sum(axis=1)`` (int64), without the full cumsum.
+class _Cuts:
+    """Where ``C[:, t] = w[:, :t].sum(axis=1)`` is needed, prepared once per model.
 
     >>> w = np.array([[1, 0, 2, 1], [0, 3, 0, 1]])
-    >>> _cumulative_at(w, np.array([0, 2, 4, 2])).tolist()
+    >>> _Cuts(np.array([0, 2, 4, 2]), 4).cumulative(w).tolist()
     [[0, 1, 4, 1], [0, 3, 4, 3]]
     """
-    n = w.shape[1]
-    cuts = np.unique(np.r_[0, at[(at > 0) & (at < n)]]) if n else np.zeros(0, dtype=np.int64)
-    cum = np.zeros((w.shape[0], len(cuts) + 1), dtype=np.int64)
-    if n:
-        np.cumsum(np.add.reduceat(w, cuts, axis=1, dtype=np.int64), axis=1, out=cum[:, 1:])
-    return cum[:, np.searchsorted(cuts, at, side="left")] if n else cum[:, np.zeros(len(at), dtype=np.int64)]
+
+    def __init__(self, at: np.ndarray, n: int) -> None:
+        self.n = n
+        self.cuts = np.unique(np.r_[0, at[(at > 0) & (at < n)]]).astype(np.intp)
+        self.index = np.searchsorted(self.cuts, at, side="left")  # == len(cuts) where at == n
+
+    def cumulative(self, w: np.ndarray) -> np.ndarray:
+        """``C[:, at]`` (int64) from segment sums (``np.add.reduceat``), not a full cumsum."""
+        cum = np.zeros((w.shape[0], len(self.cuts) + 1), dtype=np.int64)
+        if self.n:
+            np.cumsum(np.add.reduceat(w, self.cuts, axis=1, dtype=np.int64), axis=1, out=cum[:, 1:])
+        return cum[:, self.index]
 
 
 def _positions_above(w: np.ndarray, k: np.ndarray) -> np.ndarray:
