@@ -1,13 +1,28 @@
-"""Shared fixtures: scenarios are built once per test session and reused read-only."""
+"""Shared fixtures: scenarios are built once per test session and reused read-only.
+
+Hypothesis profiles for every property test: ``default`` (fast, ``make test``), ``fuzz``
+(``make fuzz``) and ``explore``. ``default`` and ``fuzz`` are derandomized, so a gate (CI)
+replays exactly the examples that passed when the change was made instead of failing at
+random on a new one; ``explore`` (``HYPOTHESIS_PROFILE=explore``) searches with fresh random
+examples — run it by hand and turn what it finds into fixes and regression tests.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, settings
+
+_HYPOTHESIS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("default", max_examples=40, derandomize=True, **_HYPOTHESIS)
+settings.register_profile("fuzz", max_examples=1500, derandomize=True, **_HYPOTHESIS)
+settings.register_profile("explore", max_examples=5000, **_HYPOTHESIS)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def write_variant(case_dir: Path, dest: Path, **models: str) -> Path:
