@@ -89,30 +89,37 @@ def _tiny_frame(seed: int = 0, n: int = 300) -> pd.DataFrame:
     })
 
 
-@pytest.fixture(scope="session")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small binary case with scikit-learn models in .skops files (fast)."""
+TINY_FEATURES = ["f0", "f1", "f2", "f3"]
+TINY_CASE_TOML = (
+    '[case]\nname = "tiny"\n\n[models]\noriginal = "original.skops"\n'
+    'unlearned = "unlearned.skops"\nretrained = ["retrained-0.skops", "retrained-1.skops"]\n\n'
+    '[data]\npath = "data.csv"\nlabel = "label"\nsplit = "split"\ngroups = ["school"]\n'
+    'id = "row_id"\n'
+)
+
+
+def write_tiny_case(d: Path) -> Path:
+    """Write the small binary case (scikit-learn models in .skops files) into ``d``; return ``d``."""
     import skops.io as sio
     from sklearn.linear_model import LogisticRegression
 
-    d = tmp_path_factory.mktemp("tiny")
     df = _tiny_frame()
-    feats = ["f0", "f1", "f2", "f3"]
     train = df["split"] != "test"
     retain = df["split"] == "retain"
-    X, y = df[feats].to_numpy(), df["label"].to_numpy()
+    X, y = df[TINY_FEATURES].to_numpy(), df["label"].to_numpy()
     sio.dump(LogisticRegression().fit(X[train], y[train]), d / "original.skops")
     for i, c in enumerate((1.0, 0.5)):
         sio.dump(LogisticRegression(C=c).fit(X[retain], y[retain]), d / f"retrained-{i}.skops")
     sio.dump(LogisticRegression(C=0.8).fit(X[retain], y[retain]), d / "unlearned.skops")
     df.to_csv(d / "data.csv", index=False)
-    (d / "case.toml").write_text(
-        '[case]\nname = "tiny"\n\n[models]\noriginal = "original.skops"\n'
-        'unlearned = "unlearned.skops"\nretrained = ["retrained-0.skops", "retrained-1.skops"]\n\n'
-        '[data]\npath = "data.csv"\nlabel = "label"\nsplit = "split"\ngroups = ["school"]\n'
-        'id = "row_id"\n'
-    )
+    (d / "case.toml").write_text(TINY_CASE_TOML)
     return d
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small binary case with scikit-learn models in .skops files (fast)."""
+    return write_tiny_case(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture()

@@ -6,15 +6,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Base", "build_base", "CASE_TOML", "edit_toml", "append_toml", "copy_tree", "FEATURES"]
+from tests.conftest import TINY_CASE_TOML, write_tiny_case
 
-FEATURES = ["f0", "f1", "f2", "f3"]
-CASE_TOML = (
-    '[case]\nname = "tiny"\n\n[models]\noriginal = "original.skops"\n'
-    'unlearned = "unlearned.skops"\nretrained = ["retrained-0.skops", "retrained-1.skops"]\n\n'
-    '[data]\npath = "data.csv"\nlabel = "label"\nsplit = "split"\ngroups = ["school"]\n'
-    'id = "row_id"\n'
-)
+__all__ = ["Base", "build_base", "CASE_TOML", "edit_toml", "append_toml", "copy_tree"]
+
+CASE_TOML = TINY_CASE_TOML  # the tiny case of tests/conftest.py, which every input mutates
 
 
 @dataclass(frozen=True)
@@ -42,24 +38,6 @@ class Base:
     models: Path
 
 
-def _write_case(d: Path) -> None:
-    import skops.io as sio
-    from sklearn.linear_model import LogisticRegression
-
-    from tests.conftest import _tiny_frame
-
-    d.mkdir(parents=True)
-    df = _tiny_frame()
-    train, retain = df["split"] != "test", df["split"] == "retain"
-    X, y = df[FEATURES].to_numpy(), df["label"].to_numpy()
-    sio.dump(LogisticRegression().fit(X[train], y[train]), d / "original.skops")
-    for i, c in enumerate((1.0, 0.5)):
-        sio.dump(LogisticRegression(C=c).fit(X[retain], y[retain]), d / f"retrained-{i}.skops")
-    sio.dump(LogisticRegression(C=0.8).fit(X[retain], y[retain]), d / "unlearned.skops")
-    df.to_csv(d / "data.csv", index=False)
-    (d / "case.toml").write_text(CASE_TOML)
-
-
 def build_base(root: Path) -> Base:
     """Write the tiny case, a signing key and three small packs under ``root``.
 
@@ -79,7 +57,8 @@ def build_base(root: Path) -> Base:
     from tests.reports.fixtures import sample_results
 
     case = root / "case"
-    _write_case(case)
+    case.mkdir(parents=True)
+    write_tiny_case(case)
     key = write_key(root / "signing.pem")
     templates = root / "templates"
     templates.mkdir()
