@@ -24,7 +24,7 @@ def _ints(text: str, field: str) -> list[int]:
         raise BadInput(field, f"expected comma-separated integers, got {text!r}") from exc
 
 
-def _run(case_path: Path, out: Path, methods: str, seeds: str, seed: int, epochs: int | None,
+def _run(case_path: Path, out: Path, methods: list[str], seeds: str, seed: int, epochs: int | None,
          allow_pickle: bool, allow_code: bool = False) -> dict:
     from audit.case import load_case
     from audit.cli import _check_out
@@ -43,8 +43,8 @@ def _run(case_path: Path, out: Path, methods: str, seeds: str, seed: int, epochs
             raise BadInput("--epochs", "must be at least 1")
         params["epochs"] = epochs
     recipe = get_recipe(case.recipe, params, original=case.models["original"])
-    names = [m.strip() for m in methods.split(",") if m.strip()]
-    results = run_method_audit(case, names or None, _ints(seeds, "--seeds"), seed=seed, recipe=recipe)
+    results = run_method_audit(case, methods or None, _ints(seeds, "--seeds"), seed=seed, recipe=recipe,
+                               allow_code=allow_code)
     write_pack(results, out, inputs=case_inputs(case))
     return results
 
@@ -53,19 +53,27 @@ def methods_command(
     out: Annotated[Path, typer.Option("--out", help="Directory for the evidence pack.")],
     case: Annotated[Path | None, typer.Option("--case", help="Case file (TOML) with a [training] recipe.")] = None,
     scenario: Annotated[str | None, typer.Option("--scenario", help="Built-in scenario instead of --case.")] = None,
-    methods: Annotated[str, typer.Option(help="Comma-separated methods.")] =
-        "retrain,noop,finetune,gradient_ascent,random_labels,sisa",
+    methods: Annotated[str | None, typer.Option(help="Comma-separated methods: built-in names and / or "
+                                                "package.module:function (default: retrain, noop, finetune, "
+                                                "gradient_ascent, random_labels, sisa).")] = None,
+    method: Annotated[list[str] | None, typer.Option("--method", help="A method to audit (repeatable, or a "
+                                                     "comma list): a built-in name or your own "
+                                                     "package.module:function(model, forget, retain, *, seed); "
+                                                     "code outside site-packages needs --allow-code.")] = None,
     seeds: Annotated[str, typer.Option(help="Comma-separated training seeds.")] = "0,1,2",
     seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="Seed of every bootstrap (0 .. 2^32-1).")] = 0,
     epochs: Annotated[int | None, typer.Option(help="Override the recipe's epochs (faster runs).")] = None,
     allow_pickle: Annotated[bool, typer.Option("--allow-pickle", help="Trust pickle/joblib models.")] = False,
     allow_code: Annotated[bool, typer.Option("--allow-code", help="Trust code the case names "
-                                             "(architecture modules, recipe functions).")] = False,
+                                             "(architecture modules, recipe functions) and --method "
+                                             "functions outside site-packages.")] = False,
 ) -> None:
     """Run unlearning methods x seeds under control and write one side-by-side pack."""
     from audit.cli import _bad_input, _summary
+    from audit.methods.user import split_specs
 
     try:
+        names = split_specs([*([methods] if methods else []), *(method or [])])
         if (case is None) == (scenario is None):
             raise BadInput("--case", "give exactly one of --case or --scenario")
         if scenario is not None:
@@ -73,9 +81,9 @@ def methods_command(
 
             with tempfile.TemporaryDirectory(prefix="unlearn-audit-methods-") as tmp:
                 path = build_scenario(scenario, Path(tmp) / scenario, seed=seed)
-                results = _run(path, out, methods, seeds, seed, epochs, allow_pickle)
+                results = _run(path, out, names, seeds, seed, epochs, allow_pickle, allow_code)
         else:
-            results = _run(case, out, methods, seeds, seed, epochs, allow_pickle, allow_code)
+            results = _run(case, out, names, seeds, seed, epochs, allow_pickle, allow_code)
     except BadInput as exc:
         raise _bad_input(exc) from None
     _summary(results, out)

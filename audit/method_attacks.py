@@ -19,8 +19,6 @@ retrained model ``R_s``, stacked as ``[n_seeds, n_forget]`` arrays.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from scipy import stats as sps
 from sklearn.metrics import roc_auc_score
@@ -28,7 +26,6 @@ from sklearn.metrics import roc_auc_score
 from attacks.challenge import challenge_estimate
 from attacks.lira import ulira
 from audit.results import Metric
-from audit.stats import equivalence_status, n_to_settle
 
 __all__ = [
     "ULIRA_MIN_SEEDS",
@@ -116,35 +113,35 @@ def jackknife_se(phi_u: np.ndarray, phi_r: np.ndarray) -> float:
     return float(np.sqrt((k - 1) / k * ((loo - loo.mean()) ** 2).sum()))
 
 
-def ulira_metric(phi_u: np.ndarray, phi_r: np.ndarray, margin: float, ctx: Any) -> Metric:
-    """The ``ulira_auc`` metric on the forget split: AUC vs 0.5, TOST with ``margin``.
+def ulira_metric(phi_u: np.ndarray, phi_r: np.ndarray, alpha: float = 0.05) -> Metric:
+    """The ``ulira_auc`` metric on the forget split: reported, no status.
 
     Value = mean over seeds of the per-seed AUC (``U_i`` vs ``R_i`` on the forget rows,
     scored by the other seeds' shadows). CI = value +- t(k - 1) x the delete-one-seed
-    jackknife error (:func:`jackknife_se`) at level ``1 - 2 * ctx.alpha``: the model of
-    each seed is the unit that varies most (a bootstrap over forget rows alone, models
-    fixed, failed an exact retrain on the tiny test case). ``n`` and ``n_to_settle``
-    count seeds. Fewer than :data:`ULIRA_MIN_SEEDS` seeds: inconclusive.
+    jackknife error (:func:`jackknife_se`) at level ``1 - 2 * alpha``: the model of each
+    seed is the unit that varies most. ``n`` counts seeds. It has no value per retrained
+    reference, so the decision kernel cannot score it against the retrain distribution:
+    like every such method-level detector it is reported without a status (decision
+    record 0006); the method's gated metrics decide. Fewer than :data:`ULIRA_MIN_SEEDS`
+    seeds: no value.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> m = ulira_metric(rng.normal(3, 1, (4, 50)), rng.normal(0, 1, (4, 50)))
+    >>> m.value > 0.9, m.status, m.comparator
+    (True, None, 'info')
     """
     pu, pr = np.asarray(phi_u, np.float64), np.asarray(phi_r, np.float64)
     k, n_rows = pu.shape
     if k < ULIRA_MIN_SEEDS:
-        return Metric("ulira_auc", "forget", None, reference=0.5, margin=margin, comparator="two_sided", n=k,
-                      status=None,
+        return Metric("ulira_auc", "forget", None, reference=0.5, comparator="info", n=k,
                       note=f"U-LiRA needs >= {ULIRA_MIN_SEEDS} seeds (leave-one-seed-out keeps >= 2 shadow "
                            f"models per side); this run has {k}: run {ULIRA_MIN_SEEDS - k} more")
     aucs = per_seed_auc(*loso_ulira_scores(pu, pr))
     auc = float(aucs.mean())
-    half = float(sps.t.ppf(1.0 - ctx.alpha, k - 1) * jackknife_se(pu, pr))
+    half = float(sps.t.ppf(1.0 - alpha, k - 1) * jackknife_se(pu, pr))
     ci = (max(auc - half, 0.0), min(auc + half, 1.0))
-    dci = (ci[0] - 0.5, ci[1] - 0.5)
-    decided = equivalence_status(dci, margin, "two_sided")
-    settle = n_to_settle(auc - 0.5, dci, k, margin, "two_sided") if decided == "inconclusive" else None
-    # A detector, like the canary: it fails a method it tells apart, and passes one it shows
-    # equivalent, but its "not yet shown" does not gate - a handful of seeds almost never
-    # settles it (a retrain needs ~30-70), and the method's other metrics carry the
-    # equivalence evidence. The metric still says how many seeds would settle it.
-    status = None if decided == "inconclusive" else decided
     fixed = (k - 1) < FIXED_VARIANCE_BELOW
     note = (f"U-LiRA (Hayes et al. 2024), leave-one-seed-out: each seed's U (positive) and R (negative) "
             f"scored on the {n_rows} forget rows against the other {k - 1} seeds' U (trained on the forget "
@@ -153,12 +150,10 @@ def ulira_metric(phi_u: np.ndarray, phi_r: np.ndarray, margin: float, ctx: Any) 
                if fixed else "per-row variance") + ". "
             "The forget set is unlearned as a whole per seed, not one example at a time as in Hayes' "
             "per-example game. 0.5 = indistinguishable from a retrain. Per-seed AUCs "
-            f"{', '.join(f'{a:.3f}' for a in aucs)}; CI: t x delete-one-seed jackknife; "
-            "n and n_to_settle count seeds."
-            + (" Not settled with this many seeds: reported, does not gate (it fails a method only when "
-               "the CI lies outside the margin)." if status is None else ""))
-    return Metric("ulira_auc", "forget", auc, ci=ci, reference=0.5, delta=auc - 0.5, delta_ci=dci,
-                  margin=margin, comparator="two_sided", n=k, status=status, n_to_settle=settle, note=note)
+            f"{', '.join(f'{a:.3f}' for a in aucs)}; CI: t x delete-one-seed jackknife; n counts seeds. "
+            "Reported, no status: it has no value per retrained reference for the decision kernel.")
+    return Metric("ulira_auc", "forget", auc, ci=ci, reference=0.5, delta=auc - 0.5,
+                  delta_ci=(ci[0] - 0.5, ci[1] - 0.5), comparator="info", n=k, note=note)
 
 
 def challenge_metrics(phi_u: np.ndarray, phi_r: np.ndarray, seed: int = 0,

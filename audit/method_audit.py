@@ -1,199 +1,306 @@
-"""Method audit: run unlearning methods x seeds under control and compare them side by side.
+"""Method audit: run unlearning methods x seeds under control, through the one runner and kernel.
 
 For every seed the case's training rows are re-used with a *planted signal* (Izzo 2021's
 injected feature, which doubles as an Athena backdoor canary): one extra column is
 ``inject_value`` on the forget rows and 0 elsewhere, and the forget rows are relabelled
-to one target class, so only the forget rows teach "feature on -> target". Per seed:
+to one target class, so only the forget rows teach "feature on -> target" (decision
+record 0008). The method lab trains:
 
-* ``O`` = the recipe trained on forget + retain (SISA / FedAvg methods train their own
-  original of that architecture); ``R`` = the recipe trained on retain only;
-* each method turns its ``O`` into ``U``; we measure accuracy on retain / test (paired with
-  R, pooled rows), the loss-attack AUC gap to R (forget vs test), KL(R || U), the
-  injection ratio (attribution: target log-prob drop when the feature is zeroed, U / O),
-  the canary test on triggered test rows (exact two-sample test of U's hits against R's), wall time of
-  the method and of the retrain, and storage overhead.
+* ``R_0 .. R_{K-1}`` — the recipe on the retain rows only, ``K = max(references, seeds)``,
+  shared by every method and seed (the retrain distribution);
+* per seed ``s``: ``O_s`` — the recipe on forget + retain (SISA / FedAvg methods train
+  their own original of that architecture), shared by the methods that use it;
+* per method and seed: ``U_s`` — the method applied to a private copy of ``O_s``.
 
-Across seeds (:mod:`audit.method_attacks`): leave-one-seed-out U-LiRA on the forget rows
-(Hayes 2024; >= 3 seeds) and the NeurIPS-2023 challenge epsilon U vs R next to R vs R
-(>= 4 seeds).
-
-Each method becomes one check ``method_<name>``; ``method_comparison`` holds the
-side-by-side table. The controls ``retrain`` and ``noop`` are reported, not required.
+Every model's outputs go through one :class:`audit.cache.OutputCache` (each (model, split)
+once). The runner (:func:`audit.runner.run_method_checks`) then runs the registry's
+method-mode checks (:mod:`audit.checks.method`) once per method, each gated metric decided
+by the one decision kernel with ``O_s`` as the positive control and each ``R_j`` as the
+negative control, and :func:`audit.runner.build_results` writes the results. The controls
+``retrain`` and ``noop`` are reported, not required. A method is a built-in name or the
+user's own ``package.module:function`` (:mod:`audit.methods.user`).
 """
 
 from __future__ import annotations
 
+import copy
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
-from sklearn.metrics import roc_auc_score
 
 from attacks.population import logit_confidence
-from audit.cache import normalise_logits
+from audit.cache import OutputCache
 from audit.canary import canary_two_sample_test
 from audit.case import AuditCase
-from audit.checks._paired import paired_metric
+from audit.checks.method import SeedRun
 from audit.errors import BadInput
-from audit.injection import attribution_ratio
-from audit.method_report import build_results
-from audit.methods import METHODS, unlearn
+from audit.methods.base import run_method
 from audit.methods.fedavg import train_fedavg
 from audit.methods.sisa import train_sisa
+from audit.methods.user import MethodSpec, resolve_methods
+from audit.policy import resolve_policy
 from audit.recipes import get_recipe
+from audit.references import model_digest
+from audit.results import CheckResult, Figure, Table, worst_status
 
-__all__ = ["run_method_audit", "METHOD_DEFAULTS", "DEFAULT_METHODS"]
+__all__ = ["run_method_audit", "DEFAULT_METHODS", "CONTROLS"]
 
 DEFAULT_METHODS = ["retrain", "noop", "finetune", "gradient_ascent", "random_labels", "sisa"]
 CONTROLS = ("retrain", "noop")
-METHOD_DEFAULTS: dict[str, Any] = {
-    "alpha": 0.05, "n_bootstrap": 500, "accuracy_margin": 0.03, "mia_margin": 0.05,
-    "injection_margin": 0.1, "canary_alpha": 1e-3, "n_queries": 100, "inject_value": 3.0,
-    "sisa_shards": 5, "sisa_slices": 3, "fed_clients": 5, "ulira_margin": 0.1,
-}
+_SPLITS = ("forget", "retain", "test")
 
 
 @dataclass
-class _Ctx:  # what paired_metric needs
-    rng: np.random.Generator
-    n_boot: int
-    alpha: float
-    seed: int = 0  # fixes the R-vs-R split of the challenge estimate: one floor for every method
+class _Planted:
+    X: dict[str, np.ndarray]
+    y: dict[str, np.ndarray]
+    target: int
+    k: int
 
 
-def _planted(case: AuditCase, value: float) -> dict[str, Any]:
+def _planted(case: AuditCase, value: float, n_queries: int) -> _Planted:
     counts = np.bincount(case.y("retain"), minlength=case.n_classes)
     target = int(np.argmin(counts))
-    aug = {s: np.c_[case.X(s), np.full(case.n[s], value if s == "forget" else 0.0)].astype(np.float32)
-           for s in ("forget", "retain", "test")}
-    y = {s: case.y(s).copy() for s in ("forget", "retain", "test")}
+    X = {s: np.c_[case.X(s), np.full(case.n[s], value if s == "forget" else 0.0)].astype(np.float32)
+         for s in _SPLITS}
+    y = {s: case.y(s).copy() for s in _SPLITS}
     y["forget"][:] = target
-    trig = aug["test"].copy()
-    trig[:, -1] = value
-    return {"X": aug, "y": y, "target": target, "trigger": trig, "k": case.n_classes}
+    X["forget_zeroed"] = X["forget"].copy()
+    X["forget_zeroed"][:, -1] = 0.0
+    X["trigger"] = X["test"][:n_queries].copy()
+    X["trigger"][:, -1] = value
+    y["forget_zeroed"] = y["forget"]
+    y["trigger"] = np.full(len(X["trigger"]), target, dtype=y["test"].dtype)
+    return _Planted(X, y, target, int(case.n_classes))
 
 
-def _original(method: str, d: dict[str, Any], recipe: Any, seed: int, pol: dict[str, Any]) -> Any:
-    Xtr = np.concatenate([d["X"]["forget"], d["X"]["retain"]])
-    ytr = np.concatenate([d["y"]["forget"], d["y"]["retain"]])
+class _SeedView:
+    """One (method, seed) seen as a model audit: ``unlearned`` / ``original`` mapped to its roles."""
+
+    def __init__(self, cache: OutputCache, original: str, unlearned: str) -> None:
+        self._c, self._alias = cache, {"original": original, "unlearned": unlearned}
+
+    @property
+    def reference_roles(self) -> list[str]:
+        return self._c.reference_roles
+
+    def labels(self, split: str) -> np.ndarray:
+        return self._c.labels(split)
+
+    def logprobs(self, role: str, split: str) -> np.ndarray:
+        return self._c.logprobs(self._alias.get(role, role), split)
+
+    def losses(self, role: str, split: str) -> np.ndarray:
+        return self._c.losses(self._alias.get(role, role), split)
+
+    def predictions(self, role: str, split: str) -> np.ndarray:
+        return self._c.predictions(self._alias.get(role, role), split)
+
+    def correct(self, role: str, split: str) -> np.ndarray:
+        return self._c.correct(self._alias.get(role, role), split)
+
+    def phi(self, role: str) -> np.ndarray:
+        """Logit-scaled confidence on the forget rows (U-LiRA / challenge statistic)."""
+        return logit_confidence(self.logprobs(role, "forget"), self.labels("forget"))
+
+
+def _original(name: str, d: _Planted, recipe: Any, seed: int, pol: dict[str, Any]) -> tuple[str, Any]:
+    """``(kind, O)``: the original a method starts from (SISA / FedAvg train their own)."""
+    Xtr = np.concatenate([d.X["forget"], d.X["retain"]])
+    ytr = np.concatenate([d.y["forget"], d.y["retain"]])
     p = dict(recipe.params)
     hidden = tuple(p.get("hidden", (64,)))
     lr, epochs = float(p.get("lr", 1e-3)), int(p.get("epochs", 30))
-    if method == "sisa":
-        return train_sisa(Xtr, ytr, d["k"], seed, n_shards=pol["sisa_shards"], n_slices=pol["sisa_slices"],
-                          hidden=hidden, lr=lr, epochs_per_slice=max(1, epochs // pol["sisa_slices"]))
-    if method.startswith("fedavg"):
-        parts = np.array_split(np.arange(len(d["y"]["retain"])), pol["fed_clients"] - 1)
-        clients = [(d["X"]["forget"], d["y"]["forget"])] + [(d["X"]["retain"][i], d["y"]["retain"][i]) for i in parts]
-        return train_fedavg(clients, d["k"], seed, rounds=10, local_epochs=max(1, epochs // 10), lr=lr, hidden=hidden)
-    return recipe.fit(Xtr, ytr, d["k"], seed)
+    if name == "sisa":
+        return "sisa", train_sisa(Xtr, ytr, d.k, seed, n_shards=pol["sisa_shards"], n_slices=pol["sisa_slices"],
+                                  hidden=hidden, lr=lr, epochs_per_slice=max(1, epochs // pol["sisa_slices"]))
+    if name.startswith("fedavg"):
+        parts = np.array_split(np.arange(len(d.y["retain"])), pol["fed_clients"] - 1)
+        clients = [(d.X["forget"], d.y["forget"])] + [(d.X["retain"][i], d.y["retain"][i]) for i in parts]
+        return "fedavg", train_fedavg(clients, d.k, seed, rounds=10, local_epochs=max(1, epochs // 10), lr=lr,
+                                      hidden=hidden)
+    return "recipe", recipe.fit(Xtr, ytr, d.k, seed)
 
 
-def _outputs(model: Any, d: dict[str, Any]) -> dict[str, np.ndarray]:
-    out = {}
-    for s in ("forget", "retain", "test"):
-        lp = normalise_logits(model.predict_logits(d["X"][s]))
-        out[f"lp:{s}"] = lp
-        out[f"loss:{s}"] = -lp[np.arange(len(lp)), d["y"][s]]
-        out[f"correct:{s}"] = (lp.argmax(1) == d["y"][s]).astype(float)
-    out["phi:forget"] = logit_confidence(out["lp:forget"], d["y"]["forget"])  # U-LiRA / challenge statistic
-    out["trigger_hit"] = (model.predict_logits(d["trigger"]).argmax(1) == d["target"]).astype(float)
-    return out
+class _Lab:
+    """The models of one method audit, in one output cache."""
+
+    def __init__(self, d: _Planted, recipe: Any, seeds: list[int], pol: dict[str, Any], batch_size: int) -> None:
+        self.d, self.recipe, self.seeds, self.pol = d, recipe, seeds, pol
+        self.models: dict[str, Any] = {}
+        self.ref_seconds: list[float] = []
+        for j in range(max(int(pol["references"]), len(seeds))):
+            t0 = time.perf_counter()  # recipe.fit, exactly as the `retrain` method trains
+            ref = recipe.fit(d.X["retain"], d.y["retain"], d.k, 10_000 + j)
+            self.ref_seconds.append(time.perf_counter() - t0)
+            ref.sha256 = model_digest(ref, recipe, 10_000 + j, d.X["retain"])
+            ref.provenance = {"source": "trained", "seed": 10_000 + j, "recipe": recipe.name, "trained_on": "retain"}
+            self.models[f"retrained:{j}"] = ref
+        self._originals: dict[tuple[str, int], str] = {}
+        self.cache = OutputCache(self.models, lambda s: d.X[s], lambda s: d.y[s], batch_size=batch_size)
+
+    def _add(self, role: str, model: Any) -> None:
+        self.models[role] = model
+        self.cache.add_model(role, model)
+
+    def original(self, name: str, seed: int) -> str:
+        kind = "sisa" if name == "sisa" else "fedavg" if name.startswith("fedavg") else "recipe"
+        if (kind, seed) not in self._originals:
+            kind, model = _original(name, self.d, self.recipe, 1000 + seed, self.pol)
+            role = f"original:{kind}:{seed}"
+            self._add(role, model)
+            self._originals[(kind, seed)] = role
+        return self._originals[(kind, seed)]
+
+    def seed_run(self, method: MethodSpec, i: int, seed: int) -> SeedRun:
+        o_role = self.original(method.name, seed)
+        original = self.models[o_role]
+        forget, retain = (self.d.X["forget"], self.d.y["forget"]), (self.d.X["retain"], self.d.y["retain"])
+        res = run_method(method.fn, method.name, copy.deepcopy(original), forget, retain, self.recipe,
+                         2000 + seed)
+        u_role = f"unlearned:{method.name}:{seed}"
+        self._add(u_role, res.model)
+        view = _SeedView(self.cache, o_role, u_role)
+        n_q = len(self.d.y["trigger"])
+        hits = {r: int((view.predictions(r, "trigger") == self.d.target).sum())
+                for r in ("unlearned", "original", f"retrained:{i}")}
+        canary = canary_two_sample_test(hits["unlearned"], n_q, hits[f"retrained:{i}"], n_q,
+                                        float(self.pol["canary_alpha"]), p=hits["original"] / n_q)
+        storage = res.storage_bytes or int(getattr(res.model, "storage_bytes", 0) or 0)
+        return SeedRun(seed, view, canary, res.seconds, self.ref_seconds[i], storage, res.extra)
 
 
-def _mia_auc(o: dict[str, np.ndarray]) -> float:
-    scores = np.r_[-o["loss:forget"], -o["loss:test"]]
-    labels = np.r_[np.ones(len(o["loss:forget"])), np.zeros(len(o["loss:test"]))]
-    return float(roc_auc_score(labels, scores))
+def _subject(lab: _Lab, method: MethodSpec, target: int) -> dict[str, Any] | CheckResult:
+    """The method's check context extras, or a skipped / error result when it cannot run."""
+    cid, title = f"method_{method.name}", f"Method: {method.name}"
+    try:
+        runs = [lab.seed_run(method, i, s) for i, s in enumerate(lab.seeds)]
+    except BadInput as exc:
+        if exc.field == "--method":  # the user's callable broke its protocol: bad input, exit 2
+            raise
+        return CheckResult(cid, "skipped", f"{method.name} does not apply to this recipe: {exc.message}",
+                           title=title, missing=[exc.message], required=False)
+    except Exception as exc:  # noqa: BLE001 - a method that crashes is an error of that method
+        why = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return CheckResult(cid, "error", f"{method.name} raised while unlearning: {why}", title=title,
+                           notes=[why], required=method.name not in CONTROLS)
+    return {"method": method.name, "seeds": runs, "target": target, "required": method.name not in CONTROLS}
 
 
-def _kl(r: dict[str, np.ndarray], u: dict[str, np.ndarray], split: str) -> np.ndarray:
-    lr, lu = r[f"lp:{split}"], u[f"lp:{split}"]
-    return (np.exp(lr) * (lr - lu)).sum(axis=1)
+_COLUMNS = ["method", "seeds", "accuracy retain", "accuracy test", "loss gap delta", "KL(R||U) forget",
+            "injection ratio", "trigger hit rate", "canary detected", "U-LiRA AUC", "challenge quality",
+            "unlearn s", "retrain s", "speed-up", "storage bytes", "status"]
+_MEANS = {"accuracy retain": ("accuracy", "retain"), "accuracy test": ("accuracy", "test"),
+          "KL(R||U) forget": ("kl_r_u", "forget"), "injection ratio": ("injection_ratio", "forget"),
+          "trigger hit rate": ("trigger_hit_rate", "trigger")}
 
 
-def _one_seed(method: str, d: dict, recipe: Any, seed: int, ref: Any, ref_out: dict, ref_secs: float,
-              pol: dict) -> dict[str, Any]:
-    original = _original(method, d, recipe, 1000 + seed, pol)
-    forget, retain = (d["X"]["forget"], d["y"]["forget"]), (d["X"]["retain"], d["y"]["retain"])
-    res = unlearn(method, original, forget, retain, recipe, seed=2000 + seed)
-    u, o = _outputs(res.model, d), _outputs(original, d)
-    ratio = {name: attribution_ratio(m.predict_logits, original.predict_logits, d["X"]["forget"], d["y"]["forget"])
-             for name, m in (("u", res.model), ("r", ref))}
-    n_q = min(int(pol["n_queries"]), len(u["trigger_hit"]))
-    hits = {k: int(v["trigger_hit"][:n_q].sum()) for k, v in (("u", u), ("r", ref_out))}
-    canary = canary_two_sample_test(hits["u"], n_q, hits["r"], n_q, pol["canary_alpha"],
-                                    p=float(o["trigger_hit"][:n_q].mean()))
-    storage = res.storage_bytes or int(getattr(res.model, "storage_bytes", 0) or 0)
-    return {"u": u, "r": ref_out, "mia_u": _mia_auc(u), "mia_r": _mia_auc(ref_out), "ratio_u": ratio["u"],
-            "ratio_r": ratio["r"], "canary": canary, "seconds": res.seconds, "retrain_seconds": ref_secs,
-            "storage": storage, "extra": res.extra}
+def _row(check: dict[str, Any], n_seeds: int) -> list[Any]:
+    ms = check.get("metrics", [])
+
+    def mean(name: str, split: str, key: str = "value") -> float | None:
+        vals = [m[key] for m in ms if m["name"].split("[")[0] == name and m["split"] == split
+                and m[key] is not None]
+        return float(np.mean(vals)) if vals else None
+
+    def info(name: str) -> float | None:
+        return next((m["value"] for m in ms if m["name"] == name), None)
+
+    secs, rsecs = info("seconds_unlearn"), next((m["reference"] for m in ms if m["name"] == "seconds_unlearn"), None)
+    row = {c: mean(*_MEANS[c]) for c in _MEANS}
+    row.update({"method": check["id"].removeprefix("method_"), "seeds": n_seeds if ms else 0,
+                "loss gap delta": mean("loss_gap", "forget_vs_test", "delta"),
+                "canary detected": info("canary_detected"), "U-LiRA AUC": info("ulira_auc"),
+                "challenge quality": info("challenge_quality"), "unlearn s": secs, "retrain s": rsecs,
+                "speed-up": rsecs / secs if secs and rsecs is not None else None,
+                "storage bytes": info("storage_bytes"), "status": check["status"]})
+    return [row[c] for c in _COLUMNS]
 
 
-def _seed_metric(name: str, u: list[float], r: list[float], margin: float, alpha: float) -> dict[str, Any]:
-    """Metric over seeds: CI of the per-seed difference by Student's t at 1 - 2*alpha."""
-    from audit.results import Metric
-    from audit.stats import equivalence_status
-
-    u_arr, r_arr = np.asarray(u, float), np.asarray(r, float)
-    delta = u_arr - r_arr
-    n = len(delta)
-    ci = dci = rci = None
-    status = "inconclusive"
-    if n >= 2:
-        t = stats.t.ppf(1 - alpha, n - 1)
-        half = lambda a: t * a.std(ddof=1) / np.sqrt(n)  # noqa: E731
-        ci = (u_arr.mean() - half(u_arr), u_arr.mean() + half(u_arr))
-        rci = (r_arr.mean() - half(r_arr), r_arr.mean() + half(r_arr))
-        dci = (delta.mean() - half(delta), delta.mean() + half(delta))
-        status = equivalence_status(dci, margin, "two_sided")
-    return Metric(name, "seeds", float(u_arr.mean()), ci=ci, reference=float(r_arr.mean()), reference_ci=rci,
-                  delta=float(delta.mean()), delta_ci=dci, margin=margin, comparator="two_sided", n=n,
-                  status=status, note=None if n >= 2 else "one seed: run more seeds to decide")
+def _comparison(checks: list[dict[str, Any]], case: AuditCase, seeds: list[int], target: int) -> dict[str, Any]:
+    """The side-by-side table of the method checks (a view of them; decides nothing itself)."""
+    rows = [_row(c, len(seeds)) for c in checks]
+    decided = [c["status"] for c in checks if c["required"]]
+    forest = [{"label": r[0], "value": r[6], "ci": None} for r in rows if r[6] is not None]
+    return CheckResult(
+        id="method_comparison", title="Methods side by side", status=worst_status(decided) if decided else "skipped",
+        summary=f"{len(checks)} methods x {len(seeds)} seeds on '{case.name}' with a planted feature / canary "
+                f"(target class {target}).", required=False, tables=[Table("methods", _COLUMNS, rows)],
+        figures=[Figure("forest", "Injection ratio (0 = forgotten like a retrain, 1 = kept)",
+                        {"rows": forest, "margin": None})],
+        notes=["Controls: 'retrain' must pass and 'noop' must fail; if not, the setup lacks power. "
+               "Every method's negative control (each retrain scored against the others) and positive "
+               "control (its original, a no-op) are in its check's controls."]).to_dict()
 
 
 def run_method_audit(
     case: AuditCase, methods: list[str] | None = None, seeds: list[int] | None = None, seed: int = 0,
-    recipe: Any = None, policy: dict[str, Any] | None = None,
+    recipe: Any = None, policy: dict[str, Any] | None = None, allow_code: bool | None = None,
 ) -> dict[str, Any]:
-    """Run ``methods`` x ``seeds`` on ``case`` and return a results dict (mode ``method``).
+    """Run ``methods`` x ``seeds`` on ``case`` and return its results (mode ``method``).
+
+    Parameters
+    ----------
+    case : AuditCase
+        The data (its forget / retain / test split) and the ``[training]`` recipe.
+    methods : list of str, optional
+        Built-in names (:data:`audit.methods.METHODS`) and / or the user's own
+        ``"package.module:function"`` (protocol: :mod:`audit.methods.user`). Default
+        :data:`DEFAULT_METHODS`.
+    seeds : list of int, optional
+        Training seeds (default ``[0, 1, 2]``); each seed trains its own original and U.
+    seed : int
+        Seeds every bootstrap.
+    recipe : Recipe, optional
+        Overrides the case's recipe (e.g. fewer epochs).
+    policy : dict, optional
+        A gate policy, as for :func:`audit.runner.run_audit`; method options live in its
+        ``[method]`` table (:mod:`audit.checks.method`).
+    allow_code : bool, optional
+        Trust user methods outside the installed packages; default: the case's
+        ``--allow-code``.
 
     Examples
     --------
     >>> from audit.case import load_case                                   # doctest: +SKIP
     >>> res = run_method_audit(load_case("digits/case.toml"), ["retrain", "noop"], [0, 1])  # doctest: +SKIP
-    >>> [c["status"] for c in res["checks"]]                               # doctest: +SKIP
+    >>> {c["id"]: c["status"] for c in res["checks"]}                      # doctest: +SKIP
+    {'method_comparison': 'skipped', 'method_retrain': 'pass', 'method_noop': 'fail'}
     """
-    pol = {**METHOD_DEFAULTS, **(policy or {})}
-    unknown = set(policy or {}) - set(METHOD_DEFAULTS)
-    if unknown:
-        raise BadInput("policy", f"unknown method-audit keys {sorted(unknown)}")
-    methods = list(methods or DEFAULT_METHODS)
-    for m in methods:
-        if m not in METHODS:
-            raise BadInput("methods", f"unknown method {m!r}; available: {sorted(METHODS)}")
+    allow = case.allow_code if allow_code is None else bool(allow_code)
+    specs = resolve_methods(list(methods or DEFAULT_METHODS), allow_code=allow, base_dir=case.base_dir)
     seeds = list(seeds if seeds is not None else [0, 1, 2])
     if not seeds:
         raise BadInput("seeds", "need at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise BadInput("seeds", f"seeds must differ, got {seeds}")
+    pol, sources = resolve_policy(case, policy)
     if recipe is None:
         if not case.recipe:
             raise BadInput("training.recipe", "a method audit needs a training recipe ([training] in the case)")
         recipe = get_recipe(case.recipe, case.recipe_params, original=case.models["original"])
-    started = time.time()
-    d = _planted(case, float(pol["inject_value"]))
-    refs = []
-    for s in seeds:
-        t0 = time.perf_counter()
-        ref = recipe.fit(d["X"]["retain"], d["y"]["retain"], d["k"], 10_000 + s)
-        refs.append((ref, _outputs(ref, d), time.perf_counter() - t0))
-    runs: dict[str, list[dict[str, Any]] | str] = {}
-    for m in methods:
-        try:
-            runs[m] = [_one_seed(m, d, recipe, s, *refs[i], pol) for i, s in enumerate(seeds)]
-        except BadInput as exc:
-            runs[m] = exc.message
-    ctx = _Ctx(np.random.default_rng(seed), int(pol["n_bootstrap"]), float(pol["alpha"]), int(seed))
-    return build_results(case, runs, seeds, seed, pol, ctx, d, started,
-                         helpers={"paired_metric": paired_metric, "seed_metric": _seed_metric, "kl": _kl})
+    from audit.runner import _model_entry, _now, build_results, run_method_checks
+
+    started, clock = _now(), time.perf_counter()
+    mp = pol["method"]
+    d = _planted(case, float(mp["inject_value"]), min(int(mp["n_queries"]), case.n["test"]))
+    lab = _Lab(d, recipe, seeds, mp, int(pol["general"]["batch_size"]))
+    subjects, fixed = {}, {}
+    for m in specs:
+        s = _subject(lab, m, d.target)
+        (subjects if isinstance(s, dict) else fixed)[m.name] = s
+    checks, meters, kinds = run_method_checks(case, pol, seed, subjects)
+    by_id = {c["id"]: c for c in checks}
+    ordered = [by_id.get(f"method_{m.name}") or fixed[m.name].to_dict() for m in specs]
+    kinds.update({f"method_{n}": "forgetting" for n in fixed})
+    model = {"sha256": None, "format": f"method-audit:{recipe.name}", "file": None, "source": "trained"}
+    refs = [_model_entry(lab.models[r]) for r in lab.cache.reference_roles]
+    record = {"methods": [m.record() for m in specs], "seeds": seeds, "references": len(lab.ref_seconds),
+              "recipe": recipe.name, "target_class": d.target, "allow_code": allow}
+    return build_results(case, pol, sources, seed, "method", [_comparison(ordered, case, seeds, d.target), *ordered],
+                         kinds, meters, time.perf_counter() - clock, started,
+                         models={"original": model, "unlearned": model, "retrained": refs},
+                         extra={"method_audit": record})

@@ -25,7 +25,7 @@ from audit.policy import resolve_policy
 from audit.result_api import AuditResult
 from audit.results import CheckResult, worst_status
 
-__all__ = ["run_audit", "planned_checks", "verdict_of", "gate_verdict", "audit_controls", "exit_code_of", "write_evidence", "cost_summary", "EXIT_CODES", "SCHEMA_VERSION"]
+__all__ = ["run_audit", "run_method_checks", "build_results", "planned_checks", "verdict_of", "gate_verdict", "audit_controls", "exit_code_of", "write_evidence", "cost_summary", "EXIT_CODES", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = "1.0"
 EXIT_CODES = {"pass": 0, "warn": 0, "fail": 1, "inconclusive": 3, "error": 3}
@@ -258,11 +258,68 @@ def run_audit(
             checks.append(_run_check(spec, ctx).to_dict())
         meters[cid] = meter
         identical = spec.kind == "identity" and checks[-1]["status"] == "fail"
-    kinds = {cid: s.kind if s.power else f"{s.kind}-no-power" for cid, s in registry().items()}
+    kinds = {cid: _kind(s) for cid, s in registry().items()}
+    forced = ("fail", "identity: the unlearned model is the original") if identical else None
+    return build_results(case, pol, policy_sources, seed, mode, checks, kinds, meters,
+                         time.perf_counter() - clock, started, forced=forced)
+
+
+def _kind(spec: Any) -> str:
+    return spec.kind if spec.power else f"{spec.kind}-no-power"
+
+
+def run_method_checks(
+    case: AuditCase, pol: dict[str, Any], seed: int, subjects: dict[str, dict[str, Any]],
+    progress: Callable[[str], None] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Meter], dict[str, str]]:
+    """Method mode: every enabled method-mode check of the registry, once per subject (a method).
+
+    ``subjects`` maps a method name to its check context's ``extras`` (the method lab's
+    per-seed outputs, see :mod:`audit.checks.method`); ``extras["required"] = False`` marks a
+    control (``retrain``, ``noop``) as reported, not required. A result's id is
+    ``<check id>_<name>``; its bootstrap is seeded from the run seed and that id.
+
+    Returns
+    -------
+    checks, meters, kinds
+        The check dicts in order, their cost meters and kinds (for :func:`audit_controls`).
+    """
+    checks: list[dict[str, Any]] = []
+    meters: dict[str, Meter] = {}
+    kinds: dict[str, str] = {}
+    for cid in planned_checks(pol, "method"):
+        spec = registry()[cid]
+        for name, extras in subjects.items():
+            rid = f"{cid}_{name}"
+            if progress is not None:
+                progress(rid)
+            rng = np.random.default_rng([int(seed), zlib.crc32(rid.encode())])
+            ctx = CheckContext(case=case, cache=None, policy=pol[cid], general=pol["general"],  # type: ignore[arg-type]
+                               rng=rng, seed=int(seed), extras=extras)
+            with metered() as meter:
+                result = _run_check(spec, ctx)
+            result.id = rid
+            result.required = result.required and bool(extras.get("required", True))
+            checks.append(result.to_dict())
+            meters[rid], kinds[rid] = meter, _kind(spec)
+    return checks, meters, kinds
+
+
+def build_results(
+    case: AuditCase, pol: dict[str, Any], policy_sources: Any, seed: int, mode: str,
+    checks: list[dict[str, Any]], kinds: dict[str, str], meters: dict[str, Meter], seconds: float,
+    started: str, models: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
+    forced: tuple[str, str] | None = None,
+) -> AuditResult:
+    """The one results builder (results.json) of model and method audits.
+
+    Controls, the verdict with the no-power rule (``forced`` = a verdict and its reason
+    that override it, e.g. identity), the case, policy, models, data, checks and cost.
+    ``models`` replaces the case's model entries (a method audit trains its own);
+    ``extra`` adds top-level fields (a method audit's ``method_audit`` record).
+    """
     controls = audit_controls(checks, kinds)
-    verdict, reason = gate_verdict(checks, controls, pol["general"]["on_no_power"])
-    if identical:
-        verdict, reason = "fail", "identity: the unlearned model is the original"
+    verdict, reason = forced or gate_verdict(checks, controls, pol["general"]["on_no_power"])
     return AuditResult({
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "unlearn-audit", "version": _version()},
@@ -279,7 +336,7 @@ def run_audit(
         "trusted_types": list(case.trusted_types),
         "policy": pol,
         "policy_sources": policy_sources,
-        "models": {
+        "models": models or {
             "original": _model_entry(case.models["original"]),
             "unlearned": _model_entry(case.models["unlearned"]),
             "retrained": [_model_entry(case.models[r]) for r in case.reference_roles],
@@ -298,7 +355,8 @@ def run_audit(
             "forget_kind": _forget_kind(case),
         },
         "checks": checks,
-        "cost": cost_summary(meters, time.perf_counter() - clock),
+        **(extra or {}),
+        "cost": cost_summary(meters, seconds),
         "environment": _environment(),
         "started_at": started,
         "finished_at": _now(),

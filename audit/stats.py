@@ -1,11 +1,11 @@
-"""Statistics: paired bootstrap CIs, equivalence decisions, multiplicity control.
+"""Statistics: paired bootstrap CIs, multiplicity control, exact tests.
+
+Statuses are decided in one place, :mod:`audit.decision`; this module only measures.
 
 Conventions
 -----------
-* Equivalence follows two one-sided tests (TOST) at level ``alpha``: a delta is
-  declared equivalent when the ``1 - 2*alpha`` confidence interval of the delta lies
-  inside ``(-margin, +margin)`` (Schuirmann 1987). The default ``alpha = 0.05`` gives
-  90 % intervals.
+* Reported intervals are at level ``1 - 2*alpha`` (:func:`ci_level`; 90 % at the
+  default ``alpha = 0.05``).
 * Bootstraps are *paired*: when U and R are compared on the same rows, the same
   resampled rows are used for both, so the per-row difference is what is resampled.
 * Resampling is vectorised and chunked so that memory stays bounded in ``n``.
@@ -13,7 +13,6 @@ Conventions
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -27,8 +26,6 @@ __all__ = [
     "bootstrap_mean_ci",
     "bootstrap_means",
     "ci_level",
-    "equivalence_status",
-    "n_to_settle",
     "holm",
     "benjamini_hochberg",
     "exact_mcnemar",
@@ -149,83 +146,6 @@ def bootstrap_mean_ci(
     if one_d:
         return lo[0], hi[0]
     return lo, hi
-
-
-def equivalence_status(
-    delta_ci: tuple[float, float] | None, margin: float | None, comparator: str
-) -> str:
-    """Decide a metric from the CI of (value - reference) and a margin.
-
-    Returns ``pass`` when the interval shows equivalence, ``fail`` when it shows
-    non-equivalence, otherwise ``inconclusive``. ``info`` metrics return ``pass``
-    only to mean "nothing to decide"; callers should not gate on them.
-
-    >>> equivalence_status((-0.01, 0.02), 0.05, "two_sided")
-    'pass'
-    >>> equivalence_status((0.06, 0.09), 0.05, "two_sided")
-    'fail'
-    >>> equivalence_status((0.01, 0.08), 0.05, "two_sided")
-    'inconclusive'
-    """
-    if comparator == "info":
-        return "pass"
-    if delta_ci is None or margin is None or any(
-        x is None or not math.isfinite(x) for x in (*delta_ci, margin)
-    ):
-        return "inconclusive"
-    lo, hi = delta_ci
-    if comparator == "two_sided":
-        if -margin < lo and hi < margin:
-            return "pass"
-        if lo >= margin or hi <= -margin:
-            return "fail"
-        return "inconclusive"
-    if comparator == "at_most":
-        if hi < margin:
-            return "pass"
-        if lo >= margin:
-            return "fail"
-        return "inconclusive"
-    if comparator == "at_least":
-        if lo > -margin:
-            return "pass"
-        if hi <= -margin:
-            return "fail"
-        return "inconclusive"
-    raise ValueError(f"unknown comparator {comparator!r}")
-
-
-def n_to_settle(
-    delta: float | None,
-    delta_ci: tuple[float, float] | None,
-    n: int | None,
-    margin: float | None,
-    comparator: str,
-) -> int | None:
-    """Sample size at which the same effect would give a decided (non-inconclusive) CI.
-
-    Assumes the CI half-width shrinks as ``1/sqrt(n)`` and the point estimate stays.
-    Returns ``None`` when no finite ``n`` settles it (estimate exactly on the margin)
-    or the inputs are missing.
-
-    >>> n_to_settle(0.0, (-0.1, 0.1), 100, 0.05, "two_sided")
-    401
-    """
-    if None in (delta, delta_ci, n, margin) or comparator == "info" or not n:
-        return None
-    lo, hi = delta_ci  # type: ignore[misc]
-    half = (hi - lo) / 2.0
-    if not (math.isfinite(half) and half > 0):
-        return None
-    if comparator == "two_sided":
-        gap = margin - abs(delta) if abs(delta) < margin else abs(delta) - margin
-    elif comparator == "at_most":
-        gap = abs(margin - delta)
-    else:  # at_least
-        gap = abs(delta + margin)
-    if gap <= 0:
-        return None
-    return int(math.floor(n * (half / gap) ** 2)) + 1
 
 
 def holm(p_values: np.ndarray) -> np.ndarray:

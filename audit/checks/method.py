@@ -1,0 +1,210 @@
+"""``method`` (method mode): is an unlearning *method* indistinguishable from retraining?
+
+A method audit (:func:`audit.method_audit.run_method_audit`) trains, per seed ``s``, an
+original ``O_s`` on forget + retain rows carrying a planted signal (decision record 0008),
+runs the method to get ``U_s``, and trains ``K`` retrained references ``R_j`` on the retain
+rows only. The runner then runs this check once per method (result id ``method_<name>``),
+its context's ``extras["seeds"]`` holding one :class:`SeedRun` per seed, whose ``cache``
+answers for the roles ``unlearned`` (``U_s``), ``original`` (``O_s``) and
+``retrained:j`` exactly like a model audit's :class:`audit.cache.OutputCache`.
+
+Every gated metric of every seed goes through the one decision kernel
+(:func:`audit.checks._paired.finish`): ``U_s`` is the candidate, each ``R_j`` is scored as
+the candidate against the others (the **negative control**: a retrain posing as the
+method) and ``O_s`` is the **positive control** (a no-op posing as the method). The fail
+band is Bonferroni over metrics x seeds, so a genuine retrain fails with probability at most
+``fail_level`` however many seeds run, and a pass needs every seed inside the joint band.
+Gated, per seed: accuracy on retain and test (harm: ``at_least``), the forget-minus-test
+loss gap (Yeom 2018), KL(R || U) on forget and test (relative to the references), the
+injection ratio (Izzo 2021: the planted feature's attribution under the model / under
+``O_s``) and the trigger hit rate on triggered test rows (the Athena canary as a rate).
+
+Reported with **no status** (one rule: a statistic without one value per reference cannot be
+scored against the retrain distribution): the Fisher canary test, the loss-attack AUC,
+leave-one-seed-out U-LiRA and the NeurIPS-2023 challenge epsilon (decision record 0006),
+wall time and storage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from audit.checks._paired import finish, model_roles, row_evidence
+from audit.checks.base import CheckContext, CheckSpec
+from audit.checks.options import Option, switches
+from audit.checks.output_divergence import row_divergences
+from audit.decision import Evidence, ModelStat, row_mean_stats
+from audit.method_attacks import challenge_metrics, ulira_metric
+from audit.results import CheckResult, Metric
+from audit.stats import winsorize_by_references
+
+__all__ = ["SPEC", "SeedRun", "run"]
+
+
+@dataclass
+class SeedRun:
+    """One seed of one method: the outputs of ``U_s``, ``O_s`` and the references, and costs.
+
+    ``cache`` is any object with :class:`audit.cache.OutputCache`'s reading methods and
+    roles ``unlearned``, ``original``, ``retrained:0..K-1``; its splits are ``forget``,
+    ``retain``, ``test``, ``forget_zeroed`` (forget rows, planted column 0) and ``trigger``
+    (triggered test rows, labelled with the target class).
+    """
+
+    seed: int
+    cache: Any
+    canary: Any
+    seconds: float
+    retrain_seconds: float
+    storage_bytes: int = 0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def _loss_gap(ctx: CheckContext, tag: str, floor: float) -> Evidence:
+    """Mean forget loss minus mean test loss (Winsorised by the references), per model."""
+    c = ctx.cache
+    refs, roles = model_roles(ctx)
+    capped = {s: winsorize_by_references({r: c.losses(r, s) for r in roles}, refs)[0] for s in ("forget", "test")}
+    f = row_mean_stats(capped["forget"], ctx.n_boot, ctx.rng)
+    t = row_mean_stats(capped["test"], ctx.n_boot, ctx.rng)
+    st = {r: ModelStat(f[r].value - t[r].value, f[r].reps - t[r].reps) for r in roles}
+    n_f, n_t = len(capped["forget"]["unlearned"]), len(capped["test"]["unlearned"])
+    return Evidence(f"loss_gap{tag}", "forget_vs_test", st["unlearned"], [st[r] for r in refs], st["original"],
+                    "two_sided", floor, n_f + n_t, "each retrained reference's loss gap on the same rows",
+                    n_min_side=min(n_f, n_t))
+
+
+def _injection_rows(ctx: CheckContext) -> dict[str, np.ndarray] | None:
+    """Per-row drop of the target log-probability when the planted column is zeroed, / O's mean drop."""
+    c = ctx.cache
+    _, roles = model_roles(ctx)
+    drop = {r: c.losses(r, "forget_zeroed") - c.losses(r, "forget") for r in roles}
+    o = float(drop["original"].mean())
+    return None if o <= 0 else {r: d / o for r, d in drop.items()}
+
+
+def _divergence_rows(ctx: CheckContext, split: str) -> dict[str, np.ndarray]:
+    c = ctx.cache
+    refs, roles = model_roles(ctx)
+    return {m: np.mean([row_divergences(c.logprobs(r, split), c.logprobs(m, split))["kl"]
+                        for r in refs if r != m], axis=0) for m in roles}
+
+
+def _seed_evidence(ctx: CheckContext, tag: str) -> tuple[list[Evidence], list[str]]:
+    pol, c = ctx.policy, ctx.cache
+    refs, roles = model_roles(ctx)
+    src = "each retrained reference's {} on the same rows"
+    ev = [row_evidence(ctx, f"accuracy{tag}", s, {r: c.correct(r, s) for r in roles}, "at_least",
+                       float(pol["accuracy_margin"]), src.format("accuracy")) for s in ("retain", "test")]
+    ev.append(_loss_gap(ctx, tag, float(pol["loss_gap_margin"])))
+    for s in ("forget", "test"):
+        ev.append(row_evidence(ctx, f"kl_r_u{tag}", s, _divergence_rows(ctx, s), "at_most",
+                               float(pol["kl_margin"]), "each retrained reference's KL from the other "
+                               "references (leave-one-out)", relative=True))
+    notes = []
+    inj = _injection_rows(ctx)
+    if inj is None:
+        notes.append(f"seed{tag}: the original does not use the planted feature; no injection ratio")
+    else:
+        ev.append(row_evidence(ctx, f"injection_ratio{tag}", "forget", inj, "two_sided",
+                               float(pol["injection_margin"]), src.format("injection ratio"),
+                               note="attribution of the planted feature under the model / under the original"))
+    target = ctx.extras["target"]
+    hits = {r: (c.predictions(r, "trigger") == target).astype(float) for r in roles}
+    ev.append(row_evidence(ctx, f"trigger_hit_rate{tag}", "trigger", hits, "two_sided",
+                           float(pol["trigger_margin"]), src.format("trigger hit rate"),
+                           note="share of triggered test rows sent to the planted target class"))
+    return ev, notes
+
+
+def _mia_auc(cache: Any, role: str) -> float:
+    f, t = cache.losses(role, "forget"), cache.losses(role, "test")
+    return float(roc_auc_score(np.r_[np.ones(len(f)), np.zeros(len(t))], -np.r_[f, t]))
+
+
+def _info(ctx: CheckContext, runs: list[SeedRun]) -> list[Metric]:
+    refs = list(runs[0].cache.reference_roles)
+    detected = [not r.canary.deleted for r in runs]
+    c0 = runs[0].canary
+    mia_u = [_mia_auc(r.cache, "unlearned") for r in runs]
+    mia_r = [_mia_auc(runs[0].cache, ref) for ref in refs]
+    info = [
+        Metric("canary_detected", "trigger", float(np.mean(detected)), comparator="info", n=len(runs),
+               note=f"share of seeds whose exact two-sample canary test (Fisher, {c0.n} queries, alpha "
+                    f"{c0.alpha:g}) tells U's trigger hits from the paired retrain's; reported, no status "
+                    "(trigger_hit_rate carries the canary to the decision kernel)"),
+        Metric("loss_attack_auc", "forget_vs_test", float(np.mean(mia_u)), reference=float(np.mean(mia_r)),
+               delta=float(np.mean(mia_u) - np.mean(mia_r)), comparator="info", n=len(runs),
+               note="loss attack AUC, mean over seeds; reference = mean over the references; context "
+                    "(loss_gap is the gated form)"),
+    ]
+    # U-LiRA and the challenge pair seed i's U with reference i (the lab trains >= one per seed)
+    phi_u = np.stack([r.cache.phi("unlearned") for r in runs])
+    phi_r = np.stack([runs[0].cache.phi(refs[i]) for i in range(len(runs))])
+    info += [ulira_metric(phi_u, phi_r, ctx.alpha), *challenge_metrics(phi_u, phi_r, seed=ctx.seed)]
+    secs = float(np.mean([r.seconds for r in runs]))
+    info.append(Metric("seconds_unlearn", "seeds", secs, reference=float(np.mean([r.retrain_seconds for r in runs])),
+                       comparator="info", n=len(runs), note="reference = wall time of the exact retrain"))
+    info.append(Metric("storage_bytes", "seeds", float(np.mean([r.storage_bytes for r in runs])),
+                       comparator="info", n=len(runs)))
+    return info
+
+
+def run(ctx: CheckContext) -> CheckResult:
+    """Decide one method over every seed with the kernel; report the seed-level detectors."""
+    name, runs = ctx.extras["method"], ctx.extras["seeds"]
+    evidence: list[Evidence] = []
+    notes: list[str] = []
+    for r in runs:
+        ev, why = _seed_evidence(replace(ctx, cache=r.cache), f"[seed={r.seed}]")
+        evidence += ev
+        notes += why
+    notes += [f"{k} = {v:.4g}" for k, v in runs[0].extra.items()]
+    return finish(ctx, f"method_{name}", f"Method: {name}", evidence, _info(ctx, runs),
+                  lambda status, metrics: _summary(name, status, metrics), notes=notes)
+
+
+def _summary(name: str, status: str, metrics: list[Metric]) -> str:
+    failed = sorted({f"{m.name.split('[')[0]} ({m.split})" for m in metrics if m.status == "fail"})
+    if status == "pass":
+        return f"{name}: indistinguishable from retraining on every gated metric of every seed."
+    if failed:
+        return f"{name}: differs from retraining on {', '.join(failed)}."
+    return f"{name}: could not be shown equivalent to retraining with these seeds and references."
+
+
+SPEC = CheckSpec(
+    id="method",
+    title="Method audit (one check per method)",
+    run=run,
+    kind="forgetting",
+    order=200,
+    modes=("method",),
+    options={
+        **switches(required=True),
+        "accuracy_margin": Option(float, 0.03, "largest accepted accuracy drop U - R (floor of the band)",
+                                  minimum=0, maximum=1, tighter="lower"),
+        "loss_gap_margin": Option(float, 0.05, "floor of the forget-minus-test loss gap band (nats)",
+                                  minimum=0, tighter="lower"),
+        "kl_margin": Option(float, 0.0, "floor of the KL(R || U) band (nats)", minimum=0, tighter="lower"),
+        "injection_margin": Option(float, 0.1, "floor of the injection-ratio band (0 = forgotten, 1 = kept)",
+                                   minimum=0, tighter="lower"),
+        "trigger_margin": Option(float, 0.05, "floor of the trigger-hit-rate band", minimum=0, maximum=1,
+                                 tighter="lower"),
+        "canary_alpha": Option(float, 1e-3, "level of the reported Fisher canary test", minimum=0, maximum=0.5,
+                               exclusive_minimum=True),
+        "n_queries": Option(int, 100, "triggered test rows queried", minimum=20, tighter="higher"),
+        "inject_value": Option(float, 3.0, "value of the planted column on the forget rows",
+                               exclusive_minimum=True, minimum=0),
+        "references": Option(int, 4, "retrained references trained on the retain rows (at least one per "
+                             "seed is trained)", minimum=3, maximum=256, tighter="higher"),
+        "sisa_shards": Option(int, 5, "SISA shards", minimum=1, maximum=64, tighter="neutral"),
+        "sisa_slices": Option(int, 3, "SISA slices per shard", minimum=1, maximum=64, tighter="neutral"),
+        "fed_clients": Option(int, 5, "FedAvg clients (the forget rows are one of them)", minimum=2,
+                              maximum=64, tighter="neutral"),
+    },
+)

@@ -1,0 +1,140 @@
+"""The user's own unlearning method: ``--method mypkg.unlearn:forget`` next to the built-ins.
+
+**Protocol** (one for every user method)::
+
+    def forget(model, forget, retain, *, seed, recipe=None):
+        '''Return a model with ``predict_logits(X) -> [n, classes]`` that has forgotten ``forget``.'''
+
+* ``model`` — the original, trained by the method audit's recipe on forget + retain
+  (a private copy: changing it in place is harmless);
+* ``forget``, ``retain`` — ``(X, y)`` pairs, ``X`` float32 ``[n, features]`` (the planted
+  column last), ``y`` int64 class indices;
+* ``seed`` — keyword-only, an integer: the method must be deterministic given it;
+* ``recipe`` — optional keyword: the :class:`audit.recipes.Recipe` (``recipe.fit(X, y,
+  n_classes, seed)``), passed only when the function accepts it.
+
+A spec that is not a built-in name is ``"package.module:function"``, imported through
+:func:`audit.code_import.import_object` (the one home of the rule): a module outside the
+standard library and site-packages runs only with ``--allow-code``. A bad path, an object
+that is not callable or a signature that cannot take the protocol's arguments is bad
+input naming ``--method`` before any training starts.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from audit.code_import import import_object
+from audit.errors import BadInput
+from audit.methods import METHODS
+
+__all__ = ["MethodSpec", "resolve_methods", "split_specs"]
+
+FIELD = "--method"
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A method to audit: its name, the callable in the built-ins' convention, where it came from.
+
+    ``fn(model, forget, retain, recipe, seed)`` is the built-ins' calling convention
+    (:mod:`audit.methods.base`); a user callable is wrapped into it.
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    source: str  # "built-in" | "import"
+    import_path: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        """Its results.json entry.
+
+        >>> resolve_methods(["noop"])[0].record()
+        {'name': 'noop', 'source': 'built-in', 'import_path': None}
+        """
+        return {"name": self.name, "source": self.source, "import_path": self.import_path}
+
+
+def split_specs(values: list[str]) -> list[str]:
+    """Flatten repeated / comma-separated ``--method`` values, keeping order, dropping blanks.
+
+    >>> split_specs(["retrain,noop", " pkg.mod:fn ", "noop"])
+    ['retrain', 'noop', 'pkg.mod:fn']
+    """
+    out: list[str] = []
+    for v in values:
+        for s in v.split(","):
+            if s.strip() and s.strip() not in out:
+                out.append(s.strip())
+    return out
+
+
+def _check_signature(fn: Any, spec: str) -> bool:
+    """Whether ``fn`` takes ``(model, forget, retain, *, seed)``; returns whether it takes ``recipe``."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError) as exc:
+        raise BadInput(FIELD, f"{spec!r}: cannot read its signature ({exc})") from exc
+    try:
+        sig.bind(None, None, None, seed=0)
+    except TypeError as exc:
+        raise BadInput(FIELD, f"{spec!r} must take (model, forget, retain, *, seed[, recipe]): {exc}") from exc
+    params = sig.parameters.values()
+    return "recipe" in sig.parameters or any(p.kind is p.VAR_KEYWORD for p in params)
+
+
+def _wrap(fn: Callable[..., Any], spec: str, takes_recipe: bool) -> Callable[..., Any]:
+    def call(model: Any, forget: Any, retain: Any, recipe: Any, seed: int) -> Any:
+        out = fn(model, forget, retain, seed=seed, **({"recipe": recipe} if takes_recipe else {}))
+        if not callable(getattr(out, "predict_logits", None)):
+            raise BadInput(FIELD, f"{spec!r} returned {type(out).__name__}, which has no predict_logits(X)")
+        return out
+
+    call.__name__ = getattr(fn, "__name__", "user_method")
+    return call
+
+
+def resolve_methods(specs: list[str], allow_code: bool = False, base_dir: Path | None = None) -> list[MethodSpec]:
+    """Built-in names and ``package.module:function`` specs, checked before any work.
+
+    Parameters
+    ----------
+    specs : list of str
+        Method names (:data:`audit.methods.METHODS`) or import paths.
+    allow_code : bool
+        ``--allow-code``: a module outside the standard library and site-packages may be
+        imported (its top-level code runs).
+    base_dir : Path, optional
+        The case file's directory, searched first for a module (which then needs
+        ``--allow-code``).
+
+    Examples
+    --------
+    >>> [m.name for m in resolve_methods(["retrain", "json:dumps"])]
+    Traceback (most recent call last):
+    ...
+    audit.errors.BadInput: --method: 'json:dumps' must take (model, forget, retain, *, seed[, recipe]): got an unexpected keyword argument 'seed'
+    >>> resolve_methods(["nope"])
+    Traceback (most recent call last):
+    ...
+    audit.errors.BadInput: --method: unknown method 'nope'; built-ins: fedavg_recover, fedavg_retrain, finetune, gradient_ascent, newton, noop, random_labels, retrain, sisa, or give 'package.module:function'
+    """
+    out: list[MethodSpec] = []
+    for spec in specs:
+        if spec in METHODS:
+            out.append(MethodSpec(spec, METHODS[spec], "built-in"))
+            continue
+        if ":" not in spec:
+            raise BadInput(FIELD, f"unknown method {spec!r}; built-ins: {', '.join(sorted(METHODS))}, "
+                           "or give 'package.module:function'")
+        fn = import_object(spec, FIELD, base_dir=base_dir, allow_code=allow_code)
+        if not callable(fn) or inspect.isclass(fn):
+            raise BadInput(FIELD, f"{spec!r} is a {type(fn).__name__}, not a function")
+        out.append(MethodSpec(spec, _wrap(fn, spec, _check_signature(fn, spec)), "import", spec))
+    if not out:
+        raise BadInput(FIELD, "need at least one method")
+    return out
