@@ -15,13 +15,14 @@ method) and ``O_s`` is the **positive control** (a no-op posing as the method). 
 band is Bonferroni over metrics x seeds, so a genuine retrain fails with probability at most
 ``fail_level`` however many seeds run, and a pass needs every seed inside the joint band.
 Gated, per seed: accuracy on retain and test (harm: ``at_least``), the forget-minus-test
-loss gap (Yeom 2018), KL(R || U) on forget and test (relative to the references), the
-injection ratio (Izzo 2021: the planted feature's attribution under the model / under
+loss gap (Yeom 2018), the injection ratio (Izzo 2021: the planted feature's attribution under the model / under
 ``O_s``) and the trigger hit rate on triggered test rows (the Athena canary as a rate).
 
 Reported with **no status** (one rule: a statistic without one value per reference cannot be
 scored against the retrain distribution): the Fisher canary test, the loss-attack AUC,
 leave-one-seed-out U-LiRA and the NeurIPS-2023 challenge epsilon (decision record 0006),
+KL(R || U) (context: on the planted forget rows the retrains' answers come from weights the
+planted column never trained, a heavy-tailed spread: a genuine retrain sat at 5 of its SDs),
 wall time and storage.
 """
 
@@ -87,10 +88,10 @@ def _injection_rows(ctx: CheckContext) -> dict[str, np.ndarray] | None:
     return None if o <= 0 else {r: d / o for r, d in drop.items()}
 
 
-def _divergence_rows(ctx: CheckContext, split: str) -> dict[str, np.ndarray]:
-    c = ctx.cache
-    refs, roles = model_roles(ctx)
-    return {m: np.mean([row_divergences(c.logprobs(r, split), c.logprobs(m, split))["kl"]
+def _divergence_rows(cache: Any, split: str, roles: list[str]) -> dict[str, np.ndarray]:
+    """Per-row KL(R || m) averaged over the references other than ``m``."""
+    refs = cache.reference_roles
+    return {m: np.mean([row_divergences(cache.logprobs(r, split), cache.logprobs(m, split))["kl"]
                         for r in refs if r != m], axis=0) for m in roles}
 
 
@@ -101,10 +102,6 @@ def _seed_evidence(ctx: CheckContext, tag: str) -> tuple[list[Evidence], list[st
     ev = [row_evidence(ctx, f"accuracy{tag}", s, {r: c.correct(r, s) for r in roles}, "at_least",
                        float(pol["accuracy_margin"]), src.format("accuracy")) for s in ("retain", "test")]
     ev.append(_loss_gap(ctx, tag, float(pol["loss_gap_margin"])))
-    for s in ("forget", "test"):
-        ev.append(row_evidence(ctx, f"kl_r_u{tag}", s, _divergence_rows(ctx, s), "at_most",
-                               float(pol["kl_margin"]), "each retrained reference's KL from the other "
-                               "references (leave-one-out)", relative=True))
     notes = []
     inj = _injection_rows(ctx)
     if inj is None:
@@ -126,6 +123,19 @@ def _mia_auc(cache: Any, role: str) -> float:
     return float(roc_auc_score(np.r_[np.ones(len(f)), np.zeros(len(t))], -np.r_[f, t]))
 
 
+def _kl_info(runs: list[SeedRun], split: str) -> Metric:
+    """KL(R || U) per row, U over seeds against the references' leave-one-out level (context)."""
+    refs = runs[0].cache.reference_roles
+    u = [float(_divergence_rows(r.cache, split, ["unlearned"])["unlearned"].mean()) for r in runs]
+    level = _divergence_rows(runs[0].cache, split, refs)
+    ref = float(np.mean([level[r].mean() for r in refs]))
+    return Metric("kl_r_u", split, float(np.mean(u)), reference=ref, delta=float(np.mean(u)) - ref,
+                  comparator="info", n=len(u),
+                  note="KL(R || U) per row, mean over the references and seeds; reference = each reference's "
+                       "KL from the others. Context, not gated: on the forget rows the retrains answer the "
+                       "planted column with weights it never trained, so their spread is heavy-tailed")
+
+
 def _info(ctx: CheckContext, runs: list[SeedRun]) -> list[Metric]:
     refs = list(runs[0].cache.reference_roles)
     detected = [not r.canary.deleted for r in runs]
@@ -145,7 +155,8 @@ def _info(ctx: CheckContext, runs: list[SeedRun]) -> list[Metric]:
     # U-LiRA and the challenge pair seed i's U with reference i (the lab trains >= one per seed)
     phi_u = np.stack([r.cache.phi("unlearned") for r in runs])
     phi_r = np.stack([runs[0].cache.phi(refs[i]) for i in range(len(runs))])
-    info += [ulira_metric(phi_u, phi_r, ctx.alpha), *challenge_metrics(phi_u, phi_r, seed=ctx.seed)]
+    info += [_kl_info(runs, "forget"), _kl_info(runs, "test"), ulira_metric(phi_u, phi_r, ctx.alpha),
+             *challenge_metrics(phi_u, phi_r, seed=ctx.seed)]
     secs = float(np.mean([r.seconds for r in runs]))
     info.append(Metric("seconds_unlearn", "seeds", secs, reference=float(np.mean([r.retrain_seconds for r in runs])),
                        comparator="info", n=len(runs), note="reference = wall time of the exact retrain"))
@@ -190,7 +201,6 @@ SPEC = CheckSpec(
                                   minimum=0, maximum=1, tighter="lower"),
         "loss_gap_margin": Option(float, 0.05, "floor of the forget-minus-test loss gap band (nats)",
                                   minimum=0, tighter="lower"),
-        "kl_margin": Option(float, 0.0, "floor of the KL(R || U) band (nats)", minimum=0, tighter="lower"),
         "injection_margin": Option(float, 0.1, "floor of the injection-ratio band (0 = forgotten, 1 = kept)",
                                    minimum=0, tighter="lower"),
         "trigger_margin": Option(float, 0.05, "floor of the trigger-hit-rate band", minimum=0, maximum=1,
@@ -200,7 +210,7 @@ SPEC = CheckSpec(
         "n_queries": Option(int, 100, "triggered test rows queried", minimum=20, tighter="higher"),
         "inject_value": Option(float, 3.0, "value of the planted column on the forget rows",
                                exclusive_minimum=True, minimum=0),
-        "references": Option(int, 4, "retrained references trained on the retain rows (at least one per "
+        "references": Option(int, 8, "retrained references trained on the retain rows (at least one per "
                              "seed is trained)", minimum=3, maximum=256, tighter="higher"),
         "sisa_shards": Option(int, 5, "SISA shards", minimum=1, maximum=64, tighter="neutral"),
         "sisa_slices": Option(int, 3, "SISA slices per shard", minimum=1, maximum=64, tighter="neutral"),

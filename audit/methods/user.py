@@ -79,12 +79,12 @@ def _check_signature(fn: Any, spec: str) -> bool:
         sig = inspect.signature(fn)
     except (TypeError, ValueError) as exc:
         raise BadInput(FIELD, f"{spec!r}: cannot read its signature ({exc})") from exc
+    takes_recipe = "recipe" in sig.parameters or any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
     try:
-        sig.bind(None, None, None, seed=0)
+        sig.bind(None, None, None, seed=0, **({"recipe": None} if takes_recipe else {}))
     except TypeError as exc:
         raise BadInput(FIELD, f"{spec!r} must take (model, forget, retain, *, seed[, recipe]): {exc}") from exc
-    params = sig.parameters.values()
-    return "recipe" in sig.parameters or any(p.kind is p.VAR_KEYWORD for p in params)
+    return takes_recipe
 
 
 def _wrap(fn: Callable[..., Any], spec: str, takes_recipe: bool) -> Callable[..., Any]:
@@ -114,10 +114,12 @@ def resolve_methods(specs: list[str], allow_code: bool = False, base_dir: Path |
 
     Examples
     --------
-    >>> [m.name for m in resolve_methods(["retrain", "json:dumps"])]
+    >>> [m.source for m in resolve_methods(["retrain", "noop"])]
+    ['built-in', 'built-in']
+    >>> resolve_methods(["json:dumps"])
     Traceback (most recent call last):
     ...
-    audit.errors.BadInput: --method: 'json:dumps' must take (model, forget, retain, *, seed[, recipe]): got an unexpected keyword argument 'seed'
+    audit.errors.BadInput: --method: 'json:dumps' must take (model, forget, retain, *, seed[, recipe]): too many positional arguments
     >>> resolve_methods(["nope"])
     Traceback (most recent call last):
     ...
