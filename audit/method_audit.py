@@ -175,7 +175,7 @@ class _Lab:
 
 def _subject(lab: _Lab, method: MethodSpec, target: int) -> dict[str, Any] | CheckResult:
     """The method's check context extras, or a skipped / error result when it cannot run."""
-    cid, title = f"method_{method.name}", f"Method: {method.name}"
+    cid, title = f"method_{method.key}", f"Method: {method.name}"
     try:
         runs = [lab.seed_run(method, i, s) for i, s in enumerate(lab.seeds)]
     except BadInput as exc:
@@ -187,7 +187,7 @@ def _subject(lab: _Lab, method: MethodSpec, target: int) -> dict[str, Any] | Che
         why = traceback.format_exception_only(type(exc), exc)[-1].strip()
         return CheckResult(cid, "error", f"{method.name} raised while unlearning: {why}", title=title,
                            notes=[why], required=method.name not in CONTROLS)
-    return {"method": method.name, "seeds": runs, "target": target, "required": method.name not in CONTROLS}
+    return {"method": method.name, "key": method.key, "seeds": runs, "target": target, "required": method.name not in CONTROLS}
 
 
 _COLUMNS = ["method", "seeds", "accuracy retain", "accuracy test", "loss gap delta", "KL(R||U) forget",
@@ -198,7 +198,7 @@ _MEANS = {"accuracy retain": ("accuracy", "retain"), "accuracy test": ("accuracy
           "trigger hit rate": ("trigger_hit_rate", "trigger")}
 
 
-def _row(check: dict[str, Any], n_seeds: int) -> list[Any]:
+def _row(name: str, check: dict[str, Any], n_seeds: int) -> list[Any]:
     ms = check.get("metrics", [])
 
     def mean(name: str, split: str, key: str = "value") -> float | None:
@@ -211,7 +211,7 @@ def _row(check: dict[str, Any], n_seeds: int) -> list[Any]:
 
     secs, rsecs = info("seconds_unlearn"), next((m["reference"] for m in ms if m["name"] == "seconds_unlearn"), None)
     row = {c: mean(*_MEANS[c]) for c in _MEANS}
-    row.update({"method": check["id"].removeprefix("method_"), "seeds": n_seeds if ms else 0,
+    row.update({"method": name, "seeds": n_seeds if ms else 0,
                 "loss gap delta": mean("loss_gap", "forget_vs_test", "delta"),
                 "KL(R||U) forget": next((m["value"] for m in ms if m["name"] == "kl_r_u" and m["split"] == "forget"),
                                         None),
@@ -222,9 +222,10 @@ def _row(check: dict[str, Any], n_seeds: int) -> list[Any]:
     return [row[c] for c in _COLUMNS]
 
 
-def _comparison(checks: list[dict[str, Any]], case: AuditCase, seeds: list[int], target: int) -> dict[str, Any]:
+def _comparison(names: list[str], checks: list[dict[str, Any]], case: AuditCase, seeds: list[int],
+                target: int) -> dict[str, Any]:
     """The side-by-side table of the method checks (a view of them; decides nothing itself)."""
-    rows = [_row(c, len(seeds)) for c in checks]
+    rows = [_row(n, c, len(seeds)) for n, c in zip(names, checks, strict=True)]
     decided = [c["status"] for c in checks if c["required"]]
     forest = [{"label": r[0], "value": r[6], "ci": None} for r in rows if r[6] is not None]
     return CheckResult(
@@ -293,16 +294,16 @@ def run_method_audit(
     subjects, fixed = {}, {}
     for m in specs:
         s = _subject(lab, m, d.target)
-        (subjects if isinstance(s, dict) else fixed)[m.name] = s
+        (subjects if isinstance(s, dict) else fixed)[m.key] = s
     checks, meters, kinds = run_method_checks(case, pol, seed, subjects)
     by_id = {c["id"]: c for c in checks}
-    ordered = [by_id.get(f"method_{m.name}") or fixed[m.name].to_dict() for m in specs]
+    ordered = [by_id.get(f"method_{m.key}") or fixed[m.key].to_dict() for m in specs]
     kinds.update({f"method_{n}": "forgetting" for n in fixed})
     model = {"sha256": None, "format": f"method-audit:{recipe.name}", "file": None, "source": "trained"}
     refs = [_model_entry(lab.models[r]) for r in lab.cache.reference_roles]
     record = {"methods": [m.record() for m in specs], "seeds": seeds, "references": len(lab.ref_seconds),
               "recipe": recipe.name, "target_class": d.target, "allow_code": allow}
-    return build_results(case, pol, sources, seed, "method", [_comparison(ordered, case, seeds, d.target), *ordered],
+    return build_results(case, pol, sources, seed, "method", [_comparison([m.name for m in specs], ordered, case, seeds, d.target), *ordered],
                          kinds, meters, time.perf_counter() - clock, started,
                          models={"original": model, "unlearned": model, "retrained": refs},
                          extra={"method_audit": record})

@@ -116,6 +116,36 @@ def write_tiny_case(d: Path) -> Path:
     return d
 
 
+DIGITS_METHOD_RECIPE = {"hidden": [16], "epochs": 6, "lr": 0.01, "batch_size": 128}
+
+
+def write_digits_method_case(d: Path) -> Path:
+    """A digits case for method audits (scikit-learn's handwritten digits) in ``d``; return its case file.
+
+    The case's own models are quick logistic regressions: a method audit trains its own O, U
+    and R with the case's ``torch-mlp`` recipe (:data:`DIGITS_METHOD_RECIPE`).
+    """
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    from audit.scenarios.digits import digits_frame
+
+    df = digits_frame(seed=0)
+    feats = [c for c in df.columns if c.startswith("px")]
+    keep = df["split"] == "retain"
+    model = LogisticRegression(max_iter=500).fit(df.loc[keep, feats].to_numpy(), df.loc[keep, "label"])
+    for name in ("original", "unlearned", "retrained-0"):
+        sio.dump(model, d / f"{name}.skops")
+    df.to_csv(d / "data.csv", index=False)
+    params = ", ".join(f"{k} = {v}" for k, v in DIGITS_METHOD_RECIPE.items())
+    (d / "case.toml").write_text(
+        '[case]\nname = "digits-methods"\n\n[models]\noriginal = "original.skops"\n'
+        'unlearned = "unlearned.skops"\nretrained = ["retrained-0.skops"]\n\n[data]\npath = "data.csv"\n'
+        'label = "label"\nsplit = "split"\nid = "image_id"\n\n'
+        f'[training]\nrecipe = "torch-mlp"\nparams = {{ {params} }}\n')
+    return d / "case.toml"
+
+
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small binary case with scikit-learn models in .skops files (fast)."""

@@ -23,6 +23,7 @@ input naming ``--method`` before any training starts.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,13 +51,23 @@ class MethodSpec:
     source: str  # "built-in" | "import"
     import_path: str | None = None
 
+    @property
+    def key(self) -> str:
+        """The method's id in results.json (``method_<key>``): lower case, ``[a-z0-9_]``.
+
+        >>> MethodSpec("mypkg.unlearn:Forget", print, "import", "mypkg.unlearn:Forget").key
+        'mypkg_unlearn_forget'
+        """
+        return re.sub(r"[^a-z0-9_]", "_", self.name.lower())
+
     def record(self) -> dict[str, Any]:
         """Its results.json entry.
 
         >>> resolve_methods(["noop"])[0].record()
-        {'name': 'noop', 'source': 'built-in', 'import_path': None}
+        {'name': 'noop', 'source': 'built-in', 'import_path': None, 'check_id': 'method_noop'}
         """
-        return {"name": self.name, "source": self.source, "import_path": self.import_path}
+        return {"name": self.name, "source": self.source, "import_path": self.import_path,
+                "check_id": f"method_{self.key}"}
 
 
 def split_specs(values: list[str]) -> list[str]:
@@ -139,4 +150,9 @@ def resolve_methods(specs: list[str], allow_code: bool = False, base_dir: Path |
         out.append(MethodSpec(spec, _wrap(fn, spec, _check_signature(fn, spec)), "import", spec))
     if not out:
         raise BadInput(FIELD, "need at least one method")
+    keys = [m.key for m in out]
+    clash = sorted({m.name for m in out if keys.count(m.key) > 1})
+    if clash:
+        raise BadInput(FIELD, f"methods {clash} would share one results id (method_<name> with "
+                       "every character outside a-z, 0-9 and _ replaced by _)")
     return out

@@ -19,8 +19,8 @@ from audit.cli_methods import register
 from audit.errors import BadInput
 from audit.method_audit import run_method_audit
 from audit.methods.user import resolve_methods
-from audit.recipes import get_recipe
 from reports import validate_results
+from tests.conftest import write_digits_method_case
 
 USER_MODULE = '''
 import copy
@@ -59,27 +59,27 @@ def wrong_signature(model, forget):
 '''
 MINE = "my_unlearn"
 USER = [f"{MINE}:keep_original", f"{MINE}:add_noise", f"{MINE}:retrain_from_scratch"]
-TRAINING = '\n[training]\nrecipe = "torch-mlp"\nparams = { hidden = [16], epochs = 25, lr = 0.01 }\n'
 POLICY = {"general": {"n_bootstrap": 200}}
 
 
 @pytest.fixture(scope="module")
-def case_dir(tiny_dir, tmp_path_factory):
-    d = tmp_path_factory.mktemp("method_mode") / "case"
-    shutil.copytree(tiny_dir, d)
-    (d / "case.toml").write_text((d / "case.toml").read_text() + TRAINING)
+def case_dir(tmp_path_factory):
+    """Digits with the planted signal; on the tiny 4-feature binary case the retrains' answer to
+    the planted column (weights it never trains) spreads so widely that a no-op sits inside the
+    retrain band (trigger hit rate 0.32-0.73 over 8 retrains): the audit has no power there."""
+    d = tmp_path_factory.mktemp("method_mode")
+    write_digits_method_case(d)
     (d / f"{MINE}.py").write_text(USER_MODULE)
     return d
 
 
 def _audit(case_dir, seeds, methods=("retrain", "noop", *USER)):
-    recipe = get_recipe("torch-mlp", {"hidden": [16], "epochs": 25, "lr": 0.01})
     case = load_case(case_dir / "case.toml", allow_code=True)
-    return run_method_audit(case, list(methods), list(seeds), seed=0, recipe=recipe, policy=POLICY)
+    return run_method_audit(case, list(methods), list(seeds), seed=0, policy=POLICY)
 
 
 def _statuses(results):
-    return {c["id"].removeprefix("method_"): c["status"] for c in results["checks"]}
+    return {c["title"].removeprefix("Method: "): c["status"] for c in results["checks"]}
 
 
 def _assert_known_answers(results):
@@ -116,11 +116,12 @@ def test_every_gated_metric_is_the_kernels_with_both_controls(fast):
 
 def test_user_method_is_recorded(fast):
     rec = {m["name"]: m for m in fast["method_audit"]["methods"]}
-    assert rec["noop"] == {"name": "noop", "source": "built-in", "import_path": None}
+    assert rec["noop"] == {"name": "noop", "source": "built-in", "import_path": None, "check_id": "method_noop"}
     assert rec[USER[2]]["source"] == "import" and rec[USER[2]]["import_path"] == USER[2]
+    assert rec[USER[2]]["check_id"] == "method_my_unlearn_retrain_from_scratch"
     assert fast["method_audit"]["allow_code"] is True and fast["method_audit"]["seeds"] == [0, 1]
     req = {c["id"]: c["required"] for c in fast["checks"]}
-    assert not req["method_retrain"] and not req["method_noop"] and req[f"method_{USER[0]}"]
+    assert not req["method_retrain"] and not req["method_noop"] and req["method_my_unlearn_keep_original"]
 
 
 def test_user_method_needs_allow_code_and_the_protocol(case_dir):
@@ -147,7 +148,7 @@ def _app():
 def test_cli_method_option_mixes_builtins_and_user_callables(case_dir, tmp_path):
     out = tmp_path / "pack"
     args = ["methods", "--case", str(case_dir / "case.toml"), "--out", str(out), "--seeds", "0,1",
-            "--epochs", "25", "--method", "retrain,noop", "--method", USER[2]]
+            "--method", "retrain,noop", "--method", USER[2]]
     refused = CliRunner().invoke(_app(), args)
     assert refused.exit_code == 2 and "--method" in refused.output and not out.exists()
     res = CliRunner().invoke(_app(), [*args, "--allow-code"])
@@ -161,18 +162,22 @@ def test_known_answers_five_seeds_torch(case_dir):
     _assert_known_answers(_audit(case_dir, [2, 3, 4, 5, 6]))
 
 
-@pytest.mark.slow  # ~1-2 min on the shared 2-core machine
-def test_known_answers_five_seeds_sklearn_mlp(tiny_dir, tmp_path):
+@pytest.mark.slow  # ~2-4 min on the shared 2-core machine
+def test_known_answers_five_seeds_sklearn_mlp(case_dir, tmp_path):
     """A second family: scikit-learn's MLPClassifier through the `sklearn` recipe (clone + random_state)."""
+    import pandas as pd
     import skops.io as sio
     from sklearn.neural_network import MLPClassifier
 
     d = tmp_path / "case"
-    shutil.copytree(tiny_dir, d)
-    sio.dump(MLPClassifier(hidden_layer_sizes=(16,), max_iter=300, random_state=0).fit([[0, 0, 0, 0]] * 2 + [[1, 1, 1, 1]] * 2,
-                                                                                      [0, 0, 1, 1]), d / "original.skops")
-    (d / "case.toml").write_text((d / "case.toml").read_text() + '\n[training]\nrecipe = "sklearn"\n')
-    (d / f"{MINE}.py").write_text(USER_MODULE)
+    shutil.copytree(case_dir, d)
+    df = pd.read_csv(d / "data.csv")
+    feats = [c for c in df.columns if c.startswith("px")]
+    keep = df["split"] == "retain"
+    est = MLPClassifier(hidden_layer_sizes=(16,), max_iter=60, random_state=0)
+    sio.dump(est.fit(df.loc[keep, feats].to_numpy(), df.loc[keep, "label"]), d / "original.skops")
+    text = (d / "case.toml").read_text()
+    (d / "case.toml").write_text(text[:text.index("[training]")] + '[training]\nrecipe = "sklearn"\n')
     case = load_case(d / "case.toml", allow_code=True)
     res = run_method_audit(case, ["retrain", "noop", USER[0], USER[2]], [0, 1, 2, 3, 4], policy=POLICY)
     st = _statuses(res)
