@@ -1,7 +1,6 @@
-"""Method audit and the `methods` command: known answers (retrain vs no-op) on a tiny case."""
+"""Method audit and the `methods` command: known answers (retrain vs no-op) on digits with a planted signal."""
 
 import json
-import shutil
 
 import pytest
 import typer
@@ -12,25 +11,20 @@ from audit.cli_methods import register
 from audit.errors import BadInput
 from audit.method_audit import run_method_audit
 from reports import validate_results, verify_pack
-
-TRAINING = '\n[training]\nrecipe = "torch-mlp"\nparams = { hidden = [16], epochs = 25, lr = 0.01 }\n'
+from tests.conftest import write_digits_method_case
 
 
 @pytest.fixture(scope="module")
-def case_dir(tiny_dir, tmp_path_factory):
-    d = tmp_path_factory.mktemp("tiny_methods") / "case"
-    shutil.copytree(tiny_dir, d)
-    (d / "case.toml").write_text((d / "case.toml").read_text() + TRAINING)
+def case_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("digits_methods")
+    write_digits_method_case(d)
     return d
 
 
 @pytest.fixture(scope="module")
 def results(case_dir):
-    from audit.recipes import get_recipe
-
-    recipe = get_recipe("torch-mlp", {"hidden": [16], "epochs": 25, "lr": 0.01})
     return run_method_audit(load_case(case_dir / "case.toml"), ["retrain", "noop", "finetune", "sisa", "newton"],
-                            [0, 1, 2], seed=0, recipe=recipe, policy={"general": {"n_bootstrap": 200}})
+                            [0, 1, 2], seed=0, policy={"general": {"n_bootstrap": 200}})
 
 
 def _check(results, name):
@@ -55,8 +49,10 @@ def test_noop_fails_and_retrain_does_not(results):
     noop, retrain = _check(results, "noop"), _check(results, "retrain")
     assert noop["status"] == "fail"
     assert _metric(noop, "injection_ratio")["value"] == pytest.approx(1.0)
+    assert _metric(noop, "injection_ratio")["status"] == "fail"  # decided by the kernel
     assert _metric(noop, "canary_detected")["value"] == 1.0
-    assert retrain["status"] != "fail"
+    assert _metric(noop, "canary_detected")["status"] is None  # reported, no status
+    assert retrain["status"] == "pass"
     # an MLP's untrained weights on the injected column give a retrain a small non-zero
     # attribution; the check compares U's ratio with R's, not with 0
     inj = _metric(retrain, "injection_ratio")
@@ -73,10 +69,14 @@ def test_sisa_reports_storage_and_inapplicable_method_is_skipped(results):
 
 def test_bad_input(case_dir, tiny_dir):
     case = load_case(case_dir / "case.toml")
-    with pytest.raises(BadInput):
+    with pytest.raises(BadInput, match="--method"):
         run_method_audit(case, ["nope"], [0])
-    with pytest.raises(BadInput):
+    with pytest.raises(BadInput, match="seeds"):
         run_method_audit(case, ["noop"], [])
+    with pytest.raises(BadInput, match="policy.method.references"):
+        run_method_audit(case, ["noop"], [0], policy={"method": {"references": 1}})
+    with pytest.raises(BadInput, match="policy.method.nope"):
+        run_method_audit(case, ["noop"], [0], policy={"method": {"nope": 1}})
     with pytest.raises(BadInput):
         run_method_audit(load_case(tiny_dir / "case.toml"), ["noop"], [0])  # no recipe
 
@@ -87,7 +87,7 @@ def test_cli_writes_pack_and_exits_with_verdict(case_dir, tmp_path):
     app.command("noop-placeholder")(lambda: None)  # typer needs >1 command to keep the name
     out = tmp_path / "pack"
     res = CliRunner().invoke(app, ["methods", "--case", str(case_dir / "case.toml"), "--out", str(out),
-                                   "--methods", "retrain,noop,finetune", "--seeds", "0,1", "--epochs", "10"])
+                                   "--methods", "retrain,noop,finetune", "--seeds", "0,1", "--epochs", "3"])
     assert res.exit_code in (1, 3), res.output
     assert verify_pack(out) == []
     data = json.loads((out / "results.json").read_text())
