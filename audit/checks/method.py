@@ -22,7 +22,7 @@ Reported with **no status** (one rule: a statistic without one value per referen
 scored against the retrain distribution): the Fisher canary test, the loss-attack AUC,
 leave-one-seed-out U-LiRA and the NeurIPS-2023 challenge epsilon (decision record 0006),
 KL(R || U) (context: on the planted forget rows the retrains' answers come from weights the
-planted column never trained, a heavy-tailed spread: a genuine retrain sat at 5 of its SDs),
+planted column never trained, a heavy-tailed spread: a genuine retrain sat 7 of their SDs out),
 wall time and storage.
 """
 
