@@ -29,12 +29,14 @@ def _run(case_path: Path, out: Path, methods: list[str], seeds: str, seed: int, 
     from audit.case import load_case
     from audit.cli import _check_out
     from audit.method_audit import run_method_audit
+    from audit.methods.user import resolve_methods
     from audit.recipes import get_recipe
     from audit.runner import case_inputs
     from reports import write_pack
 
     _check_out(out)
     case = load_case(case_path, allow_pickle=allow_pickle, allow_code=allow_code)
+    specs = resolve_methods(methods, allow_code=allow_code, base_dir=case.base_dir) if methods else None
     if not case.recipe:
         raise BadInput("training.recipe", "a method audit needs a training recipe ([training] in the case)")
     params = dict(case.recipe_params)
@@ -43,7 +45,7 @@ def _run(case_path: Path, out: Path, methods: list[str], seeds: str, seed: int, 
             raise BadInput("--epochs", "must be at least 1")
         params["epochs"] = epochs
     recipe = get_recipe(case.recipe, params, original=case.models["original"])
-    results = run_method_audit(case, methods or None, _ints(seeds, "--seeds"), seed=seed, recipe=recipe,
+    results = run_method_audit(case, specs, _ints(seeds, "--seeds"), seed=seed, recipe=recipe,
                                allow_code=allow_code)
     write_pack(results, out, inputs=case_inputs(case))
     return results

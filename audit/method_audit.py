@@ -240,7 +240,7 @@ def _comparison(names: list[str], checks: list[dict[str, Any]], case: AuditCase,
 
 
 def run_method_audit(
-    case: AuditCase, methods: list[str] | None = None, seeds: list[int] | None = None, seed: int = 0,
+    case: AuditCase, methods: list[str | MethodSpec] | None = None, seeds: list[int] | None = None, seed: int = 0,
     recipe: Any = None, policy: dict[str, Any] | None = None, allow_code: bool | None = None,
 ) -> dict[str, Any]:
     """Run ``methods`` x ``seeds`` on ``case`` and return its results (mode ``method``).
@@ -249,10 +249,10 @@ def run_method_audit(
     ----------
     case : AuditCase
         The data (its forget / retain / test split) and the ``[training]`` recipe.
-    methods : list of str, optional
+    methods : list of str or MethodSpec, optional
         Built-in names (:data:`audit.methods.METHODS`) and / or the user's own
-        ``"package.module:function"`` (protocol: :mod:`audit.methods.user`). Default
-        :data:`DEFAULT_METHODS`.
+        ``"package.module:function"`` (protocol: :mod:`audit.methods.user`), or specs already
+        resolved by :func:`audit.methods.user.resolve_methods`. Default :data:`DEFAULT_METHODS`.
     seeds : list of int, optional
         Training seeds (default ``[0, 1, 2]``); each seed trains its own original and U.
     seed : int

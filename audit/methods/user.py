@@ -109,13 +109,15 @@ def _wrap(fn: Callable[..., Any], spec: str, takes_recipe: bool) -> Callable[...
     return call
 
 
-def resolve_methods(specs: list[str], allow_code: bool = False, base_dir: Path | None = None) -> list[MethodSpec]:
+def resolve_methods(specs: list[str | MethodSpec], allow_code: bool = False,
+                    base_dir: Path | None = None) -> list[MethodSpec]:
     """Built-in names and ``package.module:function`` specs, checked before any work.
 
     Parameters
     ----------
-    specs : list of str
-        Method names (:data:`audit.methods.METHODS`) or import paths.
+    specs : list of str or MethodSpec
+        Method names (:data:`audit.methods.METHODS`) or import paths (a :class:`MethodSpec`
+        already resolved is kept as is).
     allow_code : bool
         ``--allow-code``: a module outside the standard library and site-packages may be
         imported (its top-level code runs).
@@ -138,6 +140,9 @@ def resolve_methods(specs: list[str], allow_code: bool = False, base_dir: Path |
     """
     out: list[MethodSpec] = []
     for spec in specs:
+        if isinstance(spec, MethodSpec):
+            out.append(spec)
+            continue
         if spec in METHODS:
             out.append(MethodSpec(spec, METHODS[spec], "built-in"))
             continue
