@@ -313,10 +313,26 @@ def build_results(
 ) -> AuditResult:
     """The one results builder (results.json) of model and method audits.
 
-    Controls, the verdict with the no-power rule (``forced`` = a verdict and its reason
-    that override it, e.g. identity), the case, policy, models, data, checks and cost.
-    ``models`` replaces the case's model entries (a method audit trains its own);
-    ``extra`` adds top-level fields (a method audit's ``method_audit`` record).
+    Parameters
+    ----------
+    case, pol, policy_sources, seed, mode
+        The case, the resolved policy and its layers, the run seed, ``"model"`` / ``"method"``.
+    checks, kinds, meters
+        The check dicts in order, each check id's kind (for :func:`audit_controls`) and its
+        cost meter.
+    seconds, started
+        The run's wall time and start timestamp.
+    models : dict, optional
+        Replaces the case's model entries (a method audit trains its own).
+    extra : dict, optional
+        Top-level fields to add (a method audit's ``method_audit`` record).
+    forced : (str, str), optional
+        A verdict and its reason that override the gate (identity).
+
+    Returns
+    -------
+    AuditResult
+        The results dict with controls, the verdict (no-power rule applied) and exit code.
     """
     controls = audit_controls(checks, kinds)
     verdict, reason = forced or gate_verdict(checks, controls, pol["general"]["on_no_power"])

@@ -89,6 +89,8 @@ class CheckSpec:
     run: Callable[[CheckContext], CheckResult]
     options: Mapping[str, Option]
     order: int = 100
+    # the audit modes the runner runs it in: "model" (run_audit) and / or "method"
+    # (run_method_checks, once per method; see audit/checks/method.py)
     modes: tuple[str, ...] = ("model",)
     # "forgetting": its positive control (the original as candidate) is the audit's power;
     # "harm": one-sided, needs no power; "identity" / "context": neither

@@ -2,7 +2,9 @@
 
 Every method is ``fn(model, forget, retain, recipe, seed) -> model`` (``forget`` and
 ``retain`` are ``(X, y)`` pairs). :data:`METHODS` maps names to functions and
-:func:`unlearn` runs one by name and reports its wall time (and the retrain's).
+:func:`unlearn` runs one by name and reports its wall time (and the retrain's). The user's
+own method (``--method pkg.mod:function``) follows the protocol of :mod:`audit.methods.user`
+and is wrapped into this convention.
 
 Examples
 --------
