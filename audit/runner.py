@@ -299,6 +299,8 @@ def run_method_checks(
             with metered() as meter:
                 result = _run_check(spec, ctx)
             result.id = rid
+            if result.status == "error":  # _run_check named the spec, not the subject
+                result.title = f"{spec.title}: {extras.get('method', name)}"
             result.required = result.required and bool(extras.get("required", True))
             checks.append(result.to_dict())
             meters[rid], kinds[rid] = meter, _kind(spec)
