@@ -332,7 +332,17 @@ def _load_file(path: Path, fmt: str, table: dict[str, Any], field: str, allow_pi
         model = _wrap_object(obj, field)
         model.sha256 = _sha256(path)
         return model
-    raise BadInput(field, f"unknown model format {fmt!r} for {path.name}")
+    from audit.extensions import registered
+
+    loader = registered("adapter").get(fmt)
+    if loader is None:
+        raise BadInput(field, f"unknown model format {fmt!r} for {path.name}")
+    model = _wrap_object(loader(path, dict(table)), field)  # an extension's adapter
+    if getattr(model, "format", "callable") == "callable":
+        model.format = fmt
+    if getattr(model, "sha256", None) is None:
+        model.sha256 = _sha256(path)
+    return model
 
 
 def _format_from_suffix(path: Path, architecture: str | None) -> str:

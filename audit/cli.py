@@ -81,11 +81,14 @@ def parse_formats(formats: str, no_pdf: bool) -> frozenset[str]:
 def _audit(case_path: Path, out: Path, policy: Path | None, seed: int, allow_pickle: bool,
            sign_key: Path | None, template: Path | None, allow_code: bool = False,
            commitment_key: Path | None = None, *,
-           quiet: bool = False, formats: frozenset[str] | None = None) -> dict[str, Any]:
+           quiet: bool = False, formats: frozenset[str] | None = None,
+           extensions: list[str] | None = None) -> dict[str, Any]:
     """Load, validate, run and write; raises BadInput before anything is written."""
     from audit.case import load_case
+    from audit.extensions import load_extensions
     from audit.policy import default_policy, load_policy_file, merge_policy
 
+    load_extensions(extensions or [], allow_code, base_dir=Path(case_path).resolve().parent)
     _check_out(out)
     _check_writable(out)
     _check_pack_options(sign_key, template)
@@ -239,6 +242,9 @@ def run(
     no_pdf: Annotated[bool, typer.Option("--no-pdf", help="Skip report.pdf (same as leaving pdf out "
                                          "of --formats).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    extension: Annotated[list[str] | None, typer.Option("--extension", help=(
+        "Import an extension module first (repeatable): its audit.extensions.register decorators add "
+        "checks, model formats and methods; outside site-packages it needs --allow-code."))] = None,
 ) -> None:
     """Audit one unlearned model; the exit code is the verdict."""
     if format not in ("text", "json"):
@@ -246,7 +252,7 @@ def run(
         raise typer.Exit(2)
     views = parse_formats(formats, no_pdf)
     results = _audit(case, out, policy, seed, allow_pickle, sign_key, template, allow_code, commitment_key,
-                     quiet=quiet, formats=views)
+                     quiet=quiet, formats=views, extensions=extension)
     if format == "json":
         from reports import dump_results
 

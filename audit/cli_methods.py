@@ -25,15 +25,17 @@ def _ints(text: str, field: str) -> list[int]:
 
 
 def _run(case_path: Path, out: Path, methods: list[str], seeds: str, seed: int, epochs: int | None,
-         allow_pickle: bool, allow_code: bool = False) -> dict:
+         allow_pickle: bool, allow_code: bool = False, extensions: list[str] | None = None) -> dict:
     from audit.case import load_case
     from audit.cli import _check_out
+    from audit.extensions import load_extensions
     from audit.method_audit import run_method_audit
     from audit.methods.user import resolve_methods
     from audit.recipes import get_recipe
     from audit.runner import case_inputs
     from reports import write_pack
 
+    load_extensions(extensions or [], allow_code, base_dir=Path(case_path).resolve().parent)
     _check_out(out)
     case = load_case(case_path, allow_pickle=allow_pickle, allow_code=allow_code)
     specs = resolve_methods(methods, allow_code=allow_code, base_dir=case.base_dir) if methods else None
@@ -69,6 +71,9 @@ def methods_command(
     allow_code: Annotated[bool, typer.Option("--allow-code", help="Trust code the case names "
                                              "(architecture modules, recipe functions) and --method "
                                              "functions outside site-packages.")] = False,
+    extension: Annotated[list[str] | None, typer.Option("--extension", help=(
+        "Import an extension module first (repeatable; audit.extensions.register); outside "
+        "site-packages it needs --allow-code."))] = None,
 ) -> None:
     """Run unlearning methods x seeds under control and write one side-by-side pack."""
     from audit.cli import _bad_input, _summary
@@ -83,9 +88,9 @@ def methods_command(
 
             with tempfile.TemporaryDirectory(prefix="unlearn-audit-methods-") as tmp:
                 path = build_scenario(scenario, Path(tmp) / scenario, seed=seed)
-                results = _run(path, out, names, seeds, seed, epochs, allow_pickle, allow_code)
+                results = _run(path, out, names, seeds, seed, epochs, allow_pickle, allow_code, extension)
         else:
-            results = _run(case, out, names, seeds, seed, epochs, allow_pickle, allow_code)
+            results = _run(case, out, names, seeds, seed, epochs, allow_pickle, allow_code, extension)
     except BadInput as exc:
         raise _bad_input(exc) from None
     _summary(results, out)

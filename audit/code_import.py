@@ -34,7 +34,7 @@ from typing import Any
 
 from audit.errors import BadInput
 
-__all__ = ["import_object", "module_origin", "trusted_roots"]
+__all__ = ["import_object", "import_module", "module_origin", "trusted_roots"]
 
 
 @cache
@@ -115,6 +115,41 @@ def _scoped_case_import(base_dir: Path, top: str) -> Iterator[None]:
         sys.modules.update(saved)
 
 
+def _import(mod_name: str, label: str, field: str, base_dir: Path | None, allow_code: bool) -> Any:
+    """Import ``mod_name`` under the rule above; messages name ``label`` and ``field``."""
+    kind, where = module_origin(mod_name, base_dir)
+    if kind == "missing":
+        raise BadInput(field, f"cannot import {label!r}: no module named {mod_name.split('.')[0]!r}")
+    if kind in ("case", "other") and not allow_code:
+        place = "in the case directory" if kind == "case" else "outside the installed packages"
+        raise BadInput(field, f"{mod_name!r} is code {place} ({where}); importing it runs it — "
+                       "pass --allow-code to trust it")
+    try:
+        if kind == "case" and base_dir is not None:
+            with _scoped_case_import(base_dir, mod_name.split(".")[0]):
+                return importlib.import_module(mod_name)
+        return importlib.import_module(mod_name)
+    except ImportError as exc:
+        raise BadInput(field, f"cannot import {label!r}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - the module's own code failed while importing
+        raise BadInput(field, f"importing {mod_name!r} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def import_module(module: str, field: str, base_dir: Path | None = None, allow_code: bool = False) -> Any:
+    """Import the module ``"package.module"`` (an extension), under the same rule as :func:`import_object`.
+
+    >>> import_module("json", "--extension").__name__
+    'json'
+    >>> import_module("json:dumps", "--extension")
+    Traceback (most recent call last):
+    ...
+    audit.errors.BadInput: --extension: expected 'package.module', got 'json:dumps'
+    """
+    if not isinstance(module, str) or not module or not all(p.isidentifier() for p in module.split(".")):
+        raise BadInput(field, f"expected 'package.module', got {module!r}")
+    return _import(module, module, field, base_dir, allow_code)
+
+
 def import_object(spec: str, field: str, base_dir: Path | None = None, allow_code: bool = False) -> Any:
     """Import ``"pkg.module:Name"`` for a case file, refusing untrusted code without ``allow_code``.
 
@@ -145,21 +180,8 @@ def import_object(spec: str, field: str, base_dir: Path | None = None, allow_cod
     if not sep or not mod_name or not attr.isidentifier() or not all(
             p.isidentifier() for p in mod_name.split(".")):
         raise BadInput(field, f"expected 'package.module:Name', got {spec!r}")
-    kind, where = module_origin(mod_name, base_dir)
-    if kind == "missing":
-        raise BadInput(field, f"cannot import {spec!r}: no module named {mod_name.split('.')[0]!r}")
-    if kind in ("case", "other") and not allow_code:
-        place = "in the case directory" if kind == "case" else "outside the installed packages"
-        raise BadInput(field, f"{mod_name!r} is code {place} ({where}); importing it runs it — "
-                       "pass --allow-code to trust it")
+    module = _import(mod_name, spec, field, base_dir, allow_code)
     try:
-        if kind == "case" and base_dir is not None:
-            with _scoped_case_import(base_dir, mod_name.split(".")[0]):
-                module = importlib.import_module(mod_name)
-        else:
-            module = importlib.import_module(mod_name)
         return getattr(module, attr)
-    except (ImportError, AttributeError) as exc:
+    except AttributeError as exc:
         raise BadInput(field, f"cannot import {spec!r}: {exc}") from exc
-    except Exception as exc:  # noqa: BLE001 - the module's own code failed while importing
-        raise BadInput(field, f"importing {mod_name!r} failed: {type(exc).__name__}: {exc}") from exc

@@ -264,6 +264,14 @@ def run_audit(
                          time.perf_counter() - clock, started, forced=forced)
 
 
+def _extensions() -> dict[str, Any]:
+    """results.json ``extensions``: what registered extensions added (absent when none)."""
+    from audit.extensions import KINDS, registered
+
+    ext = {k: sorted(registered(k)) for k in KINDS if registered(k)}
+    return {"extensions": ext} if ext else {}
+
+
 def _kind(spec: Any) -> str:
     return spec.kind if spec.power else f"{spec.kind}-no-power"
 
@@ -373,6 +381,7 @@ def build_results(
             "forget_kind": _forget_kind(case),
         },
         "checks": checks,
+        **_extensions(),
         **(extra or {}),
         "cost": cost_summary(meters, seconds),
         "environment": _environment(),

@@ -1,4 +1,5 @@
-"""Check registry: every module in this package that defines ``SPEC`` is a check."""
+"""Check registry: every module in this package that defines ``SPEC`` is a check; extensions
+add theirs with :func:`audit.extensions.register` (``register("check")(SPEC)``)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,28 @@ import pkgutil
 
 from audit.checks.base import CheckContext, CheckSpec
 
-__all__ = ["CheckContext", "CheckSpec", "registry"]
+__all__ = ["CheckContext", "CheckSpec", "registry", "builtin_registry"]
 
 _REGISTRY: dict[str, CheckSpec] | None = None
 
 
 def registry() -> dict[str, CheckSpec]:
-    """Return ``{check_id: CheckSpec}`` in run order (discovered once, then cached)."""
+    """Return ``{check_id: CheckSpec}`` in run order: the built-ins and registered extensions.
+
+    >>> "utility" in registry()
+    True
+    """
+    from audit.extensions import registered
+
+    extra = registered("check")
+    if not extra:
+        return builtin_registry()
+    found = sorted([*builtin_registry().values(), *extra.values()], key=lambda s: (s.order, s.id))
+    return {s.id: s for s in found}
+
+
+def builtin_registry() -> dict[str, CheckSpec]:
+    """The built-in checks: ``{check_id: CheckSpec}`` in run order (discovered once, then cached)."""
     global _REGISTRY
     if _REGISTRY is None:
         found: list[CheckSpec] = []

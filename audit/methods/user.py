@@ -31,6 +31,7 @@ from typing import Any
 
 from audit.code_import import import_object
 from audit.errors import BadInput
+from audit.extensions import registered
 from audit.methods import METHODS
 
 __all__ = ["MethodSpec", "resolve_methods", "split_specs"]
@@ -48,7 +49,7 @@ class MethodSpec:
 
     name: str
     fn: Callable[..., Any]
-    source: str  # "built-in" | "import"
+    source: str  # "built-in" | "import" | "extension"
     import_path: str | None = None
 
     @property
@@ -145,6 +146,10 @@ def resolve_methods(specs: list[str | MethodSpec], allow_code: bool = False,
             continue
         if spec in METHODS:
             out.append(MethodSpec(spec, METHODS[spec], "built-in"))
+            continue
+        ext = registered("method").get(spec)
+        if ext is not None:  # registered by an extension (audit.extensions.register)
+            out.append(MethodSpec(spec, _wrap(ext, spec, _check_signature(ext, spec)), "extension"))
             continue
         if ":" not in spec:
             raise BadInput(FIELD, f"unknown method {spec!r}; built-ins: {', '.join(sorted(METHODS))}, "
