@@ -81,9 +81,15 @@ def parse_formats(formats: str, no_pdf: bool) -> frozenset[str]:
 def _audit(case_path: Path, out: Path, policy: Path | None, seed: int, allow_pickle: bool,
            sign_key: Path | None, template: Path | None, allow_code: bool = False,
            commitment_key: Path | None = None, *,
-           quiet: bool = False, formats: frozenset[str] | None = None) -> dict[str, Any]:
-    """Load, validate, run and write; raises BadInput before anything is written."""
+           quiet: bool = False, formats: frozenset[str] | None = None,
+           dask: str | None = None) -> dict[str, Any]:
+    """Load, validate, run and write; raises BadInput before anything is written.
+
+    ``dask`` is a scheduler address (:func:`audit.cluster.scheduler_address`): the case's
+    extra references and shadow models then train on that cluster.
+    """
     from audit.case import load_case
+    from audit.cluster import compute_on
     from audit.policy import default_policy, load_policy_file, merge_policy
 
     _check_out(out)
@@ -93,9 +99,10 @@ def _audit(case_path: Path, out: Path, policy: Path | None, seed: int, allow_pic
     overrides = load_policy_file(policy) if policy else None
     if overrides is not None:  # refuse a bad gate policy before the case's models are loaded
         merge_policy(default_policy(), overrides, "policy")
-    case = load_case(case_path, allow_pickle=allow_pickle, allow_code=allow_code, gate=overrides,
-                     commitment_key=key)
-    results = _run_with_progress(case, overrides, seed, quiet)
+    with compute_on(dask):
+        case = load_case(case_path, allow_pickle=allow_pickle, allow_code=allow_code, gate=overrides,
+                         commitment_key=key)
+        results = _run_with_progress(case, overrides, seed, quiet)
     kwargs: dict[str, Any] = {} if formats is None else {"formats": formats}
     if sign_key is not None:
         kwargs["sign_key"] = sign_key
@@ -239,14 +246,19 @@ def run(
     no_pdf: Annotated[bool, typer.Option("--no-pdf", help="Skip report.pdf (same as leaving pdf out "
                                          "of --formats).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    dask: Annotated[str | None, typer.Option("--dask", help=(
+        "Dask scheduler address (tcp://host:8786): extra references and shadow models train "
+        "on its workers (default: $DASK_SCHEDULER_ADDRESS; --dask '' runs here)."))] = None,
 ) -> None:
     """Audit one unlearned model; the exit code is the verdict."""
     if format not in ("text", "json"):
         _err("error: --format: use text or json")
         raise typer.Exit(2)
     views = parse_formats(formats, no_pdf)
+    from audit.cluster import scheduler_address
+
     results = _audit(case, out, policy, seed, allow_pickle, sign_key, template, allow_code, commitment_key,
-                     quiet=quiet, formats=views)
+                     quiet=quiet, formats=views, dask=scheduler_address(dask))
     if format == "json":
         from reports import dump_results
 
