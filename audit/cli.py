@@ -82,9 +82,14 @@ def _audit(case_path: Path, out: Path, policy: Path | None, seed: int, allow_pic
            sign_key: Path | None, template: Path | None, allow_code: bool = False,
            commitment_key: Path | None = None, *,
            quiet: bool = False, formats: frozenset[str] | None = None,
-           extensions: list[str] | None = None) -> dict[str, Any]:
-    """Load, validate, run and write; raises BadInput before anything is written."""
+           extensions: list[str] | None = None, dask: str | None = None) -> dict[str, Any]:
+    """Load, validate, run and write; raises BadInput before anything is written.
+
+    ``dask`` is a scheduler address (:func:`audit.cluster.scheduler_address`): the case's
+    extra references and shadow models then train on that cluster.
+    """
     from audit.case import load_case
+    from audit.cluster import compute_on
     from audit.extensions import load_extensions
     from audit.policy import default_policy, load_policy_file, merge_policy
 
@@ -96,9 +101,10 @@ def _audit(case_path: Path, out: Path, policy: Path | None, seed: int, allow_pic
     overrides = load_policy_file(policy) if policy else None
     if overrides is not None:  # refuse a bad gate policy before the case's models are loaded
         merge_policy(default_policy(), overrides, "policy")
-    case = load_case(case_path, allow_pickle=allow_pickle, allow_code=allow_code, gate=overrides,
-                     commitment_key=key)
-    results = _run_with_progress(case, overrides, seed, quiet)
+    with compute_on(dask):
+        case = load_case(case_path, allow_pickle=allow_pickle, allow_code=allow_code, gate=overrides,
+                         commitment_key=key)
+        results = _run_with_progress(case, overrides, seed, quiet)
     kwargs: dict[str, Any] = {} if formats is None else {"formats": formats}
     if sign_key is not None:
         kwargs["sign_key"] = sign_key
@@ -245,14 +251,19 @@ def run(
     extension: Annotated[list[str] | None, typer.Option("--extension", help=(
         "Import an extension module first (repeatable): its audit.extensions.register decorators add "
         "checks, model formats and methods; outside site-packages it needs --allow-code."))] = None,
+    dask: Annotated[str | None, typer.Option("--dask", help=(
+        "Dask scheduler address (tcp://host:8786): extra references and shadow models train "
+        "on its workers (default: $DASK_SCHEDULER_ADDRESS; --dask '' runs here)."))] = None,
 ) -> None:
     """Audit one unlearned model; the exit code is the verdict."""
     if format not in ("text", "json"):
         _err("error: --format: use text or json")
         raise typer.Exit(2)
     views = parse_formats(formats, no_pdf)
+    from audit.cluster import scheduler_address
+
     results = _audit(case, out, policy, seed, allow_pickle, sign_key, template, allow_code, commitment_key,
-                     quiet=quiet, formats=views, extensions=extension)
+                     quiet=quiet, formats=views, extensions=extension, dask=scheduler_address(dask))
     if format == "json":
         from reports import dump_results
 

@@ -51,6 +51,9 @@ def calibrate_command(
     seeds: Annotated[int | None, typer.Option(help="Seeds per cell (default 5; 2 with --quick).")] = None,
     references: Annotated[int, typer.Option(help="Retrained references per cell.")] = 4,
     jobs: Annotated[int, typer.Option(help="Parallel joblib workers over cells.")] = 1,
+    dask: Annotated[str | None, typer.Option("--dask", help=(
+        "Dask scheduler address: the cells run on its workers (default: "
+        "$DASK_SCHEDULER_ADDRESS; --dask '' runs here)."))] = None,
 ) -> None:
     """Build ground-truth cases, audit each, print the confusion matrix (exit 0 if it ran)."""
     from audit.calibration import (
@@ -76,14 +79,22 @@ def calibrate_command(
         if show:
             _err(f"[{done}/{total}] {cell.dataset} {cell.family} {cell.kind} seed {cell.seed}")
 
+    from audit.cluster import compute_on, describe, scheduler_address
+
+    address = scheduler_address(dask)
     t0 = time.perf_counter()
-    results = run_grid(cells, jobs=jobs, progress=progress)
+    try:
+        with compute_on(address):
+            where = describe()
+            results = run_grid(cells, jobs=jobs, progress=progress)
+    except BadInput as exc:
+        raise _bad_input(exc) from None
     seconds = time.perf_counter() - t0
     typer.echo(render_text(results))
     typer.echo(f"{len(results)} cases in {seconds:.0f} s")
     if target is not None:
         meta = {"Cells": f"{len(cells)} (dataset x family x kind x seed), {references} references each",
-                "Jobs": jobs}
+                "Jobs": jobs if where["backend"] == "local" else f"Dask, {where['workers']} workers"}
         text = render_markdown(results, command=command_line(quick, n_seeds, references, jobs, out),
                                seconds=seconds, meta=meta, skipped=skipped(cells))
         target.write_text(text, encoding="utf-8")

@@ -12,7 +12,8 @@ The audit's null is *what a fresh retrain would score*; estimating the retrain-t
   scenarios train their own references with, and still a valid ``random_state``;
 * ``torch-mlp`` references train together as one batched ensemble
   (:func:`audit.shadows.train_mlp_ensemble`, the shadows' own trainer); any other recipe
-  fits one model per seed through ``joblib.Parallel`` (a Dask backend takes it over);
+  fits one model per seed through ``joblib`` (on a Dask cluster, :mod:`audit.cluster`,
+  the ensemble is split per worker and the fits spread over the workers);
 * nothing is cached on disk: the shadow cache stores outputs on the audited rows, while a
   reference must stay a model (every check runs it, parameter distance reads its weights).
 
@@ -29,14 +30,14 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import joblib
 import numpy as np
 import torch
 
+from audit import cluster
 from audit.adapters import load_model
 from audit.errors import BadInput
 from audit.recipes import MLP, Recipe, TorchModule
-from audit.shadows import train_mlp_ensemble
+from audit.shadows import train_mlp_ensemble_on_workers
 
 __all__ = ["MAX_TRAINED_REFERENCES", "SEED_FLOOR", "reference_seeds", "validate_reference_request",
            "train_references", "ensemble_modules", "model_digest"]
@@ -107,6 +108,7 @@ def ensemble_modules(params: list[torch.Tensor]) -> list[MLP]:
     Examples
     --------
     >>> X = np.random.default_rng(0).normal(size=(20, 3)).astype("float32")
+    >>> from audit.shadows import train_mlp_ensemble
     >>> params = train_mlp_ensemble(X, (X[:, 0] > 0).astype(int), [np.arange(20)] * 2, 2,
     ...                             [1, 2], hidden=(5,), epochs=1)
     >>> [tuple(m.net[0].weight.shape) for m in ensemble_modules(params)]
@@ -148,14 +150,18 @@ def model_digest(model: Any, recipe: Recipe, seed: int, X: np.ndarray) -> str:
     return h.hexdigest()
 
 
+def _fit_one(job: tuple[Any, ...]) -> Any:
+    recipe, X, y, n_classes, seed = job
+    return recipe.fit(X, y, n_classes, seed)
+
+
 def _fit_all(recipe: Recipe, X: np.ndarray, y: np.ndarray, n_classes: int, seeds: list[int],
              n_jobs: int) -> list[Any]:
     if recipe.name == "torch-mlp":
-        params = train_mlp_ensemble(X, y, [np.arange(len(X))] * len(seeds), n_classes, seeds,
-                                    **recipe.params)
+        params = train_mlp_ensemble_on_workers(X, y, [np.arange(len(X))] * len(seeds), n_classes, seeds,
+                                               **recipe.params)
         return [TorchModule(m) for m in ensemble_modules(params)]
-    fitted = joblib.Parallel(n_jobs=n_jobs)(
-        joblib.delayed(recipe.fit)(X, y, n_classes, s) for s in seeds)
+    fitted = cluster.parallel_map(_fit_one, [(recipe, X, y, n_classes, s) for s in seeds], n_jobs)
     return [load_model(m, "training.recipe") for m in fitted]
 
 

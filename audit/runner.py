@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from audit import cluster
 from audit.cache import OutputCache
 from audit.case import AuditCase
 from audit.checks import CheckContext, registry
@@ -138,7 +139,8 @@ def _environment() -> dict[str, Any]:
             packages[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
-    return {"python": sys.version.split()[0], "platform": platform.platform(), "packages": packages}
+    return {"python": sys.version.split()[0], "platform": platform.platform(), "packages": packages,
+            "compute": cluster.describe()}
 
 
 def _model_entry(model: Any) -> dict[str, Any]:

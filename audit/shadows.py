@@ -10,9 +10,12 @@
   (``torch.manual_seed(seed)``) and its own minibatch order
   (``torch.Generator().manual_seed(seed)``), exactly as :func:`audit.recipes.train_mlp`,
   so a batched shadow equals the model the loop would have trained (to float rounding).
+  On a Dask cluster (:mod:`audit.cluster`) the ensemble is split into one group per
+  worker (:func:`train_mlp_ensemble_on_workers`); the groups train independently, so the
+  result is the same.
 * any other recipe (``sklearn``, ``pkg.mod:function``): one fit per shadow through
-  ``joblib.Parallel`` — under ``joblib.parallel_backend("dask")`` a Dask cluster takes
-  the work over unchanged.
+  ``joblib.Parallel`` — under ``joblib.parallel_config(backend="dask")`` a Dask cluster
+  takes the work over unchanged.
 * Disk cache: each shadow's log-probabilities on the audited rows are stored under a key
   hashing (data, training subset, recipe name and parameters, seed); a rerun trains
   nothing (``ShadowSet.trained`` counts fits).
@@ -28,14 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import torch
 
+from audit import cluster
 from audit.cache import normalise_logits
 from audit.recipes import MLP, Recipe, one_thread
 
-__all__ = ["train_mlp_ensemble", "ensemble_logits", "ShadowSet", "train_shadows", "shadow_key"]
+__all__ = ["train_mlp_ensemble", "train_mlp_ensemble_on_workers", "ensemble_logits", "ShadowSet", "train_shadows", "shadow_key"]
 
 
 def _init_stack(n_features: int, n_classes: int, hidden: tuple[int, ...], seeds: list[int]) -> list[torch.Tensor]:
@@ -118,6 +121,36 @@ def train_mlp_ensemble(
         else:
             with ThreadPoolExecutor(len(groups)) as pool:
                 parts = list(pool.map(job, groups))
+    return [torch.cat(ps) for ps in zip(*parts, strict=True)]
+
+
+def _ensemble_group(job: tuple[Any, ...]) -> list[torch.Tensor]:
+    X, y, subsets, n_classes, seeds, params = job
+    return train_mlp_ensemble(X, y, subsets, n_classes, seeds, **params)
+
+
+def train_mlp_ensemble_on_workers(X: np.ndarray, y: np.ndarray, subsets: list[np.ndarray],
+                                  n_classes: int, seeds: list[int], **params: Any) -> list[torch.Tensor]:
+    """:func:`train_mlp_ensemble`, split into one group of models per Dask worker when a
+    cluster is active (:func:`audit.cluster.workers`); in this process otherwise.
+
+    Each model keeps its own initialisation and minibatch order, so the stacked result
+    does not depend on the split.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(30, 3)).astype("float32"); y = (X[:, 0] > 0).astype(int)
+    >>> p = train_mlp_ensemble_on_workers(X, y, [np.arange(30)] * 3, 2, [0, 1, 2], epochs=2)
+    >>> p[0].shape[0]
+    3
+    """
+    n = min(cluster.workers(), len(seeds))
+    if n <= 1:
+        return train_mlp_ensemble(X, y, subsets, n_classes, seeds, **params)
+    groups = [g for g in np.array_split(np.arange(len(seeds)), n) if len(g)]
+    jobs = [(X, y, [subsets[i] for i in g], n_classes, [seeds[i] for i in g], params) for g in groups]
+    parts = cluster.parallel_map(_ensemble_group, jobs)
     return [torch.cat(ps) for ps in zip(*parts, strict=True)]
 
 
@@ -257,6 +290,10 @@ def _fit_predict(recipe: Recipe, X: np.ndarray, y: np.ndarray, sub: np.ndarray, 
     return normalise_logits(model.predict_logits(X)).astype(np.float32)
 
 
+def _fit_predict_job(job: tuple[Any, ...]) -> np.ndarray:
+    return _fit_predict(*job)
+
+
 def _torch_params(recipe: Recipe) -> dict[str, Any]:
     p = dict(recipe.params)
     if "hidden" in p:
@@ -297,15 +334,15 @@ def train_shadows(
                 out[k] = np.load(f)
     todo = [k for k in range(len(keys)) if out[k] is None]
     if todo and recipe.name == "torch-mlp":
-        params = train_mlp_ensemble(X, y, [subsets[k] for k in todo], n_classes, [seeds[k] for k in todo],
-                                    **_torch_params(recipe))
+        params = train_mlp_ensemble_on_workers(X, y, [subsets[k] for k in todo], n_classes,
+                                               [seeds[k] for k in todo], **_torch_params(recipe))
         with torch.no_grad():
             logits = ensemble_logits(params, torch.as_tensor(np.asarray(X, np.float32))).double().numpy()
         for j, k in enumerate(todo):
             out[k] = normalise_logits(logits[j]).astype(np.float32)
     elif todo:
-        res = joblib.Parallel(n_jobs=n_jobs)(
-            joblib.delayed(_fit_predict)(recipe, X, y, subsets[k], n_classes, seeds[k]) for k in todo)
+        res = cluster.parallel_map(_fit_predict_job, [(recipe, X, y, subsets[k], n_classes, seeds[k])
+                                                      for k in todo], n_jobs)
         for k, r in zip(todo, res, strict=True):
             out[k] = r
     if cache is not None and todo:

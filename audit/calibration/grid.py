@@ -204,13 +204,22 @@ def run_grid(cells: list[Cell], jobs: int = 1, variants: tuple[str, ...] = VARIA
              progress: Callable[[int, int, Cell], None] | None = None) -> list[CaseResult]:
     """Run :func:`run_cell` over ``cells`` with ``jobs`` joblib workers; results in cell order.
 
+    Inside :func:`audit.cluster.compute_on` the cells run on the Dask cluster's workers.
+
     ``progress(done, total, cell)`` is called as each cell finishes.
     """
+    from contextlib import nullcontext
+
     from joblib import Parallel, delayed, parallel_config
 
+    from audit import cluster
+
     out: list[CaseResult] = []
-    with parallel_config(backend="loky", inner_max_num_threads=1):
-        gen = Parallel(n_jobs=jobs, return_as="generator")(
+    on_dask = cluster.describe()["backend"] == "dask"
+    # on a Dask cluster (audit.cluster.compute_on) the cells go to its workers, unchanged
+    local = nullcontext() if on_dask else parallel_config(backend="loky", inner_max_num_threads=1)
+    with local:
+        gen = Parallel(n_jobs=-1 if on_dask else jobs, return_as="generator")(
             delayed(run_cell)(c, variants) for c in cells)
         for i, (cell, res) in enumerate(zip(cells, gen, strict=True), start=1):
             out += res
