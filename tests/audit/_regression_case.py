@@ -1,6 +1,6 @@
 """Regression known-answer cases written to disk (scikit-learn models saved with skops).
 
-The data are built to be memorised: ``P`` features for ``N_TRAIN`` training rows, so an
+The data are built to be memorised: ``P`` (120) features for 200 training rows, so an
 overparameterised model fits its own training rows far better than unseen ones (the
 original's forget rows look like members; a retrain's look like test rows). Retrains
 differ by seed: each is fitted on its own seeded sample of ``SAMPLE`` of the retain rows
@@ -23,7 +23,7 @@ import pandas as pd
 
 __all__ = ["write_regression_case", "FAMILIES", "CANDIDATES"]
 
-P = 60
+P = 120
 N = {"forget": 60, "retain": 140, "test": 300}
 SAMPLE = 0.85
 FAMILIES = ("ridge", "mlp")
