@@ -16,6 +16,7 @@ Candidates (``unlearned``):
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,7 @@ def _frame(seed: int) -> pd.DataFrame:
 def _fit(family: str, X: np.ndarray, y: np.ndarray, seed: int, tweak: float = 1.0,
          sample: bool = True):  # noqa: ANN202
     """Ridge on a seeded sample of the rows (all rows with ``sample=False``), or a seeded MLP."""
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import Ridge
     from sklearn.neural_network import MLPRegressor
 
@@ -52,9 +54,14 @@ def _fit(family: str, X: np.ndarray, y: np.ndarray, seed: int, tweak: float = 1.
         rng = np.random.default_rng(seed)
         rows = rng.choice(len(X), size=int(SAMPLE * len(X)), replace=False) if sample else np.arange(len(X))
         return Ridge(alpha=0.5 * tweak).fit(X[rows], y[rows])
-    model = MLPRegressor(hidden_layer_sizes=(64,), alpha=1e-4 * tweak, max_iter=600, tol=1e-6,
+    # weight decay 1.0: still fits the training rows (RMSE ~0.02 vs ~1.9 on test rows), and a
+    # fresh seed generalises like the others (with 1e-4, random_state 5500 on data seed 4 was
+    # 3.2 SD worse on test than 12 other seeds: a genuine retrain the utility check failed)
+    model = MLPRegressor(hidden_layer_sizes=(64,), alpha=1.0 * tweak, max_iter=600, tol=1e-6,
                          random_state=seed, learning_rate_init=3e-3)
-    return model.fit(X, y)
+    with warnings.catch_warnings():  # the 600-epoch cap is deliberate (deterministic per seed)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X, y)
 
 
 def write_regression_case(d: Path, family: str = "ridge", candidate: str = "retrain", seed: int = 0,

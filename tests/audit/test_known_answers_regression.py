@@ -22,7 +22,6 @@ from typer.testing import CliRunner
 from audit.cli import app
 from audit.runner import run_audit
 from reports import validate_results
-
 from tests.audit._regression_case import write_regression_case
 
 SEEDS = [0, 1, pytest.param(2, marks=pytest.mark.slow), pytest.param(3, marks=pytest.mark.slow),
