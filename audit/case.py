@@ -273,6 +273,9 @@ class AuditCase:
         from audit.recipes import get_recipe
         from audit.references import reference_seeds, train_references
 
+        if self.task == "regression" and self.recipe == "torch-mlp":
+            raise BadInput("training.recipe", '"torch-mlp" trains a classifier; a regression case needs '
+                           '"sklearn" (a clone of the original regressor) or "package.module:function"')
         recipe = get_recipe(self.recipe, self.recipe_params, original=self.models["original"])
         seeds = reference_seeds(self.reference_seed, self.train_references)
         first = len(self.reference_roles)

@@ -247,6 +247,8 @@ def run_audit(
     if cache is None:
         cache = OutputCache(case.models, case.inputs, case.y, batch_size=pol["general"]["batch_size"],
                             task=case.task)
+    elif cache.task != case.task:
+        raise ValueError(f"the given cache holds {cache.task} outputs; the case is {case.task}")
     checks = []
     meters: dict[str, Meter] = {}
     identical = False

@@ -2,8 +2,8 @@
 
 Runs before any statistics. U fails at once when its digest equals O's, or when its
 log-probabilities (a regressor's predictions) equal O's on every audited row (within
-``atol``) while the retrained references differ from O — a re-exported no-op. Nothing else needs to be measured to
-know that such a model forgot nothing.
+``atol``) while the retrained references differ from O — a re-exported no-op. Nothing else
+needs to be measured to know that such a model forgot nothing.
 """
 
 from __future__ import annotations
@@ -35,8 +35,10 @@ def run(ctx: CheckContext) -> CheckResult:
     atol = float(ctx.policy["atol"])
     gap_u = max_output_gap(ctx, "unlearned", "original")
     gap_r = [max_output_gap(ctx, r, "original") for r in ctx.cache.reference_roles]
-    what = "prediction" if ctx.cache.task == "regression" else "log-probability"
-    metrics = [Metric(f"max_{'prediction' if what == 'prediction' else 'logprob'}_gap[U-O]", "all", gap_u, reference=min(gap_r) if gap_r else None,
+    regression = ctx.cache.task == "regression"
+    what = "prediction" if regression else "log-probability"
+    name = "max_prediction_gap[U-O]" if regression else "max_logprob_gap[U-O]"
+    metrics = [Metric(name, "all", gap_u, reference=min(gap_r) if gap_r else None,
                       comparator="info", n=sum(ctx.case.n.values()),
                       note="reference = the smallest gap of a retrained reference to the original")]
     if gap_u <= atol and gap_r and min(gap_r) > atol:

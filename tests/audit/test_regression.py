@@ -197,3 +197,18 @@ def test_declared_regression_case_file_loads(tmp_path: Path) -> None:
     case = load_case(write_regression_case(tmp_path, "ridge", "retrain", 0, declare=True))
     assert case.task_info.declared == "regression" and case.task == "regression"
     assert case.forget_kind is None
+
+
+def test_sklearn_recipe_trains_regression_references_and_torch_mlp_is_refused(tmp_path: Path) -> None:
+    from sklearn.linear_model import Ridge
+
+    df = _frame()
+    X, y, retain = df[["a", "b"]], df["y"], df["split"] == "retain"
+    r = Ridge(alpha=1.0).fit(X[retain], y[retain])
+    case = AuditCase(original=Ridge().fit(X, y), unlearned=r, retrained=[r], data=df, label="y",
+                     recipe="sklearn", train_references=2)
+    assert case.task == "regression" and len(case.reference_roles) == 3
+    with pytest.raises(BadInput) as err:
+        AuditCase(original=r, unlearned=r, retrained=[r], data=df, label="y", recipe="torch-mlp",
+                  train_references=2)
+    assert err.value.field == "training.recipe"
