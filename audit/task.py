@@ -94,8 +94,10 @@ def _class_like(labels: pd.Series) -> int | None:
     return distinct if distinct <= _CLASS_LIKE_VALUES else None
 
 
-def _names(fields: list[str]) -> str:
-    return ", ".join(fields[:3]) + (f" and {len(fields) - 3} more" if len(fields) > 3 else "")
+def _names(fields: list[str], verb: str = "return") -> str:
+    """``"models.a, models.b return"`` / ``"models.a returns"`` (at most three names)."""
+    names = ", ".join(fields[:3]) + (f" and {len(fields) - 3} more" if len(fields) > 3 else "")
+    return f"{names} {verb}{'s' if len(fields) == 1 else ''}"
 
 
 def decide_task(models: Mapping[str, Any], outputs: Mapping[str, np.ndarray], rows: int,
@@ -122,14 +124,14 @@ def decide_task(models: Mapping[str, Any], outputs: Mapping[str, np.ndarray], ro
     one = [field_of(r) for r, k in cols.items() if k == 1]
     many = [field_of(r) for r, k in cols.items() if k > 1]
     if declared == "regression" and many:
-        raise BadInput("case.task", f'declared "regression", but {_names(many)} return class scores '
+        raise BadInput("case.task", f'declared "regression", but {_names(many)} class scores '
                        f"({max(cols.values())} per row): a classifier")
     if declared == "classification" and one:
-        raise BadInput("case.task", f'declared "classification", but {_names(one)} return one value per '
+        raise BadInput("case.task", f'declared "classification", but {_names(one)} one value per '
                        "row (a regressor)")
     if one and many:
-        raise BadInput("models", f"models disagree on the task: {_names(one)} return one value per row "
-                       f"(a regressor), {_names(many)} return class scores (a classifier)")
+        raise BadInput("models", f"models disagree on the task: {_names(one)} one value per row "
+                       f"(a regressor), {_names(many)} class scores (a classifier)")
     if many:
         return TaskInfo("classification", declared, "classification",
                         f"every model returns class scores ({max(cols.values())} per row)")
