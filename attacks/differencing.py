@@ -31,7 +31,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from attacks.population import logit_confidence
 
-__all__ = ["FEATURES", "difference_features", "make_folds", "out_of_fold_scores"]
+__all__ = ["FEATURES", "difference_features", "regression_difference_features", "make_folds", "out_of_fold_scores"]
 
 FEATURES = ("direct_diff", "sorted_diff", "l2", "direct_concat", "sorted_concat", "logit_diff")
 
@@ -65,6 +65,20 @@ def difference_features(
     if unknown or not kinds:
         raise ValueError(f"unknown or no feature kinds {list(kinds)}; known: {list(FEATURES)}")
     return np.concatenate([table[k]() for k in kinds], axis=1)
+
+
+def regression_difference_features(pred_o: np.ndarray, pred_u: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Chen et al. (2021)'s differencing features for a regressor: ``[n, 3]``.
+
+    The signed change ``f_U(x) - f_O(x)``, its size, and the change of the absolute error
+    ``|f_U(x) - y| - |f_O(x) - y|`` (a forgotten row's error grows when it is unlearned).
+
+    >>> regression_difference_features(np.array([1.0]), np.array([1.5]), np.array([1.0])).tolist()
+    [[0.5, 0.5, 0.5]]
+    """
+    po, pu, y = (np.asarray(a, dtype=np.float64) for a in (pred_o, pred_u, y))
+    d = pu - po
+    return np.stack([d, np.abs(d), np.abs(pu - y) - np.abs(po - y)], axis=1)
 
 
 def _logit_diff(logp_o: np.ndarray, logp_u: np.ndarray, y: np.ndarray | None) -> np.ndarray:

@@ -28,6 +28,8 @@ __all__ = [
     "modified_entropy_score",
     "logit_confidence",
     "population_scores",
+    "squared_error_score",
+    "log_squared_error",
 ]
 
 _TINY = 1e-300
@@ -106,6 +108,28 @@ ATTACKS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "modified_entropy": modified_entropy_score,
     "logit_confidence": logit_confidence,
 }
+
+
+def squared_error_score(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Regression loss attack (Yeom et al. 2018): negative squared error ``-(f(x) - y)^2``.
+
+    >>> squared_error_score(np.array([1.0, 3.0]), np.array([1.5, 1.0])).tolist()
+    [-0.25, -4.0]
+    """
+    return -(np.asarray(pred, dtype=np.float64) - np.asarray(y, dtype=np.float64)) ** 2
+
+
+def log_squared_error(pred: np.ndarray, y: np.ndarray, eps: float) -> np.ndarray:
+    """``-log((f(x) - y)^2 + eps)``: a regressor's per-row statistic for LiRA's Gaussian fit.
+
+    The log makes the (chi-square-like) squared error of a row across models near-Gaussian,
+    as the logit does for a classifier's confidence; ``eps`` (e.g. a tiny share of the targets'
+    variance) keeps an exact fit finite. Larger = more member-like.
+
+    >>> log_squared_error(np.array([1.0]), np.array([1.0]), 1e-4).round(3).tolist()
+    [9.21]
+    """
+    return -np.log(-squared_error_score(pred, y) + float(eps))
 
 
 def population_scores(

@@ -1,7 +1,8 @@
 """Model adapters: one protocol over ONNX, scikit-learn (.skops), PyTorch and callables.
 
 Every adapter has ``predict_logits(X) -> ndarray[n, classes]`` (logits or
-log-probabilities; the cache normalises), ``parameters() -> dict[str, ndarray] | None``,
+log-probabilities; the cache normalises; a regressor returns its predictions, ``[n]`` or
+``[n, 1]``), ``parameters() -> dict[str, ndarray] | None``,
 ``sha256`` (of the file(s) it was loaded from, ``None`` for in-memory objects) and
 ``format``. Untrusted files are treated as untrusted: no pickle unless explicitly
 allowed, ``torch.load(weights_only=True)``, skops with a reviewed type list, ONNX
@@ -89,10 +90,11 @@ class CallableModel:
 
 
 class OnnxModel:
-    """Adapter over an ONNX classifier run with onnxruntime on the CPU.
+    """Adapter over an ONNX classifier or regressor run with onnxruntime on the CPU.
 
     The first input is fed the features; the first 2-D float output is taken as the
-    scores. Rows that are non-negative and sum to 1 are treated as probabilities.
+    scores (a 1-D float output as a regressor's one column). Rows of two or more columns
+    that are non-negative and sum to 1 are treated as probabilities.
     """
 
     format = "onnx"
@@ -132,9 +134,11 @@ class OnnxModel:
         outs = self._session.run(None, self._feed(X))
         for out in outs:
             arr = np.asarray(out) if not isinstance(out, list) else None
+            if arr is not None and arr.ndim == 1 and np.issubdtype(arr.dtype, np.floating):
+                arr = arr[:, None]  # a regressor's predictions as one column
             if arr is not None and arr.ndim == 2 and np.issubdtype(arr.dtype, np.floating):
                 arr = arr.astype(np.float64)
-                if np.all(arr >= 0) and np.allclose(arr.sum(axis=1), 1.0, atol=1e-4):
+                if arr.shape[1] >= 2 and np.all(arr >= 0) and np.allclose(arr.sum(axis=1), 1.0, atol=1e-4):
                     return np.log(np.clip(arr, 1e-12, 1.0))
                 return arr
         raise BadInput("models", f"{self._path.name}: no 2-D float output among {self._outputs}")
@@ -196,8 +200,8 @@ def _load_skops(path: Path, field: str, trusted_types: Sequence[str] = ()) -> Sk
         est = sio.load(str(path), trusted=list(untrusted))
     except Exception as exc:  # noqa: BLE001
         raise BadInput(field, f"cannot load .skops file: {exc}") from exc
-    if not (hasattr(est, "predict_proba") or hasattr(est, "decision_function")):
-        raise BadInput(field, f"{type(est).__name__} is not a classifier")
+    if not (hasattr(est, "predict_proba") or hasattr(est, "decision_function") or hasattr(est, "predict")):
+        raise BadInput(field, f"{type(est).__name__} is neither a classifier nor a regressor")
     model = SklearnModel(est, sha256=_sha256(path))
     model.trusted_types = sorted(untrusted)
     return model
@@ -371,6 +375,8 @@ def _wrap_object(obj: Any, field: str) -> Any:
     except ImportError:  # pragma: no cover
         pass
     if hasattr(obj, "predict_proba") or hasattr(obj, "decision_function"):
+        return SklearnModel(obj)
+    if hasattr(obj, "predict") and hasattr(obj, "get_params"):  # a scikit-learn regressor
         return SklearnModel(obj)
     if callable(obj):
         return CallableModel(obj)

@@ -1,7 +1,9 @@
 """Output cache: every (model, split) goes through its model exactly once, in batches.
 
 Checks read log-probabilities, losses, predictions and correctness from here; they
-never call a model. ``calls`` counts forward passes so tests can prove it.
+never call a model. ``calls`` counts forward passes so tests can prove it. A regression
+cache (``task="regression"``) holds one prediction per row instead (:meth:`OutputCache.values`);
+its loss is the squared error and it has no log-probabilities.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from scipy.special import log_softmax
 from audit.cost import tally
 from audit.errors import BadInput, one_line
 
-__all__ = ["OutputCache", "normalise_logits", "check_output", "field_of_role"]
+__all__ = ["OutputCache", "normalise_logits", "check_output", "check_values", "field_of_role"]
 
 
 def field_of_role(role: str) -> str:
@@ -63,6 +65,32 @@ def check_output(out: object, rows: int, role: str, split: str, classes: int | N
     return z
 
 
+def check_values(out: object, rows: int, role: str, split: str, offset: int = 0) -> np.ndarray:
+    """Refuse a regressor's output that is not ``rows`` finite numbers (``[rows]`` or ``[rows, 1]``).
+
+    >>> check_values(np.ones((3, 1)), 3, "unlearned", "forget").shape
+    (3,)
+    >>> check_values(np.array([1.0, np.inf]), 2, "retrained:0", "retain", offset=10)
+    Traceback (most recent call last):
+    ...
+    audit.errors.BadInput: models.retrained[0]: 1 NaN/inf prediction(s) on the retain split (first at row 11)
+    """
+    field = field_of_role(role)
+    try:
+        z = np.asarray(out, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise BadInput(field, f"output on the {split} split is not numeric: {exc}") from exc
+    if z.ndim == 2 and z.shape[1] == 1:
+        z = z[:, 0]
+    if z.ndim != 1 or z.shape[0] != rows:
+        raise BadInput(field, f"output shape {z.shape} on the {split} split is not [{rows}] or [{rows}, 1]")
+    bad = ~np.isfinite(z)
+    if bad.any():
+        raise BadInput(field, f"{int(bad.sum())} NaN/inf prediction(s) on the {split} split "
+                       f"(first at row {offset + int(np.flatnonzero(bad)[0])})")
+    return z
+
+
 def normalise_logits(out: np.ndarray) -> np.ndarray:
     """Turn raw model output (logits or log-probabilities) into log-probabilities.
 
@@ -88,6 +116,16 @@ class OutputCache:
         Returns the integer class indices of a split.
     batch_size : int
         Rows per forward call.
+    task : str
+        ``"classification"`` (log-probabilities) or ``"regression"`` (one prediction per row).
+
+    Examples
+    --------
+    >>> from audit.adapters import CallableModel
+    >>> X = {"test": np.arange(4.0)[:, None]}; y = {"test": np.array([0.0, 1.0, 2.0, 4.0])}
+    >>> c = OutputCache({"unlearned": CallableModel(lambda X: X[:, 0])}, X.get, y.get, task="regression")
+    >>> c.values("unlearned", "test").tolist(), c.losses("unlearned", "test").tolist()
+    ([0.0, 1.0, 2.0, 3.0], [0.0, 0.0, 0.0, 1.0])
     """
 
     def __init__(
@@ -96,7 +134,10 @@ class OutputCache:
         features: Callable[[str], np.ndarray],
         labels: Callable[[str], np.ndarray],
         batch_size: int = 4096,
+        task: str = "classification",
     ) -> None:
+        self.task = task
+        self._values: dict[tuple[str, str], np.ndarray] = {}
         self._models = dict(models)
         self._features = features
         self._labels = labels
@@ -122,6 +163,8 @@ class OutputCache:
     # -- outputs -------------------------------------------------------------
     def logprobs(self, role: str, split: str) -> np.ndarray:
         """Log-probabilities ``[n, classes]`` (float64) of ``role`` on ``split``."""
+        if self.task == "regression":
+            raise TypeError("a regression model has no log-probabilities; read values() or losses()")
         key = (role, split)
         if key not in self._logp:
             X = self._features(split)
@@ -148,6 +191,30 @@ class OutputCache:
                 self._logp[key] = np.zeros((0, 0), dtype=np.float32)
         return self._logp[key].astype(np.float64)
 
+    def values(self, role: str, split: str) -> np.ndarray:
+        """A regressor's predictions ``[n]`` (float64) of ``role`` on ``split``, computed once."""
+        if self.task != "regression":
+            raise TypeError("values() are a regressor's predictions; a classifier has logprobs()")
+        key = (role, split)
+        if key not in self._values:
+            X = self._features(split)
+            model, started, parts = self._models[role], time.perf_counter(), []
+            for start in range(0, len(X), self.batch_size):
+                batch = X[start : start + self.batch_size]
+                try:
+                    out = model.predict_logits(batch)  # type: ignore[attr-defined]
+                except BadInput:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - name the model and split, not a traceback
+                    raise BadInput(field_of_role(role), f"fails on the {split} split: {one_line(exc)}") from exc
+                parts.append(check_values(out, len(batch), role, split, start))
+            self.calls[key] += 1
+            tally("forward_passes")
+            tally("rows_forwarded", len(X))
+            tally("forward_seconds", time.perf_counter() - started)
+            self._values[key] = np.concatenate(parts) if parts else np.zeros(0)
+        return self._values[key]
+
     def probs(self, role: str, split: str) -> np.ndarray:
         return np.exp(self.logprobs(role, split))
 
@@ -155,14 +222,21 @@ class OutputCache:
         return np.asarray(self._labels(split))
 
     def losses(self, role: str, split: str) -> np.ndarray:
-        """Per-row cross-entropy ``-log p(y|x)``."""
+        """Per-row cross-entropy ``-log p(y|x)`` (regression: squared error ``(f(x) - y)^2``)."""
+        if self.task == "regression":
+            return (self.values(role, split) - self.labels(split)) ** 2
         lp = self.logprobs(role, split)
         y = self.labels(split)
         return -lp[np.arange(len(y)), y]
 
     def predictions(self, role: str, split: str) -> np.ndarray:
+        """Predicted class per row (regression: the predicted value)."""
+        if self.task == "regression":
+            return self.values(role, split)
         return np.argmax(self.logprobs(role, split), axis=1)
 
     def correct(self, role: str, split: str) -> np.ndarray:
-        """Per-row 0/1 correctness as float64."""
+        """Per-row 0/1 correctness as float64 (a classifier's; a regressor has none)."""
+        if self.task == "regression":
+            raise TypeError("a regression model has no per-row correctness; read losses()")
         return (self.predictions(role, split) == self.labels(split)).astype(np.float64)

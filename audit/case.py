@@ -18,11 +18,12 @@ from audit.features import non_numeric, resolve_features
 from audit.forget_kind import validate_forget_kind
 from audit.limits import limits_of
 from audit.references import validate_reference_request
+from audit.task import TaskInfo, decide_task, encode_targets, validate_task
 
 __all__ = ["AuditCase", "load_case", "CASE_KEYS"]
 
 CASE_KEYS: dict[str, set[str]] = {
-    "case": {"name", "request_id", "description", "operator", "forget_kind"},
+    "case": {"name", "request_id", "description", "operator", "forget_kind", "task"},
     "models": {"original", "unlearned", "retrained", "trusted_types"},
     "data": {"path", "label", "split", "groups", "id", "features"},
     "training": {"recipe", "params"},
@@ -77,6 +78,10 @@ class AuditCase:
         default: detected (:func:`audit.forget_kind.detect_forget_kind`).
     trusted_types : list of str, optional
         Reviewed types to trust in ``.skops`` models (``[models] trusted_types``).
+    task : str, optional
+        ``"classification"`` or ``"regression"`` (``[case] task``); default: detected from the
+        models (:func:`audit.task.decide_task`: every model returns one value per row, e.g.
+        scikit-learn regressors). A declared task the models contradict is bad input.
     commitment_key : bytes, optional
         The data controller's 32-byte key for the forget-set commitment; without it a fresh
         key is generated when the commitment is first computed (``commitment_key_generated``
@@ -121,12 +126,14 @@ class AuditCase:
         limits: dict[str, int] | None = None,
         trusted_types: Sequence[str] | None = None,
         commitment_key: bytes | None = None,
+        task: str | None = None,
     ) -> None:
         if commitment_key is not None and len(commitment_key) != 32:
             raise BadInput("commitment_key", "a 32-byte key is required")
         self.commitment_key = commitment_key
         self.commitment_key_generated = False
         self.forget_kind = validate_forget_kind(forget_kind)
+        self.declared_task = validate_task(task)
         self.train_references, self.reference_seed = validate_reference_request(
             train_references, reference_seed, recipe)
         self.name = str(name)
@@ -173,7 +180,11 @@ class AuditCase:
             self.data, self.models, candidates, declared, self._reserved)
         check_feature_values(self.data, self.features)
         self.n_classes, self.classes = self._probe_models()
-        self._y = self._encode_labels()
+        if self.task == "regression" and self.forget_kind == "class":
+            raise BadInput("case.forget_kind", '"class" needs class labels; a regression case forgets '
+                           "random rows, a group or a feature")
+        self._y = (encode_targets(self.data[self.label]) if self.task == "regression"
+                   else self._encode_labels())
         self._add_trained_references()
 
     # -- validation ------------------------------------------------------------
@@ -199,13 +210,13 @@ class AuditCase:
                 self.models[role] = WidenedClasses(model, np.asarray(full))
 
     def _probe_models(self) -> tuple[int, np.ndarray | None]:
-        self._widen_class_removal()
+        self._widen_class_removal()  # only models with classes_ (never a regressor)
         X = self.inputs_of(np.arange(min(_PROBE_ROWS, len(self.data))))
-        n_classes: dict[str, int] = {}
+        outs: dict[str, np.ndarray] = {}
         classes: dict[str, np.ndarray] = {}
         for role, model in self.models.items():
             try:
-                out = np.asarray(model.predict_logits(X))
+                outs[role] = np.asarray(model.predict_logits(X))
             except BadInput:
                 raise
             except Exception as exc:  # noqa: BLE001 - report the model, not a traceback
@@ -213,6 +224,13 @@ class AuditCase:
                     self.field_of(role),
                     f"fails on the data's {len(self.features)} feature columns: {one_line(exc)}",
                 ) from exc
+        self.task_info: TaskInfo = decide_task(self.models, outs, len(X), self.declared_task,
+                                               self.data[self.label], self.field_of)
+        if self.task == "regression":
+            return 1, None
+        n_classes: dict[str, int] = {}
+        for role, model in self.models.items():
+            out = outs[role]
             if out.ndim != 2 or out.shape[0] != len(X) or out.shape[1] < 2:
                 raise BadInput(self.field_of(role), f"output shape {out.shape} is not [rows, classes>=2]")
             n_classes[role] = out.shape[1]
@@ -255,6 +273,9 @@ class AuditCase:
         from audit.recipes import get_recipe
         from audit.references import reference_seeds, train_references
 
+        if self.task == "regression" and self.recipe == "torch-mlp":
+            raise BadInput("training.recipe", '"torch-mlp" trains a classifier; a regression case needs '
+                           '"sklearn" (a clone of the original regressor) or "package.module:function"')
         recipe = get_recipe(self.recipe, self.recipe_params, original=self.models["original"])
         seeds = reference_seeds(self.reference_seed, self.train_references)
         first = len(self.reference_roles)
@@ -266,6 +287,11 @@ class AuditCase:
         self._probe_models()  # a reference missing a class the others have is bad input
 
     # -- accessors -------------------------------------------------------------
+    @property
+    def task(self) -> str:
+        """``"classification"`` or ``"regression"`` (declared or detected, see ``task_info``)."""
+        return self.task_info.task
+
     def mask(self, split: str) -> np.ndarray:
         return (self.data[self.split_col] == split).to_numpy()
 
@@ -305,7 +331,7 @@ class AuditCase:
         return enc.to_numpy(dtype=np.float32)[self.mask(split)]
 
     def y(self, split: str) -> np.ndarray:
-        """Integer class indices of a split."""
+        """Integer class indices of a split (float targets for regression)."""
         return self._y[self.mask(split)]
 
     def frame(self, split: str) -> pd.DataFrame:
@@ -389,7 +415,7 @@ def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = F
     if "path" not in data:
         raise BadInput("data.path", "missing")
     case_meta, training = doc.get("case", {}), doc.get("training", {})
-    for section, keys in (("case", ("name", "request_id", "description", "operator", "forget_kind")),
+    for section, keys in (("case", ("name", "request_id", "description", "operator", "forget_kind", "task")),
                           ("data", ("path", "label", "split", "id"))):
         for key in keys:
             value = doc.get(section, {}).get(key)
@@ -421,6 +447,7 @@ def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = F
         description=case_meta.get("description"),
         operator=case_meta.get("operator"),
         forget_kind=case_meta.get("forget_kind"),
+        task=case_meta.get("task"),
         recipe=training.get("recipe"),
         recipe_params=training.get("params"),
         allow_pickle=allow_pickle,

@@ -157,6 +157,7 @@ def detect_forget_kind(
     label: str = "label",
     groups: Sequence[str] = (),
     declared: str | None = None,
+    task: str = "classification",
 ) -> ForgetKind:
     """Detect the forget kind from a case, or from its forget and retain rows.
 
@@ -173,6 +174,9 @@ def detect_forget_kind(
         Group columns (e.g. district) whose values may have been removed whole.
     declared : str, optional
         A declared kind (``[case] forget_kind``); it wins over detection.
+    task : str
+        ``"regression"``: the label is a continuous target, neither a class to detect nor a
+        stratum (only group columns are).
 
     Examples
     --------
@@ -185,16 +189,18 @@ def detect_forget_kind(
     if case is not None:
         forget, retain = case.frame("forget"), case.frame("retain")
         label, groups, declared = case.label, case.groups, getattr(case, "forget_kind", None)
+        task = getattr(case, "task", "classification")
     if forget is None or retain is None:
         raise BadInput("case", "detect_forget_kind needs a case, or forget and retain rows")
     declared = validate_forget_kind(declared)
     if len(forget) == 0:
         raise BadInput("data.split", "no forget rows: nothing to classify")
     rate = len(forget) / (len(forget) + len(retain))
-    labels = _values(forget, retain, label, rate)
+    labels = _values(forget, retain, label, rate) if task != "regression" else []
     by_group = {g: _values(forget, retain, g, rate) for g in groups}
     kind, evidence = _classify(labels, [v for vs in by_group.values() for v in vs], label, rate)
-    strata = (label, *[g for g, vs in by_group.items() if any(v.plausible and v.share >= MOSTLY for v in vs)])
+    strata = ((label,) if task != "regression" else ()) + tuple(
+        g for g, vs in by_group.items() if any(v.plausible and v.share >= MOSTLY for v in vs))
     if declared is not None and declared != kind:
         evidence = f"declared in the case file as {declared}; the rows alone suggest {kind}: {evidence}"
     elif declared is not None:

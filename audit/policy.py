@@ -76,13 +76,22 @@ def declarations() -> dict[str, Mapping[str, Option]]:
     return {"general": GENERAL_OPTIONS, **{cid: spec.options for cid, spec in registry().items()}}
 
 
-def default_policy() -> dict[str, dict[str, Any]]:
+def default_policy(task: str = "classification") -> dict[str, dict[str, Any]]:
     """The built-in policy: ``{"general": {...}, "<check id>": {...}, ...}``.
+
+    A check that does not support ``task`` (``CheckSpec.tasks``) is not required by default:
+    it is reported ``skipped``; a policy that requires it anyway makes the verdict inconclusive.
 
     >>> default_policy()["general"]["on_no_power"]
     'inconclusive'
+    >>> default_policy("regression")["feature_removal"]["required"]
+    False
     """
-    return {section: defaults_of(options) for section, options in declarations().items()}
+    out = {section: defaults_of(options) for section, options in declarations().items()}
+    for cid, spec in registry().items():
+        if task not in spec.tasks:
+            out[cid]["required"] = False
+    return out
 
 
 def _option(decl: Mapping[str, Mapping[str, Option]], source: str, section: str, key: str) -> Option:
@@ -234,7 +243,7 @@ def resolve_policy(case: AuditCase, gate: dict[str, Any] | None = None
     >>> pol["utility"]["accuracy_margin"], src["gate"], src["case"]
     (0.02, {'utility': {'required': True}}, {'utility': {'accuracy_margin': 0.02}})
     """
-    defaults = default_policy()
+    defaults = default_policy(getattr(case, "task", "classification"))
     case_overrides = _tables(getattr(case, "policy_overrides", None) or None, "case.policy")
     gated = None if gate is None else merge_policy(defaults, gate, "policy")
     policy = merge_policy(defaults if gated is None else gated, case_overrides, "case.policy")

@@ -22,7 +22,7 @@ from torch import nn
 
 from audit.errors import BadInput
 
-__all__ = ["MLP", "train_mlp", "one_thread", "TorchModule", "SklearnModel", "Recipe", "get_recipe"]
+__all__ = ["MLP", "train_mlp", "one_thread", "TorchModule", "SklearnModel", "sklearn_task", "Recipe", "get_recipe"]
 
 
 class MLP(nn.Module):
@@ -129,17 +129,32 @@ class TorchModule:
 
 
 class SklearnModel:
-    """Adapter over a fitted scikit-learn classifier (log of ``predict_proba``)."""
+    """Adapter over a fitted scikit-learn classifier (log of ``predict_proba``) or regressor.
+
+    A regressor (``sklearn.base.is_regressor``, or an estimator with ``predict`` but neither
+    ``predict_proba`` nor ``decision_function``) returns its predictions as one column
+    ``[n, 1]``; ``task`` says which it is.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import Ridge
+    >>> X = np.arange(8.0).reshape(4, 2); m = SklearnModel(Ridge().fit(X, X[:, 0]))
+    >>> m.task, m.predict_logits(X).shape
+    ('regression', (4, 1))
+    """
 
     format = "sklearn"
 
     def __init__(self, estimator: Any, sha256: str | None = None) -> None:
         self.estimator = estimator
         self.sha256 = sha256
-        self.classes = getattr(estimator, "classes_", None)
+        self.task = sklearn_task(estimator)
+        self.classes = getattr(estimator, "classes_", None) if self.task == "classification" else None
 
     def predict_logits(self, X: np.ndarray) -> np.ndarray:
         est = self.estimator
+        if self.task == "regression":
+            return np.asarray(est.predict(X), dtype=np.float64).reshape(len(X), -1)
         if hasattr(est, "predict_proba"):
             p = np.asarray(est.predict_proba(X), dtype=np.float64)
             return np.log(np.clip(p, 1e-12, 1.0))
@@ -161,6 +176,22 @@ class SklearnModel:
             for i, a in enumerate(getattr(est, name, []) or []):
                 out[f"{name.rstrip('_')}.{i}"] = np.asarray(a, dtype=np.float64)
         return out
+
+
+def sklearn_task(estimator: Any) -> str:
+    """``"regression"`` or ``"classification"`` for a scikit-learn estimator (or pipeline).
+
+    >>> from sklearn.linear_model import LogisticRegression, Ridge
+    >>> sklearn_task(Ridge()), sklearn_task(LogisticRegression())
+    ('regression', 'classification')
+    """
+    from sklearn.base import is_classifier, is_regressor
+
+    if is_regressor(estimator):
+        return "regression"
+    if is_classifier(estimator) or hasattr(estimator, "predict_proba") or hasattr(estimator, "decision_function"):
+        return "classification"
+    return "regression" if hasattr(estimator, "predict") else "classification"
 
 
 @dataclass

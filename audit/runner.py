@@ -184,6 +184,14 @@ def _run_check(spec: Any, ctx: CheckContext) -> CheckResult:
     return result
 
 
+def _unsupported(spec: Any, task: str, required: bool) -> dict[str, Any]:
+    """The ``skipped`` result of a check that does not support the case's task."""
+    why = spec.unsupported or f"it is defined for {' and '.join(spec.tasks)} models"
+    return CheckResult(spec.id, "skipped", f"Not run: this check does not support {task} models ({why}).",
+                       title=spec.title, required=required,
+                       missing=[f"{task} support: {why}"]).to_dict()
+
+
 def planned_checks(pol: dict[str, Any], mode: str = "model") -> list[str]:
     """Ids of the checks :func:`run_audit` runs under the resolved policy ``pol``, in order.
 
@@ -239,7 +247,10 @@ def run_audit(
     started = _now()
     pol, policy_sources = resolve_policy(case, policy)  # validated; the case may only tighten a gate
     if cache is None:
-        cache = OutputCache(case.models, case.inputs, case.y, batch_size=pol["general"]["batch_size"])
+        cache = OutputCache(case.models, case.inputs, case.y, batch_size=pol["general"]["batch_size"],
+                            task=case.task)
+    elif cache.task != case.task:
+        raise ValueError(f"the given cache holds {cache.task} outputs; the case is {case.task}")
     checks = []
     meters: dict[str, Meter] = {}
     identical = False
@@ -252,6 +263,9 @@ def run_audit(
         if identical:
             checks.append(CheckResult(cid, "skipped", "Not run: the unlearned model is the original.",
                                       title=spec.title, required=bool(pol[cid]["required"])).to_dict())
+            continue
+        if case.task not in spec.tasks:
+            checks.append(_unsupported(spec, case.task, bool(pol[cid]["required"])))
             continue
         rng = np.random.default_rng([int(seed), zlib.crc32(cid.encode())])
         ctx = CheckContext(case=case, cache=cache, policy=pol[cid], general=pol["general"],
@@ -376,6 +390,7 @@ def build_results(
             "n_features": len(case.features),
             "features": {"names": list(case.features), "source": case.feature_source},
             "n_classes": int(case.n_classes),
+            "task": case.task_info.to_dict(),
             "label": case.label,
             "groups": list(case.groups),
             "forget_set_sha256": case.forget_set_commitment(),

@@ -99,6 +99,10 @@ class CheckSpec:
     # a degenerate candidate (the differencing attack compares O with itself: nothing
     # changed, which any light fine-tune of O escapes)
     power: bool = True
+    # the tasks the check supports; on another task's case it is ``skipped`` with the reason,
+    # and not required by default (:func:`audit.policy.default_policy`)
+    tasks: tuple[str, ...] = ("classification",)
+    unsupported: str = ""  # why, in words, when the case's task is not among ``tasks``
 
     @property
     def defaults(self) -> dict[str, Any]:

@@ -152,6 +152,7 @@ SPEC = CheckSpec(
     run=run,
     kind="forgetting",
     order=80,
+    unsupported="its decision flips, positive-class score gap and permutation accuracy are a classifier's",
     options={
         **switches(required=False),
         "feature": Option(str, "", 'feature that must no longer count ("" = check skipped)',

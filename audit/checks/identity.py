@@ -1,9 +1,9 @@
 """``identity``: is the "unlearned" model the original itself?
 
 Runs before any statistics. U fails at once when its digest equals O's, or when its
-log-probabilities equal O's on every audited row (within ``atol``) while the retrained
-references differ from O — a re-exported no-op. Nothing else needs to be measured to
-know that such a model forgot nothing.
+log-probabilities (a regressor's predictions) equal O's on every audited row (within
+``atol``) while the retrained references differ from O — a re-exported no-op. Nothing else
+needs to be measured to know that such a model forgot nothing.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ __all__ = ["SPEC", "run", "max_output_gap"]
 
 
 def max_output_gap(ctx: CheckContext, a: str, b: str) -> float:
-    """Largest absolute log-probability difference between roles ``a`` and ``b`` over all rows."""
-    gaps = [float(np.max(np.abs(ctx.cache.logprobs(a, s) - ctx.cache.logprobs(b, s))))
+    """Largest absolute log-probability (regression: prediction) difference of ``a`` and ``b``."""
+    out = ctx.cache.values if ctx.cache.task == "regression" else ctx.cache.logprobs
+    gaps = [float(np.max(np.abs(out(a, s) - out(b, s))))
             for s in ("forget", "retain", "test") if ctx.case.n.get(s, 0) > 0]
     return max(gaps) if gaps else 0.0
 
@@ -34,12 +35,15 @@ def run(ctx: CheckContext) -> CheckResult:
     atol = float(ctx.policy["atol"])
     gap_u = max_output_gap(ctx, "unlearned", "original")
     gap_r = [max_output_gap(ctx, r, "original") for r in ctx.cache.reference_roles]
-    metrics = [Metric("max_logprob_gap[U-O]", "all", gap_u, reference=min(gap_r) if gap_r else None,
+    regression = ctx.cache.task == "regression"
+    what = "prediction" if regression else "log-probability"
+    name = "max_prediction_gap[U-O]" if regression else "max_logprob_gap[U-O]"
+    metrics = [Metric(name, "all", gap_u, reference=min(gap_r) if gap_r else None,
                       comparator="info", n=sum(ctx.case.n.values()),
                       note="reference = the smallest gap of a retrained reference to the original")]
     if gap_u <= atol and gap_r and min(gap_r) > atol:
         return CheckResult("identity", "fail", "The unlearned model gives the original's outputs on every row "
-                           f"(largest log-probability gap {gap_u:.2g} <= {atol:g}) while every retrain differs: "
+                           f"(largest {what} gap {gap_u:.2g} <= {atol:g}) while every retrain differs: "
                            "it is the original re-exported.", title=SPEC.title, metrics=metrics)
     return CheckResult("identity", "pass", "The unlearned model is not the original (digest and outputs differ).",
                        title=SPEC.title, metrics=metrics)
@@ -52,8 +56,10 @@ SPEC = CheckSpec(
     order=0,
     options={
         **switches(required=True),
-        "atol": Option(float, 1e-6, "largest log-probability gap at which U's outputs count as O's",
+        "atol": Option(float, 1e-6, "largest log-probability (regression: prediction) gap at which U's "
+                       "outputs count as O's",
                        minimum=0, maximum=1e-2, tighter="higher"),
     },
     kind="identity",
+    tasks=("classification", "regression"),
 )

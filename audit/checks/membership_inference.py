@@ -20,6 +20,13 @@ Every attack must pass for the check to pass (an intersection-union test); a fai
 Bonferroni over the gated metrics. ``auc_margin`` is the floor of the margin (``auto``:
 ``auto_min_margin``); the references' spread widens it.
 TPR at low FPR is reported (info) with its CI, never resolved below 1/n_test.
+
+Regression: the loss attack scores ``-(f(x) - y)^2``, the reference LiRA fits its Gaussians
+to ``-log((f(x) - y)^2 + eps)`` across the references, and the loss gap is the forget minus
+the (group-matched) test mean squared error, its floor ``loss_gap_factor`` x the references'
+test MSE (the nats floor ``loss_gap_min_margin`` does not apply). The label is no stratum.
+Other attacks (confidence, entropy, shadow LiRA / RMIA) read class probabilities: they are
+dropped with the reason in ``missing``.
 """
 
 from __future__ import annotations
@@ -31,7 +38,13 @@ import numpy as np
 
 from attacks.lira import lira_offline, lira_online
 from attacks.metrics import matched_auc, roc
-from attacks.population import ATTACKS, logit_confidence, population_scores
+from attacks.population import (
+    ATTACKS,
+    log_squared_error,
+    logit_confidence,
+    population_scores,
+    squared_error_score,
+)
 from attacks.resample import paired_roc_bootstrap, tpr_at_fpr_rows
 from attacks.rmia import rmia_scores
 from audit.checks._paired import finish, model_roles
@@ -53,10 +66,21 @@ SPLIT = "forget_vs_test"
 REFERENCE_ATTACK = "lira_offline_refs"
 SHADOW_ATTACKS = ("lira_online", "rmia")
 KNOWN_ATTACKS = (*ATTACKS, REFERENCE_ATTACK, *SHADOW_ATTACKS)
+REGRESSION_ATTACKS = ("loss", REFERENCE_ATTACK)
+
+
+def _regression_rows(ctx: CheckContext, role: str) -> tuple[np.ndarray, np.ndarray]:
+    """A regressor's predictions and targets on the forget rows, then the test rows."""
+    c = ctx.cache
+    return (np.r_[c.values(role, "forget"), c.values(role, "test")],
+            np.r_[c.labels("forget"), c.labels("test")])
 
 
 def _phi(ctx: CheckContext, role: str) -> np.ndarray:
     c = ctx.cache
+    if c.task == "regression":
+        pred, y = _regression_rows(ctx, role)
+        return log_squared_error(pred, y, 1e-6 * float(np.var(c.labels("test"))) + 1e-300)
     return np.r_[logit_confidence(c.logprobs(role, "forget"), c.labels("forget")),
                  logit_confidence(c.logprobs(role, "test"), c.labels("test"))]
 
@@ -78,9 +102,14 @@ def _scores(ctx: CheckContext, attacks: list[str]) -> tuple[list[str], dict, dic
     roles = ["unlearned", *cache.reference_roles, "original"]
     yf, yt = cache.labels("forget"), cache.labels("test")
     pop = [a for a in attacks if a in ATTACKS]
-    pos = {r: population_scores(cache.logprobs(r, "forget"), yf, pop) for r in roles}
-    neg = {r: population_scores(cache.logprobs(r, "test"), yt, pop) for r in roles}
     nf = len(yf)
+    if cache.task == "regression":  # the loss attack only (see REGRESSION_ATTACKS)
+        scores = {r: squared_error_score(*_regression_rows(ctx, r)) for r in roles}
+        pos = {r: {a: scores[r][:nf] for a in pop} for r in roles}
+        neg = {r: {a: scores[r][nf:] for a in pop} for r in roles}
+    else:
+        pos = {r: population_scores(cache.logprobs(r, "forget"), yf, pop) for r in roles}
+        neg = {r: population_scores(cache.logprobs(r, "test"), yt, pop) for r in roles}
     if REFERENCE_ATTACK in attacks:
         for r, s in _reference_scores(ctx, roles).items():
             pos[r][REFERENCE_ATTACK], neg[r][REFERENCE_ATTACK] = s[:nf], s[nf:]
@@ -256,7 +285,9 @@ def _loss_gap_evidence(ctx: CheckContext, strata: tuple[np.ndarray, np.ndarray, 
     st = {r: ModelStat(forget[r].value - test[r].value, forget[r].reps - test[r].reps) for r in roles}
     ref_test = float(np.mean([test[r].value for r in refs]))
     pol = ctx.policy
-    floor = max(float(pol["loss_gap_min_margin"]), float(pol["loss_gap_factor"]) * abs(ref_test))
+    floor = float(pol["loss_gap_factor"]) * abs(ref_test)
+    if c.task != "regression":  # the minimum is in nats; a squared error has the targets' units
+        floor = max(float(pol["loss_gap_min_margin"]), floor)
     dropped = int((~keep).sum())
     return Evidence("loss_gap", SPLIT, st["unlearned"], [st[r] for r in refs], st["original"], "two_sided",
                     floor, int(keep.sum()) + len(w), "each retrained reference's loss gap on the same rows",
@@ -284,6 +315,11 @@ def run(ctx: CheckContext) -> CheckResult:
     pol = ctx.policy
     attacks = list(pol["attacks"])
     missing: list[str] = []
+    if ctx.cache.task == "regression" and set(attacks) - set(REGRESSION_ATTACKS):
+        dropped = [a for a in attacks if a not in REGRESSION_ATTACKS]
+        attacks = [a for a in attacks if a in REGRESSION_ATTACKS]
+        missing.append(f"regression support for the {', '.join(dropped)} attack(s): they read class "
+                       f"probabilities; a regressor is attacked with {', '.join(REGRESSION_ATTACKS)}")
     if REFERENCE_ATTACK in attacks and len(ctx.cache.reference_roles) < 2:
         attacks.remove(REFERENCE_ATTACK)
         missing.append(f"a second retrained reference (the {REFERENCE_ATTACK} attack scores each "
@@ -336,6 +372,7 @@ SPEC = CheckSpec(
     run=run,
     kind="forgetting",
     order=40,
+    tasks=("classification", "regression"),
     options={
         **switches(required=True),
         # shadow attacks (lira_online, rmia) train `shadow_models` models: opt in via policy

@@ -9,6 +9,13 @@ spread. One-sided (``at_most``): U fails only when it is further from the retrai
 a fresh retrain would be. The margin floor with ``auto`` is ``auto_factor`` times the
 retrain-to-retrain level (never less than ``*_min_margin``); the kernel widens it to the
 seeds' prediction interval when that is larger.
+
+Regression (``docs/decisions/0010-regression.md``): per row the absolute difference
+``|U(x) - R_i(x)|`` of the predictions, in the targets' units, leave-one-out like the
+divergences (gated, ``at_most``; ``auto`` floor = ``auto_factor`` x the retrain-to-retrain
+level, never below ``abs_diff_min_margin`` x the split's target standard deviation), and the
+1-Wasserstein distance between U's and each reference's distribution of predictions on the
+split (reported: a distributional distance, not a mean of rows the kernel can resample).
 """
 
 from __future__ import annotations
@@ -80,8 +87,46 @@ def _floor(pol: dict, d: str, ref_level: float) -> float | None:
     return margin
 
 
+def _regression(ctx: CheckContext, split: str) -> tuple[Evidence, Metric]:
+    """Gated mean |U(x) - R(x)| (leave-one-out) and the reported 1-Wasserstein distance."""
+    from scipy.stats import wasserstein_distance
+
+    c, pol = ctx.cache, ctx.policy
+    refs, roles = model_roles(ctx)
+    rows = leave_one_out_rows(ctx, lambda r, x: np.abs(c.values(r, split) - c.values(x, split)))
+    level = float(np.mean([rows[r].mean() for r in refs]))
+    floor = resolve_margin(pol["abs_diff_margin"], level, pol["auto_factor"])
+    if pol["abs_diff_margin"] == "auto":
+        floor = max(floor or 0.0, float(pol["abs_diff_min_margin"]) * float(np.std(c.labels(split))))
+    ev = row_evidence(ctx, "abs_diff", split, rows, "at_most", floor,
+                      "each retrained reference's mean absolute prediction difference from the other "
+                      "references (leave-one-out)", relative=True)
+    w1 = {x: float(np.mean([wasserstein_distance(c.values(r, split), c.values(x, split))
+                            for r in refs if r != x])) for x in roles}
+    info = Metric("wasserstein", split, w1["unlearned"], reference=float(np.mean([w1[r] for r in refs])),
+                  comparator="info", n=len(c.labels(split)),
+                  note="1-Wasserstein distance of the prediction distributions; reported, not gated")
+    return ev, info
+
+
+def _run_regression(ctx: CheckContext) -> CheckResult:
+    refs, _ = model_roles(ctx)
+    evidence: list[Evidence] = []
+    info: list[Metric] = []
+    if len(refs) >= 2:
+        for split in ctx.policy["splits"]:
+            if ctx.case.n.get(split, 0) > 0:
+                ev, w1 = _regression(ctx, split)
+                evidence.append(ev)
+                info.append(w1)
+    missing = [] if len(refs) >= 2 else ["a second retrained reference (to measure the retrain noise floor)"]
+    return finish(ctx, "output_divergence", SPEC.title, evidence, info, _summary, missing=missing)
+
+
 def run(ctx: CheckContext) -> CheckResult:
     """Compare U-vs-R divergences with the retrain-to-retrain distribution on every split."""
+    if ctx.cache.task == "regression":
+        return _run_regression(ctx)
     pol = ctx.policy
     refs, _ = model_roles(ctx)
     evidence: list[Evidence] = []
@@ -113,7 +158,11 @@ def run(ctx: CheckContext) -> CheckResult:
 
 def _summary(status: str, metrics: list[Metric]) -> str:
     forget_kl = next((m for m in metrics if m.name == "kl" and m.split == "forget"), None)
+    forget_ad = next((m for m in metrics if m.name == "abs_diff" and m.split == "forget"), None)
     tail = ""
+    if forget_ad is not None and forget_ad.value is not None and forget_ad.reference is not None:
+        tail = (f" On the forget rows the mean absolute prediction difference |U - R| = {forget_ad.value:.4g} "
+                f"against {forget_ad.reference:.4g} between retrains.")
     if forget_kl is not None and forget_kl.value is not None and forget_kl.reference:
         tail = (f" On the forget rows KL(R||U) = {forget_kl.value:.4g} against a retrain-to-retrain "
                 f"noise floor of {forget_kl.reference:.4g}.")
@@ -130,6 +179,7 @@ SPEC = CheckSpec(
     run=run,
     kind="forgetting",
     order=20,
+    tasks=("classification", "regression"),
     options={
         **switches(required=True),
         "splits": Option(list, ["forget", "retain", "test"], "splits on which U is compared with R",
@@ -153,5 +203,11 @@ SPEC = CheckSpec(
                                 tighter="lower"),
         "disagreement_min_margin": Option(float, 0.02, "floor of the auto disagreement margin",
                                           minimum=0, maximum=1, tighter="lower"),
+        "abs_diff_margin": Option(float, "auto", "regression: margin of the mean absolute prediction "
+                                  "difference |U - R| (targets' units)", minimum=0, allow_auto=True,
+                                  tighter="lower"),
+        "abs_diff_min_margin": Option(float, 0.01, "regression: floor of the auto |U - R| margin as a "
+                                      "share of the split's target standard deviation", minimum=0,
+                                      tighter="lower"),
     },
 )

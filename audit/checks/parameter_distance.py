@@ -123,6 +123,7 @@ SPEC = CheckSpec(
     run=run,
     kind="forgetting",
     order=30,
+    tasks=("classification", "regression"),  # model-agnostic: weights only
     options={
         **switches(required=False),
         "auto_factor": Option(float, 1.0, "margin = auto_factor x the mean R-R distance",

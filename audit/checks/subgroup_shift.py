@@ -17,6 +17,11 @@ Two complementary analyses on the test split (rows no model was trained on):
 Each flagged slice is related to the forgotten data: share of forget rows with the slice's
 group values (against the retain share) and a forget-vs-retain classifier's similarity.
 Policy ``on_shift`` says whether a harmful shift blocks (``fail``, default) or ``warn``s.
+
+Regression: the one per-group metric is the mean squared error (``loss``; its floor
+``loss_margin_factor`` x the group's reference MSE); discovery ranks by the squared-error
+difference and a slice must lose at least ``discovery_min_harm`` of the references' MSE
+(relative), confirmed by the kernel on the slice's MSE.
 """
 
 from __future__ import annotations
@@ -70,12 +75,19 @@ def _validate(pol: dict[str, Any], binary: bool) -> list[str]:
     return [m for m in pol["metrics"] if binary or m not in ("fnr", "fpr")]
 
 
-def _group_tables(out: dict[str, Any], slices: list, binary: bool, tests: list[GroupTest]) -> list[Table]:
+def _metric_name(metric: str, regression: bool) -> str:
+    return "mean squared error" if regression and metric == "loss" else _METRIC_NAMES[metric]
+
+
+def _group_tables(out: dict[str, Any], slices: list, binary: bool, tests: list[GroupTest],
+                  regression: bool = False) -> list[Table]:
     preds = {"original": out["o"][0], "unlearned": out["u"][0]}
     losses = {"original": out["o"][1], "unlearned": out["u"][1]}
     for r, p, lo in zip(out["refs"], out["r_pred"], out["r_loss"], strict=True):
         preds[r], losses[r] = p, lo
     gm = group_metrics(out["y"], preds, losses, slices, binary=binary)
+    if regression:  # a regressor has no accuracy; its loss is the squared error
+        gm = gm.drop(columns="accuracy").rename(columns={"loss": "mse"})
     cols = list(gm.columns)
     t_cols = ["slice", "metric", "comparison", "n", "value", "reference", "delta", "ci_low", "ci_high",
               "margin", "test", "p_value", "p_holm", "p_bh", "status", "n_to_settle", "note"]
@@ -99,7 +111,7 @@ def _elsewhere(ctx: CheckContext, out: dict[str, Any], rows: np.ndarray) -> dict
     """U − R accuracy on the slice's rows *outside* forget-only group values ("students elsewhere")."""
     frame = ctx.case.frame(_SPLIT)
     only = {g: v for g, v in _forget_only_values(ctx).items() if v}
-    if not only:
+    if not only or ctx.cache.task == "regression":  # an accuracy delta: classifiers only
         return {}
     inside = np.zeros(len(frame), dtype=bool)
     for g, vals in only.items():
@@ -160,7 +172,8 @@ def _declared_findings(ctx, out, tests, masks, like, verdict) -> list[Finding]: 
                  "value_u": t.value, "value_r": t.reference, "source": "declared groups"}
         extra.update(_relation(ctx, t.slice, masks[slice_label(t.slice)], like, out))
         rel = _relation_text(extra)
-        msg = (f"{slice_label(t.slice)}: {_METRIC_NAMES[t.metric]} {t.value:.3f} under the unlearned model "
+        msg = (f"{slice_label(t.slice)}: {_metric_name(t.metric, ctx.cache.task == 'regression')} "
+               f"{t.value:.3f} under the unlearned model "
                f"vs {t.reference:.3f} under the retrained references (delta {t.delta:+.3f}); the unlearning "
                f"method, not the removal itself, shifted this group" + (f". Relation: {rel}" if rel else ""))
         findings.append(Finding(msg, dict(t.slice), metric=t.metric, n=t.n, delta=t.delta, ci=t.ci,
@@ -193,52 +206,73 @@ def _signal(out: dict[str, Any], kind: str) -> np.ndarray:
     return np.mean([out["u"][0] != p for p in out["r_pred"]], axis=0)
 
 
-def _discovered_findings(ctx, out, pol, like, verdict) -> tuple[list[Finding], list[str]]:  # noqa: ANN001
-    case = ctx.case
-    frame = case.frame(_SPLIT)
-    feats = [f for f in case.features if f not in case.groups][: int(pol["max_binned_features"])]
+def _row_values(out: dict[str, Any], regression: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-row U and mean-R values of the discovery metric, and the per-row harm (larger = worse).
+
+    Classification: correctness, harm = R - U. Regression: squared error, harm = (U - R) as a
+    share of the references' mean squared error on the split.
+    """
+    if regression:
+        u, r = out["u"][1], np.mean(out["r_loss"], axis=0)
+        return u, r, (u - r) / max(float(r.mean()), 1e-300)
     y = out["y"]
     u_ok = (out["u"][0] == y).astype(float)
     r_ok = np.mean([p == y for p in out["r_pred"]], axis=0)
+    return u_ok, r_ok, r_ok - u_ok
+
+
+def _discovered_findings(ctx, out, pol, like, verdict) -> tuple[list[Finding], list[str]]:  # noqa: ANN001
+    case = ctx.case
+    regression = ctx.cache.task == "regression"
+    frame = case.frame(_SPLIT)
+    feats = [f for f in case.features if f not in case.groups][: int(pol["max_binned_features"])]
+    y = out["y"]
+    u_val, r_val, harm = _row_values(out, regression)
+    metric, what = ("loss", "mse") if regression else ("accuracy", "accuracy")
+    floors = ({"loss": None, "loss_factor": float(pol["loss_margin_factor"])} if regression
+              else {"accuracy": float(pol["discovery_min_harm"])})
+    signal = _signal(out, "loss" if regression else pol["discovery_signal"])
     disc = pd.concat([frame[case.groups].astype(str), bin_features(frame, feats, int(pol["feature_bins"]))],
                      axis=1)
-    cands = discover_slices(disc, list(disc.columns), _signal(out, pol["discovery_signal"]), ctx.rng,
+    cands = discover_slices(disc, list(disc.columns), signal, ctx.rng,
                             alpha=ctx.alpha, min_slice_size=int(pol["min_slice_size"]),
                             max_candidates=int(pol["max_candidates"]), max_depth=int(pol["max_depth"]),
-                            harm=r_ok - u_ok, min_harm=float(pol["discovery_min_harm"]))
+                            harm=harm, min_harm=float(pol["discovery_min_harm"]))
     findings, notes = [], []
     for d in cands:
         if d.confirmed:
-            km = kernel_group_metrics([(d.slice, d.mask)], y, _role_outputs(out), out["refs"], ["accuracy"],
-                                      {"accuracy": float(pol["discovery_min_harm"])}, ctx.settings, 2,
-                                      ctx.n_boot, ctx.rng)
+            km = kernel_group_metrics([(d.slice, d.mask)], y, _role_outputs(out), out["refs"], [metric],
+                                      floors, ctx.settings, 2, ctx.n_boot, ctx.rng)
             k = next(iter(km.values()))
             if k.status != "fail":
+                size = f"{what} rise ({(k.delta or 0):.3g})" if regression else f"accuracy loss ({-(k.delta or 0):.3f})"
                 notes.append(f"discovered slice {slice_label(d.slice)} was confirmed on the held-out half but "
-                             f"its accuracy loss ({-(k.delta or 0):.3f}) is within what retrains show "
+                             f"its {size} is within what retrains show "
                              f"(margin {k.margin:.3f}): not a finding")
                 continue
         if not d.confirmed:
             notes.append(f"candidate slice {slice_label(d.slice)} (search p={d.p_search:.2g}) was not "
-                         f"confirmed on the held-out half (Holm p={d.p_adjusted:.2g}, accuracy loss "
+                         f"confirmed on the held-out half (Holm p={d.p_adjusted:.2g}, "
+                         f"{'relative MSE rise' if regression else 'accuracy loss'} "
                          f"{d.harm if d.harm is not None else float('nan'):.3f}, "
                          f"needed p<{ctx.alpha} and >= {pol['discovery_min_harm']})")
             continue
         m = d.mask
-        diff = u_ok[m] - r_ok[m]
+        diff = u_val[m] - r_val[m]
         lo, hi = bootstrap_mean_ci(diff, ctx.n_boot, ci_level(ctx.alpha), ctx.rng)
         full = np.ones(len(frame), dtype=bool)
         for col, val in d.slice.items():
             full &= disc[col].to_numpy() == val
+        sig = "loss" if regression else pol["discovery_signal"]
         extra = {"effect_confirm": d.effect_confirm, "effect_search": d.effect_search, "n_search": d.n_search,
-                 "p_search": d.p_search, "signal": pol["discovery_signal"], "source": "discovered slice",
-                 "accuracy_u": float(u_ok[m].mean()), "accuracy_r": float(r_ok[m].mean())}
+                 "p_search": d.p_search, "signal": sig, "source": "discovered slice",
+                 f"{what}_u": float(u_val[m].mean()), f"{what}_r": float(r_val[m].mean())}
         extra.update(_relation(ctx, d.slice, full, like, out))
         rel = _relation_text(extra)
         msg = (f"discovered slice {slice_label(d.slice)}: the unlearned model is worse than the retrained "
-               f"references here (accuracy {extra['accuracy_u']:.3f} vs {extra['accuracy_r']:.3f} on the "
+               f"references here ({what} {extra[f'{what}_u']:.3f} vs {extra[f'{what}_r']:.3f} on the "
                f"confirmation half)" + (f". Relation: {rel}" if rel else ""))
-        findings.append(Finding(msg, dict(d.slice), metric=f"accuracy[U-R], signal={pol['discovery_signal']}",
+        findings.append(Finding(msg, dict(d.slice), metric=f"{what}[U-R], signal={sig}",
                                 n=d.n_confirm, delta=float(diff.mean()), ci=(float(lo), float(hi)),
                                 p_value=d.p_confirm, p_adjusted=d.p_adjusted,
                                 test="Welch t one-sided, confirmation half (Holm over candidates)",
@@ -277,15 +311,16 @@ def _apply_kernel(ctx: CheckContext, out: dict[str, Any], tests: list[GroupTest]
 
 
 def _status_and_summary(findings: list[Finding], tests: list[GroupTest], verdict: str, n_groups: int,
-                        min_n: int) -> tuple[str, str]:
+                        min_n: int, metric: str = "accuracy") -> tuple[str, str]:
     harm = [f for f in findings if f.status == verdict]
-    decided = [t for t in tests if t.comparison == "U-R" and t.metric == "accuracy" and t.n >= min_n]
+    decided = [t for t in tests if t.comparison == "U-R" and t.metric == metric and t.n >= min_n]
+    name = "accuracy" if metric == "accuracy" else "mean squared error"
     if harm:
         names = sorted({slice_label(f.slice) for f in harm})
         return verdict, (f"Unlearning shifted {len(names)} group(s) beyond what retraining does: "
                          + "; ".join(names[:4]) + (" …" if len(names) > 4 else ""))
     if n_groups and decided and all(t.status == "pass" for t in decided):
-        return "pass", (f"Every group large enough to judge ({len(decided)}) has U − R accuracy within the "
+        return "pass", (f"Every group large enough to judge ({len(decided)}) has U − R {name} within the "
                         f"margin, and no discovered slice was confirmed.")
     if not n_groups:
         return "pass", ("No subgroup columns are declared; slice discovery over binned features "
@@ -301,8 +336,9 @@ def _status_and_summary(findings: list[Finding], tests: list[GroupTest], verdict
 def run(ctx: CheckContext) -> CheckResult:
     """Per-group deltas and slice discovery of U against the retrained references."""
     pol, case = ctx.policy, ctx.case
-    binary = int(case.n_classes) == 2
-    metrics = _validate(pol, binary)
+    regression = ctx.cache.task == "regression"
+    binary = int(case.n_classes) == 2 and not regression
+    metrics = ["loss"] if regression else _validate(pol, binary)
     out = _outputs(ctx)
     frame = case.frame(_SPLIT)
     min_n = int(pol["min_group_size"])
@@ -324,7 +360,11 @@ def run(ctx: CheckContext) -> CheckResult:
         findings += found
         notes += dnotes
     findings += _removal_findings(tests, ctx.alpha)
-    status, summary = _status_and_summary(findings, tests, verdict, len(slices), min_n)
+    status, summary = _status_and_summary(findings, tests, verdict, len(slices), min_n,
+                                          "loss" if regression else "accuracy")
+    if regression:
+        notes.append("regression: the per-group metric is the mean squared error (the policy's metrics "
+                     "list names classifier metrics)")
     missing = [] if case.groups else ["no [data] groups declared: only discovered slices were searched"]
     if not case.groups and not pol["discovery"]:
         status, summary = "inconclusive", ("Nothing was examined: no [data] groups are declared and slice "
@@ -332,8 +372,8 @@ def run(ctx: CheckContext) -> CheckResult:
         missing = ["[data] groups, or policy subgroup_shift.discovery = true"]
     return CheckResult(id="subgroup_shift", title=SPEC.title, status=status, summary=summary,
                        metrics=decided, findings=findings, controls=check_controls(decided),
-                       tables=_group_tables(out, slices, binary, tests) if slices else [],
-                       figures=[_forest(tests, min_n, margins["accuracy"])] if slices else [],
+                       tables=_group_tables(out, slices, binary, tests, regression) if slices else [],
+                       figures=[_forest(tests, min_n, margins["accuracy"])] if slices and not regression else [],
                        notes=notes, missing=missing)
 
 
@@ -343,6 +383,7 @@ SPEC = CheckSpec(
     run=run,
     kind="harm",
     order=60,
+    tasks=("classification", "regression"),
     options={
         **switches(required=True),
         "metrics": Option(list, ["accuracy", "loss", "fnr", "fpr"], "per-group metrics (fnr/fpr: binary only)",

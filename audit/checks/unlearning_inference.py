@@ -14,6 +14,10 @@ The positive control O->O changes nothing and scores 1/2. Above the margin: U's 
 the forgotten rows more than retraining would (an extra leak). Below: U changed the
 forget rows *less* distinctively than a retrain — typically it did not forget.
 
+Regression: the features are the prediction change ``f_U(x) - f_O(x)``, its size and the
+change of the absolute error (:func:`attacks.differencing.regression_difference_features`;
+the ``features`` option names classifier features and does not apply).
+
 Cost: a forest per fold per model pair, growing faster than linearly in rows. Each side
 (forget, test) is therefore capped at ``max_rows`` rows drawn at random with the check's
 seed; the same rows serve every pair, the bootstrap and the kernel see only them (so the
@@ -25,7 +29,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from attacks.differencing import FEATURES, difference_features, make_folds, out_of_fold_scores
+from attacks.differencing import (
+    FEATURES,
+    difference_features,
+    make_folds,
+    out_of_fold_scores,
+    regression_difference_features,
+)
 from attacks.metrics import auc_from_ranks
 from attacks.resample import paired_roc_bootstrap
 from audit.checks._paired import finish, model_roles
@@ -56,9 +66,10 @@ def sample_rows(n: int, cap: int, rng: np.random.Generator) -> np.ndarray:
 def _scores(ctx: CheckContext, roles: list[str], kinds: list[str],
             rows: dict[str, np.ndarray]) -> tuple[dict, dict]:
     c = ctx.cache
+    out = c.values if c.task == "regression" else c.logprobs
 
     def stacked(role: str) -> np.ndarray:
-        return np.r_[c.logprobs(role, "forget")[rows["forget"]], c.logprobs(role, "test")[rows["test"]]]
+        return np.r_[out(role, "forget")[rows["forget"]], out(role, "test")[rows["test"]]]
 
     lo = stacked("original")
     y = np.r_[c.labels("forget")[rows["forget"]], c.labels("test")[rows["test"]]]
@@ -68,7 +79,8 @@ def _scores(ctx: CheckContext, roles: list[str], kinds: list[str],
     pos, neg = {}, {}
     for r in roles:
         lr = stacked(r)
-        feats = difference_features(lo, lr, kinds, y)
+        feats = (regression_difference_features(lo, lr, y) if c.task == "regression"
+                 else difference_features(lo, lr, kinds, y))
         s = out_of_fold_scores(feats, member, folds, seed=ctx.seed, n_estimators=int(ctx.policy["n_estimators"]))
         if np.ptp(feats, axis=0).any():  # constant features (O->O) score 1/2 without a forest
             tally("attack_models_trained", len(np.unique(folds)))
@@ -138,6 +150,7 @@ SPEC = CheckSpec(
     kind="forgetting",
     power=False,
     order=45,
+    tasks=("classification", "regression"),
     options={
         # required: with the retrain spread in the band a genuine retrain passes (negative
         # control), and a model that changed the forget rows less than a retrain (a no-op, a
