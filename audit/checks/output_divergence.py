@@ -10,7 +10,7 @@ a fresh retrain would be. The margin floor with ``auto`` is ``auto_factor`` time
 retrain-to-retrain level (never less than ``*_min_margin``); the kernel widens it to the
 seeds' prediction interval when that is larger.
 
-Regression (``docs/decisions/0010-regression.md``): per row the absolute difference
+Regression (``docs/decisions/0012-regression.md``): per row the absolute difference
 ``|U(x) - R_i(x)|`` of the predictions, in the targets' units, leave-one-out like the
 divergences (gated, ``at_most``; ``auto`` floor = ``auto_factor`` x the retrain-to-retrain
 level, never below ``abs_diff_min_margin`` x the split's target standard deviation), and the
