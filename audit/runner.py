@@ -21,7 +21,7 @@ from audit.case import AuditCase
 from audit.checks import CheckContext, registry
 from audit.cost import Meter, metered
 from audit.errors import BadInput
-from audit.policy import resolve_policy
+from audit.policy import policy_table, resolve_policy
 from audit.result_api import AuditResult
 from audit.results import CheckResult, worst_status
 
@@ -279,6 +279,7 @@ def run_audit(
         "trusted_types": list(case.trusted_types),
         "policy": pol,
         "policy_sources": policy_sources,
+        "policy_table": policy_table(pol, policy_sources),
         "models": {
             "original": _model_entry(case.models["original"]),
             "unlearned": _model_entry(case.models["unlearned"]),
