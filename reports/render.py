@@ -14,6 +14,7 @@ is called; the ``md`` filter backslash-escapes Markdown syntax.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from functools import lru_cache
@@ -33,6 +34,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from audit.errors import BadInput
+from reports.glossary import QUESTIONS, terms_used, visible_text
+from reports.summary import executive_summary, human
 from reports.svg import render_figure
 
 __all__ = ["VIEWS", "environment", "shipped_environment", "xml_safe", "render_html", "render_markdown", "render_junit", "render_view"]
@@ -78,7 +81,7 @@ def _slice(s: Any) -> str:
 
 
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~<>]|&(?=#?[0-9A-Za-z]+;))")
 _MD_BLOCK_START = re.compile(r"^(\d*)([-=.)])")
 
 
@@ -98,18 +101,35 @@ def xml_safe(x: Any) -> Any:
 def _md(x: Any) -> str:
     r"""Escape text for Markdown (inline syntax, table pipes, HTML, line breaks, block starts).
 
+    Backslash escapes only, never HTML entities: the file reads as written ("R&D" stays
+    "R&D"; an ``&`` is escaped only where it would start an entity such as ``&amp;``).
+
     >>> print(_md("*a*_b_ [x](y) `c` #1 | <b>\nnext"))
-    \*a\*\_b\_ \[x\]\(y\) \`c\` \#1 \| &lt;b&gt; next
-    >>> print(_md("  - item"), _md("1. first"))
-    \- item 1\. first
+    \*a\*\_b\_ \[x\]\(y\) \`c\` \#1 \| \<b\> next
+    >>> print(_md("  - item"), _md("1. first"), _md("R&D &amp; co"))
+    \- item 1\. first R&D \&amp; co
     """
     text = _MD_SPECIAL.sub(r"\\\1", str(x))
-    for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r\n", " "), ("\r", " "), ("\n", " ")):
+    for a, b in (("\r\n", " "), ("\r", " "), ("\n", " ")):
         text = text.replace(a, b)
     text = text.lstrip(" \t")  # four leading spaces would start a code block
     if not text.strip():
         return "—"  # an empty paragraph or cell would vanish, taking the layout with it
     return _MD_BLOCK_START.sub(r"\1\\\2", text)  # "- x", "= x", "1. x" would start a block
+
+
+def _json(x: Any) -> str:
+    """A policy value as a reader types it in TOML-like form: ``0.05``, ``true``, ``["kl", "js"]``.
+
+    >>> _json(["kl", "js"]), _json(True), _json(None)
+    ('["kl", "js"]', 'true', 'null')
+    """
+    return json.dumps(x, ensure_ascii=False)
+
+
+def _question(check_id: str) -> str:
+    """What a check asks, in words (empty when unknown)."""
+    return QUESTIONS.get(check_id, "")
 
 
 def _failing_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -125,7 +145,7 @@ _OPTIONS: dict[str, Any] = dict(
 
 def _configure(env: Environment) -> Environment:
     env.filters.update(num=_num, interval=_interval, pvalue=_pvalue, slice=_slice, md=_md,
-                       figure=render_figure)
+                       figure=render_figure, human=human, json=_json, question=_question)
     env.globals.update(FAILING=_FAILING, failing_checks=_failing_checks)
     return env
 
@@ -160,10 +180,26 @@ def _builtin_environment() -> Environment:
     return _configure(Environment(loader=PackageLoader("reports", "templates"), **_OPTIONS))
 
 
+_GLOSSED = {"report.html": "html", "report.md": "md"}
+
+
 def render_view(name: str, results: dict[str, Any], env: Environment | None = None) -> str:
-    """Render the view ``name`` (a key of :data:`VIEWS`) from ``results``."""
+    """Render the view ``name`` (a key of :data:`VIEWS`) from ``results``.
+
+    Every template gets ``r`` (the results), ``summary`` (:func:`reports.summary.executive_summary`)
+    and ``glossary``. report.html and report.md render twice: first with an empty glossary,
+    then with the entries of :data:`reports.glossary.TERMS` that the first rendering's
+    visible text uses (:func:`reports.glossary.terms_used`), so each report defines exactly
+    the terms it contains.
+    """
     env = env or environment()
-    return env.get_template(VIEWS[name]).render(r=results)
+    template = env.get_template(VIEWS[name])
+    context = {"r": results, "summary": executive_summary(results), "glossary": []}
+    text = template.render(**context)
+    if name not in _GLOSSED:
+        return text
+    used = terms_used(visible_text(text, _GLOSSED[name]))
+    return template.render(**{**context, "glossary": [{"term": t.term, "definition": t.definition} for t in used]})
 
 
 def render_html(results: dict[str, Any], env: Environment | None = None) -> str:

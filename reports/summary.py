@@ -1,0 +1,273 @@
+"""The executive summary of a report, in plain words, chosen from results.json by a fixed rule.
+
+:func:`executive_summary` returns what the templates print at the top of report.html /
+report.md (and so the PDF): what was asked, the answer, the three facts that decide it and
+what to do next. It selects and words values that results.json holds; it computes no metric.
+
+The rule for the three facts:
+
+1. **the deciding measurement** — for a ``fail`` / ``warn``, the blocking required check's
+   gated metric furthest beyond its band (relative to the band); for an ``inconclusive`` or
+   ``error``, the first required check that did not decide, with what would settle it; for a
+   ``pass``, the required forgetting check's metric on which the original stands out most;
+2. **the positive control** (power) — could this audit have caught a model that forgot
+   nothing? With the original's value on that metric where there is one;
+3. **the negative control** — do genuine retrains, audited in the unlearned model's place,
+   pass the required checks?
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reports.glossary import check_words, metric_words, split_words
+
+__all__ = ["executive_summary", "human", "HEADLINES"]
+
+HEADLINES = {
+    "pass": "The unlearned model behaves like a model retrained without the data.",
+    "warn": "The unlearned model behaves like a model retrained without the data, with warnings to read.",
+    "fail": "The unlearned model does not behave like a model retrained without the data: {what}.",
+    "inconclusive": "The audit could not decide, because {why}.",
+    "error": "The audit could not decide, because a check stopped with an error.",
+}
+_PERCENT = ("accuracy", "fnr", "fpr", "disagreement", "counterfactual_flip_rate", "tpr@")
+_KINDS = {"random": "rows picked at random", "class": "every row of one class (label)",
+          "group": "the rows of one group", "feature": "one input column"}
+
+
+def human(x: Any, percent: bool = False) -> str:
+    """A number formatted for a reader: thousands separators, two or three significant digits.
+
+    >>> human(12345), human(0.50871), human(0.0653), human(0.9666, percent=True), human(None)
+    ('12,345', '0.51', '0.065', '96.7 %', '—')
+    """
+    if x is None:
+        return "—"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int):
+        return f"{x:,}"
+    if percent:
+        return f"{100 * x:.1f} %"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    if x == 0:
+        return "0"
+    return f"{x:.3g}" if abs(x) >= 1 else f"{x:.2g}"
+
+
+def _pct(name: str) -> bool:
+    return name.startswith(_PERCENT)
+
+
+def _coverage(r: dict[str, Any]) -> str:
+    cov = ((r.get("policy") or {}).get("general") or {}).get("retrain_coverage")
+    return f"{human(cov, percent=True)} of" if cov else "nearly all"
+
+
+def _band(m: dict[str, Any], cov: str) -> str:
+    """Where fresh retrains are expected to land, in words."""
+    ref, margin, pct = m.get("reference"), m.get("margin"), _pct(m["name"])
+    if ref is None or margin is None:
+        return f"retrained models show {human(ref, pct)}"
+    lo, hi = human(ref - margin, pct), human(ref + margin, pct)
+    cmp = m.get("comparator")
+    where = {"at_least": f"at or above {lo}", "at_most": f"at or below {hi}"}.get(cmp, f"between {lo} and {hi}")
+    return f"retrained models show {human(ref, pct)}, and {cov} fresh retrains would land {where}"
+
+
+def _measure(m: dict[str, Any], cov: str) -> str:
+    """One measurement in words: what, where, the unlearned model's value, the retrain band."""
+    return (f"{metric_words(m['name'])} on {split_words(m['split'])} is {human(m['value'], _pct(m['name']))} "
+            f"for the unlearned model; {_band(m, cov)}")
+
+
+def _excess(m: dict[str, Any], delta: Any) -> float:
+    margin = m.get("margin") or 0.0
+    return abs(delta or 0.0) / margin if margin > 0 else abs(delta or 0.0) * 1e9
+
+
+def _gated(c: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in c.get("metrics", []) if m.get("comparator") not in (None, "info") and m.get("status")]
+
+
+def _required(r: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in r["checks"] if c.get("required")]
+
+
+def _asked(r: dict[str, Any]) -> str:
+    n = r["data"]["n"]
+    fk = r["data"].get("forget_kind") or {}
+    kind = f" ({_KINDS.get(fk.get('kind'), fk.get('kind'))})" if fk.get("kind") else ""
+    req = r["case"].get("request_id")
+    k = len(r["models"]["retrained"])
+    return (f"{'Request ' + req + ': ' if req else ''}forget {human(n['forget'])} rows{kind}. Is the unlearned "
+            f"model indistinguishable from a model retrained from scratch without them, and did unlearning harm "
+            f"any group? It was compared with {human(k)} retrained model{'s' if k != 1 else ''} on "
+            f"{human(n['retain'])} kept training rows and {human(n['test'])} held-out rows.")
+
+
+def _blocking(r: dict[str, Any]) -> list[dict[str, Any]]:
+    bad = {"pass": (), "fail": ("fail",), "warn": ("warn",), "inconclusive": ("inconclusive", "error", "skipped"),
+           }.get(r["verdict"], ("error", "skipped", "inconclusive"))
+    return [c for c in _required(r) if c["status"] in bad]
+
+
+def _settle(c: dict[str, Any], k: int) -> str | None:
+    """What would settle an undecided check: more rows, more retrained models."""
+    rows = [m["n_to_settle"] - (m.get("n") or 0) for m in _gated(c)
+            if m["status"] == "inconclusive" and m.get("n_to_settle")]
+    refs = [m["k_to_settle"] - k for m in _gated(c) if m["status"] == "inconclusive" and m.get("k_to_settle")]
+    parts = []
+    if rows and max(rows) > 0:
+        parts.append(f"about {human(max(rows))} more rows")
+    if refs and max(refs) > 0:
+        parts.append(f"{human(max(refs))} more retrained model{'s' if max(refs) != 1 else ''}")
+    return " or ".join(parts) or None
+
+
+def _deciding(r: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    """Fact 1 and the metric it rests on."""
+    blocking, k, cov = _blocking(r), len(r["models"]["retrained"]), _coverage(r)
+    if blocking:
+        c = blocking[0]
+        name = check_words(c["id"]).capitalize()
+        bad = [m for m in _gated(c) if m["status"] == c["status"]]
+        if c["status"] in ("fail", "warn") and bad:
+            m = max(bad, key=lambda m: _excess(m, m.get("delta")))
+            return f"{name}: {_measure(m, cov)}.", m
+        if c["status"] in ("error", "skipped") or not _gated(c):
+            return f"{name} is {c['status']}: {c['summary'].rstrip('.')}.", None
+        undecided = [m for m in _gated(c) if m["status"] == "inconclusive"] or _gated(c)
+        m = max(undecided, key=lambda m: _excess(m, m.get("delta")))
+        settle = _settle(c, k)
+        text = (f"{name} could not decide. The closest call: {_measure(m, cov)}; that is neither clearly "
+                f"inside nor clearly outside what retrains show.")
+        return text + (f" To settle it: {settle}." if settle else ""), m
+    forgetting = [m for c in _required(r) if (c.get("controls") or {}).get("positive", {}).get("power")
+                  for m in _gated(c) if m["status"] == "pass"
+                  and (m.get("controls") or {}).get("original", {}).get("status") == "fail"]
+    passed = forgetting or [m for c in _required(r) for m in _gated(c) if m["status"] == "pass"]
+    if not passed:
+        return "No required check measured anything.", None
+    m = max(passed, key=lambda m: _excess(m, (m.get("controls") or {}).get("original", {}).get("delta")))
+    owner = next(c for c in r["checks"] if m in c.get("metrics", []))
+    return f"{check_words(owner['id']).capitalize()}: {_measure(m, cov)}.", m
+
+
+def _power(r: dict[str, Any], m: dict[str, Any] | None) -> str:
+    ctl = r.get("controls") or {}
+    if not ctl.get("power"):
+        return ("The audit could not have caught a model that forgot nothing: audited in the unlearned model's "
+                "place, the original model (which still holds the data) is not told apart from retrained models "
+                "by any required forgetting check. A pass here would prove nothing.")
+    by = _and([check_words(c) for c in ctl.get("power_from", [])] or ["a required check"])
+    orig = (m or {}).get("controls", {}).get("original", {})
+    extra = ""
+    if m is not None and orig.get("value") is not None and orig.get("status") == "fail":
+        extra = f" On the measurement above, the original scores {human(orig['value'], _pct(m['name']))}."
+    return (f"The audit could have caught a model that forgot nothing: audited in the unlearned model's place, "
+            f"the original model (which still holds the data) is flagged by {by}.{extra}")
+
+
+def _negative(r: dict[str, Any]) -> str:
+    rows = [(c, c["controls"]["negative"]) for c in _required(r)
+            if c.get("controls") and c["controls"]["negative"].get("total")]
+    k = len(r["models"]["retrained"])
+    if not rows:
+        return "No required check could audit the retrained models against each other (too few of them)."
+    short = [(c, n) for c, n in rows if n["passed"] < n["total"]]
+    if not short:
+        return (f"Each of the {human(k)} retrained models, audited as if it were the unlearned one, passes every "
+                f"required check ({len(rows)} of them): the checks do not flag genuine retrains.")
+    names = "; ".join(f"{check_words(c['id'])}: {n['passed']} of {n['total']} pass" for c, n in short)
+    return (f"Not every retrained model, audited as if it were the unlearned one, passes ({names}). Where a "
+            f"genuine retrain fails, that check cannot fail the unlearned model either.")
+
+
+_KIND_WORDS = {"identity": "it is the original model itself, unchanged",
+               "forgetting": "it still remembers the forgotten data",
+               "forgetting-no-power": "it still remembers the forgotten data",
+               "harm": "unlearning made it worse than a retrain"}
+_KIND_OF = {"identity": "identity", "utility": "harm", "subgroup_shift": "harm"}
+
+
+def _kind(r: dict[str, Any], cid: str) -> str:
+    known = ((r.get("controls") or {}).get("checks") or {}).get(cid, {}).get("kind")
+    return known or _KIND_OF.get(cid, "forgetting")
+
+
+def _failure_words(r: dict[str, Any], blocking: list[dict[str, Any]]) -> str:
+    """What a fail means, by the kind of check that failed: remembers, harms, is the original."""
+    parts: dict[str, list[str]] = {}
+    for c in blocking:
+        parts.setdefault(_KIND_WORDS[_kind(r, c["id"])], []).append(check_words(c["id"]))
+    out = []
+    for words, checks in parts.items():
+        if "worse" in words and checks == ["subgroup shift"]:
+            words = "unlearning made it worse for some groups than a retrain would be"
+        out.append(f"{words} ({_and(checks)} {'shows' if len(checks) == 1 else 'show'} it)")
+    return "; and ".join(out)
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _headline(r: dict[str, Any]) -> str:
+    v, blocking = r["verdict"], _blocking(r)
+    if v == "fail":
+        return HEADLINES["fail"].format(what=_failure_words(r, blocking) or "a required check failed")
+    if v == "inconclusive":
+        why = (f"{_and([check_words(c['id']) for c in blocking])} could not reach a decision" if blocking
+               else "it could not have caught a model that forgot nothing (it has no power here)")
+        k = len(r["models"]["retrained"])
+        settle = next((s for s in (_settle(c, k) for c in blocking) if s), None)
+        return HEADLINES["inconclusive"].format(why=why) + (f" To settle it: {settle}." if settle else "")
+    return HEADLINES.get(v, HEADLINES["error"])
+
+
+def _next(r: dict[str, Any]) -> list[str]:
+    v, req = r["verdict"], r["case"].get("request_id") or "this request"
+    harmed = [f for c in r["checks"] if c["id"] == "subgroup_shift" for f in c.get("findings", [])
+              if f.get("status") == "fail"]
+    if v == "pass":
+        return [f"Keep this evidence pack as the record for {req}; `unlearn-audit verify` shows it is unchanged.",
+                "No further action is needed for this request."]
+    if v == "warn":
+        return ["Read the warnings in the checks below and decide whether they need action.",
+                f"Keep this evidence pack as the record for {req}."]
+    if v == "fail":
+        steps = ["Do not treat the deletion request as fulfilled with this model.",
+                 "Unlearn again with a stronger method, or retrain from scratch without the data, then audit the "
+                 "new model."]
+        if harmed:
+            steps.append("Review the harmed groups listed under subgroup shift before the model is used.")
+        return steps
+    if v == "inconclusive":
+        return ["Do not treat this as a pass yet: the evidence does not settle the question.",
+                "Add what the answer above says would settle it (more rows, or more retrained models with "
+                "`[references] train = k` in the case file), then run the audit again.",
+                "If no check can catch a model that forgot nothing, audit with a larger forget set or a "
+                "stronger attack; a policy may accept this as a warning (general.on_no_power = \"warn\")."]
+    return ["Fix the problem the failing check names (see the checks below), then run the audit again."]
+
+
+def executive_summary(r: dict[str, Any]) -> dict[str, Any]:
+    """The plain-language summary of a results dict.
+
+    Returns ``{"asked", "answer", "facts": [three sentences], "next": [steps]}``.
+
+    Examples
+    --------
+    >>> from tests.reports.fixtures import sample_results
+    >>> s = executive_summary(sample_results("fail"))
+    >>> s["answer"].startswith("The unlearned model does not behave like a model retrained")
+    True
+    >>> len(s["facts"])
+    3
+    """
+    fact, metric = _deciding(r)
+    return {"asked": _asked(r), "answer": _headline(r),
+            "facts": [fact, _power(r, metric), _negative(r)], "next": _next(r)}
