@@ -51,6 +51,12 @@ TERMS: tuple[Term, ...] = (
        "forgotten.", r"\boriginal\b"),
     _t("unlearned model", "The model that is supposed to have forgotten the data; the one this audit examines.",
        r"\bunlearned\b"),
+    _t("U, R, O", "Short names in the detailed tables: U is the unlearned model, R the retrained models, O the "
+       "original. U − R is the unlearned model's value minus the retrained models' average; R–R compares retrained "
+       "models with each other.", r"(?<![\w-])[URO](?![\w-])|\b[URO] ?[-−–>]+ ?[URO]\b", case=True),
+    _t("leave-one-out", "Scoring each retrained model against the others only (as if it were the candidate); "
+       "the others then play the non-member (OUT) models of an attack.", r"\bleave-one-out\b|\bOUT\b",
+       case=True),
     _t("retrained model", "A model trained from scratch on the kept data only, never on the forgotten rows: the "
        "gold standard an unlearned model should be indistinguishable from. Also called a reference.",
        r"\bretrain(?:ed|s|ing)?\b|\breferences?\b"),
@@ -74,10 +80,16 @@ TERMS: tuple[Term, ...] = (
     _t("LiRA", "Likelihood-ratio attack (Carlini et al. 2022): a membership attack that compares a row's loss "
        "with how retrained (or shadow) models score it.", r"\blira", case=False),
     _t("RMIA", "Relative membership inference attack (Zarifzadeh et al. 2024).", r"\brmia\b"),
+    _t("entropy attack", "A membership attack that scores a row by how uncertain the model's prediction is "
+       "(its entropy); the modified entropy attack (Song and Mittal 2021) also uses the true label.",
+       r"\bentropy\b"),
     _t("loss", "How wrong a model's prediction is for a row (cross-entropy: small when the model gives the true "
        "label a high probability). Models have lower loss on rows they trained on.", r"\bloss(?:es)?\b"),
     _t("loss gap", "The average loss on never-seen rows minus that on the forgotten rows: how much better the "
        "model fits the forgotten rows than new ones.", r"\bloss_gap\b|\bloss gap\b"),
+    _t("output divergence", "How different the unlearned model's predicted probabilities are from the retrained "
+       "models', compared with how different retrained models are from each other (KL and JS divergence, total "
+       "variation, disagreement).", r"\bdivergences?\b"),
     _t("KL divergence", "Kullback-Leibler divergence: how different two models' predicted probabilities are "
        "(0 = identical).", r"\bKL\b|\bkl\b", case=True),
     _t("JS divergence", "Jensen-Shannon divergence: a symmetric, bounded version of the KL divergence.",
@@ -124,7 +136,7 @@ TERMS: tuple[Term, ...] = (
        r"\bpower\b"),
     _t("gate", "The pass/fail decision a pipeline acts on (the exit code): 0 pass, 1 fail, 3 inconclusive or "
        "error.", r"\bgate\b|\bexit code\b"),
-    _t("policy", "The thresholds and the list of required checks this audit ran under; shown in full below.",
+    _t("policy", "The thresholds and the list of required checks this audit ran under (see \"Policy in force\").",
        r"\bpolicy\b"),
     _t("required check", "A check whose result counts towards the verdict; the others are informative.",
        r"\brequired\b"),
@@ -156,7 +168,7 @@ TERMS: tuple[Term, ...] = (
     _t("commitment", "A keyed fingerprint (HMAC) of the forgotten rows' ids: the holder of the key can later "
        "prove which ids were covered, while nobody can recover an id from the report.", r"\bcommitment\b"),
     _t("evidence pack", "This directory: results.json, the reports, a manifest of hashes and an attestation; "
-       "`unlearn-audit verify` checks none of it was changed.", r"\bevidence pack\b|\bmanifest\b"),
+       "the command unlearn-audit verify checks that none of it was changed.", r"\bevidence pack\b|\bmanifest\b"),
 )
 
 
@@ -166,7 +178,7 @@ _TAG = re.compile(r"<style\b.*?</style>|<svg\b.*?</svg>|<[^>]+>", re.DOTALL | re
 def visible_text(text: str, markup: str = "html") -> str:
     """What a reader sees of a rendered view: tags (and styles, figures) removed, escapes undone.
 
-    >>> visible_text("<p class='pass'>AUC &amp; KL</p>")
+    >>> visible_text("<p class='pass'>AUC &amp; KL</p>").strip()
     'AUC & KL'
     >>> visible_text(r"auc\\[loss\\] \\& x", "md")
     'auc[loss] & x'
@@ -179,8 +191,9 @@ def visible_text(text: str, markup: str = "html") -> str:
 def terms_used(text: str) -> list[Term]:
     """The glossary entries whose term occurs in ``text`` (or in a definition of one that does).
 
-    >>> [t.term for t in terms_used("The membership attack's AUC")][:2]
-    ['retrained model', 'membership inference']
+    >>> used = [t.term for t in terms_used("The membership attack's AUC")]
+    >>> "AUC" in used, "membership inference" in used, "Holm" in used
+    (True, True, False)
     """
     used = {t.term for t in TERMS if t.found_in(text)}
     while True:  # a definition may use another term: define that one too
@@ -239,7 +252,8 @@ _METRICS = {
     "js": "JS divergence of its predictions from the retrained models'",
     "tv": "total variation of its predictions from the retrained models'",
     "disagreement": "share of rows where it predicts a different label than the retrained models",
-    "loss_gap": "how much better it fits the forgotten rows than never-seen ones (loss gap)",
+    "loss_gap": "the loss on the forgotten rows minus that on never-seen rows (loss gap; below 0 = it still "
+                "fits the forgotten rows better)",
     "l2": "distance of its weights from the retrained models' (L2)",
     "relative_l2": "relative distance of its weights from the retrained models'",
     "cosine": "cosine similarity of its weights to the retrained models'",
@@ -254,17 +268,18 @@ def metric_words(name: str) -> str:
     """A metric name of results.json in words.
 
     >>> metric_words("auc[loss]")
-    'how well the loss attack tells members from non-members (AUC: 0.5 = guessing, 1 = certain)'
+    'how well the loss attack tells the forgotten rows from never-seen rows (AUC: 0.5 = guessing, 1 = certain)'
     >>> metric_words("accuracy[home_language=vi]")
     'accuracy for the group home_language=vi'
     """
     base, _, inner = name.partition("[")
     inner = inner.rstrip("]")
     if base == "auc":
-        return (f"how well {_ATTACKS.get(inner, inner + ' attack')} tells members from non-members "
+        return (f"how well {_ATTACKS.get(inner, inner + ' attack')} tells the forgotten rows from never-seen rows "
                 "(AUC: 0.5 = guessing, 1 = certain)")
     m = re.fullmatch(r"tpr@([0-9.]+)fpr", base)
     if m:
-        return f"share of members {_ATTACKS.get(inner, inner)} finds at {float(m.group(1)):.1%} false alarms"
+        return (f"share of the forgotten rows {_ATTACKS.get(inner, inner)} finds while wrongly accusing "
+                f"{float(m.group(1)):.1%} of never-seen rows")
     words = _METRICS.get(base, base.replace("_", " "))
     return f"{words} for the group {inner}" if inner and base in ("accuracy", "loss", "fnr", "fpr") else words

@@ -81,8 +81,12 @@ def _slice(s: Any) -> str:
 
 
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~<>]|&(?=#?[0-9A-Za-z]+;))")
-_MD_BLOCK_START = re.compile(r"^(\d*)([-=.)])")
+# Inline syntax: code, emphasis, links and images (their brackets), tables, strikethrough, raw
+# HTML and autolinks, headings, and an "&" that would start an entity. Parentheses need no
+# escape once brackets have one.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~<>]|&(?=#?[0-9A-Za-z]+;))")
+# Block starts: "- x", "+ x", "= x" (setext), "1. x" / "1) x" (ordered lists).
+_MD_BLOCK_START = re.compile(r"^(?:(\d{1,9})([.)])(?=\s|$)|()([-+=]))")
 
 
 def xml_safe(x: Any) -> Any:
@@ -105,9 +109,9 @@ def _md(x: Any) -> str:
     "R&D"; an ``&`` is escaped only where it would start an entity such as ``&amp;``).
 
     >>> print(_md("*a*_b_ [x](y) `c` #1 | <b>\nnext"))
-    \*a\*\_b\_ \[x\]\(y\) \`c\` \#1 \| \<b\> next
-    >>> print(_md("  - item"), _md("1. first"), _md("R&D &amp; co"))
-    \- item 1\. first R&D \&amp; co
+    \*a\*\_b\_ \[x\](y) \`c\` \#1 \| \<b\> next
+    >>> print(_md("  - item"), _md("1. first"), _md("R&D &amp; co"), _md("2026-12-02 (v0.1.0)"))
+    \- item 1\. first R&D \&amp; co 2026-12-02 (v0.1.0)
     """
     text = _MD_SPECIAL.sub(r"\\\1", str(x))
     for a, b in (("\r\n", " "), ("\r", " "), ("\n", " ")):
@@ -115,7 +119,7 @@ def _md(x: Any) -> str:
     text = text.lstrip(" \t")  # four leading spaces would start a code block
     if not text.strip():
         return "—"  # an empty paragraph or cell would vanish, taking the layout with it
-    return _MD_BLOCK_START.sub(r"\1\\\2", text)  # "- x", "= x", "1. x" would start a block
+    return _MD_BLOCK_START.sub(lambda m: f"{m[1] or ''}\\{m[2] or m[4]}", text)  # would start a block
 
 
 def _json(x: Any) -> str:
@@ -132,6 +136,27 @@ def _question(check_id: str) -> str:
     return QUESTIONS.get(check_id, "")
 
 
+_BLOCKING = ("fail", "warn", "inconclusive", "error")
+
+
+def finding_groups(findings: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Findings under three headings, empty ones left out: blocking, improvements, the rest.
+
+    A subgroup that became *more* accurate is an improvement: reported under its own
+    heading, and blocking only where the policy makes any shift block (its status says so).
+
+    >>> [h for h, _ in finding_groups([{"status": "info", "direction": "improvement"}, {"status": "fail"}])]
+    ['Findings that block the gate', 'Improvements: served better than under a retrain (reported, not blocking)']
+    """
+    blocking = [f for f in findings if f.get("status") in _BLOCKING]
+    improved = [f for f in findings if f not in blocking and f.get("direction") == "improvement"]
+    others = [f for f in findings if f not in blocking and f not in improved]
+    groups = [("Findings that block the gate", blocking),
+              ("Improvements: served better than under a retrain (reported, not blocking)", improved),
+              ("Other observations (reported, not blocking)", others)]
+    return [(h, rows) for h, rows in groups if rows]
+
+
 def _failing_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in results["checks"] if c["status"] in _FAILING]
 
@@ -146,7 +171,7 @@ _OPTIONS: dict[str, Any] = dict(
 def _configure(env: Environment) -> Environment:
     env.filters.update(num=_num, interval=_interval, pvalue=_pvalue, slice=_slice, md=_md,
                        figure=render_figure, human=human, json=_json, question=_question)
-    env.globals.update(FAILING=_FAILING, failing_checks=_failing_checks)
+    env.globals.update(FAILING=_FAILING, failing_checks=_failing_checks, finding_groups=finding_groups)
     return env
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from reports.glossary import check_words, metric_words, split_words
 
-__all__ = ["executive_summary", "human", "HEADLINES"]
+__all__ = ["executive_summary", "human", "HEADLINES", "FAILURE_WORDS"]
 
 HEADLINES = {
     "pass": "The unlearned model behaves like a model retrained without the data.",
@@ -79,7 +79,8 @@ def _band(m: dict[str, Any], cov: str) -> str:
 
 def _measure(m: dict[str, Any], cov: str) -> str:
     """One measurement in words: what, where, the unlearned model's value, the retrain band."""
-    return (f"{metric_words(m['name'])} on {split_words(m['split'])} is {human(m['value'], _pct(m['name']))} "
+    where = "" if m["split"] == "forget_vs_test" else f" on {split_words(m['split'])}"  # the words say it
+    return (f"{metric_words(m['name'])}{where} is {human(m['value'], _pct(m['name']))} "
             f"for the unlearned model; {_band(m, cov)}")
 
 
@@ -129,7 +130,7 @@ def _settle(c: dict[str, Any], k: int) -> str | None:
 
 def _deciding(r: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
     """Fact 1 and the metric it rests on."""
-    blocking, k, cov = _blocking(r), len(r["models"]["retrained"]), _coverage(r)
+    blocking, cov = _blocking(r), _coverage(r)
     if blocking:
         c = blocking[0]
         name = check_words(c["id"]).capitalize()
@@ -141,10 +142,8 @@ def _deciding(r: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
             return f"{name} is {c['status']}: {c['summary'].rstrip('.')}.", None
         undecided = [m for m in _gated(c) if m["status"] == "inconclusive"] or _gated(c)
         m = max(undecided, key=lambda m: _excess(m, m.get("delta")))
-        settle = _settle(c, k)
-        text = (f"{name} could not decide. The closest call: {_measure(m, cov)}; that is neither clearly "
-                f"inside nor clearly outside what retrains show.")
-        return text + (f" To settle it: {settle}." if settle else ""), m
+        return (f"{name} could not decide. The closest call: {_measure(m, cov)}; that is neither clearly "
+                f"inside nor clearly outside what retrains show.", m)
     forgetting = [m for c in _required(r) if (c.get("controls") or {}).get("positive", {}).get("power")
                   for m in _gated(c) if m["status"] == "pass"
                   and (m.get("controls") or {}).get("original", {}).get("status") == "fail"]
@@ -186,29 +185,24 @@ def _negative(r: dict[str, Any]) -> str:
             f"genuine retrain fails, that check cannot fail the unlearned model either.")
 
 
-_KIND_WORDS = {"identity": "it is the original model itself, unchanged",
-               "forgetting": "it still remembers the forgotten data",
-               "forgetting-no-power": "it still remembers the forgotten data",
-               "harm": "unlearning made it worse than a retrain"}
-_KIND_OF = {"identity": "identity", "utility": "harm", "subgroup_shift": "harm"}
+#: What a failed check means, in words (the headline of a fail).
+FAILURE_WORDS = {
+    "identity": "it is the original model itself, unchanged",
+    "membership_inference": "an attacker can still tell the forgotten rows apart from rows it never saw",
+    "unlearning_inference": "comparing it with the original still reveals which rows were removed",
+    "output_divergence": "its predictions differ from a retrained model's more than retrained models differ "
+                         "among themselves",
+    "parameter_distance": "its weights are further from a retrained model's than retrained models are from "
+                          "each other",
+    "feature_removal": "it still uses the input column that had to be removed",
+    "utility": "unlearning made it less accurate than a retrained model",
+    "subgroup_shift": "unlearning serves some groups worse than a retrained model would",
+}
 
 
-def _kind(r: dict[str, Any], cid: str) -> str:
-    known = ((r.get("controls") or {}).get("checks") or {}).get(cid, {}).get("kind")
-    return known or _KIND_OF.get(cid, "forgetting")
-
-
-def _failure_words(r: dict[str, Any], blocking: list[dict[str, Any]]) -> str:
-    """What a fail means, by the kind of check that failed: remembers, harms, is the original."""
-    parts: dict[str, list[str]] = {}
-    for c in blocking:
-        parts.setdefault(_KIND_WORDS[_kind(r, c["id"])], []).append(check_words(c["id"]))
-    out = []
-    for words, checks in parts.items():
-        if "worse" in words and checks == ["subgroup shift"]:
-            words = "unlearning made it worse for some groups than a retrain would be"
-        out.append(f"{words} ({_and(checks)} {'shows' if len(checks) == 1 else 'show'} it)")
-    return "; and ".join(out)
+def _failure_words(blocking: list[dict[str, Any]]) -> str:
+    """What a fail means, check by check: remembers, differs, harms, is the original."""
+    return "; ".join(FAILURE_WORDS.get(c["id"], f"{check_words(c['id'])} failed") for c in blocking)
 
 
 def _and(items: list[str]) -> str:
@@ -218,7 +212,7 @@ def _and(items: list[str]) -> str:
 def _headline(r: dict[str, Any]) -> str:
     v, blocking = r["verdict"], _blocking(r)
     if v == "fail":
-        return HEADLINES["fail"].format(what=_failure_words(r, blocking) or "a required check failed")
+        return HEADLINES["fail"].format(what=_failure_words(blocking) or "a required check failed")
     if v == "inconclusive":
         why = (f"{_and([check_words(c['id']) for c in blocking])} could not reach a decision" if blocking
                else "it could not have caught a model that forgot nothing (it has no power here)")
@@ -246,11 +240,19 @@ def _next(r: dict[str, Any]) -> list[str]:
             steps.append("Review the harmed groups listed under subgroup shift before the model is used.")
         return steps
     if v == "inconclusive":
-        return ["Do not treat this as a pass yet: the evidence does not settle the question.",
-                "Add what the answer above says would settle it (more rows, or more retrained models with "
-                "`[references] train = k` in the case file), then run the audit again.",
-                "If no check can catch a model that forgot nothing, audit with a larger forget set or a "
-                "stronger attack; a policy may accept this as a warning (general.on_no_power = \"warn\")."]
+        k = len(r["models"]["retrained"])
+        settle = next((s for s in (_settle(c, k) for c in _blocking(r)) if s), None)
+        steps = ["Do not treat this as a pass yet: the evidence does not settle the question."]
+        if settle:
+            steps.append(f"Add {settle} (more retrained models: `[references] train = k` in the case file "
+                         f"trains them), then run the audit again.")
+        if not (r.get("controls") or {}).get("power"):
+            steps.append("This audit cannot catch a model that forgot nothing, so no pass would mean anything: "
+                         "audit with a larger forget set or a stronger attack. A policy may accept this as a "
+                         "warning instead (general.on_no_power = \"warn\").")
+        if len(steps) == 1:
+            steps.append("Read the undecided checks below; more rows or more retrained models usually settle them.")
+        return steps
     return ["Fix the problem the failing check names (see the checks below), then run the audit again."]
 
 
