@@ -196,3 +196,37 @@ def test_policy_table_without_meanings_still_renders_as_a_table() -> None:
     r = sample_results()  # hand-built, no policy_table: values only
     html = render_html(r)
     assert "<code>general.alpha</code></td><td><code>0.05</code>" in html
+
+
+def _live(case_toml: Path) -> dict[str, Any]:
+    from audit.case import load_case
+    from audit.runner import run_audit
+
+    return dict(run_audit(load_case(case_toml), seed=0))
+
+
+def _assert_live_report(r: dict[str, Any], verdict: str) -> None:
+    assert r["verdict"] == verdict
+    s = executive_summary(r)
+    assert s["answer"].startswith(HEADLINES[verdict].split("{")[0])
+    html = render_html(r)
+    top = visible_text(html[:html.index('<section id="overview">')])
+    assert s["answer"] in top and len(s["facts"]) == 3
+    assert _glossary_terms(html) == [t.term for t in terms_used(visible_text(_without_glossary(html)))]
+    assert len(r["policy_table"]) == sum(len(o) for o in declarations().values())
+
+
+def test_live_digits_report(digits_dir: Path) -> None:
+    """The digits scenario as shipped (its unlearned model fails) renders the summary it earns."""
+    _assert_live_report(_live(digits_dir / "case.toml"), "fail")
+
+
+@pytest.mark.slow
+def test_live_digits_retrain_and_accent_reports(digits_dir: Path, accent_dir: Path, tmp_path: Path) -> None:
+    from tests.conftest import write_variant
+
+    _assert_live_report(_live(write_variant(digits_dir, tmp_path / "d", unlearned="extra/retrained-other-seed.pt")),
+                        "pass")
+    _assert_live_report(_live(accent_dir / "case.toml"), "fail")
+    _assert_live_report(_live(write_variant(accent_dir, tmp_path / "a",
+                                            unlearned="extra/retrained-other-seed.skops")), "inconclusive")
