@@ -147,16 +147,16 @@ def _status(delta: float, pass_margin: float, fail_margin: float, comparator: st
     return "inconclusive"
 
 
-def _direction(delta: float, pass_margin: float, fail_margin: float, comparator: str, status: str) -> str | None:
+def _effect(delta: float, pass_margin: float, fail_margin: float, comparator: str, status: str) -> str | None:
     """Which side a decided shift lies on: ``"harm"``, ``"improvement"`` or ``None``.
 
     A one-sided (harm) comparator fails only the harmful side; the other side is an
     *improvement* when it lies as far beyond the retrain distribution as a fail would
     (the two-sided rule would fail it). It is reported, never blocks.
 
-    >>> _direction(-0.2, 0.05, 0.1, "at_least", "fail"), _direction(0.2, 0.05, 0.1, "at_least", "pass")
+    >>> _effect(-0.2, 0.05, 0.1, "at_least", "fail"), _effect(0.2, 0.05, 0.1, "at_least", "pass")
     ('harm', 'improvement')
-    >>> _direction(0.2, 0.05, 0.1, "two_sided", "fail"), _direction(0.01, 0.05, 0.1, "at_most", "pass")
+    >>> _effect(0.2, 0.05, 0.1, "two_sided", "fail"), _effect(0.01, 0.05, 0.1, "at_most", "pass")
     (None, None)
     """
     if comparator not in ("at_least", "at_most"):
@@ -204,7 +204,7 @@ def _score(cand: ModelStat, refs: list[ModelStat], comparator: str, floor: float
     out = Outcome(status, delta, ci, pass_margin,
                   extra={"seed_sd": null.seed_sd, "row_se": null.row_se, "tau": null.tau, "df": null.df,
                          "k": k, "fail_margin": fail_margin,
-                         "direction": _direction(delta, pass_margin, fail_margin, comparator, status)})
+                         "effect": _effect(delta, pass_margin, fail_margin, comparator, status)})
     if status == "inconclusive":
         out.k_to_settle, factor = settle(delta, null, fail_tail, fl)
         out.extra["rows_factor"] = factor
@@ -303,7 +303,7 @@ def _metric(ev: Evidence, out: Outcome, orig: Outcome, neg: list[str], ref_value
         reference_values=[float(v) for v in (r.value for r in ev.references)],
         reference_source=ev.source, seed_sd=out.extra.get("seed_sd"), row_se=out.extra.get("row_se"),
         null_sd=out.extra.get("tau"), null_df=out.extra.get("df"), controls=controls,
-        direction=out.extra.get("direction"),
+        effect=out.extra.get("effect"),
     )
 
 

@@ -145,11 +145,11 @@ def finding_groups(findings: list[dict[str, Any]]) -> list[tuple[str, list[dict[
     A subgroup that became *more* accurate is an improvement: reported under its own
     heading, and blocking only where the policy makes any shift block (its status says so).
 
-    >>> [h for h, _ in finding_groups([{"status": "info", "direction": "improvement"}, {"status": "fail"}])]
+    >>> [h for h, _ in finding_groups([{"status": "info", "effect": "improvement"}, {"status": "fail"}])]
     ['Findings that block the gate', 'Improvements: served better than under a retrain (reported, not blocking)']
     """
     blocking = [f for f in findings if f.get("status") in _BLOCKING]
-    improved = [f for f in findings if f not in blocking and f.get("direction") == "improvement"]
+    improved = [f for f in findings if f not in blocking and f.get("effect") == "improvement"]
     others = [f for f in findings if f not in blocking and f not in improved]
     groups = [("Findings that block the gate", blocking),
               ("Improvements: served better than under a retrain (reported, not blocking)", improved),

@@ -154,16 +154,16 @@ def _declared_findings(ctx, out, tests, masks, like, verdict) -> list[Finding]: 
     by_key = {(slice_label(t.slice), t.metric, t.comparison): t for t in tests}
     findings = []
     for t in tests:
-        if t.comparison != "U-R" or (t.status != "fail" and t.direction != "improvement"):
+        if t.comparison != "U-R" or (t.status != "fail" and t.effect != "improvement"):
             continue
         blocks = t.status == "fail"
         uo = by_key.get((slice_label(t.slice), t.metric, "U-O"))
         extra = {"p_bh": t.p_bh, "u_minus_o": uo.delta if uo else None, "margin": t.margin,
                  "value_u": t.value, "value_r": t.reference, "source": "declared groups"}
-        if t.direction == "harm":
+        if t.effect == "harm":
             extra.update(_relation(ctx, t.slice, masks[slice_label(t.slice)], like, out))
         rel = _relation_text(extra)
-        what = ("the unlearning method, not the removal itself, shifted this group" if t.direction == "harm" else
+        what = ("the unlearning method, not the removal itself, shifted this group" if t.effect == "harm" else
                 "the group is better served than under a retrain"
                 + ("; policy subgroup_shift.blocks = 'both' blocks any shift" if blocks else "; reported, "
                    "does not block"))
@@ -172,7 +172,7 @@ def _declared_findings(ctx, out, tests, masks, like, verdict) -> list[Finding]: 
                + (f". Relation: {rel}" if rel else ""))
         findings.append(Finding(msg, dict(t.slice), metric=t.metric, n=t.n, delta=t.delta, ci=t.ci,
                                 p_value=t.p_value, p_adjusted=t.p_holm, test=t.test + " (Holm-adjusted)",
-                                status=verdict if blocks else "info", extra=extra, direction=t.direction))
+                                status=verdict if blocks else "info", extra=extra, effect=t.effect))
     return findings
 
 
@@ -190,7 +190,7 @@ def _removal_findings(tests: list[GroupTest], alpha: float) -> list[Finding]:
                f"retrained references show the same shift, so it comes from removing the data itself")
         out.append(Finding(msg, dict(t.slice), metric="accuracy[U-O]", n=t.n, delta=t.delta, ci=t.ci,
                            p_value=t.p_value, p_adjusted=t.p_holm, test=t.test + " (Holm-adjusted)",
-                           status="info", extra={"p_bh": t.p_bh, "source": "removal effect"}, direction="harm"))
+                           status="info", extra={"p_bh": t.p_bh, "source": "removal effect"}, effect="harm"))
     return out
 
 
@@ -249,7 +249,7 @@ def _discovered_findings(ctx, out, pol, like, verdict) -> tuple[list[Finding], l
                                 n=d.n_confirm, delta=float(diff.mean()), ci=(float(lo), float(hi)),
                                 p_value=d.p_confirm, p_adjusted=d.p_adjusted,
                                 test="Welch t one-sided, confirmation half (Holm over candidates)",
-                                status=verdict, extra=extra, direction="harm"))
+                                status=verdict, extra=extra, effect="harm"))
     return findings, notes
 
 
@@ -277,9 +277,9 @@ def _apply_kernel(ctx: CheckContext, out: dict[str, Any], tests: list[GroupTest]
         if m is None:  # no row of the group carries the metric (e.g. FNR without positives)
             t.status = "inconclusive"
             continue
-        t.status, t.margin, t.n_to_settle, t.direction = m.status, m.margin, m.n_to_settle, m.direction
-        if m.status == "fail" and m.direction is None:  # two-sided (blocks = "both"): the side from the sign
-            m.direction = t.direction = "harm" if (m.delta or 0.0) * HARM_SIGN[t.metric] > 0 else "improvement"
+        t.status, t.margin, t.n_to_settle, t.effect = m.status, m.margin, m.n_to_settle, m.effect
+        if m.status == "fail" and m.effect is None:  # two-sided (blocks = "both"): the side from the sign
+            m.effect = t.effect = "harm" if (m.delta or 0.0) * HARM_SIGN[t.metric] > 0 else "improvement"
         if m.note:
             t.notes.append(m.note)
     return list(km.values())
@@ -288,7 +288,7 @@ def _apply_kernel(ctx: CheckContext, out: dict[str, Any], tests: list[GroupTest]
 def _status_and_summary(findings: list[Finding], tests: list[GroupTest], verdict: str, n_groups: int,
                         min_n: int) -> tuple[str, str]:
     harm = [f for f in findings if f.status == verdict]
-    better = sorted({slice_label(f.slice) for f in findings if f.direction == "improvement" and f.status == "info"})
+    better = sorted({slice_label(f.slice) for f in findings if f.effect == "improvement" and f.status == "info"})
     status, summary = _status_and_words(harm, tests, verdict, n_groups, min_n)
     if better:
         summary += (f" {len(better)} group(s) did better than under a retrain (reported as improvements, "

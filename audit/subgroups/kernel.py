@@ -60,7 +60,7 @@ def kernel_group_metrics(
     ``loss`` a ``None`` floor means ``floors["loss_factor"]`` x the group's reference loss.
     ``blocks`` (policy ``subgroup_shift.blocks``): ``"harm"`` holds each metric one-sided,
     so only the harmful side fails and an improvement beyond the retrains comes back as a
-    pass with ``direction = "improvement"``; ``"both"`` holds it two-sided (any shift fails).
+    pass with ``effect = "improvement"``; ``"both"`` holds it two-sided (any shift fails).
     """
     losses, _ = winsorize_by_references({r: lo for r, (_, lo) in outputs.items()}, refs)
     outputs = {r: (pred, losses[r]) for r, (pred, _) in outputs.items()}

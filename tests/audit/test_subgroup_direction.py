@@ -80,25 +80,25 @@ def _assert_known_answers(seed: int) -> None:
     better = _check(w, _planted(w["fresh"], +1.0))
     assert better["status"] == "pass", better["summary"]
     found = _b_findings(better)
-    assert found and all(f["direction"] == "improvement" and f["status"] == "info" for f in found)
+    assert found and all(f["effect"] == "improvement" and f["status"] == "info" for f in found)
     acc = next(f for f in found if f["metric"] == "accuracy")
     assert acc["delta"] > 0.1
     assert "improvement" in better["summary"] and all(f["status"] != "fail" for f in better["findings"])
     metrics_b = [m for m in better["metrics"] if m["name"] == "accuracy[g=b]"]
-    assert metrics_b and metrics_b[0]["status"] == "pass" and metrics_b[0]["direction"] == "improvement"
+    assert metrics_b and metrics_b[0]["status"] == "pass" and metrics_b[0]["effect"] == "improvement"
 
     both = _check(w, _planted(w["fresh"], +1.0), blocks="both")  # the policy choice: any shift blocks
     assert both["status"] == "fail"
-    assert any(f["direction"] == "improvement" and f["status"] == "fail" for f in _b_findings(both))
+    assert any(f["effect"] == "improvement" and f["status"] == "fail" for f in _b_findings(both))
 
     worse = _check(w, _planted(w["fresh"], -1.0))
     assert worse["status"] == "fail", worse["summary"]
-    assert any(f["direction"] == "harm" and f["status"] == "fail" and f["metric"] == "accuracy"
+    assert any(f["effect"] == "harm" and f["status"] == "fail" and f["metric"] == "accuracy"
                for f in _b_findings(worse))
 
     genuine = _check(w, w["fresh"])  # a fresh retrain posing as U: neither harm nor improvement
     assert genuine["status"] == "pass", genuine["summary"]
-    assert not [f for f in genuine["findings"] if f["status"] == "fail" or f.get("direction") == "improvement"]
+    assert not [f for f in genuine["findings"] if f["status"] == "fail" or f.get("effect") == "improvement"]
 
 
 @pytest.mark.parametrize("seed", FAST)
