@@ -259,7 +259,8 @@ def _next(r: dict[str, Any]) -> list[str]:
 def executive_summary(r: dict[str, Any]) -> dict[str, Any]:
     """The plain-language summary of a results dict.
 
-    Returns ``{"asked", "answer", "facts": [three sentences], "next": [steps]}``.
+    Returns ``{"asked", "answer", "facts": [three sentences], "also": [improvements reported],
+    "next": [steps]}``.
 
     Examples
     --------
@@ -272,4 +273,15 @@ def executive_summary(r: dict[str, Any]) -> dict[str, Any]:
     """
     fact, metric = _deciding(r)
     return {"asked": _asked(r), "answer": _headline(r),
-            "facts": [fact, _power(r, metric), _negative(r)], "next": _next(r)}
+            "facts": [fact, _power(r, metric), _negative(r)], "also": _also(r), "next": _next(r)}
+
+
+def _also(r: dict[str, Any]) -> list[str]:
+    """Reported but not deciding: groups served better than under a retrain."""
+    better = sorted({", ".join(f"{k} = {v}" for k, v in f["slice"].items()) for c in r["checks"]
+                     for f in c.get("findings", []) if f.get("effect") == "improvement" and f.get("status") == "info"})
+    if not better:
+        return []
+    n = len(better)
+    return [f"{n} group{'s' if n != 1 else ''} did better under the unlearned model than under a retrain "
+            f"(an improvement: reported, it does not block): " + "; ".join(better[:4]) + (" …" if n > 4 else "") + "."]

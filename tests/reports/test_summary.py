@@ -230,3 +230,29 @@ def test_live_digits_retrain_and_accent_reports(digits_dir: Path, accent_dir: Pa
     _assert_live_report(_live(accent_dir / "case.toml"), "fail")
     _assert_live_report(_live(write_variant(accent_dir, tmp_path / "a",
                                             unlearned="extra/retrained-other-seed.skops")), "inconclusive")
+
+
+def _with_group_finding(status: str) -> dict[str, Any]:
+    r = recorded("digits-pass")
+    sub = next(c for c in r["checks"] if c["id"] == "subgroup_shift")
+    sub["findings"].append({"message": "g=b: accuracy 0.921 under the unlearned model vs 0.651 under the retrained "
+                            "references (delta +0.269)", "slice": {"g": "b & <c>"}, "metric": "accuracy", "n": 378,
+                            "delta": 0.269, "ci": [0.227, 0.316], "p_value": 1e-9, "p_adjusted": 1e-8,
+                            "test": "exact sign test", "status": status, "effect": "improvement"})
+    return r
+
+
+def test_improvement_is_reported_apart_from_harm() -> None:
+    r = _with_group_finding("info")
+    s = executive_summary(r)
+    assert s["answer"] == HEADLINES["pass"]
+    assert s["also"] == ["1 group did better under the unlearned model than under a retrain (an improvement: "
+                         "reported, it does not block): g = b & <c>."]
+    html, md = render_html(r), render_markdown(r)
+    sub = html[html.index('id="check-subgroup_shift"'):]
+    assert "<h3>Improvements: served better than under a retrain (reported, not blocking)</h3>" in sub
+    assert "Findings that block the gate" not in sub and "g = b &amp; &lt;c&gt;" in sub
+    assert "### Improvements: served better than under a retrain (reported, not blocking)" in md
+    blocking = render_html(_with_group_finding("fail"))  # subgroup_shift.blocks = "both"
+    sub = blocking[blocking.index('id="check-subgroup_shift"'):]
+    assert "Findings that block the gate" in sub and "Improvements:" not in sub
