@@ -271,6 +271,8 @@ def executive_summary(r: dict[str, Any]) -> dict[str, Any]:
     >>> len(s["facts"])
     3
     """
+    if r["case"].get("mode") == "method":
+        return _method_summary(r)
     fact, metric = _deciding(r)
     return {"asked": _asked(r), "answer": _headline(r),
             "facts": [fact, _power(r, metric), _negative(r)], "also": _also(r), "next": _next(r)}
@@ -285,3 +287,31 @@ def _also(r: dict[str, Any]) -> list[str]:
     n = len(better)
     return [f"{n} group{'s' if n != 1 else ''} did better under the unlearned model than under a retrain "
             f"(an improvement: reported, it does not block): " + "; ".join(better[:4]) + (" …" if n > 4 else "") + "."]
+
+
+_METHOD_ANSWERS = {
+    "pass": "Every unlearning method that counts forgot the planted signal the way retraining from scratch does.",
+    "warn": "The unlearning methods forgot the planted signal like retraining does, with warnings to read.",
+    "fail": "At least one unlearning method did not forget the planted signal the way retraining from scratch does.",
+    "inconclusive": "The audit could not decide whether the methods forget like retraining does.",
+    "error": "The audit could not decide, because a check stopped with an error.",
+}
+
+
+def _method_summary(r: dict[str, Any]) -> dict[str, Any]:
+    """A method audit: methods run under control on a planted signal, not one model (rule: the
+    required method checks, worst first)."""
+    order = {"fail": 0, "error": 1, "inconclusive": 2, "warn": 3, "skipped": 4, "pass": 5}
+    methods = sorted((c for c in r["checks"] if c["id"] != "method_comparison"),
+                     key=lambda c: (not c.get("required"), order.get(c["status"], 6)))
+    facts = [f"{c.get('title', c['id'])}: {c['status']}. {c['summary']}" for c in methods[:3]]
+    facts += ["No further method was audited."] * (3 - len(facts))
+    asked = (f"Do the unlearning methods ({r['case'].get('description') or 'as configured'}) remove a signal "
+             f"planted in the forget set as thoroughly as retraining from scratch, over several seeds? A retrain "
+             f"must pass and doing nothing must fail, or the set-up lacks power.")
+    nxt = {"pass": ["Keep this evidence pack as the record of the method audit."],
+           "fail": ["Do not use the failing methods for deletion requests; prefer retraining or a method that "
+                    "passed."]}.get(r["verdict"], ["Read the checks below, settle what they lack, and run the "
+                                                   "method audit again."])
+    return {"asked": asked, "answer": _METHOD_ANSWERS.get(r["verdict"], _METHOD_ANSWERS["error"]),
+            "facts": facts, "also": [], "next": nxt}

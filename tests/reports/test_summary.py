@@ -256,3 +256,12 @@ def test_improvement_is_reported_apart_from_harm() -> None:
     blocking = render_html(_with_group_finding("fail"))  # subgroup_shift.blocks = "both"
     sub = blocking[blocking.index('id="check-subgroup_shift"'):]
     assert "Findings that block the gate" in sub and "Improvements:" not in sub
+
+
+def test_method_audit_results_get_a_method_summary() -> None:
+    r = sample_results()
+    r["case"]["mode"] = "method"
+    r["policy"] = {"method_audit": {"seeds": [0, 1]}}
+    s = executive_summary(r)
+    assert s["answer"].startswith("At least one unlearning method did not forget") and len(s["facts"]) == 3
+    assert s["answer"] in render_html(r) and "| `method_audit.seeds` | `[0, 1]` |" in render_markdown(r)
