@@ -103,7 +103,7 @@ def _asked(r: dict[str, Any]) -> str:
     kind = f" ({_KINDS.get(fk.get('kind'), fk.get('kind'))})" if fk.get("kind") else ""
     req = r["case"].get("request_id")
     k = len(r["models"]["retrained"])
-    return (f"{'Request ' + req + ': ' if req else ''}forget {human(n['forget'])} rows{kind}. Is the unlearned "
+    return (f"{'Request ' + req + ': forget' if req else 'Forget'} {human(n['forget'])} rows{kind}. Is the unlearned "
             f"model indistinguishable from a model retrained from scratch without them, and did unlearning harm "
             f"any group? It was compared with {human(k)} retrained model{'s' if k != 1 else ''} on "
             f"{human(n['retain'])} kept training rows and {human(n['test'])} held-out rows.")
@@ -227,7 +227,8 @@ def _next(r: dict[str, Any]) -> list[str]:
     harmed = [f for c in r["checks"] if c["id"] == "subgroup_shift" for f in c.get("findings", [])
               if f.get("status") == "fail"]
     if v == "pass":
-        return [f"Keep this evidence pack as the record for {req}; `unlearn-audit verify` shows it is unchanged.",
+        return [f"Keep this evidence pack as the record for {req}; the command unlearn-audit verify shows it is "
+                "unchanged.",
                 "No further action is needed for this request."]
     if v == "warn":
         return ["Read the warnings in the checks below and decide whether they need action.",
@@ -244,8 +245,8 @@ def _next(r: dict[str, Any]) -> list[str]:
         settle = next((s for s in (_settle(c, k) for c in _blocking(r)) if s), None)
         steps = ["Do not treat this as a pass yet: the evidence does not settle the question."]
         if settle:
-            steps.append(f"Add {settle} (more retrained models: `[references] train = k` in the case file "
-                         f"trains them), then run the audit again.")
+            steps.append(f"Add {settle} (the case file's [references] train = k trains more retrained "
+                         f"models), then run the audit again.")
         if not (r.get("controls") or {}).get("power"):
             steps.append("This audit cannot catch a model that forgot nothing, so no pass would mean anything: "
                          "audit with a larger forget set or a stronger attack. A policy may accept this as a "
