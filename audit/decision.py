@@ -147,6 +147,26 @@ def _status(delta: float, pass_margin: float, fail_margin: float, comparator: st
     return "inconclusive"
 
 
+def _effect(delta: float, pass_margin: float, fail_margin: float, comparator: str, status: str) -> str | None:
+    """Which side a decided shift lies on: ``"harm"``, ``"improvement"`` or ``None``.
+
+    A one-sided (harm) comparator fails only the harmful side; the other side is an
+    *improvement* when it lies as far beyond the retrain distribution as a fail would
+    (the two-sided rule would fail it). It is reported, never blocks.
+
+    >>> _effect(-0.2, 0.05, 0.1, "at_least", "fail"), _effect(0.2, 0.05, 0.1, "at_least", "pass")
+    ('harm', 'improvement')
+    >>> _effect(0.2, 0.05, 0.1, "two_sided", "fail"), _effect(0.01, 0.05, 0.1, "at_most", "pass")
+    (None, None)
+    """
+    if comparator not in ("at_least", "at_most"):
+        return None
+    if status == "fail":
+        return "harm"
+    benefit = delta if comparator == "at_least" else -delta
+    return "improvement" if benefit > fail_margin else None
+
+
 def _score(cand: ModelStat, refs: list[ModelStat], comparator: str, floor: float | None,
            settings: Settings, m: int, null: Null | None = None,
            pooled: tuple[float, float] | None = None, relative: bool = False) -> Outcome:
@@ -183,7 +203,8 @@ def _score(cand: ModelStat, refs: list[ModelStat], comparator: str, floor: float
     status = _status(delta, pass_margin, fail_margin, comparator)
     out = Outcome(status, delta, ci, pass_margin,
                   extra={"seed_sd": null.seed_sd, "row_se": null.row_se, "tau": null.tau, "df": null.df,
-                         "k": k, "fail_margin": fail_margin})
+                         "k": k, "fail_margin": fail_margin,
+                         "effect": _effect(delta, pass_margin, fail_margin, comparator, status)})
     if status == "inconclusive":
         out.k_to_settle, factor = settle(delta, null, fail_tail, fl)
         out.extra["rows_factor"] = factor
@@ -282,6 +303,7 @@ def _metric(ev: Evidence, out: Outcome, orig: Outcome, neg: list[str], ref_value
         reference_values=[float(v) for v in (r.value for r in ev.references)],
         reference_source=ev.source, seed_sd=out.extra.get("seed_sd"), row_se=out.extra.get("row_se"),
         null_sd=out.extra.get("tau"), null_df=out.extra.get("df"), controls=controls,
+        effect=out.extra.get("effect"),
     )
 
 

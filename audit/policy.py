@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["GENERAL_OPTIONS", "GENERAL_DEFAULTS", "declarations", "default_policy", "merge_policy",
            "validate_policy", "check_tightens", "resolve_policy", "load_policy_file",
-           "reference_table"]
+           "reference_table", "policy_table", "MOVED"]
 
 GENERAL_OPTIONS: dict[str, Option] = {
     "alpha": Option(float, 0.05, "level of the reported intervals (1 - 2 alpha); retrain_coverage sets the bands", minimum=0, maximum=0.5,
@@ -46,7 +46,6 @@ GENERAL_OPTIONS: dict[str, Option] = {
     "batch_size": Option(int, 4096, "rows per model call", minimum=1, tighter="neutral"),
     "max_report_rows": Option(int, 200, "findings and table rows per check shown in the reports (all stay "
                               "in results.json)", minimum=1, maximum=100_000, tighter="neutral"),
-    "min_group_size": Option(int, 30, "smallest group reported (general)", minimum=1),
     "fail_on_warn": Option(bool, False, "a warn verdict exits 1 like a fail", tighter="higher"),
     "on_no_power": Option(str, "inconclusive",
                           "verdict when no required forgetting check can tell the original from "
@@ -94,10 +93,19 @@ def default_policy(task: str = "classification") -> dict[str, dict[str, Any]]:
     return out
 
 
+#: Keys that moved: ``(section, key) -> "new.section.key"``, named in the refusal.
+MOVED: dict[tuple[str, str], str] = {
+    ("general", "min_group_size"): "subgroup_shift.min_group_size",  # one declaration (issue 13 item 8)
+}
+
+
 def _option(decl: Mapping[str, Mapping[str, Option]], source: str, section: str, key: str) -> Option:
     if section not in decl:
         raise BadInput(f"{source}.{section}", f"unknown policy section; known: {sorted(decl)}")
     if key not in decl[section]:
+        moved = MOVED.get((section, key))
+        if moved is not None:
+            raise BadInput(f"{source}.{section}.{key}", f"unknown policy key: it is now {moved}")
         raise BadInput(f"{source}.{section}.{key}",
                        f"unknown policy key; known: {sorted(decl[section])}")
     return decl[section][key]
@@ -281,6 +289,46 @@ def _tighter_words(opt: Option) -> str:
     return {"lower": "lower", "higher": "higher (true > false)" if opt.type is bool else "higher",
             "superset": "superset", "unset": "only if gate unset", "neutral": "free",
             None: "fixed by gate"}[rule]
+
+
+def _source_of(sources: Mapping[str, Any] | None, section: str, key: str) -> str:
+    for layer in ("case", "gate"):
+        table = ((sources or {}).get(layer) or {}).get(section) or {}
+        if key in table:
+            return layer
+    return "default"
+
+
+def policy_table(policy: Mapping[str, Mapping[str, Any]],
+                 sources: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The effective policy, one row per declared option, with what each option means.
+
+    Written into results.json (``policy_table``) so a report can show the policy as a
+    table without knowing the declarations; the same declarations generate the README's
+    reference (:func:`reference_table`).
+
+    Parameters
+    ----------
+    policy : dict
+        The complete effective policy.
+    sources : dict, optional
+        ``policy_sources`` of :func:`resolve_policy`: which layer set each value.
+
+    Examples
+    --------
+    >>> rows = policy_table(default_policy(), {"case": {"utility": {"accuracy_margin": 0.03}}})
+    >>> row = next(r for r in rows if r["option"] == "utility.accuracy_margin")
+    >>> row["value"], row["source"], row["meaning"][:27]
+    (0.03, 'case', 'largest accepted accuracy d')
+    """
+    rows = []
+    for section, options in declarations().items():
+        for key, opt in options.items():
+            rows.append({"option": f"{section}.{key}", "section": section, "key": key,
+                         "value": copy.deepcopy(policy[section][key]), "default": copy.deepcopy(opt.default),
+                         "allowed": opt.describe(), "meaning": opt.doc, "tighter": _tighter_words(opt),
+                         "source": _source_of(sources, section, key)})
+    return rows
 
 
 def reference_table() -> str:

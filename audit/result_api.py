@@ -20,7 +20,7 @@ __all__ = ["AuditResult", "METRIC_COLUMNS", "FINDING_COLUMNS"]
 METRIC_COLUMNS = ("check", "metric", "split", "value", "ci_low", "ci_high", "reference", "margin",
                   "status", "n")
 FINDING_COLUMNS = ("check", "message", "slice", "metric", "n", "delta", "ci_low", "ci_high",
-                   "p_value", "p_adjusted", "test", "status")
+                   "p_value", "p_adjusted", "test", "status", "effect")
 
 
 def _ci(entry: dict[str, Any]) -> tuple[Any, Any]:
@@ -121,7 +121,8 @@ class AuditResult(dict[str, Any]):
         -------
         DataFrame
             Columns ``check, message, slice, metric, n, delta, ci_low, ci_high, p_value,
-            p_adjusted, test, status``; ``slice`` reads ``column=value, ...``.
+            p_adjusted, test, status, effect``; ``slice`` reads ``column=value, ...``;
+            ``effect`` is ``harm`` / ``improvement`` where a harm check decided a shift.
 
         Examples
         --------
@@ -141,7 +142,7 @@ class AuditResult(dict[str, Any]):
                              "metric": f.get("metric"), "n": f.get("n"), "delta": f.get("delta"),
                              "ci_low": lo, "ci_high": hi, "p_value": f.get("p_value"),
                              "p_adjusted": f.get("p_adjusted"), "test": f.get("test"),
-                             "status": f.get("status")})
+                             "status": f.get("status"), "effect": f.get("effect")})
         return _frame(rows, FINDING_COLUMNS)
 
     def to_json(self) -> str:

@@ -105,6 +105,7 @@ class Metric:
     null_sd: float | None = None
     null_df: float | None = None
     controls: dict[str, Any] | None = None
+    effect: str | None = None  # harm comparators: "harm" (fails) / "improvement" (reported)
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -135,6 +136,8 @@ class Metric:
                 "null_df": clean_number(self.null_df),
                 "controls": _clean_tree(self.controls or {}),
             })
+        if self.effect is not None:
+            out["effect"] = self.effect
         return out
 
 
@@ -156,6 +159,7 @@ class Finding:
     test: str | None = None
     status: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    effect: str | None = None  # "harm" (may block) or "improvement" (reported; blocks only if the policy says so)
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -172,6 +176,8 @@ class Finding:
         }
         if self.extra:
             out["extra"] = {k: clean_number(v) for k, v in self.extra.items()}
+        if self.effect is not None:
+            out["effect"] = self.effect
         return out
 
 

@@ -22,7 +22,7 @@ from audit.case import AuditCase
 from audit.checks import CheckContext, registry
 from audit.cost import Meter, metered
 from audit.errors import BadInput
-from audit.policy import resolve_policy
+from audit.policy import policy_table, resolve_policy
 from audit.result_api import AuditResult
 from audit.results import CheckResult, worst_status
 
@@ -378,6 +378,7 @@ def build_results(
         "trusted_types": list(case.trusted_types),
         "policy": pol,
         "policy_sources": policy_sources,
+        "policy_table": policy_table(pol, policy_sources),
         "models": models or {
             "original": _model_entry(case.models["original"]),
             "unlearned": _model_entry(case.models["unlearned"]),

@@ -14,6 +14,7 @@ is called; the ``md`` filter backslash-escapes Markdown syntax.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from functools import lru_cache
@@ -33,6 +34,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from audit.errors import BadInput
+from reports.glossary import QUESTIONS, terms_used, visible_text
+from reports.summary import executive_summary, human
 from reports.svg import render_figure
 
 __all__ = ["VIEWS", "environment", "shipped_environment", "xml_safe", "render_html", "render_markdown", "render_junit", "render_view"]
@@ -78,8 +81,12 @@ def _slice(s: Any) -> str:
 
 
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
-_MD_BLOCK_START = re.compile(r"^(\d*)([-=.)])")
+# Inline syntax: code, emphasis, links and images (their brackets), tables, strikethrough, raw
+# HTML and autolinks, headings, and an "&" that would start an entity. Parentheses need no
+# escape once brackets have one.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~<>]|&(?=#?[0-9A-Za-z]+;))")
+# Block starts: "- x", "+ x", "= x" (setext), "1. x" / "1) x" (ordered lists).
+_MD_BLOCK_START = re.compile(r"^(?:(\d{1,9})([.)])(?=\s|$)|()([-+=]))")
 
 
 def xml_safe(x: Any) -> Any:
@@ -98,18 +105,56 @@ def xml_safe(x: Any) -> Any:
 def _md(x: Any) -> str:
     r"""Escape text for Markdown (inline syntax, table pipes, HTML, line breaks, block starts).
 
+    Backslash escapes only, never HTML entities: the file reads as written ("R&D" stays
+    "R&D"; an ``&`` is escaped only where it would start an entity such as ``&amp;``).
+
     >>> print(_md("*a*_b_ [x](y) `c` #1 | <b>\nnext"))
-    \*a\*\_b\_ \[x\]\(y\) \`c\` \#1 \| &lt;b&gt; next
-    >>> print(_md("  - item"), _md("1. first"))
-    \- item 1\. first
+    \*a\*\_b\_ \[x\](y) \`c\` \#1 \| \<b\> next
+    >>> print(_md("  - item"), _md("1. first"), _md("R&D &amp; co"), _md("2026-12-02 (v0.1.0)"))
+    \- item 1\. first R&D \&amp; co 2026-12-02 (v0.1.0)
     """
     text = _MD_SPECIAL.sub(r"\\\1", str(x))
-    for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r\n", " "), ("\r", " "), ("\n", " ")):
+    for a, b in (("\r\n", " "), ("\r", " "), ("\n", " ")):
         text = text.replace(a, b)
     text = text.lstrip(" \t")  # four leading spaces would start a code block
     if not text.strip():
         return "—"  # an empty paragraph or cell would vanish, taking the layout with it
-    return _MD_BLOCK_START.sub(r"\1\\\2", text)  # "- x", "= x", "1. x" would start a block
+    return _MD_BLOCK_START.sub(lambda m: f"{m[1] or ''}\\{m[2] or m[4]}", text)  # would start a block
+
+
+def _json(x: Any) -> str:
+    """A policy value as a reader types it in TOML-like form: ``0.05``, ``true``, ``["kl", "js"]``.
+
+    >>> _json(["kl", "js"]), _json(True), _json(None)
+    ('["kl", "js"]', 'true', 'null')
+    """
+    return json.dumps(x, ensure_ascii=False)
+
+
+def _question(check_id: str) -> str:
+    """What a check asks, in words (empty when unknown)."""
+    return QUESTIONS.get(check_id, "")
+
+
+_BLOCKING = ("fail", "warn", "inconclusive", "error")
+
+
+def finding_groups(findings: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Findings under three headings, empty ones left out: blocking, improvements, the rest.
+
+    A subgroup that became *more* accurate is an improvement: reported under its own
+    heading, and blocking only where the policy makes any shift block (its status says so).
+
+    >>> [h for h, _ in finding_groups([{"status": "info", "effect": "improvement"}, {"status": "fail"}])]
+    ['Findings that block the gate', 'Improvements: served better than under a retrain (reported, not blocking)']
+    """
+    blocking = [f for f in findings if f.get("status") in _BLOCKING]
+    improved = [f for f in findings if f not in blocking and f.get("effect") == "improvement"]
+    others = [f for f in findings if f not in blocking and f not in improved]
+    groups = [("Findings that block the gate", blocking),
+              ("Improvements: served better than under a retrain (reported, not blocking)", improved),
+              ("Other observations (reported, not blocking)", others)]
+    return [(h, rows) for h, rows in groups if rows]
 
 
 def _failing_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -125,8 +170,8 @@ _OPTIONS: dict[str, Any] = dict(
 
 def _configure(env: Environment) -> Environment:
     env.filters.update(num=_num, interval=_interval, pvalue=_pvalue, slice=_slice, md=_md,
-                       figure=render_figure)
-    env.globals.update(FAILING=_FAILING, failing_checks=_failing_checks)
+                       figure=render_figure, human=human, json=_json, question=_question)
+    env.globals.update(FAILING=_FAILING, failing_checks=_failing_checks, finding_groups=finding_groups)
     return env
 
 
@@ -160,10 +205,26 @@ def _builtin_environment() -> Environment:
     return _configure(Environment(loader=PackageLoader("reports", "templates"), **_OPTIONS))
 
 
+_GLOSSED = {"report.html": "html", "report.md": "md"}
+
+
 def render_view(name: str, results: dict[str, Any], env: Environment | None = None) -> str:
-    """Render the view ``name`` (a key of :data:`VIEWS`) from ``results``."""
+    """Render the view ``name`` (a key of :data:`VIEWS`) from ``results``.
+
+    Every template gets ``r`` (the results), ``summary`` (:func:`reports.summary.executive_summary`)
+    and ``glossary``. report.html and report.md render twice: first with an empty glossary,
+    then with the entries of :data:`reports.glossary.TERMS` that the first rendering's
+    visible text uses (:func:`reports.glossary.terms_used`), so each report defines exactly
+    the terms it contains.
+    """
     env = env or environment()
-    return env.get_template(VIEWS[name]).render(r=results)
+    template = env.get_template(VIEWS[name])
+    context = {"r": results, "summary": executive_summary(results), "glossary": []}
+    text = template.render(**context)
+    if name not in _GLOSSED:
+        return text
+    used = terms_used(visible_text(text, _GLOSSED[name]))
+    return template.render(**{**context, "glossary": [{"term": t.term, "definition": t.definition} for t in used]})
 
 
 def render_html(results: dict[str, Any], env: Environment | None = None) -> str:

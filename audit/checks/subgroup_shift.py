@@ -47,7 +47,7 @@ from audit.subgroups import (
     group_metrics,
     slice_label,
 )
-from audit.subgroups.inference import sign_test
+from audit.subgroups.inference import HARM_SIGN, sign_test
 from audit.subgroups.kernel import kernel_group_metrics
 
 __all__ = ["SPEC", "run"]
@@ -162,23 +162,30 @@ def _relation_text(extra: dict[str, Any]) -> str:
 
 
 def _declared_findings(ctx, out, tests, masks, like, verdict) -> list[Finding]:  # noqa: ANN001
+    """A finding per decided U − R shift: harm (blocks) and improvement (blocks only under ``blocks = "both"``)."""
     by_key = {(slice_label(t.slice), t.metric, t.comparison): t for t in tests}
     findings = []
     for t in tests:
-        if t.comparison != "U-R" or t.status != "fail":
+        if t.comparison != "U-R" or (t.status != "fail" and t.effect != "improvement"):
             continue
+        blocks = t.status == "fail"
         uo = by_key.get((slice_label(t.slice), t.metric, "U-O"))
         extra = {"p_bh": t.p_bh, "u_minus_o": uo.delta if uo else None, "margin": t.margin,
                  "value_u": t.value, "value_r": t.reference, "source": "declared groups"}
-        extra.update(_relation(ctx, t.slice, masks[slice_label(t.slice)], like, out))
+        if t.effect == "harm":
+            extra.update(_relation(ctx, t.slice, masks[slice_label(t.slice)], like, out))
         rel = _relation_text(extra)
+        what = ("the unlearning method, not the removal itself, shifted this group" if t.effect == "harm" else
+                "the group is better served than under a retrain"
+                + ("; policy subgroup_shift.blocks = 'both' blocks any shift" if blocks else "; reported, "
+                   "does not block"))
         msg = (f"{slice_label(t.slice)}: {_metric_name(t.metric, ctx.cache.task == 'regression')} "
                f"{t.value:.3f} under the unlearned model "
-               f"vs {t.reference:.3f} under the retrained references (delta {t.delta:+.3f}); the unlearning "
-               f"method, not the removal itself, shifted this group" + (f". Relation: {rel}" if rel else ""))
+               f"vs {t.reference:.3f} under the retrained references (delta {t.delta:+.3f}); {what}"
+               + (f". Relation: {rel}" if rel else ""))
         findings.append(Finding(msg, dict(t.slice), metric=t.metric, n=t.n, delta=t.delta, ci=t.ci,
                                 p_value=t.p_value, p_adjusted=t.p_holm, test=t.test + " (Holm-adjusted)",
-                                status=verdict, extra=extra))
+                                status=verdict if blocks else "info", extra=extra, effect=t.effect))
     return findings
 
 
@@ -196,7 +203,7 @@ def _removal_findings(tests: list[GroupTest], alpha: float) -> list[Finding]:
                f"retrained references show the same shift, so it comes from removing the data itself")
         out.append(Finding(msg, dict(t.slice), metric="accuracy[U-O]", n=t.n, delta=t.delta, ci=t.ci,
                            p_value=t.p_value, p_adjusted=t.p_holm, test=t.test + " (Holm-adjusted)",
-                           status="info", extra={"p_bh": t.p_bh, "source": "removal effect"}))
+                           status="info", extra={"p_bh": t.p_bh, "source": "removal effect"}, effect="harm"))
     return out
 
 
@@ -276,7 +283,7 @@ def _discovered_findings(ctx, out, pol, like, verdict) -> tuple[list[Finding], l
                                 n=d.n_confirm, delta=float(diff.mean()), ci=(float(lo), float(hi)),
                                 p_value=d.p_confirm, p_adjusted=d.p_adjusted,
                                 test="Welch t one-sided, confirmation half (Holm over candidates)",
-                                status=verdict, extra=extra))
+                                status=verdict, extra=extra, effect="harm"))
     return findings, notes
 
 
@@ -296,7 +303,7 @@ def _apply_kernel(ctx: CheckContext, out: dict[str, Any], tests: list[GroupTest]
                   metrics: list[str], margins: dict, min_n: int) -> list[Metric]:
     """Decide every U − R group test with the decision kernel (rows + retrain seeds)."""
     km = kernel_group_metrics(slices, out["y"], _role_outputs(out), out["refs"], metrics, margins,
-                              ctx.settings, min_n, ctx.n_boot, ctx.rng)
+                              ctx.settings, min_n, ctx.n_boot, ctx.rng, blocks=ctx.policy["blocks"])
     for t in tests:
         if t.comparison != "U-R":
             continue  # U − O is reported, not decided
@@ -304,7 +311,9 @@ def _apply_kernel(ctx: CheckContext, out: dict[str, Any], tests: list[GroupTest]
         if m is None:  # no row of the group carries the metric (e.g. FNR without positives)
             t.status = "inconclusive"
             continue
-        t.status, t.margin, t.n_to_settle = m.status, m.margin, m.n_to_settle
+        t.status, t.margin, t.n_to_settle, t.effect = m.status, m.margin, m.n_to_settle, m.effect
+        if m.status == "fail" and m.effect is None:  # two-sided (blocks = "both"): the side from the sign
+            m.effect = t.effect = "harm" if (m.delta or 0.0) * HARM_SIGN[t.metric] > 0 else "improvement"
         if m.note:
             t.notes.append(m.note)
     return list(km.values())
@@ -313,15 +322,26 @@ def _apply_kernel(ctx: CheckContext, out: dict[str, Any], tests: list[GroupTest]
 def _status_and_summary(findings: list[Finding], tests: list[GroupTest], verdict: str, n_groups: int,
                         min_n: int, metric: str = "accuracy") -> tuple[str, str]:
     harm = [f for f in findings if f.status == verdict]
+    better = sorted({slice_label(f.slice) for f in findings if f.effect == "improvement" and f.status == "info"})
+    status, summary = _status_and_words(harm, tests, verdict, n_groups, min_n, metric)
+    if better:
+        summary += (f" {len(better)} group(s) did better than under a retrain (reported as improvements, "
+                    "not blocking): " + "; ".join(better[:4]) + (" …" if len(better) > 4 else "") + ".")
+    return status, summary
+
+
+def _status_and_words(harm: list[Finding], tests: list[GroupTest], verdict: str, n_groups: int,
+                      min_n: int, metric: str = "accuracy") -> tuple[str, str]:
     decided = [t for t in tests if t.comparison == "U-R" and t.metric == metric and t.n >= min_n]
     name = "accuracy" if metric == "accuracy" else "mean squared error"
     if harm:
         names = sorted({slice_label(f.slice) for f in harm})
         return verdict, (f"Unlearning shifted {len(names)} group(s) beyond what retraining does: "
-                         + "; ".join(names[:4]) + (" …" if len(names) > 4 else ""))
+                         + "; ".join(names[:4]) + (" …" if len(names) > 4 else "") + ".")
     if n_groups and decided and all(t.status == "pass" for t in decided):
-        return "pass", (f"Every group large enough to judge ({len(decided)}) has U − R {name} within the "
-                        f"margin, and no discovered slice was confirmed.")
+        return "pass", (f"No group large enough to judge ({len(decided)}) is served worse ({name}) by the "
+                        f"unlearned model than by the retrains beyond what retrains show, and no discovered "
+                        f"slice was confirmed.")
     if not n_groups:
         return "pass", ("No subgroup columns are declared; slice discovery over binned features "
                         "confirmed no slice where U is worse than the retrained references.")
@@ -394,7 +414,11 @@ SPEC = CheckSpec(
                               maximum=1, tighter="lower"),
         "loss_margin_factor": Option(float, 0.5, "loss margin as a share of the group's reference loss",
                                      minimum=0, tighter="lower"),
-        "min_group_size": Option(int, 30, "smallest group that is tested (the references' spread within it widens the band)", minimum=2),
+        "min_group_size": Option(int, 30, "smallest group (rows) whose shift is judged; smaller groups are "
+                                 "reported as inconclusive with their size and never decide", minimum=2),
+        "blocks": Option(str, "harm", "which group shifts can block: 'harm' (a group served worse than under a "
+                         "retrain; an improvement is reported, never blocks) or 'both' (any shift beyond "
+                         "what retrains show)", choices=("harm", "both"), tighter=("harm", "both")),
         "max_depth": Option(int, 2, "most group columns combined in one slice", minimum=1),
         "on_shift": Option(str, "fail", "status of a harmful shift", choices=("warn", "fail"),
                            tighter=("warn", "fail")),

@@ -54,6 +54,7 @@ class GroupTest:
     status: str | None = None
     n_to_settle: int | None = None
     notes: list[str] = field(default_factory=list)
+    effect: str | None = None  # of a decided U − R shift: "harm" or "improvement"
 
 
 def paired_rows(

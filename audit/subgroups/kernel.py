@@ -51,12 +51,16 @@ def kernel_group_metrics(
     min_group_size: int,
     n_boot: int,
     rng: np.random.Generator,
+    blocks: str = "harm",
 ) -> dict[tuple[str, str], Metric]:
     """Kernel-decided U − R metric for every group x metric, keyed ``(slice label, metric)``.
 
     ``outputs`` maps ``unlearned``, ``original`` and each reference role to
     ``(predictions, losses)`` on the rows. ``floors[metric]`` is the policy margin; for
     ``loss`` a ``None`` floor means ``floors["loss_factor"]`` x the group's reference loss.
+    ``blocks`` (policy ``subgroup_shift.blocks``): ``"harm"`` holds each metric one-sided,
+    so only the harmful side fails and an improvement beyond the retrains comes back as a
+    pass with ``effect = "improvement"``; ``"both"`` holds it two-sided (any shift fails).
     """
     losses, _ = winsorize_by_references({r: lo for r, (_, lo) in outputs.items()}, refs)
     outputs = {r: (pred, losses[r]) for r, (pred, _) in outputs.items()}
@@ -74,7 +78,7 @@ def kernel_group_metrics(
             floor = floors.get(metric)
             if floor is None and metric == "loss":
                 floor = float(floors.get("loss_factor") or 0.0) * float(np.mean([st[r].value for r in refs]))
-            comparator = "at_least" if HARM_SIGN[metric] < 0 else "at_most"
+            comparator = ("at_least" if HARM_SIGN[metric] < 0 else "at_most") if blocks == "harm" else "two_sided"
             keys.append((slice_label(sl), metric))
             evidence.append(Evidence(
                 f"{metric}[{slice_label(sl)}]", "test", st["unlearned"], [st[r] for r in refs], st["original"],

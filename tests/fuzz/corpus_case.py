@@ -176,7 +176,6 @@ _GENERAL_BAD = {
     "alpha": ["nan", '"0.05"'],
     "n_bootstrap": ['"auto"', "99999999999"],
     "batch_size": ["0", "-5"],
-    "min_group_size": ["-inf"],
     "fail_on_warn": ['"yes"'],
     "on_no_power": ['"pass"'],
     "retrain_coverage": ["nan"],
@@ -184,6 +183,7 @@ _GENERAL_BAD = {
     "min_rows": ["1e308"],
 }
 _CHECK_BAD = {
+    ("subgroup_shift", "min_group_size"): ["-inf"],
     ("utility", "accuracy_margin"): ["nan", "-0.03"],
     ("utility", "loss_margin"): ["-1"],
     ("output_divergence", "gate_on"): ["[]"],

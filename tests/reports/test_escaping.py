@@ -88,7 +88,7 @@ def test_markdown_names_cannot_add_structure(name: str) -> None:
 
 def test_markdown_escapes_a_hostile_name() -> None:
     md = render_markdown(_named(HOSTILE))
-    assert md.startswith("# Unlearning audit — \\# \\*b\\* \\_i\\_ \\[l\\]\\(http://x\\)")
+    assert md.startswith("# Unlearning audit — \\# \\*b\\* \\_i\\_ \\[l\\](http://x)")
     assert "<b>" not in md and "\x00" not in md
     assert _md_structure(md) == _md_structure(render_markdown(_named("x")))
 
@@ -106,3 +106,43 @@ def test_results_that_cannot_be_utf8_json_write_nothing(tmp_path: Path) -> None:
         with pytest.raises(SchemaError, match="results.json invalid"):
             write_pack(r, tmp_path / "pack", pdf=False)
     assert list(tmp_path.iterdir()) == []
+
+
+NAMES = "R&D <b>x</b> *a* _b_ | #1 [c] `d` &amp; \\ z"
+
+
+def _heading_text(md: str) -> str:
+    """The text a Markdown viewer shows for the report's first heading."""
+    tokens = MarkdownIt("commonmark").enable("table").parse(md)
+    inline = next(t for i, t in enumerate(tokens) if i and tokens[i - 1].type == "heading_open")
+    return "".join(c.content for c in inline.children or [] if c.type in ("text", "text_special", "code_inline"))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=_hostile_text)
+def test_markdown_text_reads_back_as_written(name: str) -> None:
+    """Escaping is exact: a viewer shows the name as written, never an entity or a lost character."""
+    want = " ".join(name.replace("\r\n", "\n").replace("\r", "\n").split("\n")).strip(" \t") or "—"
+    got = _heading_text(render_markdown(_named(name)))
+    assert got.removeprefix("Unlearning audit — ").strip(" \t") == want.strip(" \t")
+
+
+def test_ampersand_and_friends_in_group_and_column_names_every_format() -> None:
+    """Group and column names with & < > * _ | # [ ] ` read back as written in md, html and junit."""
+    r = copy.deepcopy(_BASE)
+    r["case"]["name"] = NAMES
+    for c in r["checks"]:
+        for f in c["findings"]:
+            f["slice"] = {NAMES: NAMES}
+        for t in c["tables"]:
+            t["columns"] = [NAMES] + t["columns"][1:]
+    md = render_markdown(r)
+    assert "&amp;amp;" not in md and "R&D" in md and "R&amp;D" not in md  # not escaped twice, not as HTML
+    html_text = MarkdownIt("commonmark").enable("table").render(md)
+    assert f"{NAMES} = {NAMES}".replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in html_text
+    assert _heading_text(md) == f"Unlearning audit — {NAMES}"
+    page = render_html(r)
+    assert NAMES.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in page
+    assert "&amp;amp;amp;" not in page and "<b>x</b>" not in page
+    root = ET.fromstring(render_junit(r).encode("utf-8"))
+    assert root.find("testsuite").get("name") == NAMES

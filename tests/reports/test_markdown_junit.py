@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
+from markdown_it import MarkdownIt
 
 from reports import render_junit, render_markdown
 from tests.reports.fixtures import XSS
@@ -57,6 +58,7 @@ def test_markdown_states_verdict_and_tables(results: dict[str, Any], verdict: st
 def test_markdown_cells_cannot_break_tables_or_inject_html(results: dict[str, Any]) -> None:
     results["checks"][1]["findings"][0]["slice"] = {"home_language": "a|b\n<script>x</script>"}
     md = render_markdown(results)
-    assert "<script" not in md
+    assert md.count("<script") == md.count("\\<script") > 0  # only as an escaped, literal "<"
+    assert "<script" not in MarkdownIt("commonmark").enable("table").render(md)
     row = next(line for line in md.splitlines() if "a\\|b" in line)
     assert row.count("|") - row.count("\\|") == 8  # 7 cells

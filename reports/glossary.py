@@ -1,0 +1,285 @@
+"""The one home of the words the reports use: glossary definitions and plain names of metrics.
+
+:data:`TERMS` defines every technical term a report may contain; :func:`terms_used` finds
+the ones a rendered report actually contains, so each report's glossary lists only those
+(a definition that names another term pulls that one in too). :func:`metric_words` and
+:func:`split_words` give a metric and a split in words for the executive summary, which must
+read without the glossary.
+
+Rendering only: nothing here computes a metric.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+
+__all__ = ["Term", "TERMS", "terms_used", "visible_text", "metric_words", "split_words", "check_words",
+           "QUESTIONS"]
+
+
+@dataclass(frozen=True)
+class Term:
+    """One glossary entry: the term as shown, its definition, and how to spot it in text.
+
+    ``pattern`` is a regular expression (matched case-sensitively when ``case`` is true, as
+    for acronyms like "AUC"; case-insensitively otherwise).
+    """
+
+    term: str
+    definition: str
+    pattern: str
+    case: bool = False
+
+    def found_in(self, text: str) -> bool:
+        """Whether the term occurs in ``text``.
+
+        >>> Term("AUC", "...", r"\\bAUCs?\\b", case=True).found_in("its AUC is 0.5")
+        True
+        """
+        return re.search(self.pattern, text, 0 if self.case else re.IGNORECASE) is not None
+
+
+def _t(term: str, definition: str, pattern: str | None = None, case: bool = False) -> Term:
+    return Term(term, definition, pattern or r"\b" + re.escape(term) + r"s?\b", case)
+
+
+#: Every term a report may use, in the order the glossary lists them.
+TERMS: tuple[Term, ...] = (
+    _t("original model", "The model as it was before the deletion request: trained with the data that must be "
+       "forgotten.", r"\boriginal\b"),
+    _t("unlearned model", "The model that is supposed to have forgotten the data; the one this audit examines.",
+       r"\bunlearned\b"),
+    _t("U, R, O", "Short names in the detailed tables: U is the unlearned model, R the retrained models, O the "
+       "original. U − R is the unlearned model's value minus the retrained models' average; R–R compares retrained "
+       "models with each other.", r"(?<![\w-])[URO](?![\w-])|\b[URO] ?[-−–>]+ ?[URO]\b", case=True),
+    _t("leave-one-out", "Scoring each retrained model against the others only (as if it were the candidate); "
+       "the others then play the non-member (OUT) models of an attack.", r"\bleave-one-out\b|\bOUT\b",
+       case=True),
+    _t("retrained model", "A model trained from scratch on the kept data only, never on the forgotten rows: the "
+       "gold standard an unlearned model should be indistinguishable from. Also called a reference.",
+       r"\bretrain(?:ed|s|ing)?\b|\breferences?\b"),
+    _t("forget set", "The rows the deletion request covers (the forget split).", r"\bforget(?:ting)? (?:set|split|rows?)\b|\bforgotten rows?\b"),
+    _t("retain split", "The training rows that stay; retrained models are trained on them.", r"\bretain(?:ed)? (?:split|rows?|set)\b|\bkept (?:training )?rows\b"),
+    _t("test split", "Rows no model was trained on (held out); they show how a model behaves on new data.",
+       r"\btest (?:split|rows?)\b|\bheld-out\b|\bnever-seen\b"),
+    _t("membership inference", "An attack that tries to tell, from a model's outputs, whether a row was in its "
+       "training data. After good unlearning it should do no better on the forgotten rows than it does against "
+       "a retrained model.", r"\bmembership\b"),
+    _t("unlearning inference", "A differencing attack: it compares the original's outputs with the unlearned "
+       "model's to find which rows were removed. It should do no better than comparing the original with a "
+       "retrained model.", r"\bunlearning inference\b|\bdifferencing\b"),
+    _t("AUC", "Area under the ROC curve: the chance that an attack ranks a random member above a random "
+       "non-member. 0.5 means guessing, 1 means certain.", r"\bAUCs?\b|\bauc\[", case=True),
+    _t("ROC curve", "Receiver operating characteristic: an attack's true-positive rate against its "
+       "false-positive rate as its threshold moves.", r"\bROC\b", case=True),
+    _t("TPR at FPR", "True-positive rate at a fixed false-positive rate, e.g. at 1 % FPR: the share of "
+       "forgotten rows an attack finds when it may wrongly accuse only 1 % of rows it never saw. It measures "
+       "the confident guesses that matter for privacy.", r"\btpr@|\bTPR\b", case=True),
+    _t("LiRA", "Likelihood-ratio attack (Carlini et al. 2022): a membership attack that compares a row's loss "
+       "with how retrained (or shadow) models score it.", r"\blira", case=False),
+    _t("RMIA", "Relative membership inference attack (Zarifzadeh et al. 2024).", r"\brmia\b"),
+    _t("entropy attack", "A membership attack that scores a row by how uncertain the model's prediction is "
+       "(its entropy); the modified entropy attack (Song and Mittal 2021) also uses the true label.",
+       r"\bentropy\b"),
+    _t("loss", "How wrong a model's prediction is for a row (cross-entropy: small when the model gives the true "
+       "label a high probability). Models have lower loss on rows they trained on.", r"\bloss(?:es)?\b"),
+    _t("loss gap", "The average loss on never-seen rows minus that on the forgotten rows: how much better the "
+       "model fits the forgotten rows than new ones.", r"\bloss_gap\b|\bloss gap\b"),
+    _t("output divergence", "How different the unlearned model's predicted probabilities are from the retrained "
+       "models', compared with how different retrained models are from each other (KL and JS divergence, total "
+       "variation, disagreement).", r"\bdivergences?\b"),
+    _t("KL divergence", "Kullback-Leibler divergence: how different two models' predicted probabilities are "
+       "(0 = identical).", r"\bKL\b|\bkl\b", case=True),
+    _t("JS divergence", "Jensen-Shannon divergence: a symmetric, bounded version of the KL divergence.",
+       r"\bJS\b|\bjs\b", case=True),
+    _t("total variation", "The largest difference two models give to the probability of any outcome (TV).",
+       r"\btotal variation\b|\btv\b"),
+    _t("disagreement", "The share of rows where two models predict different labels.", r"\bdisagreement\b"),
+    _t("parameter distance", "How far the unlearned model's weights are from the retrained models' weights (L2 "
+       "distance, cosine); comparable only when the architectures match.", r"\bparameter\b|\bl2\b|\bcosine\b"),
+    _t("accuracy", "The share of rows a model labels correctly.", r"\baccuracy\b"),
+    _t("false-negative rate", "FNR: the share of truly positive rows a model labels negative.",
+       r"\bFNR\b|\bfnr\b|\bfalse-negative\b", case=False),
+    _t("false-positive rate", "FPR: the share of truly negative rows a model labels positive.",
+       r"\bFPR\b|\bfpr\b|\bfalse-positive\b", case=False),
+    _t("feature removal", "Checks that a model no longer depends on a removed input column: counterfactual flip "
+       "rate (predictions that change when the column is toggled), score gap, permutation importance.",
+       r"\bfeature removal\b|\bfeature_removal\b|\bcounterfactual\b|\bpermutation_importance\b"),
+    _t("subgroup", "A group of rows sharing a value, e.g. a home language or a district, or a combination of "
+       "two such values.", r"\bsub-?groups?\b|\bgroups?\b"),
+    _t("discovered slice", "A subgroup nobody declared, found by searching the data (on one half of the "
+       "held-out rows) and confirmed on the other half.", r"\bslices?\b"),
+    _t("harm", "A group served worse by the unlearned model than by retrained models (lower accuracy, higher "
+       "loss or error rates). Harm blocks the gate.", r"\bharm(?:ed|ful)?\b"),
+    _t("improvement", "A group served better by the unlearned model than by retrained models. It is reported, "
+       "and blocks only if the policy says so (subgroup_shift.blocks = \"both\").", r"\bimprov(?:ed|ement)s?\b"),
+    _t("delta", "The unlearned model's value minus the average of the retrained models' values.", r"\bdeltas?\b"),
+    _t("band", "The range of values fresh retrained models are expected to show (from the spread between the "
+       "retrained models and the resampling of rows). Inside the pass band the check passes; beyond the wider "
+       "fail band it fails; in between it is inconclusive.", r"\bbands?\b"),
+    _t("margin", "The smallest difference the policy treats as mattering in practice; a band is never "
+       "narrower than it.", r"\bmargins?\b"),
+    _t("pass", "The evidence shows the unlearned model within what retrained models show.", r"\bpass(?:es|ed|ing)?\b"),
+    _t("fail", "The evidence shows the unlearned model outside what retrained models show.", r"\bfail(?:s|ed)?\b"),
+    _t("inconclusive", "Neither pass nor fail can be shown with the data at hand; the report says what would "
+       "settle it (more rows or more retrained models).", r"\binconclusive\b"),
+    _t("warn", "A result the gate lets through but that should be read (a policy may turn it into a failure).",
+       r"\bwarn(?:ing)?s?\b"),
+    _t("negative control", "Each retrained model is audited as if it were the unlearned one. A well calibrated "
+       "check passes them: it does not flag genuine retrains.", r"\bnegative control\b"),
+    _t("positive control", "The original model is audited as if it were the unlearned one. A check that flags "
+       "it has the power to catch a model that forgot nothing.", r"\bpositive control\b"),
+    _t("power", "Whether the audit could have caught a model that forgot nothing: some required forgetting "
+       "check must flag the original. Without power a pass proves nothing, so the verdict is inconclusive.",
+       r"\bpower\b"),
+    _t("gate", "The pass/fail decision a pipeline acts on (the exit code): 0 pass, 1 fail, 3 inconclusive or "
+       "error.", r"\bgate\b|\bexit code\b"),
+    _t("policy", "The thresholds and the list of required checks this audit ran under (see \"Policy in force\").",
+       r"\bpolicy\b"),
+    _t("required check", "A check whose result counts towards the verdict; the others are informative.",
+       r"\brequired\b"),
+    _t("confidence interval", "CI: a range of values compatible with the data at the stated level, from "
+       "resampling the rows.", r"\bCIs?\b|\bconfidence interval", case=True),
+    _t("bootstrap", "Resampling the rows with replacement many times to see how much a value would vary.",
+       r"\bbootstrap"),
+    _t("Student-t", "The distribution used to widen the bands when the spread is estimated from few retrained "
+       "models.", r"\bStudent-t\b|\bt_"),
+    _t("Bonferroni", "A correction for testing several metrics at once: each fail band is widened so that all "
+       "metrics of a check together rarely fail a genuine retrain.", r"\bBonferroni\b"),
+    _t("p-value", "The chance of seeing a difference at least this large if there were none; small means the "
+       "difference is unlikely to be noise.", r"\bp-values?\b|\bp\b|\bp=|\bp<"),
+    _t("Holm", "Holm's correction of p-values for testing many groups at once; it controls the chance of any "
+       "false alarm.", r"\bHolm\b"),
+    _t("Benjamini-Hochberg", "BH: a correction of p-values for many tests that controls the expected share of "
+       "false alarms among the findings.", r"\bBenjamini|\bBH\b"),
+    _t("McNemar test", "An exact test of paired right/wrong outcomes of two models on the same rows.",
+       r"\bMcNemar\b"),
+    _t("Wilcoxon test", "A test of paired differences (here per-row losses) that does not assume a normal "
+       "distribution.", r"\bwilcoxon\b"),
+    _t("Welch t-test", "A test of a difference in means between two sets of rows with unequal spreads.",
+       r"\bWelch\b"),
+    _t("identity check", "Fails an 'unlearned' model that is the original: the same file, or the same outputs "
+       "on every row.", r"\bidentity\b"),
+    _t("seed", "The number that fixes every random choice of the audit, so a rerun gives the same results.",
+       r"\bseeds?\b"),
+    _t("SHA-256", "A fingerprint of a file: any change to the file changes it.", r"\bSHA-256\b|\bsha256\b"),
+    _t("commitment", "A keyed fingerprint (HMAC) of the forgotten rows' ids: the holder of the key can later "
+       "prove which ids were covered, while nobody can recover an id from the report.", r"\bcommitment\b"),
+    _t("evidence pack", "This directory: results.json, the reports, a manifest of hashes and an attestation; "
+       "the command unlearn-audit verify checks that none of it was changed.", r"\bevidence pack\b|\bmanifest\b"),
+)
+
+
+_TAG = re.compile(r"<style\b.*?</style>|<svg\b.*?</svg>|<[^>]+>", re.DOTALL | re.IGNORECASE)
+
+
+def visible_text(text: str, markup: str = "html") -> str:
+    """What a reader sees of a rendered view: tags (and styles, figures) removed, escapes undone.
+
+    >>> visible_text("<p class='pass'>AUC &amp; KL</p>").strip()
+    'AUC & KL'
+    >>> visible_text(r"auc\\[loss\\] \\& x", "md")
+    'auc[loss] & x'
+    """
+    if markup == "html":
+        return html.unescape(_TAG.sub(" ", text))
+    return re.sub(r"\\(.)", r"\1", html.unescape(text))
+
+
+def terms_used(text: str) -> list[Term]:
+    """The glossary entries whose term occurs in ``text`` (or in a definition of one that does).
+
+    >>> used = [t.term for t in terms_used("The membership attack's AUC")]
+    >>> "AUC" in used, "membership inference" in used, "Holm" in used
+    (True, True, False)
+    """
+    used = {t.term for t in TERMS if t.found_in(text)}
+    while True:  # a definition may use another term: define that one too
+        more = {t.term for t in TERMS if t.term not in used
+                and any(t.found_in(d.definition) for d in TERMS if d.term in used)}
+        if not more:
+            break
+        used |= more
+    return [t for t in TERMS if t.term in used]
+
+
+_SPLITS = {"forget": "the forgotten rows", "retain": "the kept training rows",
+           "test": "held-out rows no model trained on", "forget_vs_test": "the forgotten rows against never-seen rows",
+           "parameters": "the model's weights", "all": "every row"}
+_CHECKS = {"identity": "the identity check", "utility": "utility", "output_divergence": "output divergence",
+           "parameter_distance": "parameter distance", "membership_inference": "membership inference",
+           "unlearning_inference": "unlearning inference", "subgroup_shift": "subgroup shift",
+           "feature_removal": "feature removal", "canary": "canaries", "feature_injection": "feature injection"}
+#: What each check asks, in words (the report's checks table).
+QUESTIONS = {"identity": "Is the 'unlearned' model simply the original?",
+             "utility": "Is it as accurate as a retrained model?",
+             "output_divergence": "Do its predictions differ from retrained models' more than those differ "
+                                  "among themselves?",
+             "parameter_distance": "Are its weights further from retrained models' than those are from each other?",
+             "membership_inference": "Can an attacker still tell that the forgotten rows were in its training data?",
+             "unlearning_inference": "Does comparing the original with it reveal which rows were removed?",
+             "subgroup_shift": "Did unlearning serve any group worse than a retrain would?",
+             "feature_removal": "Does it still use the removed input column?"}
+
+
+def split_words(split: str) -> str:
+    """A split in words.
+
+    >>> split_words("forget")
+    'the forgotten rows'
+    """
+    return _SPLITS.get(split, f"the {split} rows")
+
+
+def check_words(check_id: str) -> str:
+    """A check id in words.
+
+    >>> check_words("membership_inference")
+    'membership inference'
+    """
+    return _CHECKS.get(check_id, check_id.replace("_", " "))
+
+
+_ATTACKS = {"loss": "the loss attack", "lira_offline_refs": "the likelihood-ratio attack (LiRA)",
+            "lira_online": "the likelihood-ratio attack with shadow models (LiRA)", "rmia": "the RMIA attack",
+            "confidence": "the confidence attack", "entropy": "the entropy attack",
+            "differencing": "the differencing attack"}
+_METRICS = {
+    "accuracy": "accuracy", "loss": "average loss (prediction error)",
+    "kl": "how far its predictions are from the retrained models' (KL divergence; 0 = identical)",
+    "js": "JS divergence of its predictions from the retrained models'",
+    "tv": "total variation of its predictions from the retrained models'",
+    "disagreement": "share of rows where it predicts a different label than the retrained models",
+    "loss_gap": "the loss on the forgotten rows minus that on never-seen rows (loss gap; below 0 = it still "
+                "fits the forgotten rows better)",
+    "l2": "distance of its weights from the retrained models' (L2)",
+    "relative_l2": "relative distance of its weights from the retrained models'",
+    "cosine": "cosine similarity of its weights to the retrained models'",
+    "fnr": "false-negative rate", "fpr": "false-positive rate",
+    "counterfactual_flip_rate": "share of predictions that change when the removed column is toggled",
+    "score_gap": "change in score when the removed column is toggled",
+    "permutation_importance": "accuracy lost when the removed column is shuffled",
+}
+
+
+def metric_words(name: str) -> str:
+    """A metric name of results.json in words.
+
+    >>> metric_words("auc[loss]")
+    'how well the loss attack tells the forgotten rows from never-seen rows (AUC: 0.5 = guessing, 1 = certain)'
+    >>> metric_words("accuracy[home_language=vi]")
+    'accuracy for the group home_language=vi'
+    """
+    base, _, inner = name.partition("[")
+    inner = inner.rstrip("]")
+    if base == "auc":
+        return (f"how well {_ATTACKS.get(inner, inner + ' attack')} tells the forgotten rows from never-seen rows "
+                "(AUC: 0.5 = guessing, 1 = certain)")
+    m = re.fullmatch(r"tpr@([0-9.]+)fpr", base)
+    if m:
+        return (f"share of the forgotten rows {_ATTACKS.get(inner, inner)} finds while wrongly accusing "
+                f"{float(m.group(1)):.1%} of never-seen rows")
+    words = _METRICS.get(base, base.replace("_", " "))
+    return f"{words} for the group {inner}" if inner and base in ("accuracy", "loss", "fnr", "fpr") else words
