@@ -100,6 +100,17 @@ TERMS: tuple[Term, ...] = (
     _t("parameter distance", "How far the unlearned model's weights are from the retrained models' weights (L2 "
        "distance, cosine); comparable only when the architectures match.", r"\bparameter\b|\bl2\b|\bcosine\b"),
     _t("accuracy", "The share of rows a model labels correctly.", r"\baccuracy\b"),
+    _t("RMSE", "Root mean squared error of a regression model: the typical size of its prediction errors, in the "
+       "target's own units (smaller is better).", r"\bRMSE\b|\brmse\b", case=True),
+    _t("MAE", "Mean absolute error of a regression model: the average size of its prediction errors, in the "
+       "target's units.", r"\bMAE\b|\bmae\b", case=True),
+    _t("R²", "Coefficient of determination: the share of the target's variance a regression model explains "
+       "(1 = perfect, 0 = no better than predicting the mean).", r"R²|\br2\b"),
+    _t("mean squared error", "MSE: the average squared prediction error of a regression model; a row's loss in "
+       "a regression audit.", r"\bmean squared error\b|\bMSE\b|\bmse\b|\bsquared error\b"),
+    _t("Wasserstein distance", "How far apart two distributions of predictions are, in the target's units (the "
+       "average amount a prediction must move to turn one distribution into the other).",
+       r"\bWasserstein\b|\bwasserstein\b"),
     _t("false-negative rate", "FNR: the share of truly positive rows a model labels negative.",
        r"\bFNR\b|\bfnr\b|\bfalse-negative\b", case=False),
     _t("false-positive rate", "FPR: the share of truly negative rows a model labels positive.",
@@ -258,6 +269,11 @@ _METRICS = {
     "relative_l2": "relative distance of its weights from the retrained models'",
     "cosine": "cosine similarity of its weights to the retrained models'",
     "fnr": "false-negative rate", "fpr": "false-positive rate",
+    "rmse": "typical prediction error (RMSE, in the target's units)",
+    "mae": "average absolute prediction error (MAE, in the target's units)",
+    "r2": "share of the target's variance explained (R²)", "mse": "mean squared error",
+    "abs_diff": "average absolute difference between its predictions and the retrained models'",
+    "wasserstein": "distance between its predictions' distribution and the retrained models' (Wasserstein)",
     "counterfactual_flip_rate": "share of predictions that change when the removed column is toggled",
     "score_gap": "change in score when the removed column is toggled",
     "permutation_importance": "accuracy lost when the removed column is shuffled",
@@ -282,4 +298,4 @@ def metric_words(name: str) -> str:
         return (f"share of the forgotten rows {_ATTACKS.get(inner, inner)} finds while wrongly accusing "
                 f"{float(m.group(1)):.1%} of never-seen rows")
     words = _METRICS.get(base, base.replace("_", " "))
-    return f"{words} for the group {inner}" if inner and base in ("accuracy", "loss", "fnr", "fpr") else words
+    return f"{words} for the group {inner}" if inner and base in ("accuracy", "loss", "fnr", "fpr", "mse") else words
