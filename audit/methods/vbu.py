@@ -60,7 +60,7 @@ def _lambda(variant: str, lam: float | None) -> float:
         if lam not in (None, 0, 0.0):
             raise BadInput("method.lam", "the plain EUBO has no lambda (it is lambda = 0); use variant='adjusted'")
         return 0.0
-    lam = 0.05 if lam is None else float(lam)
+    lam = 1e-3 if lam is None else float(lam)
     if not 0.0 <= lam <= 1.0:
         raise BadInput("method.lam", f"lambda must lie in [0, 1], got {lam}")
     return lam
@@ -82,7 +82,7 @@ def vbu(
     variant : {"eubo", "adjusted"}
         The plain EUBO (``lambda = 0``) or the adjusted likelihood with ``lam``.
     lam : float, optional
-        The adjusted likelihood's ``lambda`` in ``[0, 1]`` (default 0.05).
+        The adjusted likelihood's ``lambda`` in ``[0, 1]`` (default 1e-3).
     n_samples : int, optional
         Monte-Carlo samples (default: the model's own).
 
