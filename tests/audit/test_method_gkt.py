@@ -52,7 +52,7 @@ def _assert_gate_off_fails(seed: int) -> None:
     assert run["acc"]["forget"] >= 0.5, run["acc"]  # the class was transferred
     assert run["result"].extra["gate_pass_rate"] == 1.0
     assert run["audit"]["verdict"] == "fail"
-    assert _status(run["audit"], "membership_inference") == "fail"
+    assert _status(run["audit"], "output_divergence") == "fail"
 
 
 @pytest.mark.parametrize("seed", FAST)
