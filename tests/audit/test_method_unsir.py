@@ -84,3 +84,13 @@ def test_unsir_rates_over_five_seeds() -> None:
         _assert_seed(r)
     mia = sum(_status(r["audit"]["unsir"], "membership_inference") == "pass" for r in runs)
     assert mia >= 3, mia
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", (*FAST, *SLOW))
+def test_unsir_with_noise_that_maximises_nothing_fails(seed: int) -> None:
+    """The second broken variant: random noise (``noise_steps=0``) impairs too little."""
+    w = world(seed)
+    res = unlearn("unsir", w.original, w.forget, w.retain, w.recipe, seed, noise_steps=0)
+    assert accuracies(w, res.model)["forget"] >= 0.3
+    assert audit_of(w, res.model)["verdict"] == "fail"
