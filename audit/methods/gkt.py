@@ -105,7 +105,7 @@ def gkt(
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(90, 4)).astype("float32"); y = np.repeat([0, 1, 2], 30)
     >>> teacher = get_recipe("torch-mlp", {"epochs": 10, "hidden": [16]}).fit(X, y, 3, 0)
-    >>> u = gkt(teacher, (X[:0], y[y == 2]), (X[:0], y[y < 2]), None, 0, iterations=5)
+    >>> u = gkt(teacher, (X[y == 2], y[y == 2]), (X[y < 2], y[y < 2]), None, 0, iterations=5)
     >>> u.predict_logits(X).shape
     (90, 3)
     """

@@ -126,7 +126,7 @@ def unsir(
     >>> X = rng.normal(size=(90, 4)).astype("float32"); y = np.repeat([0, 1, 2], 30)
     >>> X[y == 2] += 3
     >>> original = get_recipe("torch-mlp", {"epochs": 20, "hidden": [16]}).fit(X, y, 3, 0)
-    >>> u = unsir(original, (X[y == 2][:0], y[y == 2]), (X[y < 2], y[y < 2]), None, seed=0)
+    >>> u = unsir(original, (X[y == 2], y[y == 2]), (X[y < 2], y[y < 2]), None, seed=0)
     >>> u.predict_logits(X).shape
     (90, 3)
     """
