@@ -1,8 +1,8 @@
 """GKT: zero-shot class removal by gated knowledge transfer (Chundawat et al., TIFS 2023).
 
 V. S. Chundawat, A. K. Tarun, M. Mandal, M. Kankanhalli, "Zero-Shot Machine Unlearning",
-IEEE Transactions on Information Forensics and Security 18, 2023 (arXiv:2201.05629),
-Sec. IV-B. *Zero-shot*: no training row at all is read, neither forgotten nor retained;
+IEEE Transactions on Information Forensics and Security 18, 2023 (arXiv:2201.05629), the
+"gated knowledge transfer" method. *Zero-shot*: no training row at all is read, neither forgotten nor retained;
 the unlearner knows the original (the teacher) and which class(es) to drop.
 
 Adversarial knowledge transfer (after Micaelli & Storkey 2019), repeated ``iterations``

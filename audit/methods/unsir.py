@@ -2,10 +2,11 @@
 
 A. K. Tarun, V. S. Chundawat, M. Mandal, M. Kankanhalli, "Fast Yet Effective Machine
 Unlearning", IEEE Transactions on Neural Networks and Learning Systems, 2023
-(arXiv:2111.08947). *Zero-glance*: the unlearner never sees the forgotten rows' features;
+(arXiv:2111.08947; equation numbers differ between versions, so the steps are named, not
+numbered). *Zero-glance*: the unlearner never sees the forgotten rows' features;
 it knows only which class(es) to drop and holds (a subset of) the retained data.
 
-1. **Error-maximising noise** (the paper's noise objective, Sec. III-B): with the trained
+1. **Error-maximising noise** (the paper's noise objective): with the trained
    weights frozen, learn a noise matrix ``N`` for each class ``c`` to forget by
 
    ``argmin_N  E[ -L(f(N), c) + lambda * ||N|| ]``

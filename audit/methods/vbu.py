@@ -4,7 +4,7 @@ Q. P. Nguyen, B. K. H. Low, P. Jaillet, "Variational Bayesian Unlearning", NeurI
 (arXiv:2010.12883), Sec. 3. With ``D = D_r ∪ D_e``, Bayes' rule gives
 ``p(theta | D_r) ∝ p(theta | D) / p(D_e | theta)``. Minimising
 ``KL[q_u(theta | D_r) || p(theta | D_r)]`` over a variational family is equivalent to
-minimising the **evidence upper bound** (Proposition 1)
+minimising the paper's **evidence upper bound** (EUBO)
 
 ``U = E_{q_u}[log p(D_e | theta)] + KL[q_u(theta | D_r) || p(theta | D)]  >=  log p(D_e | D_r)``
 
