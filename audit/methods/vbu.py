@@ -106,7 +106,7 @@ def vbu(
     d = A.shape[1]
     eps = base_draws(seed, n_samples or model.n_samples, d)
     m_full, L_full = torch.from_numpy(model.mean), torch.from_numpy(model.scale_tril)
-    radius2 = math.inf if lam == 0.0 else -2.0 * math.log(lam) if lam > 0.0 else math.inf
+    radius2 = math.inf if lam == 0.0 else -2.0 * math.log(lam)  # lambda = 1: radius 0, nothing inside
     inside = {"share": 1.0}
 
     def eubo(v: torch.Tensor) -> torch.Tensor:

@@ -38,8 +38,7 @@ def _runs(seed: int) -> dict[str, Any]:
     good = unlearn("unsir", w.original, w.forget, w.retain, w.recipe, seed)
     broken = unlearn("unsir", w.original, w.forget, w.retain, w.recipe, seed, impair_epochs=0)
     return {"world": w, "unsir": good, "broken": broken,
-            "audit": {"retrain": audit_of(w, w.retrain), "unsir": audit_of(w, good.model),
-                      "broken": audit_of(w, broken.model)}}
+            "audit": {"retrain": audit_of(w, w.retrain), "broken": audit_of(w, broken.model)}}
 
 
 def _assert_seed(runs: dict[str, Any]) -> None:
@@ -82,7 +81,7 @@ def test_unsir_rates_over_five_seeds() -> None:
     runs = [_runs(s) for s in (*FAST, *SLOW)]
     for r in runs:
         _assert_seed(r)
-    mia = sum(_status(r["audit"]["unsir"], "membership_inference") == "pass" for r in runs)
+    mia = sum(_status(audit_of(r["world"], r["unsir"].model), "membership_inference") == "pass" for r in runs)
     assert mia >= 3, mia
 
 
