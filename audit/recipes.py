@@ -3,6 +3,8 @@
 Used by the built-in scenarios, by shadow / reference models and by method audits.
 
 * ``torch-mlp`` — the built-in :class:`MLP` trained with Adam (deterministic per seed);
+* ``bayes-logreg`` — Bayesian logistic regression by variational inference
+  (:func:`audit.methods.bayes.fit_bayes_logreg`);
 * ``sklearn`` — clone the original's scikit-learn estimator and refit with ``random_state=seed``;
 * ``"pkg.mod:function"`` — ``function(X, y, n_classes, seed, **params)`` returning a model
   with ``predict_logits``.
@@ -243,6 +245,10 @@ def get_recipe(spec: str, params: dict[str, Any] | None = None, original: Any = 
     params = dict(params or {})
     if spec == "torch-mlp":
         return Recipe(spec, _fit_torch_mlp, params)
+    if spec == "bayes-logreg":  # Bayesian logistic regression by VI (audit.methods.bayes)
+        from audit.methods.bayes import fit_bayes_logreg
+
+        return Recipe(spec, fit_bayes_logreg, params)
     if spec == "sklearn":
         if original is None or not hasattr(original, "estimator"):
             raise BadInput("training.recipe", "'sklearn' needs a scikit-learn original model to clone")
@@ -254,4 +260,4 @@ def get_recipe(spec: str, params: dict[str, Any] | None = None, original: Any = 
         except (ImportError, AttributeError) as exc:
             raise BadInput("training.recipe", f"cannot import {spec!r}: {exc}") from exc
         return Recipe(spec, fn, params)
-    raise BadInput("training.recipe", f"unknown recipe {spec!r}; use torch-mlp, sklearn or pkg.mod:function")
+    raise BadInput("training.recipe", f"unknown recipe {spec!r}; use torch-mlp, sklearn, bayes-logreg or pkg.mod:function")

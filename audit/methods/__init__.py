@@ -27,9 +27,13 @@ from typing import Any
 from audit.errors import BadInput
 from audit.methods.base import Data, MethodResult, run_method
 from audit.methods.baselines import finetune, gradient_ascent, newton, noop, random_labels, retrain
+from audit.methods.bayes import BayesLogReg, fit_bayes_logreg
 from audit.methods.fedavg import FedModel, fedavg_recover, fedavg_retrain, train_fedavg
+from audit.methods.gkt import gkt
 from audit.methods.linear import LogReg, fit_logreg
 from audit.methods.sisa import Sisa, sisa_unlearn, train_sisa
+from audit.methods.unsir import unsir
+from audit.methods.vbu import vbu
 
 __all__ = [
     "METHODS",
@@ -51,6 +55,11 @@ __all__ = [
     "train_fedavg",
     "LogReg",
     "fit_logreg",
+    "unsir",
+    "gkt",
+    "vbu",
+    "BayesLogReg",
+    "fit_bayes_logreg",
 ]
 
 METHODS: dict[str, Callable[..., Any]] = {
@@ -63,6 +72,9 @@ METHODS: dict[str, Callable[..., Any]] = {
     "sisa": sisa_unlearn,
     "fedavg_retrain": fedavg_retrain,
     "fedavg_recover": fedavg_recover,
+    "unsir": unsir,
+    "gkt": gkt,
+    "vbu": vbu,
 }
 
 
