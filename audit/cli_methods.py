@@ -6,6 +6,7 @@ register(app)`` in ``audit/cli.py``.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +15,48 @@ import typer
 
 from audit.errors import BadInput
 
-__all__ = ["register", "methods_command"]
+__all__ = ["register", "methods_command", "method_catalogue"]
+
+
+def method_catalogue() -> list[tuple[str, str, str]]:
+    """``(name, source, one-line description)`` of every method ``--method`` accepts by name.
+
+    Built-in baselines (:data:`audit.methods.METHODS`) first, then methods registered by
+    extensions (``audit.extensions.register("method")``); the description is the first
+    sentence of the function's docstring.
+
+    Examples
+    --------
+    >>> names = [name for name, _, _ in method_catalogue()]
+    >>> {"retrain", "noop", "unsir", "gkt", "vbu"} <= set(names)
+    True
+    """
+    from audit.extensions import registered
+    from audit.methods import METHODS
+
+    def first_line(fn: object) -> str:  # the docstring's first sentence, reStructuredText roles as words
+        doc = (getattr(fn, "__doc__", None) or "").strip().split("\n\n")[0]
+        doc = re.sub(r":\w+:`~?(?:[\w.]+\.)?(\w+)`", r"\1", " ".join(doc.split())).replace("``", "")
+        return re.split(r"(?<!\bal)(?<!\be\.g)(?<!\bi\.e)\.\s", doc)[0].rstrip(".")
+
+    rows = [(name, "built-in", first_line(fn)) for name, fn in METHODS.items()]
+    rows += [(name, "extension", first_line(fn)) for name, fn in sorted(registered("method").items())
+             if name not in METHODS]
+    return rows
+
+
+def _print_catalogue() -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_header=True, header_style="bold")
+    for col in ("method", "source", "what it does"):
+        table.add_column(col, overflow="fold")
+    for row in method_catalogue():
+        table.add_row(*row)
+    Console(highlight=False).print(table)
+    typer.echo("Your own: --method package.module:function(model, forget, retain, *, seed) "
+               "(--allow-code outside site-packages).")
 
 
 def _ints(text: str, field: str) -> list[int]:
@@ -54,7 +96,7 @@ def _run(case_path: Path, out: Path, methods: list[str], seeds: str, seed: int, 
 
 
 def methods_command(
-    out: Annotated[Path, typer.Option("--out", help="Directory for the evidence pack.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Directory for the evidence pack.")] = None,
     case: Annotated[Path | None, typer.Option("--case", help="Case file (TOML) with a [training] recipe.")] = None,
     scenario: Annotated[str | None, typer.Option("--scenario", help="Built-in scenario instead of --case.")] = None,
     methods: Annotated[str | None, typer.Option(help="Comma-separated methods: built-in names and / or "
@@ -74,12 +116,18 @@ def methods_command(
     extension: Annotated[list[str] | None, typer.Option("--extension", help=(
         "Import an extension module first (repeatable; audit.extensions.register); outside "
         "site-packages it needs --allow-code."))] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the methods --method accepts by name and exit.")] = False,
 ) -> None:
     """Run unlearning methods x seeds under control and write one side-by-side pack."""
     from audit.cli import _bad_input, _summary
     from audit.methods.user import split_specs
 
+    if list_:
+        _print_catalogue()
+        raise typer.Exit(0)
     try:
+        if out is None:
+            raise BadInput("--out", "a directory for the evidence pack is required (or --list)")
         names = split_specs([*([methods] if methods else []), *(method or [])])
         if (case is None) == (scenario is None):
             raise BadInput("--case", "give exactly one of --case or --scenario")
