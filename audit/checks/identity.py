@@ -19,7 +19,10 @@ __all__ = ["SPEC", "run", "max_output_gap"]
 
 def max_output_gap(ctx: CheckContext, a: str, b: str) -> float:
     """Largest absolute log-probability difference between roles ``a`` and ``b`` over all rows."""
-    gaps = [float(np.max(np.abs(ctx.cache.logprobs(a, s) - ctx.cache.logprobs(b, s))))
+    def gap(la: np.ndarray, lb: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.max(np.abs(la - lb), axis=1)
+
+    gaps = [float(np.max(ctx.cache.rowwise(gap, s, a, b)))
             for s in ("forget", "retain", "test") if ctx.case.n.get(s, 0) > 0]
     return max(gaps) if gaps else 0.0
 

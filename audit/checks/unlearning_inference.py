@@ -58,7 +58,9 @@ def _scores(ctx: CheckContext, roles: list[str], kinds: list[str],
     c = ctx.cache
 
     def stacked(role: str) -> np.ndarray:
-        return np.r_[c.logprobs(role, "forget")[rows["forget"]], c.logprobs(role, "test")[rows["test"]]]
+        # only the sampled rows leave the (float32, maybe memory-mapped) store, as float64
+        return np.r_[c.logprobs32(role, "forget")[rows["forget"]],
+                     c.logprobs32(role, "test")[rows["test"]]].astype(np.float64)
 
     lo = stacked("original")
     y = np.r_[c.labels("forget")[rows["forget"]], c.labels("test")[rows["test"]]]
