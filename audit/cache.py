@@ -115,8 +115,9 @@ class OutputCache:
         Returns the integer class indices of a split.
     batch_size : int
         Rows per forward call; also the rows per chunk of :meth:`rowwise`.
-    spill_bytes : int
-        Outputs of more bytes (float32) than this go to a memory-mapped file; 0 spills all.
+    spill_bytes : int, optional
+        Outputs of more bytes (float32) than this go to a memory-mapped file; 0 spills
+        all. Default :data:`SPILL_BYTES` (read when the cache is made).
     tmp_dir : path, optional
         Where the temporary directory is made (default: the system's temporary directory).
 
@@ -139,14 +140,14 @@ class OutputCache:
         features: Callable[[str], np.ndarray],
         labels: Callable[[str], np.ndarray],
         batch_size: int = 4096,
-        spill_bytes: int = SPILL_BYTES,
+        spill_bytes: int | None = None,
         tmp_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self._models = dict(models)
         self._features = features
         self._labels = labels
         self.batch_size = int(batch_size)
-        self.spill_bytes = int(spill_bytes)
+        self.spill_bytes = int(SPILL_BYTES if spill_bytes is None else spill_bytes)
         self._tmp_parent = None if tmp_dir is None else str(tmp_dir)
         self._store: dict[tuple[str, str], _Stored] = {}
         self._y: dict[str, np.ndarray] = {}
