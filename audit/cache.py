@@ -6,6 +6,7 @@ never call a model. ``calls`` counts forward passes so tests can prove it.
 
 from __future__ import annotations
 
+import mmap
 import os
 import shutil
 import tempfile
@@ -24,8 +25,9 @@ from audit.errors import BadInput, one_line
 
 __all__ = ["OutputCache", "normalise_logits", "check_output", "field_of_role", "SPILL_BYTES"]
 
-SPILL_BYTES = 64 * 2**20
-"""Outputs larger than this (float32 bytes) are memory-mapped from a temporary file."""
+SPILL_BYTES = 8 * 2**20
+"""Outputs larger than this (float32 bytes; 200 000 rows x 10 classes) are memory-mapped from a
+temporary file."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,8 @@ class OutputCache:
     An output larger than ``spill_bytes`` is written batch by batch into a memory-mapped
     file under a temporary directory of this cache (removed by :meth:`close`, at exit, or
     when the cache is garbage-collected); smaller ones stay in RAM. A one-column output
-    (a regression model's predictions) fits the same store.
+    (a regression model's predictions) fits the same store. After each full pass over a
+    memory-mapped store its pages are released from the resident set (``MADV_DONTNEED``).
 
     Parameters
     ----------
@@ -237,6 +240,7 @@ class OutputCache:
             return _Stored(np.zeros((0, 0), dtype=np.float32), loss, pred)
         if isinstance(out, np.memmap):
             out.flush()
+            _release(out)
             out = np.memmap(out.filename, dtype=np.float32, mode="r", shape=out.shape)
         return _Stored(out, loss, pred)
 
@@ -254,7 +258,10 @@ class OutputCache:
 
     def logprobs(self, role: str, split: str) -> np.ndarray:
         """Log-probabilities ``[n, classes]`` as a float64 copy (prefer :meth:`rowwise` on large splits)."""
-        return self._stored(role, split).logp.astype(np.float64)
+        stored = self._stored(role, split).logp
+        out = stored.astype(np.float64)
+        _release(stored)
+        return out
 
     def probs(self, role: str, split: str) -> np.ndarray:
         return np.exp(self.logprobs(role, split))
@@ -282,6 +289,8 @@ class OutputCache:
         for start in range(0, len(y), self.batch_size):
             stop = start + self.batch_size
             parts.append(fn(*(s[start:stop].astype(np.float64) for s in stores), y[start:stop]))
+        for s in stores:
+            _release(s)
         return _concat(parts)
 
     def labels(self, split: str) -> np.ndarray:
@@ -300,6 +309,17 @@ class OutputCache:
     def correct(self, role: str, split: str) -> np.ndarray:
         """Per-row 0/1 correctness as float64."""
         return (self._stored(role, split).pred == self.labels(split)).astype(np.float64)
+
+
+def _release(arr: np.ndarray) -> None:
+    """Drop a memory-mapped store's pages from this process's resident set (they stay in the file).
+
+    The mapping is shared and file-backed, so a later read faults the same values back in
+    from the page cache or the file; the resident set stays bounded by what is being read.
+    """
+    mm = getattr(arr, "_mmap", None)
+    if isinstance(arr, np.memmap) and mm is not None and hasattr(mm, "madvise"):
+        mm.madvise(mmap.MADV_DONTNEED)
 
 
 def _concat(parts: list[Any]) -> Any:
