@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from itertools import combinations
 
 import numpy as np
@@ -9,7 +10,7 @@ import pandas as pd
 
 from audit.errors import BadInput
 
-__all__ = ["Slice", "enumerate_slices", "bin_features", "slice_label", "slice_mask"]
+__all__ = ["Slice", "enumerate_slices", "iter_slices", "bin_features", "slice_label", "slice_mask"]
 
 Slice = dict[str, str]
 
@@ -39,13 +40,31 @@ def enumerate_slices(
     """Every slice of one column value, and (``max_depth`` 2) of two columns' value pairs.
 
     Slices with fewer than ``min_size`` rows are left out; the order is deterministic
-    (columns in the given order, values sorted).
+    (columns in the given order, values sorted). Holds every mask at once; a search that
+    looks at one slice at a time uses :func:`iter_slices`.
 
     Examples
     --------
     >>> df = pd.DataFrame({"a": ["x", "y", "x"], "b": ["u", "u", "v"]})
     >>> [slice_label(s) for s, _ in enumerate_slices(df, ["a", "b"])]
     ['a=x', 'a=y', 'b=u', 'b=v', 'a=x & b=u', 'a=x & b=v', 'a=y & b=u']
+    """
+    return list(iter_slices(frame, columns, max_depth, min_size))
+
+
+def iter_slices(
+    frame: pd.DataFrame, columns: list[str], max_depth: int = 2, min_size: int = 1
+) -> Iterator[tuple[Slice, np.ndarray]]:
+    """The slices of :func:`enumerate_slices`, in its order, made one at a time.
+
+    Only the depth-1 masks are kept; a depth-2 mask exists while the caller looks at it
+    (at 1 M rows and 21 binned columns the lattice's ~3 400 depth-2 masks are 1.7 GB).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"a": ["x", "y", "x"], "b": ["u", "u", "v"]})
+    >>> [slice_label(s) for s, _ in iter_slices(df, ["a", "b"], min_size=2)]
+    ['a=x', 'b=u']
     """
     if max_depth not in (1, 2):
         raise BadInput("max_depth", "slice lattice depth must be 1 or 2")
@@ -55,20 +74,19 @@ def enumerate_slices(
     as_str = {c: frame[c].astype(str).to_numpy() for c in columns}
     values = {c: sorted(set(as_str[c].tolist())) for c in columns}
     singles = {(c, v): as_str[c] == v for c in columns for v in values[c]}
-    out: list[tuple[Slice, np.ndarray]] = []
+    del as_str
     for c in columns:
         for v in values[c]:
             m = singles[(c, v)]
             if m.sum() >= min_size:
-                out.append(({c: v}, m))
+                yield {c: v}, m
     if max_depth == 2:
         for c1, c2 in combinations(columns, 2):
             for v1 in values[c1]:
                 for v2 in values[c2]:
                     m = singles[(c1, v1)] & singles[(c2, v2)]
                     if m.sum() >= min_size and m.any():
-                        out.append(({c1: v1, c2: v2}, m))
-    return out
+                        yield {c1: v1, c2: v2}, m
 
 
 def bin_features(frame: pd.DataFrame, features: list[str], n_bins: int = 4) -> pd.DataFrame:
