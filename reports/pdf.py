@@ -8,8 +8,9 @@ stays atomic because the caller waits for the job before it writes the manifest.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -53,25 +54,28 @@ def _write_bytes(path: str, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def _child(html: str, path: str, conn: Any) -> None:  # pragma: no cover - runs in the worker
-    """Worker entry: write the PDF to ``path``; report ``None`` or the error's one line."""
+def _main() -> None:  # pragma: no cover - runs in the worker process
+    """Worker entry: report.html on stdin, the PDF written to ``argv[1]``; an error is one line on stderr."""
     import signal
+    import sys
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it terminates us if need be
     try:
-        _write_bytes(path, html_to_pdf(html))
-        conn.send(None)
-    except BaseException as exc:  # noqa: BLE001 - sent to the parent, which raises it
-        conn.send(f"{type(exc).__name__}: {exc}")
-    finally:
-        conn.close()
+        _write_bytes(sys.argv[1], html_to_pdf(sys.stdin.buffer.read().decode("utf-8")))
+    except Exception as exc:  # noqa: BLE001 - the parent raises it with this line
+        sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
+        raise SystemExit(1) from None
+
+
+_WORKER = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
+           "from reports.pdf import _main; _main()")
 
 
 class PdfJob:
     """Render ``html`` to the PDF file ``path`` concurrently with the caller's work.
 
-    With the built-in renderer the work runs in a spawned worker process (WeasyPrint holds
-    the GIL; a process uses the second core). Another ``render`` callable (a test's, a
+    With the built-in renderer the work runs in a worker process — a fresh interpreter fed
+    report.html on stdin (WeasyPrint holds the GIL; a process uses the second core). Another ``render`` callable (a test's, a
     caller's) runs in a daemon thread of this process and its bytes are written by
     :meth:`wait`. :meth:`wait` returns when the file is complete and raises the renderer's
     error (``RuntimeError`` with the worker's message from a process); :meth:`cancel`
@@ -89,15 +93,15 @@ class PdfJob:
     def __init__(self, html: str, path: str | os.PathLike[str],
                  render: Callable[[str], bytes] | None = None) -> None:
         self.path = Path(path)
-        self._proc: Any = None
-        self._conn: Any = None
+        self._proc: subprocess.Popen | None = None
+        self._feeder: threading.Thread | None = None
         self._thread: threading.Thread | None = None
         self._outcome: list[Any] = []
         if render is None or render is html_to_pdf:
             try:
                 self._start_process(html)
                 return
-            except (OSError, RuntimeError, ValueError):  # pragma: no cover - no processes here
+            except OSError:  # pragma: no cover - no processes here
                 render = html_to_pdf
         self._thread = threading.Thread(target=self._run_thread, args=(render, html), daemon=True,
                                         name="unlearn-audit-pdf")
@@ -109,13 +113,22 @@ class PdfJob:
         return self._thread is not None
 
     def _start_process(self, html: str) -> None:
-        ctx = multiprocessing.get_context("spawn")  # never fork a large, threaded audit process
-        parent, child = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_child, args=(html, str(self.path), child), daemon=True,
-                           name="unlearn-audit-pdf")
-        proc.start()
-        child.close()
-        self._proc, self._conn = proc, parent
+        # a fresh interpreter, not multiprocessing: spawn would re-run the caller's __main__
+        # script (an audit at a script's top level) and fork would copy a large, threaded process
+        root = str(Path(__file__).resolve().parents[1])
+        proc = subprocess.Popen([sys.executable, "-c", _WORKER, root, str(self.path)], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._proc = proc
+        self._feeder = threading.Thread(target=self._feed, args=(proc, html.encode("utf-8")), daemon=True)
+        self._feeder.start()
+
+    @staticmethod
+    def _feed(proc: subprocess.Popen, data: bytes) -> None:
+        try:
+            proc.stdin.write(data)  # type: ignore[union-attr]
+            proc.stdin.close()  # type: ignore[union-attr]
+        except (BrokenPipeError, OSError):  # the worker died or was cancelled: wait() reports it
+            pass
 
     def _run_thread(self, render: Callable[[str], bytes], html: str) -> None:
         try:
@@ -135,23 +148,21 @@ class PdfJob:
             return
         if self._proc is None:
             return
-        try:
-            message = self._conn.recv()
-        except EOFError:
-            message = "the PDF worker ended without an answer"
-        self._proc.join()
-        self._close()
-        if message is not None:
-            raise RuntimeError(f"report.pdf could not be rendered: {message}")
+        proc, self._proc = self._proc, None
+        err = proc.stderr.read().decode("utf-8", "replace").strip()  # type: ignore[union-attr]
+        code = proc.wait()
+        self._feeder.join()
+        proc.stderr.close()  # type: ignore[union-attr]
+        if code != 0:
+            line = err.splitlines()[-1] if err else f"the PDF worker exited with {code}"
+            raise RuntimeError(f"report.pdf could not be rendered: {line}")
 
     def cancel(self) -> None:
         """Stop a worker process that still runs (idempotent; a thread is left to finish)."""
-        if self._proc is not None and self._proc.is_alive():
-            self._proc.terminate()
-            self._proc.join(5)
-        self._close()
-
-    def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-        self._proc = self._conn = None
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            self._feeder.join()
+            proc.stderr.close()  # type: ignore[union-attr]
