@@ -25,7 +25,7 @@ import pandas as pd
 import scipy.stats as sps
 
 from audit.stats import holm
-from audit.subgroups.slices import Slice, iter_slices
+from audit.subgroups.slices import Slice, iter_slices, string_codes
 
 __all__ = ["Discovered", "discover_slices", "split_halves"]
 
@@ -128,7 +128,8 @@ def discover_slices(
     for _, sl, n_s, eff_s, p_s in scored[:max_candidates]:
         mc = np.ones(len(fc), dtype=bool)
         for col, val in sl.items():
-            mc &= fc[col].astype(str).to_numpy() == val
+            codes, values = string_codes(fc[col])
+            mc &= codes == values.index(val) if val in values else False
         eff_c, _, p_c = _welch(sig_c, mc)
         full = np.zeros(len(signal), dtype=bool)
         full[np.flatnonzero(confirm)[mc]] = True

@@ -10,7 +10,7 @@ import pandas as pd
 
 from audit.errors import BadInput
 
-__all__ = ["Slice", "enumerate_slices", "iter_slices", "bin_features", "slice_label", "slice_mask"]
+__all__ = ["Slice", "enumerate_slices", "iter_slices", "string_codes", "bin_features", "slice_label", "slice_mask"]
 
 Slice = dict[str, str]
 
@@ -71,10 +71,11 @@ def iter_slices(
     for c in columns:
         if c not in frame.columns:
             raise BadInput(f"groups.{c}", f"group column {c!r} does not exist")
-    as_str = {c: frame[c].astype(str).to_numpy() for c in columns}
-    values = {c: sorted(set(as_str[c].tolist())) for c in columns}
-    singles = {(c, v): as_str[c] == v for c in columns for v in values[c]}
-    del as_str
+    singles: dict[tuple[str, str], np.ndarray] = {}
+    values: dict[str, list[str]] = {}
+    for c in columns:
+        codes, values[c] = string_codes(frame[c])
+        singles.update({(c, v): codes == k for k, v in enumerate(values[c])})
     for c in columns:
         for v in values[c]:
             m = singles[(c, v)]
@@ -89,9 +90,25 @@ def iter_slices(
                         yield {c1: v1, c2: v2}, m
 
 
+def string_codes(col: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each row's index into the column's sorted distinct values as strings (``astype(str)``).
+
+    The strings are made once per distinct value, not once per row (at 1 M rows a per-row
+    string column is ~60 MB).
+
+    >>> string_codes(pd.Series([2, 10, 2]))
+    (array([1, 0, 1], dtype=int32), ['10', '2'])
+    """
+    codes, uniques = pd.factorize(col, use_na_sentinel=False)
+    names = pd.Series(uniques, copy=False).astype(str).tolist()
+    values = sorted(set(names))
+    pos = {v: i for i, v in enumerate(values)}
+    return np.array([pos[n] for n in names], dtype=np.int32)[codes], values
+
+
 def bin_features(frame: pd.DataFrame, features: list[str], n_bins: int = 4) -> pd.DataFrame:
-    """Quantile bins of numeric features as string labels (``"[lo, hi)"``); text and
-    categorical features keep their values (as strings).
+    """Quantile bins of numeric features as string labels (``"[lo, hi)"``, a categorical
+    column); text and categorical features keep their values (as strings).
 
     Constant or near-constant features give fewer bins. The bins depend only on the
     feature values, never on labels or model outputs.
@@ -117,5 +134,8 @@ def bin_features(frame: pd.DataFrame, features: list[str], n_bins: int = 4) -> p
             f"[{edges[i]:.4g}, {edges[i + 1]:.4g}{']' if i == len(edges) - 2 else ')'}"
             for i in range(len(edges) - 1)
         ]
-        out[f] = np.array(names, dtype=object)[idx]
+        if len(set(names)) == len(names):  # a categorical holds one code per row, not a string
+            out[f] = pd.Categorical.from_codes(idx, categories=names)
+        else:  # two bins print alike: plain strings
+            out[f] = np.array(names, dtype=object)[idx]
     return pd.DataFrame(out, index=frame.index)
