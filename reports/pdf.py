@@ -75,9 +75,9 @@ class PdfJob:
     """Render ``html`` to the PDF file ``path`` concurrently with the caller's work.
 
     With the built-in renderer the work runs in a worker process — a fresh interpreter fed
-    report.html on stdin (WeasyPrint holds the GIL; a process uses the second core). Another ``render`` callable (a test's, a
-    caller's) runs in a daemon thread of this process and its bytes are written by
-    :meth:`wait`. :meth:`wait` returns when the file is complete and raises the renderer's
+    report.html on stdin (WeasyPrint holds the GIL; a process uses the second core).
+    Another ``render`` callable (a test's, a caller's) runs in a daemon thread of this
+    process and its bytes are written by :meth:`wait`. :meth:`wait` returns when the file is complete and raises the renderer's
     error (``RuntimeError`` with the worker's message from a process); :meth:`cancel`
     stops a worker process (interrupts, errors elsewhere in the pack).
 
