@@ -246,11 +246,22 @@ def run_audit(
         case = load_case(case)
     started = _now()
     pol, policy_sources = resolve_policy(case, policy)  # validated; the case may only tighten a gate
+    own_cache = cache is None
     if cache is None:
         cache = OutputCache(case.models, case.inputs, case.y, batch_size=pol["general"]["batch_size"],
                             task=case.task)
     elif cache.task != case.task:
         raise ValueError(f"the given cache holds {cache.task} outputs; the case is {case.task}")
+    try:
+        return _run_checks(case, pol, policy_sources, cache, seed, mode, progress, started)
+    finally:
+        if own_cache:  # memory-mapped outputs removed on success, bad input, error or interrupt
+            cache.close()
+
+
+def _run_checks(case: AuditCase, pol: dict[str, Any], policy_sources: Any, cache: OutputCache, seed: int,
+                mode: str, progress: Callable[[str], None] | None, started: str) -> AuditResult:
+    """The checks in order (identity first), their controls and the verdict, as results.json."""
     checks = []
     meters: dict[str, Meter] = {}
     identical = False

@@ -34,6 +34,7 @@ __all__ = [
 
 _GEMM_FROM = 5  # columns from which bootstrap_means uses counts @ values
 _CHUNK_ELEMENTS = 20_000_000  # elements of one resample chunk (~160 MB of float64)
+_GATHER_ELEMENTS = 2_000_000  # values gathered at once by the few-column path of bootstrap_means
 
 
 def ci_level(alpha: float) -> float:
@@ -108,9 +109,11 @@ def bootstrap_means(values: np.ndarray, n_boot: int, rng: np.random.Generator) -
             counts = np.bincount(flat, minlength=b * n).reshape(b, n).astype(np.float64)
             np.matmul(counts, v, out=out[done:done + b])
             out[done:done + b] /= n
-        else:
+        else:  # gathered a few resamples at a time: the same means, ~16 MB instead of b x n float64
+            step = max(1, _GATHER_ELEMENTS // n)
             for j, c in enumerate(cols):
-                out[done:done + b, j] = np.take(c, idx).mean(axis=1)
+                for s0 in range(0, b, step):
+                    out[done + s0:done + min(b, s0 + step), j] = np.take(c, idx[s0:s0 + step]).mean(axis=1)
         done += b
     tally("bootstrap_resamples", int(n_boot))
     return out

@@ -54,7 +54,7 @@ from reports.manifest import (
     sign_bytes,
     templates_digest,
 )
-from reports.pdf import html_to_pdf
+from reports.pdf import PdfJob, html_to_pdf
 from reports.render import VIEWS, environment, render_view, shipped_environment
 from reports.schema import SchemaError, validate_results
 
@@ -62,6 +62,7 @@ __all__ = ["term_interrupts", "write_pack", "dump_results", "sha256_file", "buil
 
 PACK_FILES = ("results.json", *VIEWS, "report.pdf", ATTESTATION, MANIFEST, SIGNATURE)
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_PDF_PART = ".report.pdf.part"  # the worker's file, renamed to report.pdf once complete
 #: View names accepted by ``write_pack(formats=...)`` and the file each one writes.
 FORMATS = {"json": "results.json", "html": "report.html", "md": "report.md", "junit": "junit.xml",
            "pdf": "report.pdf"}
@@ -125,21 +126,39 @@ def _environment(tmp: Path, template_dir: Path | None) -> tuple[Any, dict[str, A
     return env, {"source": "user", "sha256": templates_digest(files), "dir": TEMPLATES_DIR}
 
 
-def _fill(tmp: Path, results: dict[str, Any], inputs: dict[str, dict[str, Any]],
+def _fill(tmp: Path, results: dict[str, Any], input_paths: Mapping[str, str | os.PathLike[str]] | None,
           key: Any, template_dir: Path | None, pdf: bool, files: frozenset[str]) -> None:
+    """Write every file of the pack into ``tmp``; the PDF renders in a worker meanwhile.
+
+    The PDF job starts as soon as report.html exists; the inputs are hashed, the other
+    views and the attestation written while it runs, and it is waited for before the
+    manifest (which lists it), so the pack is complete or absent, never half.
+    """
     env, templates = _environment(tmp, template_dir)
     text = dump_results(results)
     _write(tmp / "results.json", text)
     results = json.loads(text)  # views are rendered from results.json itself (key order included)
-    wanted = {name for name in VIEWS if name in files or (pdf and name == "report.html")}
-    views = {name: render_view(name, results, env) for name in VIEWS if name in wanted}
-    for name, body in views.items():
-        if name in files:
-            _write(tmp / name, body)
-    if pdf:
-        _write(tmp / "report.pdf", html_to_pdf(views["report.html"]))
-    statement = build_statement(results, sha256_bytes(text.encode("utf-8")), inputs)
-    _write(tmp / ATTESTATION, canonical_json(statement))
+    wanted = [name for name in VIEWS if name in files or (pdf and name == "report.html")]
+    wanted.sort(key=lambda name: name != "report.html")  # the PDF's source first
+    job: PdfJob | None = None
+    try:
+        inputs: dict[str, dict[str, Any]] | None = None
+        for name in wanted:
+            body = render_view(name, results, env)
+            if name in files:
+                _write(tmp / name, body)
+            if pdf and name == "report.html":
+                job = PdfJob(body, tmp / _PDF_PART, render=html_to_pdf)
+                inputs = input_entries(input_paths)  # hashing the models and data overlaps the PDF
+        inputs = input_entries(input_paths) if inputs is None else inputs
+        statement = build_statement(results, sha256_bytes(text.encode("utf-8")), inputs)
+        _write(tmp / ATTESTATION, canonical_json(statement))
+        if job is not None:
+            job.wait()
+            os.replace(tmp / _PDF_PART, tmp / "report.pdf")
+    finally:
+        if job is not None:
+            job.cancel()
     manifest = build_manifest(tmp, inputs, public_key=key.public_key() if key else None,
                               templates=templates, outputs=pack_file_names(tmp) or [])
     manifest_bytes = canonical_json(manifest).encode("utf-8")
@@ -332,8 +351,7 @@ def write_pack(
     if template_dir is not None:
         environment(template_dir)  # a bad template directory fails before anything is written
         tdir = Path(template_dir)
-    entries = input_entries(inputs)
     clean_stale(existing_ancestor(out.parent), [out.name] + ([secret[0].name] if secret else []))
     with term_interrupts():
-        _write_atomically(out, lambda tmp: _fill(tmp, results, entries, key, tdir, pdf, files), secret)
+        _write_atomically(out, lambda tmp: _fill(tmp, results, inputs, key, tdir, pdf, files), secret)
     return out

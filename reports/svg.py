@@ -19,6 +19,7 @@ __all__ = ["render_figure", "roc_svg", "forest_svg", "histogram_svg"]
 W, H = 560, 340
 L, R, T, B = 64, 16, 28, 48  # margins: left, right, top, bottom
 FOREST_LEFT = 180  # room for group labels left of the forest plot
+FOREST_MAX_ROWS = 100  # estimates drawn in one forest plot (the report's size stays bounded)
 PALETTE = ("#1b6ca8", "#d1495b", "#2e8b57", "#8e6c8a", "#e09f3e", "#555555", "#00798c", "#a05195")
 
 
@@ -140,9 +141,29 @@ def roc_svg(title: str, data: dict[str, Any]) -> Markup:
     return Markup("".join(parts))
 
 
+def _largest_rows(rows: list[dict[str, Any]], cap: int) -> list[dict[str, Any]]:
+    """At most ``cap`` rows: those of largest ``|value|`` (ties: first), kept in their order.
+
+    >>> [r["value"] for r in _largest_rows([{"value": v} for v in (0.1, -0.5, 0.2, 0.4)], 2)]
+    [-0.5, 0.4]
+    """
+    if len(rows) <= cap:
+        return rows
+    size = [abs(r["value"]) if _finite(r.get("value")) else -1.0 for r in rows]
+    keep = sorted(sorted(range(len(rows)), key=lambda i: -size[i])[:cap])
+    return [rows[i] for i in keep]
+
+
 def forest_svg(title: str, data: dict[str, Any]) -> Markup:
-    """Forest plot: one row per estimate with its CI, zero line and ±margin band."""
+    """Forest plot: one row per estimate with its CI, zero line and ±margin band.
+
+    At most :data:`FOREST_MAX_ROWS` rows are drawn (the largest ``|value|``), and the title
+    says how many of how many, so a report with thousands of groups stays a few pages.
+    """
     rows = data.get("rows") or []
+    if len(rows) > FOREST_MAX_ROWS:
+        title = f"{title} — the {FOREST_MAX_ROWS} largest of {len(rows)} estimates; all are in results.json"
+        rows = _largest_rows(rows, FOREST_MAX_ROWS)
     margin = data.get("margin")
     height = max(H, T + B + 22 * len(rows) + 10)
     vals = [v for r in rows for v in [r.get("value"), *(r.get("ci") or [])] if _finite(v)]

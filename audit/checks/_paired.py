@@ -59,13 +59,30 @@ def row_evidence(
                     floor, len(rows["unlearned"]), source, note, relative=relative)
 
 
-def leave_one_out_rows(ctx: CheckContext, pair: Callable[[str, str], np.ndarray]) -> dict[str, np.ndarray]:
-    """Per-row ``mean_{R != c} pair(R, c)`` for every role ``c``: a reference never meets itself."""
+def leave_one_out_rows(ctx: CheckContext, pair: Callable[[str, str], Any]) -> dict[str, Any]:
+    """Per-row ``mean_{R != c} pair(R, c)`` for every role ``c``: a reference never meets itself.
+
+    ``pair`` returns an array of per-row values, or a dict of them (then so does each
+    entry of the result). Pairs are summed as they come, so only one is held at a time.
+    """
     refs, roles = model_roles(ctx)
-    out = {}
+    out: dict[str, Any] = {}
     for c in roles:
+        total: Any = None
         others = [r for r in refs if r != c]
-        out[c] = np.mean([pair(r, c) for r in others], axis=0) if others else np.full(0, np.nan)
+        for r in others:
+            rows = pair(r, c)
+            if total is None:
+                total = rows
+            elif isinstance(rows, dict):
+                total = {k: total[k] + v for k, v in rows.items()}
+            else:
+                total = total + rows
+        if total is None:
+            out[c] = np.full(0, np.nan)
+        else:
+            out[c] = ({k: v / len(others) for k, v in total.items()} if isinstance(total, dict)
+                      else total / len(others))
     return out
 
 

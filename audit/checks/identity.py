@@ -19,8 +19,15 @@ __all__ = ["SPEC", "run", "max_output_gap"]
 
 def max_output_gap(ctx: CheckContext, a: str, b: str) -> float:
     """Largest absolute log-probability (regression: prediction) difference of ``a`` and ``b``."""
-    out = ctx.cache.values if ctx.cache.task == "regression" else ctx.cache.logprobs
-    gaps = [float(np.max(np.abs(out(a, s) - out(b, s))))
+    def gap(la: np.ndarray, lb: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.max(np.abs(la - lb), axis=1)
+
+    def split_gap(s: str) -> float:
+        if ctx.cache.task == "regression":
+            return float(np.max(np.abs(ctx.cache.values(a, s) - ctx.cache.values(b, s))))
+        return float(np.max(ctx.cache.rowwise(gap, s, a, b)))
+
+    gaps = [split_gap(s)
             for s in ("forget", "retain", "test") if ctx.case.n.get(s, 0) > 0]
     return max(gaps) if gaps else 0.0
 

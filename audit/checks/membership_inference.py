@@ -81,8 +81,7 @@ def _phi(ctx: CheckContext, role: str) -> np.ndarray:
     if c.task == "regression":
         pred, y = _regression_rows(ctx, role)
         return log_squared_error(pred, y, 1e-6 * float(np.var(c.labels("test"))) + 1e-300)
-    return np.r_[logit_confidence(c.logprobs(role, "forget"), c.labels("forget")),
-                 logit_confidence(c.logprobs(role, "test"), c.labels("test"))]
+    return np.r_[c.rowwise(logit_confidence, "forget", role), c.rowwise(logit_confidence, "test", role)]
 
 
 def _reference_scores(ctx: CheckContext, roles: list[str]) -> dict[str, np.ndarray]:
@@ -100,7 +99,7 @@ def _reference_scores(ctx: CheckContext, roles: list[str]) -> dict[str, np.ndarr
 def _scores(ctx: CheckContext, attacks: list[str]) -> tuple[list[str], dict, dict]:
     cache = ctx.cache
     roles = ["unlearned", *cache.reference_roles, "original"]
-    yf, yt = cache.labels("forget"), cache.labels("test")
+    yf = cache.labels("forget")
     pop = [a for a in attacks if a in ATTACKS]
     nf = len(yf)
     if cache.task == "regression":  # the loss attack only (see REGRESSION_ATTACKS)
@@ -108,8 +107,11 @@ def _scores(ctx: CheckContext, attacks: list[str]) -> tuple[list[str], dict, dic
         pos = {r: {a: scores[r][:nf] for a in pop} for r in roles}
         neg = {r: {a: scores[r][nf:] for a in pop} for r in roles}
     else:
-        pos = {r: population_scores(cache.logprobs(r, "forget"), yf, pop) for r in roles}
-        neg = {r: population_scores(cache.logprobs(r, "test"), yt, pop) for r in roles}
+        def by_row(lp: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+            return population_scores(lp, y, pop)
+
+        pos = {r: cache.rowwise(by_row, "forget", r) if pop else {} for r in roles}
+        neg = {r: cache.rowwise(by_row, "test", r) if pop else {} for r in roles}
     if REFERENCE_ATTACK in attacks:
         for r, s in _reference_scores(ctx, roles).items():
             pos[r][REFERENCE_ATTACK], neg[r][REFERENCE_ATTACK] = s[:nf], s[nf:]
@@ -130,12 +132,10 @@ def _shadow_scores(ctx: CheckContext, roles: list[str], attacks: list[str]) -> d
     sh_p = np.exp(np.stack([lp[np.arange(len(y)), y] for lp in sh.logp]))
     out: dict[str, dict] = {a: {} for a in attacks if a in SHADOW_ATTACKS}
     for r in roles:
-        lp = np.r_[ctx.cache.logprobs(r, "forget"), ctx.cache.logprobs(r, "test")]
         if "lira_online" in out:
-            out["lira_online"][r] = lira_online(logit_confidence(lp, y), sh_phi, sh.member,
-                                                fixed_variance=k < 64)
+            out["lira_online"][r] = lira_online(_phi(ctx, r), sh_phi, sh.member, fixed_variance=k < 64)
         if "rmia" in out:
-            p = np.exp(lp[np.arange(len(y)), y])
+            p = np.exp(-np.r_[ctx.cache.losses(r, "forget"), ctx.cache.losses(r, "test")])
             # population z = the test rows (non-members of every audited model)
             out["rmia"][r] = rmia_scores(p, sh_p, p[nf:], sh_p[:, nf:], gamma=float(pol["rmia_gamma"]))
     return out

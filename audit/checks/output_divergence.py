@@ -52,16 +52,16 @@ def row_divergences(logp_ref: np.ndarray, logp: np.ndarray) -> dict[str, np.ndar
 
 
 def _split_rows(ctx: CheckContext, split: str) -> dict[str, dict[str, np.ndarray]]:
-    """``{divergence: {role: per-row mean over the references other than role}}``."""
-    cache = ctx.cache
-    memo: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+    """``{divergence: {role: per-row mean over the references other than role}}``.
 
+    Each pair's divergences are computed chunk by chunk (:meth:`OutputCache.rowwise`), so
+    no ``[n, classes]`` float64 array of a whole split is ever made.
+    """
     def pair(r: str, c: str) -> dict[str, np.ndarray]:
-        if (r, c) not in memo:
-            memo[(r, c)] = row_divergences(cache.logprobs(r, split), cache.logprobs(c, split))
-        return memo[(r, c)]
+        return ctx.cache.rowwise(lambda lr, lc, y: row_divergences(lr, lc), split, r, c)
 
-    return {d: leave_one_out_rows(ctx, lambda r, c, d=d: pair(r, c)[d]) for d in _DIVERGENCES}
+    by_role = leave_one_out_rows(ctx, pair)
+    return {d: {c: v[d] if isinstance(v, dict) else v for c, v in by_role.items()} for d in _DIVERGENCES}
 
 
 def _histogram(u: np.ndarray, r: np.ndarray | None, split: str) -> Figure:

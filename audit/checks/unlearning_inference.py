@@ -66,10 +66,11 @@ def sample_rows(n: int, cap: int, rng: np.random.Generator) -> np.ndarray:
 def _scores(ctx: CheckContext, roles: list[str], kinds: list[str],
             rows: dict[str, np.ndarray]) -> tuple[dict, dict]:
     c = ctx.cache
-    out = c.values if c.task == "regression" else c.logprobs
+    out = c.values if c.task == "regression" else c.logprobs32
 
     def stacked(role: str) -> np.ndarray:
-        return np.r_[out(role, "forget")[rows["forget"]], out(role, "test")[rows["test"]]]
+        # only the sampled rows leave the (float32, maybe memory-mapped) store, as float64
+        return np.r_[out(role, "forget")[rows["forget"]], out(role, "test")[rows["test"]]].astype(np.float64)
 
     lo = stacked("original")
     y = np.r_[c.labels("forget")[rows["forget"]], c.labels("test")[rows["test"]]]

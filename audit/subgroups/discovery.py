@@ -25,7 +25,7 @@ import pandas as pd
 import scipy.stats as sps
 
 from audit.stats import holm
-from audit.subgroups.slices import Slice, enumerate_slices
+from audit.subgroups.slices import Slice, iter_slices, string_codes
 
 __all__ = ["Discovered", "discover_slices", "split_halves"]
 
@@ -115,7 +115,7 @@ def discover_slices(
         sig_s, sig_c = np.clip(sig_s, lo, hi), np.clip(sig_c, lo, hi)
     scored = []
     flagged: set[tuple[str, str]] = set()  # depth-1 slices already significant on the search half
-    for sl, m in enumerate_slices(fs, columns, max_depth=max_depth, min_size=max(2, min_slice_size // 2)):
+    for sl, m in iter_slices(fs, columns, max_depth=max_depth, min_size=max(2, min_slice_size // 2)):
         if m.all() or (len(sl) > 1 and any(cond in flagged for cond in sl.items())):
             continue  # lattice search: only refine slices whose parents are not problematic yet
         eff, t, p = _welch(sig_s, m)
@@ -128,7 +128,8 @@ def discover_slices(
     for _, sl, n_s, eff_s, p_s in scored[:max_candidates]:
         mc = np.ones(len(fc), dtype=bool)
         for col, val in sl.items():
-            mc &= fc[col].astype(str).to_numpy() == val
+            codes, values = string_codes(fc[col])
+            mc &= codes == values.index(val) if val in values else False
         eff_c, _, p_c = _welch(sig_c, mc)
         full = np.zeros(len(signal), dtype=bool)
         full[np.flatnonzero(confirm)[mc]] = True

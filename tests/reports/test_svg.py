@@ -70,3 +70,15 @@ def test_empty_and_unknown_figures_do_not_crash() -> None:
     for kind in ("roc", "forest", "histogram"):
         ET.fromstring(str(render_figure({"kind": kind, "title": "empty", "data": {}})))
     assert "unknown kind" in str(render_figure({"kind": "pie", "title": "x", "data": {}}))
+
+
+def test_forest_draws_at_most_the_cap_and_says_so() -> None:
+    from reports.svg import FOREST_MAX_ROWS
+
+    rows = [{"label": f"g{i}", "value": (i % 7) / 100 - 0.03, "ci": [-0.1, 0.1]} for i in range(FOREST_MAX_ROWS * 5)]
+    rows[3]["value"] = -0.9  # the most extreme estimate is always drawn
+    svg = str(forest_svg("Accuracy U − R per group", {"rows": rows, "margin": 0.05}))
+    assert svg.count("<circle") == FOREST_MAX_ROWS and ">g3<" in svg
+    assert f"the {FOREST_MAX_ROWS} largest of {len(rows)} estimates; all are in results.json" in svg
+    few = str(forest_svg("F", {"rows": rows[:5], "margin": 0.05}))
+    assert few.count("<circle") == 5 and "largest of" not in few
