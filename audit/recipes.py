@@ -13,6 +13,7 @@ Used by the built-in scenarios, by shadow / reference models and by method audit
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from torch import nn
 
 from audit.errors import BadInput
 
-__all__ = ["MLP", "train_mlp", "one_thread", "TorchModule", "SklearnModel", "sklearn_task", "Recipe", "get_recipe"]
+__all__ = ["MLP", "seeded_mlp", "train_mlp", "one_thread", "TorchModule", "SklearnModel", "sklearn_task", "Recipe", "get_recipe"]
 
 
 class MLP(nn.Module):
@@ -50,6 +51,27 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+
+_SEEDING = threading.Lock()
+
+
+def seeded_mlp(n_features: int, n_classes: int, hidden: tuple[int, ...], seed: int) -> MLP:
+    """A freshly initialised :class:`MLP` whose weights depend on ``seed`` alone.
+
+    Initialisation draws from torch's one global generator, so seeding it and drawing are
+    done under a lock: two threads (a threaded Dask worker, the ensemble's thread groups)
+    training at once would otherwise draw from each other's seed.
+
+    Examples
+    --------
+    >>> a, b = seeded_mlp(3, 2, (4,), 7), seeded_mlp(3, 2, (4,), 7)
+    >>> bool(torch.equal(a.net[0].weight, b.net[0].weight))
+    True
+    """
+    with _SEEDING:
+        torch.manual_seed(int(seed))
+        return MLP(n_features, n_classes, tuple(hidden))
 
 
 @contextmanager
@@ -92,8 +114,7 @@ def train_mlp(
     >>> TorchModule(m).predict_logits(X).shape
     (64, 2)
     """
-    torch.manual_seed(int(seed))
-    model = MLP(X.shape[1], n_classes, tuple(hidden))
+    model = seeded_mlp(X.shape[1], n_classes, tuple(hidden), seed)
     gen = torch.Generator().manual_seed(int(seed))
     Xt = torch.as_tensor(np.asarray(X, dtype=np.float32))
     yt = torch.as_tensor(np.asarray(y, dtype=np.int64))

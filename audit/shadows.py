@@ -36,16 +36,13 @@ import torch
 
 from audit import cluster
 from audit.cache import normalise_logits
-from audit.recipes import MLP, Recipe, one_thread
+from audit.recipes import Recipe, one_thread, seeded_mlp
 
 __all__ = ["train_mlp_ensemble", "train_mlp_ensemble_on_workers", "ensemble_logits", "ShadowSet", "train_shadows", "shadow_key"]
 
 
 def _init_stack(n_features: int, n_classes: int, hidden: tuple[int, ...], seeds: list[int]) -> list[torch.Tensor]:
-    mods = []
-    for s in seeds:
-        torch.manual_seed(int(s))
-        mods.append(MLP(n_features, n_classes, hidden))
+    mods = [seeded_mlp(n_features, n_classes, hidden, s) for s in seeds]
     lins = [[m for m in mod.net if isinstance(m, torch.nn.Linear)] for mod in mods]
     params = []
     for j in range(len(lins[0])):

@@ -72,3 +72,20 @@ def test_shadows_train_on_a_dask_cluster_through_joblib(digits) -> None:
         assert client.scheduler_info()["workers"]
     local = train_shadows(_sklearn_recipe(), X, y, subs, [0, 1], 10)
     np.testing.assert_allclose(s.logp, local.logp, atol=1e-6)
+
+
+def test_seeded_initialisation_is_thread_safe() -> None:
+    """Threads seeding torch's global generator at once (a threaded Dask worker) get their own seed's weights."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from audit.recipes import seeded_mlp
+
+    def weights(seed: int) -> np.ndarray:
+        return seeded_mlp(64, 10, (128,), seed).net[0].weight.detach().numpy().copy()
+
+    expected = {s: weights(s) for s in range(8)}
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(5):
+            got = list(pool.map(weights, list(range(8)) * 4))
+            for i, w in enumerate(got):
+                np.testing.assert_array_equal(w, expected[i % 8])
