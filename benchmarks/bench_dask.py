@@ -35,7 +35,7 @@ def _workloads() -> dict[str, Callable[[], Any]]:
     X, y = (ds.data / 16.0).astype(np.float32), ds.target
     forest = get_recipe("sklearn", original=SklearnModel(RandomForestClassifier(n_estimators=150, n_jobs=1)))
     mlp = get_recipe("torch-mlp", {"hidden": [128], "epochs": 30})
-    cells = quick_grid(seeds=1, references=4)[:1]
+    cells = quick_grid(seeds=1, references=4)[:2]  # two cells: one per worker
     return {
         "warm-up": lambda: train_references(mlp, X[:100], y[:100], 10, reference_seeds(1, 2)),
         "8 scikit-learn forest references (150 trees, digits)":
