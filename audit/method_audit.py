@@ -291,11 +291,14 @@ def run_method_audit(
     mp = pol["method"]
     d = _planted(case, float(mp["inject_value"]), min(int(mp["n_queries"]), case.n["test"]))
     lab = _Lab(d, recipe, seeds, mp, int(pol["general"]["batch_size"]))
-    subjects, fixed = {}, {}
-    for m in specs:
-        s = _subject(lab, m, d.target)
-        (subjects if isinstance(s, dict) else fixed)[m.key] = s
-    checks, meters, kinds = run_method_checks(case, pol, seed, subjects)
+    try:  # like run_audit: the lab's memory-mapped outputs go on every exit, not at garbage collection
+        subjects, fixed = {}, {}
+        for m in specs:
+            s = _subject(lab, m, d.target)
+            (subjects if isinstance(s, dict) else fixed)[m.key] = s
+        checks, meters, kinds = run_method_checks(case, pol, seed, subjects)
+    finally:
+        lab.cache.close()
     by_id = {c["id"]: c for c in checks}
     ordered = [by_id.get(f"method_{m.key}") or fixed[m.key].to_dict() for m in specs]
     kinds.update({f"method_{n}": "forgetting" for n in fixed})
