@@ -59,6 +59,37 @@ def _print_catalogue() -> None:
                "(--allow-code outside site-packages).")
 
 
+_SHOWN = ("method", "status", "utility kept", "forget-class accuracy", "dropped-class mass", "kept-class agreement",
+          "injection ratio", "forgetting status", "deciding metric", "deciding delta", "deciding band",
+          "unlearn/retrain time", "storage bytes", "requests survived")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _print_comparison(results: dict) -> None:
+    """The comparison table's headline columns on the terminal (all of them are in results.json)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    comp = next((c for c in results["checks"] if c["id"] == "method_comparison"), None)
+    if comp is None or not comp.get("tables"):
+        return
+    t = comp["tables"][0]
+    keep = [i for i, c in enumerate(t["columns"]) if c in _SHOWN]
+    table = Table(show_header=True, header_style="bold", title="methods side by side")
+    for i in keep:
+        table.add_column(t["columns"][i], overflow="fold")
+    for row in t["rows"]:
+        table.add_row(*(_cell(row[i]) for i in keep))
+    Console(highlight=False).print(table)
+
+
 def _ints(text: str, field: str) -> list[int]:
     try:
         return [int(s) for s in text.split(",") if s.strip()]
@@ -67,7 +98,8 @@ def _ints(text: str, field: str) -> list[int]:
 
 
 def _run(case_path: Path, out: Path, methods: list[str], seeds: str, seed: int, epochs: int | None,
-         allow_pickle: bool, allow_code: bool = False, extensions: list[str] | None = None) -> dict:
+         allow_pickle: bool, allow_code: bool = False, extensions: list[str] | None = None,
+         forget_kind: str | None = None, forget_class: int | None = None) -> dict:
     from audit.case import load_case
     from audit.cli import _check_out
     from audit.extensions import load_extensions
@@ -90,7 +122,7 @@ def _run(case_path: Path, out: Path, methods: list[str], seeds: str, seed: int, 
         params["epochs"] = epochs
     recipe = get_recipe(case.recipe, params, original=case.models["original"])
     results = run_method_audit(case, specs, _ints(seeds, "--seeds"), seed=seed, recipe=recipe,
-                               allow_code=allow_code)
+                               allow_code=allow_code, forget_kind=forget_kind, forget_class=forget_class)
     write_pack(results, out, inputs=case_inputs(case))
     return results
 
@@ -117,6 +149,11 @@ def methods_command(
         "Import an extension module first (repeatable; audit.extensions.register); outside "
         "site-packages it needs --allow-code."))] = None,
     list_: Annotated[bool, typer.Option("--list", help="List the methods --method accepts by name and exit.")] = False,
+    forget_kind: Annotated[str | None, typer.Option("--forget-kind", help=(
+        "random (the case's forget rows with a planted signal) or class (one class removed whole, judged "
+        "against retrains that never saw it); default: the case's [case] forget_kind, else random."))] = None,
+    forget_class: Annotated[int | None, typer.Option("--forget-class", help=(
+        "The class --forget-kind class removes (default: the class the case's split forgets whole)."))] = None,
 ) -> None:
     """Run unlearning methods x seeds under control and write one side-by-side pack."""
     from audit.cli import _bad_input, _summary
@@ -136,12 +173,15 @@ def methods_command(
 
             with tempfile.TemporaryDirectory(prefix="unlearn-audit-methods-") as tmp:
                 path = build_scenario(scenario, Path(tmp) / scenario, seed=seed)
-                results = _run(path, out, names, seeds, seed, epochs, allow_pickle, allow_code, extension)
+                results = _run(path, out, names, seeds, seed, epochs, allow_pickle, allow_code, extension,
+                               forget_kind, forget_class)
         else:
-            results = _run(case, out, names, seeds, seed, epochs, allow_pickle, allow_code, extension)
+            results = _run(case, out, names, seeds, seed, epochs, allow_pickle, allow_code, extension,
+                           forget_kind, forget_class)
     except BadInput as exc:
         raise _bad_input(exc) from None
     _summary(results, out)
+    _print_comparison(results)
     raise typer.Exit(results["exit_code"])
 
 

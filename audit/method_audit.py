@@ -4,7 +4,9 @@ For every seed the case's training rows are re-used with a *planted signal* (Izz
 injected feature, which doubles as an Athena backdoor canary): one extra column is
 ``inject_value`` on the forget rows and 0 elsewhere, and the forget rows are relabelled
 to one target class, so only the forget rows teach "feature on -> target" (decision
-record 0008). The method lab trains:
+record 0008). With ``forget_kind = "class"`` nothing is planted: one class is removed whole
+and the retrains, which never saw it, are the reference for what removing it looks like
+(:mod:`audit.method_class`, decision record 0017). The method lab trains:
 
 * ``R_0 .. R_{K-1}`` — the recipe on the retain rows only, ``K = max(references, seeds)``,
   shared by every method and seed (the retrain distribution);
@@ -32,11 +34,14 @@ from typing import Any
 import numpy as np
 
 from attacks.population import logit_confidence
+from audit.adapters import WidenedClasses
 from audit.cache import OutputCache
 from audit.canary import canary_two_sample_test
 from audit.case import AuditCase
 from audit.checks.method import SeedRun
 from audit.errors import BadInput
+from audit.method_class import class_removal_rows, resolve_method_forget_kind
+from audit.method_comparison import method_comparison
 from audit.methods.base import run_method
 from audit.methods.fedavg import train_fedavg
 from audit.methods.sisa import train_sisa
@@ -44,7 +49,7 @@ from audit.methods.user import MethodSpec, resolve_methods
 from audit.policy import resolve_policy
 from audit.recipes import get_recipe
 from audit.references import model_digest
-from audit.results import CheckResult, Figure, Table, worst_status
+from audit.results import CheckResult
 
 __all__ = ["run_method_audit", "DEFAULT_METHODS", "CONTROLS"]
 
@@ -59,6 +64,13 @@ class _Planted:
     y: dict[str, np.ndarray]
     target: int
     k: int
+    kind: str = "random"
+
+
+def _class_removal(case: AuditCase, cls: int) -> _Planted:
+    """The lab's rows when class ``cls`` is removed whole (:mod:`audit.method_class`)."""
+    X, y = class_removal_rows(case, cls)
+    return _Planted(X, y, cls, int(case.n_classes), "class")
 
 
 def _planted(case: AuditCase, value: float, n_queries: int) -> _Planted:
@@ -75,6 +87,14 @@ def _planted(case: AuditCase, value: float, n_queries: int) -> _Planted:
     y["forget_zeroed"] = y["forget"]
     y["trigger"] = np.full(len(X["trigger"]), target, dtype=y["test"].dtype)
     return _Planted(X, y, target, int(case.n_classes))
+
+
+def _full_width(model: Any, k: int) -> Any:
+    """A model fitted without the removed class (scikit-learn), widened to all ``k`` classes."""
+    classes = getattr(model, "classes", None)
+    if classes is not None and len(classes) < k:
+        return WidenedClasses(model, np.arange(k))
+    return model
 
 
 class _SeedView:
@@ -134,7 +154,7 @@ class _Lab:
         self.ref_seconds: list[float] = []
         for j in range(max(int(pol["references"]), len(seeds))):
             t0 = time.perf_counter()  # recipe.fit, exactly as the `retrain` method trains
-            ref = recipe.fit(d.X["retain"], d.y["retain"], d.k, 10_000 + j)
+            ref = _full_width(recipe.fit(d.X["retain"], d.y["retain"], d.k, 10_000 + j), d.k)
             self.ref_seconds.append(time.perf_counter() - t0)
             ref.sha256 = model_digest(ref, recipe, 10_000 + j, d.X["retain"])
             ref.provenance = {"source": "trained", "seed": 10_000 + j, "recipe": recipe.name, "trained_on": "retain"}
@@ -162,13 +182,15 @@ class _Lab:
         res = run_method(method.fn, method.name, copy.deepcopy(original), forget, retain, self.recipe,
                          2000 + seed)
         u_role = f"unlearned:{method.name}:{seed}"
-        self._add(u_role, res.model)
+        self._add(u_role, _full_width(res.model, self.d.k))
         view = _SeedView(self.cache, o_role, u_role)
-        n_q = len(self.d.y["trigger"])
-        hits = {r: int((view.predictions(r, "trigger") == self.d.target).sum())
-                for r in ("unlearned", "original", f"retrained:{i}")}
-        canary = canary_two_sample_test(hits["unlearned"], n_q, hits[f"retrained:{i}"], n_q,
-                                        float(self.pol["canary_alpha"]), p=hits["original"] / n_q)
+        canary = None  # class removal plants no canary
+        if self.d.kind == "random":
+            n_q = len(self.d.y["trigger"])
+            hits = {r: int((view.predictions(r, "trigger") == self.d.target).sum())
+                    for r in ("unlearned", "original", f"retrained:{i}")}
+            canary = canary_two_sample_test(hits["unlearned"], n_q, hits[f"retrained:{i}"], n_q,
+                                            float(self.pol["canary_alpha"]), p=hits["original"] / n_q)
         storage = res.storage_bytes or int(getattr(res.model, "storage_bytes", 0) or 0)
         return SeedRun(seed, view, canary, res.seconds, self.ref_seconds[i], storage, res.extra)
 
@@ -187,61 +209,14 @@ def _subject(lab: _Lab, method: MethodSpec, target: int) -> dict[str, Any] | Che
         why = traceback.format_exception_only(type(exc), exc)[-1].strip()
         return CheckResult(cid, "error", f"{method.name} raised while unlearning: {why}", title=title,
                            notes=[why], required=method.name not in CONTROLS)
-    return {"method": method.name, "key": method.key, "seeds": runs, "target": target, "required": method.name not in CONTROLS}
-
-
-_COLUMNS = ["method", "seeds", "accuracy retain", "accuracy test", "loss gap delta", "KL(R||U) forget",
-            "injection ratio", "trigger hit rate", "canary detected", "U-LiRA AUC", "challenge quality",
-            "unlearn s", "retrain s", "speed-up", "storage bytes", "status"]
-_MEANS = {"accuracy retain": ("accuracy", "retain"), "accuracy test": ("accuracy", "test"),
-          "injection ratio": ("injection_ratio", "forget"),
-          "trigger hit rate": ("trigger_hit_rate", "trigger")}
-
-
-def _row(name: str, check: dict[str, Any], n_seeds: int) -> list[Any]:
-    ms = check.get("metrics", [])
-
-    def mean(name: str, split: str, key: str = "value") -> float | None:
-        vals = [m[key] for m in ms if m["name"].split("[")[0] == name and m["split"] == split
-                and m[key] is not None]
-        return float(np.mean(vals)) if vals else None
-
-    def info(name: str) -> float | None:
-        return next((m["value"] for m in ms if m["name"] == name), None)
-
-    secs, rsecs = info("seconds_unlearn"), next((m["reference"] for m in ms if m["name"] == "seconds_unlearn"), None)
-    row = {c: mean(*_MEANS[c]) for c in _MEANS}
-    row.update({"method": name, "seeds": n_seeds if ms else 0,
-                "loss gap delta": mean("loss_gap", "forget_vs_test", "delta"),
-                "KL(R||U) forget": next((m["value"] for m in ms if m["name"] == "kl_r_u" and m["split"] == "forget"),
-                                        None),
-                "canary detected": info("canary_detected"), "U-LiRA AUC": info("ulira_auc"),
-                "challenge quality": info("challenge_quality"), "unlearn s": secs, "retrain s": rsecs,
-                "speed-up": rsecs / secs if secs and rsecs is not None else None,
-                "storage bytes": info("storage_bytes"), "status": check["status"]})
-    return [row[c] for c in _COLUMNS]
-
-
-def _comparison(names: list[str], checks: list[dict[str, Any]], case: AuditCase, seeds: list[int],
-                target: int) -> dict[str, Any]:
-    """The side-by-side table of the method checks (a view of them; decides nothing itself)."""
-    rows = [_row(n, c, len(seeds)) for n, c in zip(names, checks, strict=True)]
-    decided = [c["status"] for c in checks if c["required"]]
-    forest = [{"label": r[0], "value": r[6], "ci": None} for r in rows if r[6] is not None]
-    return CheckResult(
-        id="method_comparison", title="Methods side by side", status=worst_status(decided) if decided else "skipped",
-        summary=f"{len(checks)} methods x {len(seeds)} seeds on '{case.name}' with a planted feature / canary "
-                f"(target class {target}).", required=False, tables=[Table("methods", _COLUMNS, rows)],
-        figures=[Figure("forest", "Injection ratio (0 = forgotten like a retrain, 1 = kept)",
-                        {"rows": forest, "margin": None})],
-        notes=["Controls: 'retrain' must pass and 'noop' must fail; if not, the setup lacks power. "
-               "Every method's negative control (each retrain scored against the others) and positive "
-               "control (its original, a no-op) are in its check's controls."]).to_dict()
+    return {"method": method.name, "key": method.key, "seeds": runs, "target": target, "forget_kind": lab.d.kind,
+            "required": method.name not in CONTROLS}
 
 
 def run_method_audit(
     case: AuditCase, methods: list[str | MethodSpec] | None = None, seeds: list[int] | None = None, seed: int = 0,
     recipe: Any = None, policy: dict[str, Any] | None = None, allow_code: bool | None = None,
+    forget_kind: str | None = None, forget_class: int | None = None,
 ) -> dict[str, Any]:
     """Run ``methods`` x ``seeds`` on ``case`` and return its results (mode ``method``).
 
@@ -265,6 +240,17 @@ def run_method_audit(
     allow_code : bool, optional
         Trust user methods outside the installed packages; default: the case's
         ``--allow-code``.
+    forget_kind : {"random", "class"}, optional
+        ``random``: the case's forget rows with a planted signal (decision record 0008);
+        ``class``: class ``forget_class`` removed whole, judged against retrains that never saw
+        it (decision record 0017). Default: the case's ``[case] forget_kind``, else random.
+    forget_class : int, optional
+        The class a class removal drops (default: the one the case's own split forgets whole).
+
+    Returns
+    -------
+    dict
+        The results (``results.json``), with ``method_comparison`` first.
 
     Examples
     --------
@@ -289,7 +275,9 @@ def run_method_audit(
 
     started, clock = _now(), time.perf_counter()
     mp = pol["method"]
-    d = _planted(case, float(mp["inject_value"]), min(int(mp["n_queries"]), case.n["test"]))
+    kind, cls = resolve_method_forget_kind(case, forget_kind, forget_class)
+    d = (_class_removal(case, cls) if kind == "class" else  # type: ignore[arg-type]
+         _planted(case, float(mp["inject_value"]), min(int(mp["n_queries"]), case.n["test"])))
     lab = _Lab(d, recipe, seeds, mp, int(pol["general"]["batch_size"]))
     try:  # like run_audit: the lab's memory-mapped outputs go on every exit, not at garbage collection
         subjects, fixed = {}, {}
@@ -305,8 +293,10 @@ def run_method_audit(
     model = {"sha256": None, "format": f"method-audit:{recipe.name}", "file": None, "source": "trained"}
     refs = [_model_entry(lab.models[r]) for r in lab.cache.reference_roles]
     record = {"methods": [m.record() for m in specs], "seeds": seeds, "references": len(lab.ref_seconds),
-              "recipe": recipe.name, "target_class": d.target, "allow_code": allow}
-    return build_results(case, pol, sources, seed, "method", [_comparison([m.name for m in specs], ordered, case, seeds, d.target), *ordered],
+              "recipe": recipe.name, "target_class": d.target, "allow_code": allow, "forget_kind": kind,
+              "forget_class": cls}
+    table = method_comparison([m.name for m in specs], ordered, case.name, seeds, d.target, kind)
+    return build_results(case, pol, sources, seed, "method", [table, *ordered],
                          kinds, meters, time.perf_counter() - clock, started,
                          models={"original": model, "unlearned": model, "retrained": refs},
                          extra={"method_audit": record})

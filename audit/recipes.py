@@ -5,6 +5,8 @@ Used by the built-in scenarios, by shadow / reference models and by method audit
 * ``torch-mlp`` — the built-in :class:`MLP` trained with Adam (deterministic per seed);
 * ``bayes-logreg`` — Bayesian logistic regression by variational inference
   (:func:`audit.methods.bayes.fit_bayes_logreg`);
+* ``logreg`` — binary L2 logistic regression with an intercept
+  (:func:`audit.methods.linear.fit_logreg_recipe`), the model ``newton`` / ``influence`` need;
 * ``sklearn`` — clone the original's scikit-learn estimator and refit with ``random_state=seed``;
 * ``"pkg.mod:function"`` — ``function(X, y, n_classes, seed, **params)`` returning a model
   with ``predict_logits``.
@@ -270,6 +272,10 @@ def get_recipe(spec: str, params: dict[str, Any] | None = None, original: Any = 
         from audit.methods.bayes import fit_bayes_logreg
 
         return Recipe(spec, fit_bayes_logreg, params)
+    if spec == "logreg":  # binary L2 logistic regression, the model Newton / influence removal need
+        from audit.methods.linear import fit_logreg_recipe
+
+        return Recipe(spec, fit_logreg_recipe, params)
     if spec == "sklearn":
         if original is None or not hasattr(original, "estimator"):
             raise BadInput("training.recipe", "'sklearn' needs a scikit-learn original model to clone")
@@ -281,4 +287,5 @@ def get_recipe(spec: str, params: dict[str, Any] | None = None, original: Any = 
         except (ImportError, AttributeError) as exc:
             raise BadInput("training.recipe", f"cannot import {spec!r}: {exc}") from exc
         return Recipe(spec, fn, params)
-    raise BadInput("training.recipe", f"unknown recipe {spec!r}; use torch-mlp, sklearn, bayes-logreg or pkg.mod:function")
+    raise BadInput("training.recipe", f"unknown recipe {spec!r}; use torch-mlp, sklearn, bayes-logreg, logreg or "
+                                        "pkg.mod:function")

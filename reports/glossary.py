@@ -100,6 +100,12 @@ TERMS: tuple[Term, ...] = (
     _t("parameter distance", "How far the unlearned model's weights are from the retrained models' weights (L2 "
        "distance, cosine); comparable only when the architectures match.", r"\bparameter\b|\bl2\b|\bcosine\b"),
     _t("accuracy", "The share of rows a model labels correctly.", r"\baccuracy\b"),
+    _t("class removal", "Forgetting a whole class (every training row with one label). A model retrained without "
+       "it has never seen the class: it gives it almost no probability and never predicts it.",
+       r"\bclass removal\b|\bremoved class\b|\bdropped[- ]class\b|\bdropped_class\b"),
+    _t("kept-class agreement", "For the rows of a removed class: the share whose most likely remaining class is "
+       "the one a retrained model picks, i.e. whether the forgotten rows go where a retrain sends them.",
+       r"\bkept[- ]class agreement\b|\bkept_class_agreement\b"),
     _t("RMSE", "Root mean squared error of a regression model: the typical size of its prediction errors, in the "
        "target's own units (smaller is better).", r"\bRMSE\b|\brmse\b", case=True),
     _t("MAE", "Mean absolute error of a regression model: the average size of its prediction errors, in the "
@@ -277,6 +283,9 @@ _METRICS = {
     "counterfactual_flip_rate": "share of predictions that change when the removed column is toggled",
     "score_gap": "change in score when the removed column is toggled",
     "permutation_importance": "accuracy lost when the removed column is shuffled",
+    "forget_accuracy": "accuracy on the removed class's training rows (a retrain: about 0)",
+    "dropped_class_mass": "average probability it gives the removed class on that class's rows",
+    "kept_class_agreement": "share of the removed class's rows sent to the same kept class as a retrain sends them",
 }
 
 

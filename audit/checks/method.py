@@ -18,6 +18,11 @@ Gated, per seed: accuracy on retain and test (harm: ``at_least``), the forget-mi
 loss gap (Yeom 2018), the injection ratio (Izzo 2021: the planted feature's attribution under the model / under
 ``O_s``) and the trigger hit rate on triggered test rows (the Athena canary as a rate).
 
+With ``extras["forget_kind"] == "class"`` (one class removed whole, decision record 0017) the
+per-seed evidence is :func:`audit.checks._method_class.class_seed_evidence` instead: accuracy on
+retain and on the kept classes' test rows, the removed class's accuracy and probability mass on
+its rows and the kept-class agreement with the retrains (no planted column, no canary).
+
 Reported with **no status** (one rule: a statistic without one value per reference cannot be
 scored against the retrain distribution): the Fisher canary test, the loss-attack AUC,
 leave-one-seed-out U-LiRA and the NeurIPS-2023 challenge epsilon (decision record 0006),
@@ -34,6 +39,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from audit.checks._method_class import class_info, class_seed_evidence
 from audit.checks._paired import finish, model_roles, row_evidence
 from audit.checks.base import CheckContext, CheckSpec
 from audit.checks.options import Option, switches
@@ -136,13 +142,14 @@ def _kl_info(runs: list[SeedRun], split: str) -> Metric:
                        "planted column with weights it never trained, so their spread is heavy-tailed")
 
 
-def _info(ctx: CheckContext, runs: list[SeedRun]) -> list[Metric]:
+def _planted_info(runs: list[SeedRun]) -> list[Metric]:
+    """Random forget rows: the Fisher canary test and the loss attack (reported, no status)."""
     refs = list(runs[0].cache.reference_roles)
     detected = [not r.canary.deleted for r in runs]
     c0 = runs[0].canary
     mia_u = [_mia_auc(r.cache, "unlearned") for r in runs]
     mia_r = [_mia_auc(runs[0].cache, ref) for ref in refs]
-    info = [
+    return [
         Metric("canary_detected", "trigger", float(np.mean(detected)), comparator="info", n=len(runs),
                note=f"share of seeds whose exact two-sample canary test (Fisher, {c0.n} queries, alpha "
                     f"{c0.alpha:g}) tells U's trigger hits from the paired retrain's; reported, no status "
@@ -152,6 +159,11 @@ def _info(ctx: CheckContext, runs: list[SeedRun]) -> list[Metric]:
                note="loss attack AUC, mean over seeds; reference = mean over the references; context "
                     "(loss_gap is the gated form)"),
     ]
+
+
+def _info(ctx: CheckContext, runs: list[SeedRun]) -> list[Metric]:
+    refs = list(runs[0].cache.reference_roles)
+    info = class_info(runs) if _is_class(ctx) else _planted_info(runs)
     # U-LiRA and the challenge pair seed i's U with reference i (the lab trains >= one per seed)
     phi_u = np.stack([r.cache.phi("unlearned") for r in runs])
     phi_r = np.stack([runs[0].cache.phi(refs[i]) for i in range(len(runs))])
@@ -165,13 +177,18 @@ def _info(ctx: CheckContext, runs: list[SeedRun]) -> list[Metric]:
     return info
 
 
+def _is_class(ctx: CheckContext) -> bool:
+    return ctx.extras.get("forget_kind", "random") == "class"
+
+
 def run(ctx: CheckContext) -> CheckResult:
     """Decide one method over every seed with the kernel; report the seed-level detectors."""
     name, runs = ctx.extras["method"], ctx.extras["seeds"]
+    seed_evidence = class_seed_evidence if _is_class(ctx) else _seed_evidence
     evidence: list[Evidence] = []
     notes: list[str] = []
     for r in runs:
-        ev, why = _seed_evidence(replace(ctx, cache=r.cache), f"[seed={r.seed}]")
+        ev, why = seed_evidence(replace(ctx, cache=r.cache), f"[seed={r.seed}]")
         evidence += ev
         notes += why
     notes += [f"{k} = {v:.4g}" for k, v in runs[0].extra.items()]
@@ -205,6 +222,12 @@ SPEC = CheckSpec(
                                    minimum=0, tighter="lower"),
         "trigger_margin": Option(float, 0.05, "floor of the trigger-hit-rate band", minimum=0, maximum=1,
                                  tighter="lower"),
+        "class_accuracy_margin": Option(float, 0.05, "class removal: floor of the band of the removed class's "
+                                        "accuracy U - R", minimum=0, maximum=1, tighter="lower"),
+        "class_mass_margin": Option(float, 0.05, "class removal: floor of the band of the removed class's mean "
+                                    "probability U - R", minimum=0, maximum=1, tighter="lower"),
+        "agreement_margin": Option(float, 0.1, "class removal: largest accepted drop of the kept-class agreement "
+                                   "with the retrains (floor of the band)", minimum=0, maximum=1, tighter="lower"),
         "canary_alpha": Option(float, 1e-3, "level of the reported Fisher canary test", minimum=0, maximum=0.5,
                                exclusive_minimum=True),
         "n_queries": Option(int, 100, "triggered test rows queried", minimum=20, tighter="higher"),

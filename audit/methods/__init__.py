@@ -26,7 +26,15 @@ from typing import Any
 
 from audit.errors import BadInput
 from audit.methods.base import Data, MethodResult, run_method
-from audit.methods.baselines import finetune, gradient_ascent, newton, noop, random_labels, retrain
+from audit.methods.baselines import (
+    finetune,
+    gradient_ascent,
+    influence,
+    newton,
+    noop,
+    random_labels,
+    retrain,
+)
 from audit.methods.bayes import BayesLogReg, fit_bayes_logreg
 from audit.methods.fedavg import FedModel, fedavg_recover, fedavg_retrain, train_fedavg
 from audit.methods.gkt import gkt
@@ -46,6 +54,7 @@ __all__ = [
     "gradient_ascent",
     "random_labels",
     "newton",
+    "influence",
     "sisa_unlearn",
     "fedavg_retrain",
     "fedavg_recover",
@@ -69,6 +78,7 @@ METHODS: dict[str, Callable[..., Any]] = {
     "gradient_ascent": gradient_ascent,
     "random_labels": random_labels,
     "newton": newton,
+    "influence": influence,
     "sisa": sisa_unlearn,
     "fedavg_retrain": fedavg_retrain,
     "fedavg_recover": fedavg_recover,

@@ -5,7 +5,8 @@
 * ``finetune`` — continue training the original on the retain set (catastrophic forgetting);
 * ``gradient_ascent`` — ascend the cross-entropy on the forget set;
 * ``random_labels`` — train on the forget rows with random wrong labels, mixed with retain rows;
-* ``newton`` — Guo 2020 certified removal for :class:`audit.methods.linear.LogReg` models.
+* ``newton`` — Guo 2020 certified removal for :class:`audit.methods.linear.LogReg` models;
+* ``influence`` — the influence-function step (Koh & Liang 2017) with the full-data Hessian.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from torch import nn
 
 from audit.errors import BadInput
 from audit.methods.base import Data, n_classes_of
-from audit.methods.linear import LogReg, newton_removal
+from audit.methods.linear import LogReg, influence_removal, newton_removal
 from audit.recipes import TorchModule, one_thread
 
-__all__ = ["retrain", "noop", "finetune", "gradient_ascent", "random_labels", "newton", "train_steps"]
+__all__ = ["retrain", "noop", "finetune", "gradient_ascent", "random_labels", "newton", "influence",
+           "train_steps"]
 
 
 def retrain(model: Any, forget: Data, retain: Data, recipe: Any, seed: int) -> Any:
@@ -101,3 +103,17 @@ def newton(model: Any, forget: Data, retain: Data, recipe: Any, seed: int) -> Lo
     if not isinstance(model, LogReg):
         raise BadInput("method", f"'newton' needs an L2 logistic model (LogReg); got {type(model).__name__}")
     return newton_removal(model, retain[0], retain[1])
+
+
+def influence(model: Any, forget: Data, retain: Data, recipe: Any, seed: int) -> LogReg:
+    """Influence-function removal (Koh & Liang 2017): a Newton step with the full-data Hessian.
+
+    The baseline Izzo et al. (2021) compare against: the curvature the forgotten rows
+    contributed stays in the Hessian.
+    """
+    if not isinstance(model, LogReg):
+        raise BadInput("method", f"'influence' needs an L2 logistic model (LogReg); got {type(model).__name__}")
+    X = np.concatenate([forget[0], retain[0]])
+    y = np.concatenate([forget[1], retain[1]])
+    mask = np.r_[np.ones(len(forget[1]), bool), np.zeros(len(retain[1]), bool)]
+    return influence_removal(model, X, y, mask)

@@ -23,7 +23,7 @@ import numpy as np
 from scipy import optimize
 from scipy.special import expit, log_expit
 
-__all__ = ["LogReg", "fit_logreg", "newton_removal", "influence_removal", "fit_ridge", "pru_removal",
+__all__ = ["LogReg", "fit_logreg", "fit_logreg_recipe", "newton_removal", "influence_removal", "fit_ridge", "pru_removal",
            "guo_noise"]
 
 
@@ -35,11 +35,17 @@ class LogReg:
     lam: float
     b: np.ndarray | None = None
     n_train: int = 0
+    intercept: bool = False
     format: str = field(default="numpy-logreg", init=False)
     sha256: str | None = field(default=None, init=False)
 
+    def design(self, X: np.ndarray) -> np.ndarray:
+        """The rows the parameters multiply: ``X``, with a column of ones when ``intercept``."""
+        X = np.asarray(X, dtype=np.float64)
+        return np.c_[X, np.ones(len(X))] if self.intercept else X
+
     def decision(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(X, dtype=np.float64) @ self.theta
+        return self.design(X) @ self.theta
 
     def predict_logits(self, X: np.ndarray) -> np.ndarray:
         z = self.decision(X)
@@ -99,12 +105,12 @@ def newton_removal(model: LogReg, X_retain: np.ndarray, y_retain: np.ndarray) ->
     noise ``b``, so the target is the exact retrain of the same perturbed objective.
     The residual gradient norm after the step is stored as ``model.residual``.
     """
-    X = np.asarray(X_retain, dtype=np.float64)
+    X = model.design(X_retain)
     lam_n = model.lam * len(X)
     b = np.zeros(X.shape[1]) if model.b is None else model.b
     _, g = _objective(model.theta, X, _signs(y_retain), lam_n, b)
     theta = model.theta - np.linalg.solve(_hessian(model.theta, X, lam_n), g)
-    out = LogReg(theta, model.lam, model.b, len(X))
+    out = LogReg(theta, model.lam, model.b, len(X), model.intercept)
     out.residual = float(np.linalg.norm(_objective(theta, X, _signs(y_retain), lam_n, b)[1]))  # type: ignore[attr-defined]
     return out
 
@@ -117,14 +123,55 @@ def influence_removal(
     Cheaper (the full Hessian can be precomputed once), but the curvature the deleted rows
     contributed stays in it — the reason it fails Izzo's feature-injection test.
     """
-    X = np.asarray(X_full, dtype=np.float64)
+    X = model.design(X_full)
     keep = ~np.asarray(forget_mask, dtype=bool)
     lam_n_full = model.lam * len(X)
     lam_n = model.lam * int(keep.sum())
     b = np.zeros(X.shape[1]) if model.b is None else model.b
     _, g = _objective(model.theta, X[keep], _signs(np.asarray(y_full)[keep]), lam_n, b)
     theta = model.theta - np.linalg.solve(_hessian(model.theta, X, lam_n_full), g)
-    return LogReg(theta, model.lam, model.b, int(keep.sum()))
+    return LogReg(theta, model.lam, model.b, int(keep.sum()), model.intercept)
+
+
+def fit_logreg_recipe(X: np.ndarray, y: np.ndarray, n_classes: int, seed: int, *, lam: float = 1e-3,
+                      sigma: float = 0.0) -> LogReg:
+    """The ``logreg`` recipe: a binary L2 logistic regression with an intercept.
+
+    ``sigma > 0`` trains Guo et al.'s perturbed objective (noise ``b`` drawn from ``seed``);
+    with ``sigma = 0`` the convex objective has one minimiser, so every retrain is the same model.
+
+    Parameters
+    ----------
+    X, y : ndarray
+        Features and labels 0 / 1.
+    n_classes : int
+        Must be 2.
+    seed : int
+        Seeds the perturbation ``b`` (unused when ``sigma = 0``).
+    lam, sigma : float
+        Regulariser per row and the perturbation's standard deviation.
+
+    Returns
+    -------
+    LogReg
+        With ``intercept = True``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(100, 2)); y = (X[:, 0] > 0).astype(int)
+    >>> fit_logreg_recipe(X, y, 2, seed=0).predict_logits(X).shape
+    (100, 2)
+    """
+    from audit.errors import BadInput
+
+    if int(n_classes) != 2:
+        raise BadInput("training.recipe", f"'logreg' is a binary logistic regression; this case has {n_classes} classes")
+    Xa = np.c_[np.asarray(X, dtype=np.float64), np.ones(len(X))]
+    b = guo_noise(Xa.shape[1], sigma, np.random.default_rng(int(seed))) if sigma > 0 else None
+    m = fit_logreg(Xa, y, lam, b)
+    m.intercept = True
+    return m
 
 
 def fit_ridge(X: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:

@@ -125,4 +125,6 @@ def vbu(
     out = BayesLogReg(m, L, model.prior_var, model.n_samples, model.learn_seconds)
     out.extra = {"learn_seconds": float(model.learn_seconds), "lambda": lam,  # type: ignore[attr-defined]
                  "unlearn_seconds": time.perf_counter() - t0, "samples_in_region": inside["share"]}
+    # what VBU keeps to unlearn: the full-data posterior q(theta | D) it starts from (mean + Cholesky factor)
+    out.storage_bytes = int(model.mean.nbytes + model.scale_tril.nbytes)  # type: ignore[attr-defined]
     return out
