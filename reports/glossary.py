@@ -100,6 +100,9 @@ TERMS: tuple[Term, ...] = (
     _t("parameter distance", "How far the unlearned model's weights are from the retrained models' weights (L2 "
        "distance, cosine); comparable only when the architectures match.", r"\bparameter\b|\bl2\b|\bcosine\b"),
     _t("accuracy", "The share of rows a model labels correctly.", r"\baccuracy\b"),
+    _t("SISA", "Sharded, isolated, sliced and aggregated training (Bourtoule et al. 2021): the training rows are "
+       "split into shards, one model per shard, predictions by vote; forgetting a row retrains only its shard "
+       "from the checkpoint before the row's slice.", r"\bSISA\b", case=True),
     _t("class removal", "Forgetting a whole class (every training row with one label). A model retrained without "
        "it has never seen the class: it gives it almost no probability and never predicts it.",
        r"\bclass removal\b|\bremoved class\b|\bdropped[- ]class\b|\bdropped_class\b"),

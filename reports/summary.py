@@ -307,12 +307,17 @@ def _method_summary(r: dict[str, Any]) -> dict[str, Any]:
                      key=lambda c: (not c.get("required"), order.get(c["status"], 6)))
     facts = [f"{c.get('title', c['id'])}: {c['status']}. {c['summary']}" for c in methods[:3]]
     facts += ["No further method was audited."] * (3 - len(facts))
-    asked = (f"Do the unlearning methods ({r['case'].get('description') or 'as configured'}) remove a signal "
-             f"planted in the forget set as thoroughly as retraining from scratch, over several seeds? A retrain "
-             f"must pass and doing nothing must fail, or the set-up lacks power.")
+    lab = r.get("method_audit") or {}
+    what = (f"remove class {lab.get('forget_class')} the way retraining from scratch without it does"
+            if lab.get("forget_kind") == "class" else
+            "remove a signal planted in the forget set as thoroughly as retraining from scratch")
+    asked = (f"Do the unlearning methods ({r['case'].get('description') or 'as configured'}) {what}, over "
+             f"several seeds? A retrain must pass and doing nothing must fail, or the set-up lacks power.")
+    answer = _METHOD_ANSWERS.get(r["verdict"], _METHOD_ANSWERS["error"])
+    if lab.get("forget_kind") == "class":
+        answer = answer.replace("the planted signal", f"class {lab.get('forget_class')}")
     nxt = {"pass": ["Keep this evidence pack as the record of the method audit."],
            "fail": ["Do not use the failing methods for deletion requests; prefer retraining or a method that "
                     "passed."]}.get(r["verdict"], ["Read the checks below, settle what they lack, and run the "
                                                    "method audit again."])
-    return {"asked": asked, "answer": _METHOD_ANSWERS.get(r["verdict"], _METHOD_ANSWERS["error"]),
-            "facts": facts, "also": [], "next": nxt}
+    return {"asked": asked, "answer": answer, "facts": facts, "also": [], "next": nxt}

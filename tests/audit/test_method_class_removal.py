@@ -202,3 +202,14 @@ def test_unsir_and_gkt_meet_their_papers_claims_but_not_the_retrain(strong: dict
 def test_broken_variants_keep_the_class_and_fail(strong: dict[str, Any], name: str) -> None:
     assert set(_metric_statuses(strong, name, "forget_accuracy")) == {"fail"}
     assert set(_seed_status(strong, name).values()) == {"fail"}
+
+
+def test_requests_survived_column_only_with_stream_data(fast: dict[str, Any]) -> None:
+    from audit.method_comparison import method_comparison
+
+    checks = [c for c in fast["results"]["checks"] if c["id"] in ("method_retrain", "method_noop")]
+    table = method_comparison(["retrain", "noop"], checks, "digits", [0, 1], CLASS, "class",
+                              survived={"retrain": 10, "noop": 0})["tables"][0]
+    rows = {r[0]: dict(zip(table["columns"], r, strict=True)) for r in table["rows"]}
+    assert rows["retrain"]["requests survived"] == 10 and rows["noop"]["requests survived"] == 0
+    assert table["columns"][:-1] == fast["results"]["checks"][0]["tables"][0]["columns"]
