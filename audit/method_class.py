@@ -63,6 +63,9 @@ def resolve_method_forget_kind(case: AuditCase, forget_kind: str | None = None,
     ('class', 2)
     >>> resolve_method_forget_kind(case, "class")
     ('class', 0)
+    >>> declared = AuditCase(original=m, unlearned=m, retrained=[m], data=df, forget_kind="class")
+    >>> resolve_method_forget_kind(declared), resolve_method_forget_kind(case)
+    (('class', 0), ('random', None))
     """
     kind = forget_kind if forget_kind is not None else (getattr(case, "forget_kind", None) or "random")
     field = "--forget-kind" if forget_kind is not None else "case.forget_kind"

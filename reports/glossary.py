@@ -227,7 +227,9 @@ def terms_used(text: str) -> list[Term]:
 
 _SPLITS = {"forget": "the forgotten rows", "retain": "the kept training rows",
            "test": "held-out rows no model trained on", "forget_vs_test": "the forgotten rows against never-seen rows",
-           "parameters": "the model's weights", "all": "every row"}
+           "parameters": "the model's weights", "all": "every row",
+           "test_dropped": "held-out rows of the removed class",
+           "forget_vs_test_dropped": "the removed class's training rows against its held-out rows"}
 _CHECKS = {"identity": "the identity check", "utility": "utility", "output_divergence": "output divergence",
            "parameter_distance": "parameter distance", "membership_inference": "membership inference",
            "unlearning_inference": "unlearning inference", "subgroup_shift": "subgroup shift",
