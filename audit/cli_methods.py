@@ -151,7 +151,7 @@ def methods_command(
     list_: Annotated[bool, typer.Option("--list", help="List the methods --method accepts by name and exit.")] = False,
     forget_kind: Annotated[str | None, typer.Option("--forget-kind", help=(
         "random (the case's forget rows with a planted signal) or class (one class removed whole, judged "
-        "against retrains that never saw it); default: the case's [case] forget_kind, else random."))] = None,
+        "against retrains that never saw it); default: the case file's forget_kind, else random."))] = None,
     forget_class: Annotated[int | None, typer.Option("--forget-class", help=(
         "The class --forget-kind class removes (default: the class the case's split forgets whole)."))] = None,
 ) -> None:
