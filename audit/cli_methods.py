@@ -59,7 +59,7 @@ def _print_catalogue() -> None:
                "(--allow-code outside site-packages).")
 
 
-_SHOWN = ("method", "status", "utility kept", "forget-class accuracy", "dropped-class mass", "kept-class agreement",
+_SHOWN = ("method", "status", "power", "utility kept", "forget-class accuracy", "dropped-class mass", "kept-class agreement",
           "injection ratio", "forgetting status", "deciding metric", "deciding delta", "deciding band",
           "unlearn/retrain time", "storage bytes", "requests survived")
 
@@ -67,6 +67,8 @@ _SHOWN = ("method", "status", "utility kept", "forget-class accuracy", "dropped-
 def _cell(value: object) -> str:
     if value is None:
         return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.3g}"
     return str(value)

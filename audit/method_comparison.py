@@ -4,6 +4,8 @@ A view of the method checks (:mod:`audit.checks.method`); it decides nothing its
 per method; the columns answer "retrain vs SISA vs influence vs gradient scrubbing" with
 numbers (issue 15 item 4):
 
+* **power** — the check's positive control: does it fail the method's own original posing as
+  the method (false: a pass says nothing, the original already looked like a retrain);
 * **utility kept** — U's accuracy on the test rows (the kept classes' under class removal)
   over O's, mean over seeds (the original's value is the positive control's);
 * **forgetting evidence against retrain** — the worst status over the gated metrics other
@@ -26,7 +28,7 @@ from audit.results import CheckResult, Figure, Table, worst_status
 
 __all__ = ["method_comparison", "comparison_columns", "deciding_metric"]
 
-_COMMON = ["method", "seeds", "status", "utility kept", "accuracy retain", "accuracy test"]
+_COMMON = ["method", "seeds", "status", "power", "utility kept", "accuracy retain", "accuracy test"]
 _KIND = {
     "random": ["loss gap delta", "injection ratio", "trigger hit rate", "canary detected"],
     "class": ["forget-class accuracy", "dropped-class mass", "kept-class agreement"],
@@ -48,8 +50,8 @@ def comparison_columns(kind: str = "random", survived: bool = False) -> list[str
 
     Examples
     --------
-    >>> comparison_columns("class")[:4]
-    ['method', 'seeds', 'status', 'utility kept']
+    >>> comparison_columns("class")[:5]
+    ['method', 'seeds', 'status', 'power', 'utility kept']
     """
     return [*_COMMON, *_KIND[kind], *_TAIL, *(["requests survived"] if survived else [])]
 
@@ -101,7 +103,9 @@ def _row(name: str, check: dict[str, Any], n_seeds: int, columns: list[str], sur
     decider = deciding_metric(ms) or {}
     row: dict[str, Any] = {c: _mean(ms, *_MEANS[c]) for c in _MEANS}
     row.update({
-        "method": name, "seeds": n_seeds if ms else 0, "status": check["status"], "utility kept": _utility_kept(ms),
+        "method": name, "seeds": n_seeds if ms else 0, "status": check["status"],
+        "power": ((check.get("controls") or {}).get("positive") or {}).get("power"),
+        "utility kept": _utility_kept(ms),
         "loss gap delta": _mean(ms, "loss_gap", "forget_vs_test", "delta"),
         "KL(R||U) forget": next((m["value"] for m in ms if m["name"] == "kl_r_u" and m["split"] == "forget"), None),
         "canary detected": info("canary_detected"), "U-LiRA AUC": info("ulira_auc"),
@@ -146,8 +150,8 @@ def method_comparison(names: list[str], checks: list[dict[str, Any]], case_name:
     --------
     >>> c = {"status": "pass", "required": True, "metrics": []}
     >>> t = method_comparison(["retrain"], [c], "toy", [0], 3, "class")
-    >>> t["id"], t["tables"][0]["rows"][0][:3]
-    ('method_comparison', ['retrain', 0, 'pass'])
+    >>> t["id"], t["tables"][0]["rows"][0][:4]
+    ('method_comparison', ['retrain', 0, 'pass', None])
     """
     columns = comparison_columns(kind, survived is not None)
     rows = [_row(n, c, len(seeds), columns, (survived or {}).get(n)) for n, c in zip(names, checks, strict=True)]

@@ -39,7 +39,7 @@ RUNS: dict[str, dict[str, Any]] = {
                      "kind": "random"},
 }
 DIGITS_MLP = {"hidden": [128], "epochs": 40, "lr": 0.002, "batch_size": 32}
-SHOWN = ["status", "utility kept", "forget-class accuracy", "injection ratio", "forgetting status",
+SHOWN = ["status", "power", "utility kept", "forget-class accuracy", "injection ratio", "forgetting status",
          "deciding metric", "deciding delta", "deciding band", "unlearn/retrain time", "storage bytes"]
 
 
@@ -89,17 +89,25 @@ def _run(name: str, spec: dict[str, Any], seeds: list[int], tmp: Path) -> dict[s
 def _fmt(v: Any) -> str:
     if v is None:
         return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
     if isinstance(v, float):
         return f"{v:.3g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.1e}"
     return str(v)
 
 
 def render(results: dict[str, dict[str, Any]]) -> str:
-    """One Markdown table over the runs' ``method_comparison`` tables."""
+    """One Markdown table over the runs' comparison tables (rebuilt from their method checks)."""
+    from audit.method_comparison import method_comparison
+
     head = ["run", "method", *SHOWN]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, res in results.items():
-        table = next(c for c in res["checks"] if c["id"] == "method_comparison")["tables"][0]
+        lab = res["method_audit"]
+        by_id = {c["id"]: c for c in res["checks"]}
+        checks = [by_id[m["check_id"]] for m in lab["methods"]]
+        table = method_comparison([m["name"] for m in lab["methods"]], checks, res["case"]["name"], lab["seeds"],
+                                  lab["target_class"], lab.get("forget_kind", "random"))["tables"][0]
         for row in table["rows"]:
             cells = dict(zip(table["columns"], row, strict=True))
             if cells.get("deciding metric"):

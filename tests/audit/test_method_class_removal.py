@@ -103,7 +103,7 @@ def test_class_removal_known_answers_fast(fast: dict[str, Any]) -> None:
 def test_comparison_table_columns_and_cli_output(fast: dict[str, Any]) -> None:
     table = fast["results"]["checks"][0]["tables"][0]
     cols = table["columns"]
-    for col in ("utility kept", "forget-class accuracy", "dropped-class mass", "kept-class agreement",
+    for col in ("power", "utility kept", "forget-class accuracy", "dropped-class mass", "kept-class agreement",
                 "forgetting status", "deciding metric", "deciding delta", "deciding band",
                 "unlearn/retrain time", "storage bytes"):
         assert col in cols, col
@@ -114,6 +114,7 @@ def test_comparison_table_columns_and_cli_output(fast: dict[str, Any]) -> None:
     assert rows["noop"]["deciding delta"] > rows["noop"]["deciding band"] > 0
     assert rows["retrain"]["forget-class accuracy"] == 0.0
     assert rows["noop"]["utility kept"] == pytest.approx(1.0)
+    assert rows["noop"]["power"] is True and rows["retrain"]["power"] is True
     assert "methods side by side" in fast["output"] and "dropped-class mass" in fast["output"]
 
 
