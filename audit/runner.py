@@ -58,8 +58,9 @@ def _run_check(spec: Any, ctx: CheckContext) -> CheckResult:
 
 def _unsupported(spec: Any, task: str, required: bool) -> dict[str, Any]:
     """The ``skipped`` result of a check that does not support the case's task."""
-    why = spec.unsupported or f"it is defined for {' and '.join(spec.tasks)} models"
-    return CheckResult(spec.id, "skipped", f"Not run: this check does not support {task} models ({why}).",
+    why = spec.unsupported or f"it is defined for {' and '.join(t.replace('_', ' ') for t in spec.tasks)} models"
+    words = {"language_model": "language"}.get(task, task)
+    return CheckResult(spec.id, "skipped", f"Not run: this check does not support {words} models ({why}).",
                        title=spec.title, required=required,
                        missing=[f"{task} support: {why}"]).to_dict()
 

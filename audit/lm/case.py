@@ -87,13 +87,14 @@ class LanguageModelCase(AuditCase):
         if not isinstance(data, pd.DataFrame):
             raise BadInput("data", f"expected a DataFrame or a path, got {type(data).__name__}")
         self.columns = TextColumns(text, question, answer, perturbed)
-        self.split_col, self.groups, self.id_col, self.label = split, list(groups or []), id, None
+        self.split_col, self.groups, self.id_col = split, list(groups or []), id
+        self.label = text  # the target of a language model is its text (the next token)
         self.data = validate_text_table(data, self.columns, split, self.groups, id, limits)
         specs = {"original": original, "unlearned": unlearned,
                  **{f"retrained:{i}": r for i, r in enumerate(retrained)}}
         self.models: dict[str, LanguageModel] = {role: self._load(role, s) for role, s in specs.items()}
         self._check_models()
-        self.features, self.feature_source, self._reserved = [], "text", {split}
+        self.features, self.feature_source, self._reserved = [], "data", {split}
         self.n_classes, self.classes = self.models["original"].vocab_size, None
         self.task_info = TaskInfo("language_model", self.declared_task, "language_model",
                                   ("declared in the case file, and " if self.declared_task else "")
