@@ -112,11 +112,20 @@ class TokenCache:
 
     Examples
     --------
-    ``tests/audit/lm/test_token_cache.py`` builds a tiny GPT-2 and counts the passes::
+    A stand-in model whose next-token distribution is uniform over 4 tokens:
 
-        cache = TokenCache(case)
-        cache.token_logprobs("unlearned", "forget")   # one sweep of every model over "forget"
-        cache.calls[("original", "forget")]           # 1
+    >>> import types, torch
+    >>> class Uniform(torch.nn.Module):
+    ...     def forward(self, input_ids, attention_mask):
+    ...         return types.SimpleNamespace(logits=torch.zeros(*input_ids.shape, 4))
+    >>> lm = types.SimpleNamespace(model=Uniform(), tokenizer=types.SimpleNamespace(pad_token_id=0), vocab_size=4)
+    >>> case = types.SimpleNamespace(models={"unlearned": lm}, field_of=str,
+    ...                              tokens=lambda split: [np.array([1, 2, 3]), np.array([2, 1])])
+    >>> cache = TokenCache(case)
+    >>> cache.token_logprobs("unlearned", "test").means().round(4).tolist()   # log(1/4)
+    [-1.3863, -1.3863]
+    >>> float(cache.token_moments("unlearned", "test")[1].values.max()), cache.calls[("unlearned", "test")]
+    (0.0, 1)
     """
 
     task = "language_model"
