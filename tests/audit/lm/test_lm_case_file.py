@@ -36,7 +36,10 @@ def test_cli_run_writes_a_valid_pack(tiny_lms, tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert results["data"]["task"]["task"] == "language_model"
     assert results["data"]["text"]["max_tokens"] == 16 and results["models"]["original"]["format"] == "safetensors"
-    assert (out / "report.html").is_file() and (out / "report.md").is_file()
+    assert all((out / f).is_file() for f in ("report.html", "report.md", "report.pdf", "junit.xml"))
+    html = (out / "report.html").read_text()
+    assert "Per-text mean token log-probability" in html and "ROC of the min_k_plus_plus attack" in html
+    assert CliRunner().invoke(app, ["verify", str(out)]).exit_code == 0
 
 
 @pytest.mark.parametrize(("edit", "field"), [
