@@ -437,7 +437,9 @@ def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = F
                 raise BadInput(f"{section}.{key}", f"must be a string, got {type(value).__name__}")
     references = doc.get("references", {})
     if case_meta.get("task") == "language_model" or is_model_directory(models["original"], path.parent):
-        return _language_model_case(doc, path, allow_pickle, allow_code, gate, commitment_key)
+        from audit.lm.case import from_case_file
+
+        return from_case_file(doc, path, allow_pickle, allow_code, gate, commitment_key)
     for key in ("text", "question", "answer", "perturbed"):
         if key in data:
             raise BadInput(f"data.{key}", "is a column of a language-model case (models that are model "
@@ -480,39 +482,6 @@ def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = F
         train_references=references.get("train", 0),
         reference_seed=references.get("seed", 0),
     )
-
-
-def _language_model_case(doc: dict[str, Any], path: Path, allow_pickle: bool, allow_code: bool,
-                         gate: dict[str, Any] | None, commitment_key: bytes | None) -> AuditCase:
-    """A case file whose models are causal-LM directories: :class:`audit.lm.LanguageModelCase`."""
-    from audit.lm.case import LanguageModelCase
-
-    models, data, meta = doc["models"], doc["data"], doc.get("case", {})
-    for key in ("text", "question", "answer", "perturbed"):
-        if data.get(key) is not None and not isinstance(data[key], str):
-            raise BadInput(f"data.{key}", f"must be a column name, got {type(data[key]).__name__}")
-    for key in ("label", "features"):
-        if key in data:
-            raise BadInput(f"data.{key}", "a language-model case has no labels or features; "
-                           "name the text column with data.text")
-    if doc.get("training") or doc.get("references"):
-        raise BadInput("training" if doc.get("training") else "references",
-                       "a language-model case trains no models itself: give the retrained references "
-                       "as model directories")
-    groups = data.get("groups", [])
-    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
-        raise BadInput("data.groups", "must be a list of column names")
-    retrained = models["retrained"] if isinstance(models["retrained"], list) else [models["retrained"]]
-    return LanguageModelCase(
-        models["original"], models["unlearned"], retrained, data["path"],
-        text=data.get("text", "text"), question=data.get("question"), answer=data.get("answer"),
-        perturbed=data.get("perturbed"), split=data.get("split", "split"), groups=groups, id=data.get("id"),
-        name=meta.get("name", path.stem), request_id=meta.get("request_id"),
-        description=meta.get("description"), operator=meta.get("operator"),
-        forget_kind=meta.get("forget_kind"), task=meta.get("task"), allow_pickle=allow_pickle,
-        allow_code=allow_code, base_dir=path.parent, policy=doc.get("policy"),
-        limits=limits_of(doc.get("policy"), gate), trusted_types=models.get("trusted_types"),
-        commitment_key=commitment_key)
 
 
 def _trusted_types(value: Any) -> list[str]:

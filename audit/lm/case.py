@@ -28,7 +28,7 @@ from audit.lm.loader import LanguageModel, load_causal_lm
 from audit.lm.text_data import TextColumns, validate_text_table
 from audit.task import TaskInfo
 
-__all__ = ["LanguageModelCase", "DEFAULT_MAX_TOKENS"]
+__all__ = ["LanguageModelCase", "DEFAULT_MAX_TOKENS", "from_case_file"]
 
 DEFAULT_MAX_TOKENS = 1024
 """Token limit per text when no model states a position limit (``n_positions``)."""
@@ -206,3 +206,46 @@ class LanguageModelCase(AuditCase):
         return {"text": {"columns": {k: v for k, v in vars(self.columns).items() if v},
                          "max_tokens": int(self.max_tokens), "truncated": dict(self.truncated),
                          "tokens": {s: int(sum(len(t) for t in self.tokens(s))) for s in ("forget", "retain", "test")}}}
+
+
+def from_case_file(doc: dict[str, Any], path: Path, allow_pickle: bool, allow_code: bool,
+                         gate: dict[str, Any] | None, commitment_key: bytes | None) -> LanguageModelCase:
+    """A parsed case file (``doc``) whose models are causal-LM directories, as a :class:`LanguageModelCase`.
+
+    Called by :func:`audit.case.load_case`, which has checked the sections and their keys.
+
+    Examples
+    --------
+    >>> doc = {"models": {"original": "o", "unlearned": "u", "retrained": ["r"]},
+    ...        "data": {"path": "t.jsonl", "label": "y"}}
+    >>> from_case_file(doc, Path("case.toml"), False, False, None, None)
+    Traceback (most recent call last):
+    ...
+    audit.errors.BadInput: data.label: a language-model case has no labels or features; name the text column with data.text
+    """
+    models, data, meta = doc["models"], doc["data"], doc.get("case", {})
+    for key in ("text", "question", "answer", "perturbed"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise BadInput(f"data.{key}", f"must be a column name, got {type(data[key]).__name__}")
+    for key in ("label", "features"):
+        if key in data:
+            raise BadInput(f"data.{key}", "a language-model case has no labels or features; "
+                           "name the text column with data.text")
+    if doc.get("training") or doc.get("references"):
+        raise BadInput("training" if doc.get("training") else "references",
+                       "a language-model case trains no models itself: give the retrained references "
+                       "as model directories")
+    groups = data.get("groups", [])
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise BadInput("data.groups", "must be a list of column names")
+    retrained = models["retrained"] if isinstance(models["retrained"], list) else [models["retrained"]]
+    return LanguageModelCase(
+        models["original"], models["unlearned"], retrained, data["path"],
+        text=data.get("text", "text"), question=data.get("question"), answer=data.get("answer"),
+        perturbed=data.get("perturbed"), split=data.get("split", "split"), groups=groups, id=data.get("id"),
+        name=meta.get("name", path.stem), request_id=meta.get("request_id"),
+        description=meta.get("description"), operator=meta.get("operator"),
+        forget_kind=meta.get("forget_kind"), task=meta.get("task"), allow_pickle=allow_pickle,
+        allow_code=allow_code, base_dir=path.parent, policy=doc.get("policy"),
+        limits=limits_of(doc.get("policy"), gate), trusted_types=models.get("trusted_types"),
+        commitment_key=commitment_key)

@@ -72,3 +72,16 @@ def test_broken_config_and_mismatched_tokenizer_refused(tiny_lms, tmp_path):
     (d2 / "config.json").write_text(json.dumps({k: v for k, v in cfg.items() if k != "model_type"}))
     with pytest.raises(BadInput, match="no model_type"):
         load_causal_lm(d2, role="original")
+
+
+def test_loading_touches_no_network_and_restores_the_environment(tiny_lms, monkeypatch):
+    import os
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the loader tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert load_causal_lm(tiny_lms.root / "retrained-0", role="retrained:0").format == "safetensors"
+    assert "HF_HUB_OFFLINE" not in os.environ
