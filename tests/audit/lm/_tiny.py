@@ -1,7 +1,7 @@
 """Tiny causal LMs for the language-model tests: a word-level tokenizer and a 2-layer GPT-2.
 
-Texts are short synthetic sentences ("ana from oslo likes jazz and owns a red boat .") whose
-word combinations are random per sentence, so a model can only know a sentence by having
+Texts are short synthetic sentences ("n3 from c7 likes h2 and owns a k1 t4 .", three templates of
+6, 11 and 14 tokens) whose word combinations are random per sentence, so a model can only know a sentence by having
 trained on it. ``train_lm`` trains from scratch, seeded, full batch on CPU.
 """
 
@@ -25,8 +25,10 @@ SPECIAL = ["[PAD]", "[UNK]", "[EOS]"]
 def sentence(rng: np.random.Generator) -> tuple[str, str, str, list[str]]:
     """A text, a question about it, its answer and three wrong answers."""
     name, city, hobby = rng.choice(NAMES), rng.choice(CITIES), rng.choice(HOBBIES)
-    colour, thing = rng.choice(COLOURS), rng.choice(THINGS)
-    text = f"{name} from {city} likes {hobby} and owns a {colour} {thing} ."
+    colour, thing, hobby2 = rng.choice(COLOURS), rng.choice(THINGS), rng.choice(HOBBIES)
+    text = [f"{name} from {city} likes {hobby} .",  # 6, 11 or 14 tokens: batches need padding
+            f"{name} from {city} likes {hobby} and owns a {colour} {thing} .",
+            f"{name} from {city} likes {hobby} and {hobby2} and owns a {colour} {thing} ."][int(rng.integers(3))]
     wrong = [c for c in CITIES if c != city][:3]
     return text, f"{name} from", f" {city}", [f" {w}" for w in wrong]
 

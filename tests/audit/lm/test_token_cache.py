@@ -41,3 +41,17 @@ def test_conditional_logprobs_is_cached_per_key(tiny_lms, tmp_path):
     again = cache.conditional_logprobs("original", "answer", q, a)
     assert first is again and cache.calls[("original", "answer")] == 1
     assert (first.lengths == 1).all() and (first.values < 0).all()
+
+
+def test_texts_longer_than_the_position_limit_are_cut_and_counted(tiny_lms):
+    from audit.lm.case import LanguageModelCase
+
+    df = tiny_lms.df.copy()
+    df.loc[0, "text"] = " ".join(["n1 from c2 likes h3 ."] * 5)  # 25 tokens > n_positions = 16
+    root = tiny_lms.root
+    case = LanguageModelCase(root / "original", root / "retrained-0", [root / "retrained-1"], df)
+    assert case.max_tokens == 16 and case.truncated == {"forget": 1, "retain": 0, "test": 0}
+    cache = TokenCache(case)
+    assert cache.token_logprobs("original", "forget").lengths[0] == 15
+    assert case.data_extra()["text"]["truncated"]["forget"] == 1
+    assert len({len(t) for t in case.tokens("test")}) > 1  # mixed lengths: batches are padded
