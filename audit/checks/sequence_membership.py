@@ -10,8 +10,8 @@ retrain — itself a tell). Every model is bootstrapped on the same resampled te
 (:func:`attacks.resample.paired_roc_bootstrap`), and the decision kernel adds the references'
 seed spread. Reported, not gated: TPR at low FPR, and the privleak-style relative gap of MUSE
 (Shi et al. 2024), ``(AUC_U - AUC_R) / AUC_R x 100`` with ``AUC_R`` the references' mean AUC —
-a point score that benchmarks print without a noise floor; here each reference's own gap
-against the others is shown beside it.
+a point score that benchmarks print without a noise floor; here the mean size of each
+reference's own privleak against the other references is shown beside it.
 """
 
 from __future__ import annotations
@@ -85,10 +85,11 @@ def _attack(ctx: CheckContext, attack: str, roles: list[str], scores: dict, leve
     own = {r: privleak(auc[r], float(np.mean([auc[q] for q in refs if q != r]))) for r in refs if len(refs) > 1}
     leak = {r: privleak(auc[r], ref_auc) for r in ("unlearned", "original")} | own
     info.append(Metric(f"privleak[{attack}]", SPLIT, leak["unlearned"],
-                       reference=float(np.mean(list(own.values()))) if own else None, comparator="info",
+                       reference=float(np.mean(np.abs(list(own.values())))) if own else None, comparator="info",
                        n=n1 + n0, note=f"(AUC_U - AUC_R) / AUC_R x 100, AUC_R = {ref_auc:.3f} (the references' "
-                       f"mean); the original's is {leak['original']:.1f}; reference = the mean of each "
-                       "reference's own gap to the others (the retrain noise floor); reported, not gated"))
+                       f"mean); the original's is {leak['original']:.1f}; reference = the mean size of each "
+                       "reference's own privleak against the others (how far genuine retrains stray); "
+                       "reported, not gated"))
     rows = [[r, attack, auc[r], *[float(t) for t in tpr[r]], leak.get(r)] for r in roles]
     return ev, info, rows
 
