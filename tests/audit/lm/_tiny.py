@@ -65,31 +65,40 @@ def vocab_size() -> int:
     return len(SPECIAL + WORDS + NAMES + CITIES + HOBBIES + COLOURS + THINGS)
 
 
+def _config(family: str):  # noqa: ANN202 - a transformers config
+    from transformers import GPT2Config, LlamaConfig
+
+    if family == "llama":
+        return LlamaConfig(vocab_size=vocab_size(), hidden_size=48, intermediate_size=96, num_hidden_layers=2,
+                           num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=16,
+                           bos_token_id=2, eos_token_id=2, pad_token_id=0)
+    return GPT2Config(vocab_size=vocab_size(), n_positions=16, n_embd=48, n_layer=2, n_head=2,
+                      n_inner=96, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+                      bos_token_id=2, eos_token_id=2, pad_token_id=0)
+
+
 def train_lm(texts: list[str], directory: Path, seed: int, steps: int = 80, noise_from: Path | None = None,
-             noise: float = 0.0) -> Path:
-    """Train a 2-layer GPT-2 from scratch on ``texts`` (full batch), save it with the tokenizer.
+             noise: float = 0.0, family: str = "gpt2") -> Path:
+    """Train a 2-layer GPT-2 (or ``family="llama"``) from scratch on ``texts`` (full batch), save it.
 
     ``noise_from``: instead of training, load that model and add Gaussian ``noise`` to every
     weight (an "unlearned" model that is the original in all but bytes).
     """
     import torch
-    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     directory.mkdir(parents=True, exist_ok=True)
     tokenizer(directory)
     torch.manual_seed(seed)
     torch.set_num_threads(1)  # two cores shared: one thread is faster than two contending
     if noise_from is not None:
-        model = GPT2LMHeadModel.from_pretrained(str(noise_from))
+        model = AutoModelForCausalLM.from_pretrained(str(noise_from))
         with torch.no_grad():
             for p in model.parameters():
                 p.add_(noise * torch.randn_like(p))
         model.save_pretrained(str(directory))
         return directory
-    cfg = GPT2Config(vocab_size=vocab_size(), n_positions=16, n_embd=48, n_layer=2, n_head=2,
-                     n_inner=96, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-                     bos_token_id=2, eos_token_id=2, pad_token_id=0)
-    model = GPT2LMHeadModel(cfg)
+    model = AutoModelForCausalLM.from_config(_config(family))
     tok = AutoTokenizer.from_pretrained(str(directory))
     enc = tok(texts, padding=True, return_tensors="pt")
     labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)

@@ -19,15 +19,15 @@ from tests.audit.lm._tiny import table, train_lm, write_case
 class TinyLMs:
     """The session's tiny models; candidates are trained on first use and kept."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, root: Path, family: str = "gpt2") -> None:
+        self.root, self.family = root, family
         self.df = table(0)
         self.train_texts = self.df.loc[self.df.split != "test", "text"].tolist()
         self.retain_texts = self.df.loc[self.df.split == "retain", "text"].tolist()
         self.df.to_parquet(root / "data.parquet")
-        train_lm(self.train_texts, root / "original", seed=0)
+        train_lm(self.train_texts, root / "original", seed=0, family=family)
         for i in range(3):
-            train_lm(self.retain_texts, root / f"retrained-{i}", seed=1 + i)
+            train_lm(self.retain_texts, root / f"retrained-{i}", seed=1 + i, family=family)
 
     @property
     def references(self) -> list[str]:
@@ -37,7 +37,7 @@ class TinyLMs:
         """A fresh retrain on the retain texts (seed ``100 + seed``), as a directory name."""
         name = f"retrain-seed{seed}"
         if not (self.root / name).exists():
-            train_lm(self.retain_texts, self.root / name, seed=100 + seed)
+            train_lm(self.retain_texts, self.root / name, seed=100 + seed, family=self.family)
         return name
 
     def noisy_original(self) -> str:
