@@ -17,6 +17,7 @@ from audit.errors import BadInput, one_line
 from audit.features import non_numeric, resolve_features
 from audit.forget_kind import validate_forget_kind
 from audit.limits import limits_of
+from audit.lm.loader import is_model_directory
 from audit.references import validate_reference_request
 from audit.task import TaskInfo, decide_task, encode_targets, validate_task
 
@@ -25,7 +26,7 @@ __all__ = ["AuditCase", "load_case", "CASE_KEYS"]
 CASE_KEYS: dict[str, set[str]] = {
     "case": {"name", "request_id", "description", "operator", "forget_kind", "task"},
     "models": {"original", "unlearned", "retrained", "trusted_types"},
-    "data": {"path", "label", "split", "groups", "id", "features"},
+    "data": {"path", "label", "split", "groups", "id", "features", "text", "question", "answer", "perturbed"},
     "training": {"recipe", "params"},
     "references": {"train", "seed"},
     "policy": set(),  # validated by audit.policy
@@ -134,6 +135,9 @@ class AuditCase:
         self.commitment_key_generated = False
         self.forget_kind = validate_forget_kind(forget_kind)
         self.declared_task = validate_task(task)
+        if self.declared_task == "language_model":
+            raise BadInput("case.task", 'declared "language_model": build an audit.lm.LanguageModelCase '
+                           "(or a case file whose models are model directories with a config.json)")
         self.train_references, self.reference_seed = validate_reference_request(
             train_references, reference_seed, recipe)
         self.name = str(name)
@@ -287,6 +291,16 @@ class AuditCase:
         self._probe_models()  # a reference missing a class the others have is bad input
 
     # -- accessors -------------------------------------------------------------
+    def output_cache(self, batch_size: int) -> Any:
+        """The cache every (model, split) goes through once: an :class:`audit.cache.OutputCache`."""
+        from audit.cache import OutputCache
+
+        return OutputCache(self.models, self.inputs, self.y, batch_size=batch_size, task=self.task)
+
+    def data_extra(self) -> dict[str, Any]:
+        """Extra fields of results.json ``data`` for this kind of case (none for a table of features)."""
+        return {}
+
     @property
     def task(self) -> str:
         """``"classification"`` or ``"regression"`` (declared or detected, see ``task_info``)."""
@@ -422,6 +436,14 @@ def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = F
             if value is not None and not isinstance(value, str):
                 raise BadInput(f"{section}.{key}", f"must be a string, got {type(value).__name__}")
     references = doc.get("references", {})
+    if case_meta.get("task") == "language_model" or is_model_directory(models["original"], path.parent):
+        from audit.lm.case import from_case_file
+
+        return from_case_file(doc, path, allow_pickle, allow_code, gate, commitment_key)
+    for key in ("text", "question", "answer", "perturbed"):
+        if key in data:
+            raise BadInput(f"data.{key}", "is a column of a language-model case (models that are model "
+                           "directories, or [case] task = \"language_model\")")
     if "references" in doc and not training.get("recipe"):
         raise BadInput("references.train", "needs a [training] recipe to train references with")
     if "references" in doc and "train" not in references:

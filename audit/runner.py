@@ -58,8 +58,9 @@ def _run_check(spec: Any, ctx: CheckContext) -> CheckResult:
 
 def _unsupported(spec: Any, task: str, required: bool) -> dict[str, Any]:
     """The ``skipped`` result of a check that does not support the case's task."""
-    why = spec.unsupported or f"it is defined for {' and '.join(spec.tasks)} models"
-    return CheckResult(spec.id, "skipped", f"Not run: this check does not support {task} models ({why}).",
+    why = spec.unsupported or f"it is defined for {' and '.join(t.replace('_', ' ') for t in spec.tasks)} models"
+    words = {"language_model": "language"}.get(task, task)
+    return CheckResult(spec.id, "skipped", f"Not run: this check does not support {words} models ({why}).",
                        title=spec.title, required=required,
                        missing=[f"{task} support: {why}"]).to_dict()
 
@@ -120,8 +121,7 @@ def run_audit(
     pol, policy_sources = resolve_policy(case, policy)  # validated; the case may only tighten a gate
     own_cache = cache is None
     if cache is None:
-        cache = OutputCache(case.models, case.inputs, case.y, batch_size=pol["general"]["batch_size"],
-                            task=case.task)
+        cache = case.output_cache(pol["general"]["batch_size"])  # a TokenCache for a language model
     elif cache.task != case.task:
         raise ValueError(f"the given cache holds {cache.task} outputs; the case is {case.task}")
     try:

@@ -87,6 +87,42 @@ TERMS: tuple[Term, ...] = (
        "label a high probability). Models have lower loss on rows they trained on.", r"\bloss(?:es)?\b"),
     _t("loss gap", "The average loss on never-seen rows minus that on the forgotten rows: how much better the "
        "model fits the forgotten rows than new ones.", r"\bloss_gap\b|\bloss gap\b"),
+    _t("SISA", "Sharded, isolated, sliced and aggregated training (Bourtoule et al. 2021): models trained on "
+       "separate shards of the data, so forgetting a row means retraining only its shard.", r"\bSISA\b",
+       case=True),
+    _t("language model", "A model that predicts the next token (word or word piece) of a text from the tokens "
+       "before it; here it is audited on whole texts instead of table rows.", r"\blanguage[- ]models?\b"),
+    _t("token", "The unit a language model reads and predicts: a word or a piece of a word.", r"\btokens?\b"),
+    _t("sequence membership", "Membership inference on whole texts: a score per text (LOSS, zlib, Min-K%, "
+       "Min-K%++) ranks the forgotten texts against texts no model saw. An AUC of 0.7 means that for a random "
+       "forgotten text and a random new text the attack scores the forgotten one higher 70 % of the time. What "
+       "matters is not 0.5 but whether the unlearned model's AUC matches what retrained models show.",
+       r"\bsequence membership\b|\bsequence_membership\b|\bper-text\b"),
+    _t("zlib score", "A text's average log-probability divided by its zlib-compressed length (Carlini et al. "
+       "2021): it discounts texts that are easy to predict only because they are repetitive.", r"\bzlib\b"),
+    _t("Min-K%", "Min-K% Prob (Shi et al. 2024): the average log-probability of a text's least likely tokens "
+       "(the lowest 20 % by default); a text the model trained on has few very unlikely tokens.",
+       r"\bmin_k\b|Min-K%(?!\+)"),
+    _t("Min-K%++", "Min-K%++ (Zhang et al. 2024): like Min-K%, but each token's log-probability is first "
+       "compared with what the model expects at that position (minus the mean, divided by the spread of its "
+       "next-token distribution).", r"\bmin_k_plus_plus\b|Min-K%\+\+"),
+    _t("privleak", "The privacy-leakage score of the MUSE benchmark: (AUC of the unlearned model - AUC of "
+       "retrained models) / AUC of retrained models x 100. 0 means like a retrain, but it is a point score "
+       "without a noise floor: beside it, each retrained model's own privleak against the others shows how far "
+       "genuine retrains spread.", r"\bprivleak\b"),
+    _t("perplexity", "How surprised a language model is by texts: the exponential of its average negative "
+       "log-likelihood per token (1 = every token predicted with certainty; lower is better).",
+       r"\bperplexit(?:y|ies)\b"),
+    _t("NLL", "Negative log-likelihood: minus the log-probability a model gives the actual next token, in "
+       "nats; mean_nll is its average per token (the log of the perplexity).", r"\bNLL\b|\bmean_nll\b",
+       case=True),
+    _t("log-probability", "The natural logarithm of a probability (0 = certain; more negative = less likely), "
+       "in nats.", r"\blog-probabilit(?:y|ies)\b|\blog p\b|\bnats?\b"),
+    _t("token KL", "token_kl: the KL divergence between two language models' next-token distributions, "
+       "averaged over the positions of a text (nats per token); compared with how far retrained models are "
+       "from each other.", r"\btoken_kl\b|\btoken KL\b|KL\(R\s*\|\|\s*U\)"),
+    _t("top-1 disagreement", "The share of positions in the texts where two language models' most likely next "
+       "token differs.", r"\btop1_disagreement\b|\btop-1\b"),
     _t("output divergence", "How different the unlearned model's predicted probabilities are from the retrained "
        "models', compared with how different retrained models are from each other (KL and JS divergence, total "
        "variation, disagreement).", r"\bdivergences?\b"),
@@ -233,7 +269,9 @@ _SPLITS = {"forget": "the forgotten rows", "retain": "the kept training rows",
 _CHECKS = {"identity": "the identity check", "utility": "utility", "output_divergence": "output divergence",
            "parameter_distance": "parameter distance", "membership_inference": "membership inference",
            "unlearning_inference": "unlearning inference", "subgroup_shift": "subgroup shift",
-           "feature_removal": "feature removal", "canary": "canaries", "feature_injection": "feature injection"}
+           "feature_removal": "feature removal", "canary": "canaries", "feature_injection": "feature injection",
+           "sequence_membership": "sequence membership", "lm_utility": "language-model utility",
+           "lm_divergence": "token-level divergence"}
 #: What each check asks, in words (the report's checks table).
 QUESTIONS = {"identity": "Is the 'unlearned' model simply the original?",
              "utility": "Is it as accurate as a retrained model?",
@@ -243,7 +281,11 @@ QUESTIONS = {"identity": "Is the 'unlearned' model simply the original?",
              "membership_inference": "Can an attacker still tell that the forgotten rows were in its training data?",
              "unlearning_inference": "Does comparing the original with it reveal which rows were removed?",
              "subgroup_shift": "Did unlearning serve any group worse than a retrain would?",
-             "feature_removal": "Does it still use the removed input column?"}
+             "feature_removal": "Does it still use the removed input column?",
+             "sequence_membership": "Can an attacker still tell the forgotten texts from texts it never saw?",
+             "lm_utility": "Does it predict kept and new texts as well as a retrained model (perplexity)?",
+             "lm_divergence": "Do its next-token predictions differ from retrained models' more than those "
+                              "differ among themselves?"}
 
 
 def split_words(split: str) -> str:
@@ -267,7 +309,8 @@ def check_words(check_id: str) -> str:
 _ATTACKS = {"loss": "the loss attack", "lira_offline_refs": "the likelihood-ratio attack (LiRA)",
             "lira_online": "the likelihood-ratio attack with shadow models (LiRA)", "rmia": "the RMIA attack",
             "confidence": "the confidence attack", "entropy": "the entropy attack",
-            "differencing": "the differencing attack"}
+            "differencing": "the differencing attack", "zlib": "the zlib attack", "min_k": "the Min-K% attack",
+            "min_k_plus_plus": "the Min-K%++ attack"}
 _METRICS = {
     "accuracy": "accuracy", "loss": "average loss (prediction error)",
     "kl": "how far its predictions are from the retrained models' (KL divergence; 0 = identical)",
@@ -291,6 +334,11 @@ _METRICS = {
     "forget_accuracy": "accuracy on the removed class's training rows (a retrain: about 0)",
     "dropped_class_mass": "average probability it gives the removed class on that class's rows",
     "kept_class_agreement": "share of the removed class's rows sent to the same kept class as a retrain sends them",
+    "perplexity": "perplexity on the texts (how surprised the model is by them; lower is better)",
+    "mean_nll": "average negative log-likelihood per token",
+    "token_kl": "how far its next-token predictions are from the retrained models' (KL divergence; 0 = identical)",
+    "top1_disagreement": "share of positions where its most likely next token differs from the retrained models'",
+    "privleak": "relative AUC gap to the retrained models, in percent (privleak)",
 }
 
 

@@ -197,6 +197,10 @@ FAILURE_WORDS = {
     "feature_removal": "it still uses the input column that had to be removed",
     "utility": "unlearning made it less accurate than a retrained model",
     "subgroup_shift": "unlearning serves some groups worse than a retrained model would",
+    "sequence_membership": "an attacker can still tell the forgotten texts apart from texts it never saw",
+    "lm_utility": "unlearning made it predict kept or new texts worse (higher perplexity) than a retrained model",
+    "lm_divergence": "its next-token predictions differ from a retrained model's more than retrained models "
+                     "differ among themselves",
 }
 
 

@@ -4,7 +4,8 @@ Recorded results (``tests/reports/data/*.results.json``, trimmed: figures droppe
 and subgroup lists cut) come from real audits: the digits and accent scenarios with their
 own unlearned model (``fail``) and with a retrain of another seed as U (``pass`` /
 ``inconclusive`` — the accent original memorises too little to give the audit power), and
-the tiny two-reference case (``inconclusive``: one more reference would settle it). Made with
+the tiny two-reference case (``inconclusive``: one more reference would settle it), and the tiny
+language-model case of ``tests/audit/lm`` with the original (plus weight noise) as U (``fail``). Made with
 ``unlearn-audit scenario NAME`` + ``unlearn-audit run`` at seed 0.
 """
 
