@@ -1,0 +1,94 @@
+"""Stream audits, known answers in both directions (decision record 0016).
+
+* a stream whose every step's unlearned model is a genuine retrain (a seed the references do
+  not have) passes every step — five rotations of which retrain plays the unlearned model,
+  two in the fast tier;
+* a stream whose unlearned model is the original at every step fails at step 1;
+* the ``stream`` scenario (fine-tune on top of the previous step) fails at a later step than
+  the first with a drift ratio that grew to the failing step (seed 0), and fails at some step
+  for four more seeds (slow; the step over seeds is in decision record 0016).
+
+The fast tier turns the two slowest checks off (``FAST_POLICY``); the slow tier runs the
+built-in policy too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from audit.stream import load_stream_case
+from audit.stream_runner import run_stream
+from tests.audit._stream_helpers import FAST_POLICY, variant
+
+
+def _run(case: Path, policy: dict | None = FAST_POLICY) -> dict:
+    return run_stream(load_stream_case(case), policy=policy, seed=0)
+
+
+def _assert_retrain_passes(r: dict) -> None:
+    st = r["stream"]
+    assert [s["verdict"] for s in st["steps"]] == ["pass"] * st["requests"], st["steps"]
+    assert all(s["power"] for s in st["steps"])  # the original was detectable at every step
+    assert r["verdict"] == "pass" and r["exit_code"] == 0
+    assert st["first_failing_step"] is None and st["requests_survived"] == st["requests"]
+
+
+@pytest.mark.parametrize("rotation", [0, 1])
+def test_genuine_retrain_passes_every_step(stream_dir: Path, tmp_path: Path, rotation: int) -> None:
+    _assert_retrain_passes(_run(variant(stream_dir / "case.toml", "retrain", rotation)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rotation", [2, 3, 4])
+def test_genuine_retrain_passes_every_step_more_seeds(stream_dir: Path, rotation: int) -> None:
+    _assert_retrain_passes(_run(variant(stream_dir / "case.toml", "retrain", rotation)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rotation", [0, 1])
+def test_genuine_retrain_passes_under_the_builtin_policy(stream_dir: Path, rotation: int) -> None:
+    _assert_retrain_passes(_run(variant(stream_dir / "case.toml", "retrain", rotation), policy=None))
+
+
+def test_noop_stream_fails_at_step_one(stream_dir: Path) -> None:
+    r = _run(variant(stream_dir / "case.toml", "noop"))
+    st = r["stream"]
+    assert st["first_failing_step"] == 1 and st["requests_survived"] == 0
+    assert r["verdict"] == "fail" and r["exit_code"] == 1
+    assert r["case"]["mode"] == "stream"
+    assert "step 1 of 2" in r["verdict_reason"]
+
+
+def test_per_step_forget_set_is_cumulative(stream_dir: Path) -> None:
+    s = load_stream_case(variant(stream_dir / "case.toml", "noop"))
+    own = [s.own_rows(i) for i in (1, 2)]
+    assert [s.step(i).n["forget"] for i in (1, 2)] == [own[0], own[0] + own[1]]
+    # a later request's rows are still trained on at an earlier step: retain there
+    assert s.step(1).n["retain"] == s.step(2).n["retain"] + own[1]
+
+
+@pytest.mark.slow
+def test_scenario_fails_after_the_first_step_with_growing_drift(tmp_path: Path) -> None:
+    from audit.scenarios.stream import build_stream
+
+    r = _run(build_stream(tmp_path / "s", seed=0))
+    st = r["stream"]
+    first = st["first_failing_step"]
+    assert first is not None and first > 1, [s["verdict"] for s in st["steps"]]
+    assert r["exit_code"] == 1 and st["requests_survived"] == first - 1
+    kl = next(d for d in st["drift"] if d["check"] == "output_divergence")
+    ratios = [p["ratio"] for p in kl["points"]]
+    assert ratios[0] < ratios[first - 1] and ratios[first - 1] >= 1.0  # grew from step 1 to beyond the band
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_scenario_fails_over_seeds(tmp_path: Path, seed: int) -> None:
+    """Other seeds: the stream fails somewhere (the step varies, see decision record 0016)."""
+    from audit.scenarios.stream import build_stream
+
+    r = _run(build_stream(tmp_path / "s", seed=seed))
+    assert r["verdict"] == "fail" and r["exit_code"] == 1
+    assert r["stream"]["requests_survived"] == r["stream"]["first_failing_step"] - 1
