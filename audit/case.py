@@ -421,7 +421,7 @@ def case_kwargs(doc: dict[str, Any], path: Path, *, allow_pickle: bool = False, 
     """
     for key, value in doc.items():
         if key not in CASE_KEYS:
-            raise BadInput(key, f"unknown section; allowed: {sorted(CASE_KEYS | ({'requests'} if stream else set()))}")
+            raise BadInput(key, f"unknown section; allowed: {sorted(set(CASE_KEYS) | ({'requests'} if stream else set()))}")
         if not isinstance(value, dict):
             raise BadInput(key, "must be a table")
         allowed = CASE_KEYS[key]
