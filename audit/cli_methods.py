@@ -117,6 +117,10 @@ def methods_command(
         "Import an extension module first (repeatable; audit.extensions.register); outside "
         "site-packages it needs --allow-code."))] = None,
     list_: Annotated[bool, typer.Option("--list", help="List the methods --method accepts by name and exit.")] = False,
+    stream: Annotated[int | None, typer.Option("--stream", help=(
+        "Stream mode: deal the forget rows into N requests, serve each with the method on top of the previous "
+        "step's model, audit every step and report the requests survived before a retrain is due "
+        "(default methods: retrain, noop, finetune, sisa; one pack per method under --out)."))] = None,
 ) -> None:
     """Run unlearning methods x seeds under control and write one side-by-side pack."""
     from audit.cli import _bad_input, _summary
@@ -131,16 +135,24 @@ def methods_command(
         names = split_specs([*([methods] if methods else []), *(method or [])])
         if (case is None) == (scenario is None):
             raise BadInput("--case", "give exactly one of --case or --scenario")
+        run = _run
+        if stream is not None:
+            from audit.cli_stream import run_methods_stream
+
+            def run(*a: object) -> dict:  # noqa: ANN002
+                return run_methods_stream(*a, n_requests=stream)  # type: ignore[arg-type]
         if scenario is not None:
             from audit.scenarios import build_scenario
 
             with tempfile.TemporaryDirectory(prefix="unlearn-audit-methods-") as tmp:
                 path = build_scenario(scenario, Path(tmp) / scenario, seed=seed)
-                results = _run(path, out, names, seeds, seed, epochs, allow_pickle, allow_code, extension)
+                results = run(path, out, names, seeds, seed, epochs, allow_pickle, allow_code, extension)
         else:
-            results = _run(case, out, names, seeds, seed, epochs, allow_pickle, allow_code, extension)
+            results = run(case, out, names, seeds, seed, epochs, allow_pickle, allow_code, extension)
     except BadInput as exc:
         raise _bad_input(exc) from None
+    if stream is not None:
+        raise typer.Exit(results["exit_code"])
     _summary(results, out)
     raise typer.Exit(results["exit_code"])
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["stream_rows", "print_stream_table"]
+from audit.errors import BadInput
+
+__all__ = ["stream_rows", "print_stream_table", "survival_rows", "run_methods_stream"]
 
 _STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "inconclusive": "magenta", "error": "red"}
 
@@ -62,3 +64,66 @@ def print_stream_table(results: dict[str, Any]) -> None:
         console.print(f"no step failed; requests survived: {st['requests_survived']} of {st['requests']}")
     console.print(f"the checks below are those of the deciding step ({results['data']['n']['forget']} rows "
                   "forgotten so far)")
+
+
+def survival_rows(streams: dict[str, dict[str, Any]]) -> list[list[str]]:
+    """One row per method of ``methods --stream``: requests survived, first failing step, verdicts.
+
+    >>> st = {"requests": 3, "requests_survived": 1, "first_failing_step": 2, "verdict": "fail",
+    ...       "steps": [{"verdict": "pass"}, {"verdict": "fail"}, {"verdict": "fail"}]}
+    >>> survival_rows({"finetune": {"stream": st}})
+    [['finetune', '1 of 3', '2', 'fail', 'pass fail fail']]
+    """
+    rows = []
+    for name, r in streams.items():
+        st = r["stream"]
+        rows.append([name, f"{st['requests_survived']} of {st['requests']}", str(st["first_failing_step"] or "—"),
+                     st["verdict"], " ".join(s["verdict"] for s in st["steps"])])
+    return rows
+
+
+def run_methods_stream(case_path: Any, out: Any, methods: list[str], seeds: str, seed: int, epochs: int | None,
+                       allow_pickle: bool, allow_code: bool = False, extensions: list[str] | None = None, *,
+                       n_requests: int) -> dict[str, Any]:
+    """``unlearn-audit methods --stream N``: every method over N requests, one pack per method under ``out``.
+
+    Returns ``{"exit_code", "streams"}``: exit 0 when every stream ran (whatever it survived),
+    3 when a stream's verdict is ``error``. ``--seeds`` is not used (one seed: ``--seed``).
+    """
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from audit.case import load_case
+    from audit.cli import _check_out
+    from audit.extensions import load_extensions
+    from audit.method_stream import run_method_stream
+    from audit.methods.user import resolve_methods
+    from audit.recipes import get_recipe
+    from reports import write_pack
+
+    load_extensions(extensions or [], allow_code, base_dir=Path(case_path).resolve().parent)
+    _check_out(Path(out))
+    case = load_case(case_path, allow_pickle=allow_pickle, allow_code=allow_code)
+    if not case.recipe:
+        raise BadInput("training.recipe", "stream mode needs a training recipe ([training] in the case)")
+    params = dict(case.recipe_params)
+    if epochs is not None:
+        if epochs < 1:
+            raise BadInput("--epochs", "must be at least 1")
+        params["epochs"] = epochs
+    recipe = get_recipe(case.recipe, params, original=case.models["original"])
+    specs = resolve_methods(methods, allow_code=allow_code, base_dir=case.base_dir) if methods else None
+    streams = run_method_stream(case, specs, n_requests, seed=seed, recipe=recipe)
+    for key, r in streams.items():
+        write_pack(dict(r), Path(out) / key, inputs=r.inputs)
+    table = Table(show_header=True, header_style="bold", title=f"methods over a stream of {n_requests} requests")
+    for col in ("method", "requests survived", "first failing step", "stream verdict", "step verdicts"):
+        table.add_column(col, overflow="fold")
+    for row in survival_rows(streams):
+        table.add_row(*row)
+    Console(highlight=False).print(table)
+    Console(highlight=False).print(f"one evidence pack per method under {out}/<method>")
+    code = 3 if any(r["verdict"] == "error" for r in streams.values()) else 0
+    return {"exit_code": code, "streams": streams}

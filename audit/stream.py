@@ -38,7 +38,8 @@ from audit.case import AuditCase, case_kwargs, read_case_doc
 from audit.data import read_table
 from audit.errors import BadInput
 
-__all__ = ["Request", "StreamCase", "load_stream_case", "is_stream_file", "REQUEST_KEYS", "MAX_REQUESTS"]
+__all__ = ["Request", "StreamCase", "load_stream_case", "is_stream_file", "deal_requests", "REQUEST_KEYS",
+           "MAX_REQUESTS"]
 
 REQUEST_KEYS = frozenset({"id", "forget", "unlearned", "retrained"})
 MAX_REQUESTS = 200
@@ -72,6 +73,25 @@ class Request:
     unlearned: Any
     retrained: Sequence[Any] = ()
     id: str | None = None
+
+
+def deal_requests(split: pd.Series | np.ndarray, n_requests: int, seed: int) -> np.ndarray:
+    """A split column with the ``forget`` rows dealt at random into requests ``req-01`` … ``req-NN``.
+
+    Every other value is kept; the requests differ in size by at most one row.
+
+    >>> deal_requests(np.array(["forget"] * 4 + ["retain", "test"]), 2, 0).tolist()
+    ['req-01', 'req-02', 'req-01', 'req-02', 'retain', 'test']
+    """
+    out = np.asarray(split, dtype=object).copy()
+    forget = np.flatnonzero(out == "forget")
+    if not 1 <= int(n_requests) <= min(MAX_REQUESTS, len(forget)):
+        raise BadInput("--stream", f"{n_requests} requests: use 1 to {min(MAX_REQUESTS, len(forget))} "
+                       f"(the case has {len(forget)} forget rows)")
+    order = np.random.default_rng([int(seed), 0x57]).permutation(forget)
+    for i, rows in enumerate(np.array_split(order, int(n_requests)), start=1):
+        out[rows] = f"req-{i:02d}"
+    return out
 
 
 def is_stream_file(path: str | Path) -> bool:

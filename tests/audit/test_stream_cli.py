@@ -22,11 +22,12 @@ def test_run_prints_the_steps_and_exits_from_the_first_failing_step(stream_dir: 
     st = r["stream"]
     assert r["case"]["mode"] == "stream" and st["requests"] == 2 and st["forget_set"] == "cumulative"
     assert st["looks"]["fail_level_per_step"] == st["looks"]["fail_level"] / 2
-    # fine-tuning on top of the previous step: step 1 not failed, step 2 failed (seed 0)
-    assert st["steps"][0]["verdict"] != "fail" and st["first_failing_step"] == 2, st["steps"]
+    # fine-tuning 10 % of the rows away is detectable: the stream fails, exit 1 from its first failing step
+    first = st["first_failing_step"]
+    assert first is not None and st["requests_survived"] == first - 1, st["steps"]
     assert res.exit_code == 1 == r["exit_code"], res.output
-    assert "stream: one model audit per request" in res.output and "first failing step: 2" in res.output
-    assert r["data"]["n"]["forget"] == st["steps"][1]["cumulative_forget_rows"]  # the deciding step in full
+    assert "stream: one model audit per request" in res.output and f"first failing step: {first}" in res.output
+    assert r["data"]["n"]["forget"] == st["steps"][first - 1]["cumulative_forget_rows"]  # the deciding step
     html = (out / "report.html").read_text()
     assert "Stream of deletion requests" in html and html.count('aria-label="') >= len(st["drift"])
     assert "drift ratio" in html and 'id="glossary"' in html
