@@ -67,8 +67,13 @@ def _cumulative_retain(df: pd.DataFrame, n_requests: int) -> list[np.ndarray]:
     return out
 
 
-def build_stream(out_dir: Path, seed: int = 0, n_requests: int = N_REQUESTS) -> Path:
+def build_stream(out_dir: Path, seed: int = 0, n_requests: int = N_REQUESTS, epochs: int | None = None,
+                 references: int = N_REFERENCES) -> Path:
     """Write the stream case (data.parquet, TorchScript models, case.toml); return case.toml.
+
+    ``epochs`` overrides the MLPs' training epochs (default 20; more epochs memorise more, so a
+    no-op becomes detectable on fewer rows); ``references`` is the number of references per step
+    (plus one spare in ``extra/``).
 
     Examples
     --------
@@ -81,11 +86,11 @@ def build_stream(out_dir: Path, seed: int = 0, n_requests: int = N_REQUESTS) -> 
     feats = [c for c in df.columns if c.startswith("px")]
     X, y = df[feats].to_numpy(np.float32), df["label"].to_numpy(np.int64)
     train = np.flatnonzero((df["split"] != "test").to_numpy())
-    params = dict(_PARAMS)
+    params = {**_PARAMS, **({"epochs": int(epochs)} if epochs else {})}
     original = train_mlp(X[train], y[train], 10, seed=1000 + seed, **params)
     _save(original, out / "original.pt")
     retain = _cumulative_retain(df, n_requests)
-    k = N_REFERENCES + 1  # the last of each step goes to extra/
+    k = int(references) + 1  # the last of each step goes to extra/
     subsets = [rows for rows in retain for _ in range(k)]
     seeds = [3000 + 10 * seed + 100 * i + j for i in range(n_requests) for j in range(k)]
     refs = ensemble_modules(train_mlp_ensemble(X, y, subsets, 10, seeds, **params))
@@ -98,10 +103,10 @@ def build_stream(out_dir: Path, seed: int = 0, n_requests: int = N_REQUESTS) -> 
         _save(model.module, out / f"unlearned-{tag}.pt")
         names = []
         for j in range(k):
-            name = (f"extra/retrained-other-seed-{tag}.pt" if j == N_REFERENCES else f"retrained-{tag}-{j}.pt")
+            name = (f"extra/retrained-other-seed-{tag}.pt" if j == k - 1 else f"retrained-{tag}-{j}.pt")
             _save(refs[i * k + j], out / name)
             names.append(name)
-        requests.append((tag, names[:N_REFERENCES]))
+        requests.append((tag, names[:-1]))
     df.to_parquet(out / "data.parquet", index=False)
     case = out / "case.toml"
     case.write_text(_case_text(requests, params), encoding="utf-8")

@@ -5,21 +5,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from audit.scenarios.stream import N_REFERENCES
-
 # the slow checks off: the stream's known answers rest on the forgetting and harm checks left
 FAST_POLICY = {"unlearning_inference": {"enabled": False}, "subgroup_shift": {"enabled": False}}
 
 
-def _models(tag: str) -> list[str]:
-    return [f"retrained-{tag}-{j}.pt" for j in range(N_REFERENCES)] + [f"extra/retrained-other-seed-{tag}.pt"]
+def _models(case_dir: Path, tag: str) -> list[str]:
+    k = len(list(case_dir.glob(f"retrained-{tag}-*.pt")))
+    return [f"retrained-{tag}-{j}.pt" for j in range(k)] + [f"extra/retrained-other-seed-{tag}.pt"]
 
 
 def variant(case_toml: Path, kind: str, rotation: int = 0) -> Path:
     """A copy of the scenario's case.toml whose every request's unlearned model is replaced.
 
-    ``kind``: ``"retrain"`` — retrain number ``rotation`` (0..4) of each step plays the
-    unlearned model and the other four are the references (a genuine retrain with a seed
+    ``kind``: ``"retrain"`` — retrain number ``rotation`` of each step plays the unlearned model
+    and the others are the references (a genuine retrain with a seed
     the references do not have); ``"noop"`` — the original at every step.
     """
     text = case_toml.read_text("utf-8")
@@ -30,12 +29,12 @@ def variant(case_toml: Path, kind: str, rotation: int = 0) -> Path:
             out.append(block)
             continue
         tag = m.group(1)
-        models = _models(tag)
+        models = _models(case_toml.parent, tag)
         if kind == "retrain":
             unlearned = models[rotation]
             refs = [x for i, x in enumerate(models) if i != rotation]
         elif kind == "noop":
-            unlearned, refs = "original.pt", models[:N_REFERENCES]
+            unlearned, refs = "original.pt", models[:-1]
         else:
             raise ValueError(kind)
         block = re.sub(r'unlearned = "[^"]+"', f'unlearned = "{unlearned}"', block)

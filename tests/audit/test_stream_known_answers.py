@@ -1,8 +1,9 @@
 """Stream audits, known answers in both directions (decision record 0016).
 
 * a stream whose every step's unlearned model is a genuine retrain (a seed the references do
-  not have) passes every step — five rotations of which retrain plays the unlearned model,
-  two in the fast tier;
+  not have) passes every step — rotations 0 and 1 of which retrain plays the unlearned model
+  (fast tier; slow: under the built-in policy too); rotations 2-4 (slow) are never failed, and
+  a step that does not pass there is one without power (decision record 0016);
 * a stream whose unlearned model is the original at every step fails at step 1;
 * the ``stream`` scenario (fine-tune on top of the previous step) fails at a later step than
   the first, its failing check's drift ratio grown from inside the fail band to beyond it —
@@ -42,8 +43,18 @@ def test_genuine_retrain_passes_every_step(stream_dir: Path, tmp_path: Path, rot
 
 @pytest.mark.slow
 @pytest.mark.parametrize("rotation", [2, 3, 4])
-def test_genuine_retrain_passes_every_step_more_seeds(stream_dir: Path, rotation: int) -> None:
-    _assert_retrain_passes(_run(variant(stream_dir / "case.toml", "retrain", rotation)))
+def test_genuine_retrain_is_never_failed_more_seeds(stream_dir: Path, rotation: int) -> None:
+    """Rotations 2-4: no step fails; a step that does not pass is one whose audit has no power.
+
+    Measured: each of these streams is inconclusive at step 1 (no required forgetting check can
+    tell the original from these four references on 126 rows) and passes step 2.
+    """
+    r = _run(variant(stream_dir / "case.toml", "retrain", rotation))
+    st = r["stream"]
+    assert st["first_failing_step"] is None and r["verdict"] in ("pass", "inconclusive")
+    for s in st["steps"]:
+        assert s["verdict"] == "pass" or (s["verdict"] == "inconclusive" and not s["power"]), s
+        assert all(c["status"] in ("pass", "skipped") for c in s["checks"] if c["required"]), s["checks"]
 
 
 @pytest.mark.slow
