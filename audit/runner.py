@@ -89,7 +89,8 @@ def run_audit(
     ----------
     case : AuditCase or path
         The validated case, or the path of a case file (loaded with
-        :func:`audit.case.load_case`, pickles and code not trusted).
+        :func:`audit.case.load_case`, pickles and code not trusted); a file with
+        ``[[requests]]`` is audited as a stream (:func:`audit.stream_runner.run_stream`).
     policy : dict, optional
         The gate policy (a ``--policy`` file) on top of the built-in defaults; the case
         file's ``[policy]`` may then only tighten it (see :func:`audit.policy.resolve_policy`).
