@@ -241,10 +241,8 @@ def drift_svg(title: str, data: dict[str, Any]) -> Markup:
     pts = [p for p in data.get("points") or [] if _finite(p.get("step")) and _finite(p.get("delta"))]
     vals = [v for p in pts for v in (p["delta"], p.get("margin"), p.get("fail_margin")) if _finite(v)]
     hi = max((abs(v) for v in vals), default=1.0) or 1.0
-    comparator = str(data.get("comparator") or "two_sided")
-    lo = -hi * 1.1 if comparator != "at_most" or any(p["delta"] < 0 for p in pts) else 0.0
     steps = [p["step"] for p in pts] or [1]
-    ax = _Axes((min(steps) - 0.5, max(steps) + 0.5), (lo if comparator == "two_sided" else -hi * 1.1, hi * 1.1))
+    ax = _Axes((min(steps) - 0.5, max(steps) + 0.5), (-hi * 1.1, hi * 1.1))  # symmetric: bands are ±
     parts = _frame(title, "request (step of the stream)", str(data.get("ylabel", "delta (unlearned − retrains)")))
     parts += _xticks(ax, steps, [str(int(s)) for s in steps])
     parts += _yticks(ax, _nice_ticks(ax.y0, ax.y1))
