@@ -21,7 +21,7 @@ from audit.lm.loader import is_model_directory
 from audit.references import validate_reference_request
 from audit.task import TaskInfo, decide_task, encode_targets, validate_task
 
-__all__ = ["AuditCase", "load_case", "CASE_KEYS"]
+__all__ = ["AuditCase", "load_case", "read_case_doc", "case_kwargs", "CASE_KEYS"]
 
 CASE_KEYS: dict[str, set[str]] = {
     "case": {"name", "request_id", "description", "operator", "forget_kind", "task"},
@@ -170,8 +170,9 @@ class AuditCase:
         self.trusted_types = _trusted_types(trusted_types)
         if isinstance(retrained, (str, Path)) or not isinstance(retrained, Sequence):
             retrained = [retrained]
-        if len(retrained) == 0:
-            raise BadInput("models.retrained", "at least one retrained reference model is needed")
+        if len(retrained) == 0 and not self.train_references:
+            raise BadInput("models.retrained", "at least one retrained reference model is needed "
+                           "(or [references] train = k with a [training] recipe)")
         trust = (base_dir, allow_pickle, allow_code, self.trusted_types)
         self.models: dict[str, Any] = {
             "original": load_model(original, "models.original", *trust),
@@ -392,26 +393,49 @@ def _check_recipe_code(recipe: Any, allow_code: bool) -> None:
                        "when models are trained; pass --allow-code to trust it")
 
 
+def read_case_doc(path: str | Path) -> dict[str, Any]:
+    """The parsed TOML of a case file; a missing or unreadable file is bad input naming ``case``."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput("case", f"case file not found: {path}")
+    try:
+        return tomllib.loads(path.read_text("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise BadInput("case", f"{path.name} is not valid TOML: {exc}") from exc
+    except RecursionError as exc:
+        raise BadInput("case", f"{path.name} is too deeply nested to read") from exc
+
+
 def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = False,
               gate: dict[str, Any] | None = None, commitment_key: bytes | None = None) -> AuditCase:
     """Read a TOML case file (see DESIGN.md) and build a validated :class:`AuditCase`.
 
     ``gate`` (the ``--policy`` tables) bounds the data limits in force while loading.
     ``commitment_key`` is the data controller's key for the forget-id commitment
-    (:mod:`audit.commitment`); without it one is generated per run.
+    (:mod:`audit.commitment`); without it one is generated per run. A file with
+    ``[[requests]]`` is a stream (:func:`audit.stream.load_stream_case`).
     """
     path = Path(path)
-    if not path.is_file():
-        raise BadInput("case", f"case file not found: {path}")
-    try:
-        doc = tomllib.loads(path.read_text("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise BadInput("case", f"{path.name} is not valid TOML: {exc}") from exc
-    except RecursionError as exc:
-        raise BadInput("case", f"{path.name} is too deeply nested to read") from exc
+    doc = read_case_doc(path)
+    if "requests" in doc:
+        raise BadInput("requests", "this case file is a stream of deletion requests: audit it with "
+                       "`unlearn-audit run` or audit.stream.load_stream_case / run_stream")
+    kwargs = case_kwargs(doc, path, allow_pickle=allow_pickle, allow_code=allow_code, gate=gate,
+                         commitment_key=commitment_key)
+    return AuditCase(**kwargs)
+
+
+def case_kwargs(doc: dict[str, Any], path: Path, *, allow_pickle: bool = False, allow_code: bool = False,
+                gate: dict[str, Any] | None = None, commitment_key: bytes | None = None,
+                stream: bool = False) -> dict[str, Any]:
+    """Validate a case file's tables and return the :class:`AuditCase` keyword arguments.
+
+    ``stream``: the file's models come per request (``[[requests]]``), so ``[models]``
+    holds the original only and the result has no ``unlearned`` / ``retrained``.
+    """
     for key, value in doc.items():
         if key not in CASE_KEYS:
-            raise BadInput(key, f"unknown section; allowed: {sorted(CASE_KEYS)}")
+            raise BadInput(key, f"unknown section; allowed: {sorted(set(CASE_KEYS) | ({'requests'} if stream else set()))}")
         if not isinstance(value, dict):
             raise BadInput(key, "must be a table")
         allowed = CASE_KEYS[key]
@@ -423,9 +447,13 @@ def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = F
         raise BadInput("models", "section missing")
     if not data:
         raise BadInput("data", "section missing")
-    for key in ("original", "unlearned", "retrained"):
+    for key in ("original",) if stream else ("original", "unlearned", "retrained"):
         if key not in models:
             raise BadInput(f"models.{key}", "missing")
+    for key in ("unlearned", "retrained") if stream else ():
+        if key in models:
+            raise BadInput(f"models.{key}", "a stream case gives each request's models in its [[requests]] "
+                           "table (unlearned = ..., retrained = [...])")
     if "path" not in data:
         raise BadInput("data.path", "missing")
     case_meta, training = doc.get("case", {}), doc.get("training", {})
@@ -454,10 +482,8 @@ def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = F
     groups = data.get("groups", [])
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
         raise BadInput("data.groups", "must be a list of column names")
-    return AuditCase(
+    kwargs: dict[str, Any] = dict(
         original=models["original"],
-        unlearned=models["unlearned"],
-        retrained=models["retrained"] if isinstance(models["retrained"], list) else [models["retrained"]],
         data=data["path"],
         label=data.get("label", "label"),
         split=data.get("split", "split"),
@@ -482,6 +508,11 @@ def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = F
         train_references=references.get("train", 0),
         reference_seed=references.get("seed", 0),
     )
+    if not stream:
+        kwargs["unlearned"] = models["unlearned"]
+        kwargs["retrained"] = (models["retrained"] if isinstance(models["retrained"], list)
+                               else [models["retrained"]])
+    return kwargs
 
 
 def _trusted_types(value: Any) -> list[str]:

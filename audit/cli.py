@@ -101,9 +101,13 @@ def _audit(case_path: Path, out: Path, policy: Path | None, seed: int, allow_pic
     overrides = load_policy_file(policy) if policy else None
     if overrides is not None:  # refuse a bad gate policy before the case's models are loaded
         merge_policy(default_policy(), overrides, "policy")
+    from audit.stream import is_stream_file, load_stream_case
+
+    stream = is_stream_file(case_path)
     with compute_on(dask):
-        case = load_case(case_path, allow_pickle=allow_pickle, allow_code=allow_code, gate=overrides,
-                         commitment_key=key)
+        case = (load_stream_case if stream else load_case)(case_path, allow_pickle=allow_pickle,
+                                                           allow_code=allow_code, gate=overrides,
+                                                           commitment_key=key)
         results = _run_with_progress(case, overrides, seed, quiet)
     kwargs: dict[str, Any] = {} if formats is None else {"formats": formats}
     if sign_key is not None:
@@ -122,11 +126,16 @@ def _run_with_progress(case: Any, overrides: dict[str, Any] | None, seed: int,
     from audit.cli_progress import CheckProgress, show_progress
     from audit.policy import resolve_policy
     from audit.runner import planned_checks, run_audit
+    from audit.stream import StreamCase
+    from audit.stream_runner import run_stream
 
+    run: Any = run_stream if isinstance(case, StreamCase) else run_audit
     if not show_progress(quiet):
-        return run_audit(case, policy=overrides, seed=seed)
-    with CheckProgress(len(planned_checks(resolve_policy(case, overrides)[0]))) as bar:
-        return run_audit(case, policy=overrides, seed=seed, progress=bar)
+        return run(case, policy=overrides, seed=seed)
+    first = case.step(1) if isinstance(case, StreamCase) else case
+    steps = len(case) if isinstance(case, StreamCase) else 1
+    with CheckProgress(steps * len(planned_checks(resolve_policy(first, overrides)[0]))) as bar:
+        return run(case, policy=overrides, seed=seed, progress=bar)
 
 
 def _write_pack(results: dict[str, Any], case: Any, out: Path, kwargs: dict[str, Any]) -> None:
@@ -210,6 +219,10 @@ def _summary(results: dict[str, Any], out: Path) -> None:
     from rich.table import Table
 
     console = Console(stderr=False, highlight=False)
+    if "stream" in results:
+        from audit.cli_stream import print_stream_table
+
+        print_stream_table(results)
     v = results["verdict"]
     console.print(f"[bold]{results['case']['name']}[/bold] — verdict: "
                   f"[bold {_STATUS_STYLE[v]}]{v.upper()}[/bold {_STATUS_STYLE[v]}]")
@@ -255,7 +268,7 @@ def run(
         "Dask scheduler address (tcp://host:8786): extra references and shadow models train "
         "on its workers (default: $DASK_SCHEDULER_ADDRESS; --dask '' runs here)."))] = None,
 ) -> None:
-    """Audit one unlearned model; the exit code is the verdict."""
+    """Audit one unlearned model (or a stream of requests, [[requests]]); the exit code is the verdict."""
     if format not in ("text", "json"):
         _err("error: --format: use text or json")
         raise typer.Exit(2)
@@ -296,7 +309,7 @@ def demo(
 
 @app.command("scenario")
 def scenario_cmd(
-    name: Annotated[str, typer.Argument(help="digits, accent or cv-ranking.")],
+    name: Annotated[str, typer.Argument(help="digits, accent, cv-ranking or stream.")],
     out: Annotated[Path, typer.Option("--out", help="Directory to write the case into.")],
     seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="Seed (0 .. 2^32-1).")] = 0,
 ) -> None:

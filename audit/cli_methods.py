@@ -156,6 +156,10 @@ def methods_command(
         "against retrains that never saw it); default: the case file's forget_kind, else random."))] = None,
     forget_class: Annotated[int | None, typer.Option("--forget-class", help=(
         "The class --forget-kind class removes (default: the class the case's split forgets whole)."))] = None,
+    stream: Annotated[int | None, typer.Option("--stream", help=(
+        "Stream mode: deal the forget rows into N requests, serve each with the method on top of the previous "
+        "step's model, audit every step and report the requests survived before a retrain is due "
+        "(default methods: retrain, noop, finetune, sisa; one pack per method under --out)."))] = None,
 ) -> None:
     """Run unlearning methods x seeds under control and write one side-by-side pack."""
     from audit.cli import _bad_input, _summary
@@ -170,18 +174,31 @@ def methods_command(
         names = split_specs([*([methods] if methods else []), *(method or [])])
         if (case is None) == (scenario is None):
             raise BadInput("--case", "give exactly one of --case or --scenario")
+        run = _run
+        if stream is not None:
+            from audit.cli_stream import run_methods_stream
+
+            if forget_kind not in (None, "random") or forget_class is not None:
+                raise BadInput("--stream", "stream mode deals the case's forget rows into requests; "
+                               "it does not take --forget-kind class or --forget-class")
+
+            def run(*a: object) -> dict:  # noqa: ANN002
+                # the stream runner takes the common arguments, not the forget kind / class
+                return run_methods_stream(*a[:9], n_requests=stream)  # type: ignore[arg-type]
         if scenario is not None:
             from audit.scenarios import build_scenario
 
             with tempfile.TemporaryDirectory(prefix="unlearn-audit-methods-") as tmp:
                 path = build_scenario(scenario, Path(tmp) / scenario, seed=seed)
-                results = _run(path, out, names, seeds, seed, epochs, allow_pickle, allow_code, extension,
+                results = run(path, out, names, seeds, seed, epochs, allow_pickle, allow_code, extension,
                                forget_kind, forget_class)
         else:
-            results = _run(case, out, names, seeds, seed, epochs, allow_pickle, allow_code, extension,
+            results = run(case, out, names, seeds, seed, epochs, allow_pickle, allow_code, extension,
                            forget_kind, forget_class)
     except BadInput as exc:
         raise _bad_input(exc) from None
+    if stream is not None:
+        raise typer.Exit(results["exit_code"])
     _summary(results, out)
     _print_comparison(results)
     raise typer.Exit(results["exit_code"])

@@ -51,7 +51,7 @@ from audit.recipes import get_recipe
 from audit.references import model_digest
 from audit.results import CheckResult
 
-__all__ = ["run_method_audit", "DEFAULT_METHODS", "CONTROLS"]
+__all__ = ["run_method_audit", "original_model", "DEFAULT_METHODS", "CONTROLS"]
 
 DEFAULT_METHODS = ["retrain", "noop", "finetune", "gradient_ascent", "random_labels", "sisa"]
 CONTROLS = ("retrain", "noop")
@@ -127,22 +127,42 @@ class _SeedView:
         return logit_confidence(self.logprobs(role, "forget"), self.labels("forget"))
 
 
-def _original(name: str, d: _Planted, recipe: Any, seed: int, pol: dict[str, Any]) -> tuple[str, Any]:
-    """``(kind, O)``: the original a method starts from (SISA / FedAvg train their own)."""
-    Xtr = np.concatenate([d.X["forget"], d.X["retain"]])
-    ytr = np.concatenate([d.y["forget"], d.y["retain"]])
+def original_model(name: str, forget: tuple[np.ndarray, np.ndarray], retain: tuple[np.ndarray, np.ndarray],
+                   n_classes: int, recipe: Any, seed: int, pol: dict[str, Any]) -> tuple[str, Any]:
+    """``(kind, O)``: the original a method starts from, trained on forget + retain.
+
+    SISA trains its own sharded ensemble and FedAvg its federation (the forget rows are one
+    client); every other method starts from the recipe's model. ``pol`` is the policy's
+    ``[method]`` table (``sisa_shards``, ``sisa_slices``, ``fed_clients``).
+
+    Examples
+    --------
+    >>> from audit.recipes import get_recipe
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 3)).astype("float32"); y = (X[:, 0] > 0).astype(int)
+    >>> original_model("finetune", (X[:5], y[:5]), (X[5:], y[5:]), 2, get_recipe("torch-mlp", {"epochs": 1}),
+    ...                0, {})[0]
+    'recipe'
+    """
+    Xtr, ytr = np.concatenate([forget[0], retain[0]]), np.concatenate([forget[1], retain[1]])
     p = dict(recipe.params)
     hidden = tuple(p.get("hidden", (64,)))
     lr, epochs = float(p.get("lr", 1e-3)), int(p.get("epochs", 30))
     if name == "sisa":
-        return "sisa", train_sisa(Xtr, ytr, d.k, seed, n_shards=pol["sisa_shards"], n_slices=pol["sisa_slices"],
+        return "sisa", train_sisa(Xtr, ytr, n_classes, seed, n_shards=pol["sisa_shards"], n_slices=pol["sisa_slices"],
                                   hidden=hidden, lr=lr, epochs_per_slice=max(1, epochs // pol["sisa_slices"]))
     if name.startswith("fedavg"):
-        parts = np.array_split(np.arange(len(d.y["retain"])), pol["fed_clients"] - 1)
-        clients = [(d.X["forget"], d.y["forget"])] + [(d.X["retain"][i], d.y["retain"][i]) for i in parts]
-        return "fedavg", train_fedavg(clients, d.k, seed, rounds=10, local_epochs=max(1, epochs // 10), lr=lr,
+        parts = np.array_split(np.arange(len(retain[1])), pol["fed_clients"] - 1)
+        clients = [forget] + [(retain[0][i], retain[1][i]) for i in parts]
+        return "fedavg", train_fedavg(clients, n_classes, seed, rounds=10, local_epochs=max(1, epochs // 10), lr=lr,
                                       hidden=hidden)
-    return "recipe", recipe.fit(Xtr, ytr, d.k, seed)
+    return "recipe", recipe.fit(Xtr, ytr, n_classes, seed)
+
+
+def _original(name: str, d: _Planted, recipe: Any, seed: int, pol: dict[str, Any]) -> tuple[str, Any]:
+    """``(kind, O)`` on the planted data (:func:`original_model`)."""
+    return original_model(name, (d.X["forget"], d.y["forget"]), (d.X["retain"], d.y["retain"]), d.k, recipe,
+                          seed, pol)
 
 
 class _Lab:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from audit.case import AuditCase
 
 __all__ = ["GENERAL_OPTIONS", "GENERAL_DEFAULTS", "declarations", "default_policy", "merge_policy",
-           "validate_policy", "check_tightens", "resolve_policy", "load_policy_file",
+           "validate_policy", "check_tightens", "resolve_policy", "load_policy_file", "split_over_looks",
            "reference_table", "policy_table", "MOVED"]
 
 GENERAL_OPTIONS: dict[str, Option] = {
@@ -261,6 +261,28 @@ def resolve_policy(case: AuditCase, gate: dict[str, Any] | None = None
     sources = {"defaults": defaults, "gate": None if gated is None else _layer(gated, gate),
                "case": _layer(policy, case_overrides)}
     return policy, sources
+
+
+def split_over_looks(policy: dict[str, dict[str, Any]], looks: int) -> dict[str, dict[str, Any]]:
+    """The per-look policy of a sequence of ``looks`` audits (Bonferroni over the looks).
+
+    A stream of ``n`` requests is ``n`` looks at one question; a genuine retrain at every
+    step should fail *somewhere* with probability at most ``fail_level`` and pass *every*
+    step with probability at least ``retrain_coverage``. Each look therefore runs with
+    ``fail_level / n`` and ``1 - (1 - retrain_coverage) / n`` (decision record 0016). The
+    policy is returned unchanged for one look.
+
+    >>> pol = split_over_looks(default_policy(), 10)
+    >>> round(pol["general"]["fail_level"], 6), round(pol["general"]["retrain_coverage"], 6)
+    (0.0001, 0.9995)
+    """
+    if int(looks) <= 1:
+        return policy
+    out = copy.deepcopy(policy)
+    g = out["general"]
+    g["fail_level"] = float(g["fail_level"]) / int(looks)
+    g["retrain_coverage"] = 1.0 - (1.0 - float(g["retrain_coverage"])) / int(looks)
+    return out
 
 
 def load_policy_file(path: str | Path) -> dict[str, Any]:

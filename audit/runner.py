@@ -21,7 +21,7 @@ from audit.case import AuditCase
 from audit.checks import CheckContext, registry
 from audit.cost import Meter, metered
 from audit.errors import BadInput
-from audit.policy import resolve_policy
+from audit.policy import resolve_policy, split_over_looks
 from audit.result_api import AuditResult
 from audit.results import CheckResult
 from audit.results_builder import (
@@ -82,6 +82,7 @@ def run_audit(
     mode: str = "model",
     progress: Callable[[str], None] | None = None,
     cache: OutputCache | None = None,
+    looks: int = 1,
 ) -> AuditResult:
     """Run every enabled check on ``case`` and return its results (results.json).
 
@@ -89,7 +90,8 @@ def run_audit(
     ----------
     case : AuditCase or path
         The validated case, or the path of a case file (loaded with
-        :func:`audit.case.load_case`, pickles and code not trusted).
+        :func:`audit.case.load_case`, pickles and code not trusted); a file with
+        ``[[requests]]`` is audited as a stream (:func:`audit.stream_runner.run_stream`).
     policy : dict, optional
         The gate policy (a ``--policy`` file) on top of the built-in defaults; the case
         file's ``[policy]`` may then only tighten it (see :func:`audit.policy.resolve_policy`).
@@ -99,6 +101,10 @@ def run_audit(
         Called with each check id before it runs.
     cache : OutputCache, optional
         Reuse outputs already computed (e.g. across several audits of one case).
+    looks : int
+        How many audits of one sequence this run is one of (a stream's steps): the kernel's
+        ``fail_level`` and ``1 - retrain_coverage`` are divided by it
+        (:func:`audit.policy.split_over_looks`, decision record 0016).
 
     Returns
     -------
@@ -115,10 +121,17 @@ def run_audit(
     """
     if isinstance(case, (str, os.PathLike)):
         from audit.case import load_case
+        from audit.stream import is_stream_file
 
+        if is_stream_file(case):  # [[requests]]: every step and the sequence (audit.stream_runner)
+            from audit.stream import load_stream_case
+            from audit.stream_runner import run_stream
+
+            return run_stream(load_stream_case(case), policy=policy, seed=seed, progress=progress)
         case = load_case(case)
     started = _now()
     pol, policy_sources = resolve_policy(case, policy)  # validated; the case may only tighten a gate
+    pol = split_over_looks(pol, looks)
     own_cache = cache is None
     if cache is None:
         cache = case.output_cache(pol["general"]["batch_size"])  # a TokenCache for a language model

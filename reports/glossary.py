@@ -204,6 +204,13 @@ TERMS: tuple[Term, ...] = (
        "models.", r"\bStudent-t\b|\bt_"),
     _t("Bonferroni", "A correction for testing several metrics at once: each fail band is widened so that all "
        "metrics of a check together rarely fail a genuine retrain.", r"\bBonferroni\b"),
+    _t("stream of deletion requests", "Requests served one after another, each unlearned on top of the model "
+       "left by the previous ones; every step is audited against models retrained without all rows removed "
+       "so far (the cumulative forget set).", r"\bstream of (?:deletion )?requests\b"),
+    _t("cumulative forget set", "In a stream: the rows of every request served so far, which the model after "
+       "that step must have forgotten.", r"\bcumulative forget set\b"),
+    _t("drift ratio", "In a stream: how far a metric's delta goes in the blocked direction, as a share of that "
+       "step's fail band (1 = at the fail band, above 1 = beyond it).", r"\bdrift ratios?\b"),
     _t("p-value", "The chance of seeing a difference at least this large if there were none; small means the "
        "difference is unlikely to be noise.", r"\bp-values?\b|\bp\b|\bp=|\bp<"),
     _t("Holm", "Holm's correction of p-values for testing many groups at once; it controls the chance of any "

@@ -14,7 +14,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-__all__ = ["render_figure", "roc_svg", "forest_svg", "histogram_svg"]
+__all__ = ["render_figure", "roc_svg", "forest_svg", "histogram_svg", "drift_svg"]
 
 W, H = 560, 340
 L, R, T, B = 64, 16, 28, 48  # margins: left, right, top, bottom
@@ -231,7 +231,47 @@ def histogram_svg(title: str, data: dict[str, Any]) -> Markup:
     return Markup("".join(parts))
 
 
-_KINDS = {"roc": roc_svg, "forest": forest_svg, "histogram": histogram_svg}
+def drift_svg(title: str, data: dict[str, Any]) -> Markup:
+    """A stream's drift: one metric's delta step by step against that step's retrain bands.
+
+    ``data["points"]``: ``{"step", "delta", "margin", "fail_margin", "status"}`` per step (a
+    results.json ``stream.drift`` series). The pass band (±margin) is shaded green, the fail
+    band (±fail_margin) drawn in red; a point is filled red where the step failed.
+    """
+    pts = [p for p in data.get("points") or [] if _finite(p.get("step")) and _finite(p.get("delta"))]
+    vals = [v for p in pts for v in (p["delta"], p.get("margin"), p.get("fail_margin")) if _finite(v)]
+    hi = max((abs(v) for v in vals), default=1.0) or 1.0
+    steps = [p["step"] for p in pts] or [1]
+    ax = _Axes((min(steps) - 0.5, max(steps) + 0.5), (-hi * 1.1, hi * 1.1))  # symmetric: bands are ±
+    parts = _frame(title, "request (step of the stream)", str(data.get("ylabel", "delta (unlearned − retrains)")))
+    parts += _xticks(ax, steps, [str(int(s)) for s in steps])
+    parts += _yticks(ax, _nice_ticks(ax.y0, ax.y1))
+    band = [p for p in pts if _finite(p.get("margin"))]
+    if band:
+        upper = [f"{_f(ax.px(p['step']))},{_f(ax.py(abs(p['margin'])))}" for p in band]
+        lower = [f"{_f(ax.px(p['step']))},{_f(ax.py(-abs(p['margin'])))}" for p in reversed(band)]
+        parts.append(f'<polygon points="{" ".join(upper + lower)}" fill="#2e8b57" fill-opacity="0.15">'
+                     "<title>pass band: where fresh retrains lie</title></polygon>")
+    fails = [p for p in pts if _finite(p.get("fail_margin"))]
+    for sign in (1, -1):
+        line = " ".join(f"{_f(ax.px(p['step']))},{_f(ax.py(sign * abs(p['fail_margin'])))}" for p in fails)
+        if line:
+            parts.append(f'<polyline points="{line}" fill="none" stroke="#d1495b" stroke-dasharray="4 3">'
+                         "<title>fail band</title></polyline>")
+    parts.append(f'<line x1="{L}" y1="{_f(ax.py(0))}" x2="{W - R}" y2="{_f(ax.py(0))}" stroke="#666"/>')
+    line = " ".join(f"{_f(ax.px(p['step']))},{_f(ax.py(p['delta']))}" for p in pts)
+    if line:
+        parts.append(f'<polyline points="{line}" fill="none" stroke="#1b6ca8" stroke-width="2"/>')
+    for p in pts:
+        col = "#d1495b" if p.get("status") == "fail" else "#1b6ca8"
+        parts.append(f'<circle cx="{_f(ax.px(p["step"]))}" cy="{_f(ax.py(p["delta"]))}" r="3.5" fill="{col}">'
+                     f'<title>step {int(p["step"])}: delta {_tick(p["delta"])}, {escape(str(p.get("status")))}'
+                     "</title></circle>")
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+_KINDS = {"roc": roc_svg, "forest": forest_svg, "histogram": histogram_svg, "drift": drift_svg}
 
 
 def render_figure(figure: dict[str, Any]) -> Markup:

@@ -155,3 +155,17 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture()
 def tiny_frame() -> pd.DataFrame:
     return _tiny_frame()
+
+
+@pytest.fixture(scope="session")
+def stream_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ``stream`` scenario with two requests (10 % of the training rows each), built once.
+
+    Trained 40 epochs (the scenario's default is 20): the original memorises enough that every
+    step has power, which the genuine-retrain known answer needs (a pass needs power).
+    """
+    from audit.scenarios.stream import build_stream
+
+    d = tmp_path_factory.mktemp("stream") / "stream"
+    build_stream(d, seed=0, n_requests=2, epochs=40)
+    return d

@@ -16,6 +16,7 @@ SCENARIOS: dict[str, str] = {
     "digits": "audit.scenarios.digits:build_digits",
     "accent": "audit.scenarios.accent:build_accent",
     "cv-ranking": "audit.scenarios.cv_ranking:build_cv_ranking",
+    "stream": "audit.scenarios.stream:build_stream",
 }
 
 

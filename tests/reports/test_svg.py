@@ -82,3 +82,18 @@ def test_forest_draws_at_most_the_cap_and_says_so() -> None:
     assert f"the {FOREST_MAX_ROWS} largest of {len(rows)} estimates; all are in results.json" in svg
     few = str(forest_svg("F", {"rows": rows[:5], "margin": 0.05}))
     assert few.count("<circle") == 5 and "largest of" not in few
+
+
+def test_drift_svg_is_escaped_deterministic_and_marks_failed_steps() -> None:
+    from xml.dom.minidom import parseString
+
+    from reports.svg import drift_svg
+
+    pts = [{"step": 1, "delta": 0.01, "margin": 0.05, "fail_margin": 0.1, "status": "pass"},
+           {"step": 2, "delta": 0.2, "margin": 0.04, "fail_margin": 0.08, "status": "fail"}]
+    a = str(drift_svg("<b>loss</b>", {"points": pts, "comparator": "two_sided"}))
+    assert a == str(drift_svg("<b>loss</b>", {"points": pts, "comparator": "two_sided"}))
+    parseString(a)  # well-formed
+    assert "<b>" not in a and "&lt;b&gt;" in a
+    assert a.count('fill="#d1495b"') == 1  # the failed step's point
+    assert str(drift_svg("empty", {"points": []})).endswith("</svg>")
