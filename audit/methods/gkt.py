@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audit.divergence import distillation_kl
 from audit.methods.base import Data
 from audit.methods.baselines import _module
 from audit.methods.unsir import forgotten_classes
@@ -68,12 +69,6 @@ def gated(teacher_logits: torch.Tensor, dropped: list[int], gate: float | None) 
         return torch.ones(len(teacher_logits), dtype=torch.bool)
     p = F.softmax(teacher_logits, dim=1)[:, dropped]
     return (p <= gate).all(dim=1)
-
-
-def _kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
-    """``D_KL(T || S)`` at a temperature, averaged over samples."""
-    return F.kl_div(F.log_softmax(student / temperature, dim=1), F.log_softmax(teacher / temperature, dim=1),
-                    reduction="batchmean", log_target=True)
 
 
 def _fresh(module: nn.Module, seed: int) -> nn.Module:
@@ -126,7 +121,7 @@ def gkt(
         for _ in range(int(generator_steps)):
             opt_g.zero_grad()
             x = gen(z)
-            (-_kl(student(x), teacher(x), temperature)).backward()
+            (-distillation_kl(student(x), teacher(x), temperature)).backward()
             opt_g.step()
         with torch.no_grad():
             x = gen(z)
@@ -137,7 +132,7 @@ def gkt(
             continue
         for _ in range(int(student_steps)):
             opt_s.zero_grad()
-            _kl(student(x[mask]), t[mask], temperature).backward()
+            distillation_kl(student(x[mask]), t[mask], temperature).backward()
             opt_s.step()
     out = TorchModule(student.eval())
     out.extra = {"gate_pass_rate": kept / max(seen, 1), "pseudo_samples": float(seen)}  # type: ignore[attr-defined]

@@ -34,13 +34,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from audit.divergence import gaussian_kl
 from audit.errors import BadInput
 from audit.methods.base import Data
 from audit.methods.bayes import (
     BayesLogReg,
     augment,
     base_draws,
-    gaussian_kl,
     log_likelihood,
     minimise,
     pack,
