@@ -36,7 +36,7 @@ import torch
 from audit import cluster
 from audit.adapters import load_model
 from audit.errors import BadInput
-from audit.recipes import MLP, Recipe, TorchModule
+from audit.recipes import MLP, Recipe, TorchModule, seeded_mlp
 from audit.shadows import train_mlp_ensemble_on_workers
 
 __all__ = ["MAX_TRAINED_REFERENCES", "SEED_FLOOR", "reference_seeds", "validate_reference_request",
@@ -119,7 +119,7 @@ def ensemble_modules(params: list[torch.Tensor]) -> list[MLP]:
     hidden = tuple(int(params[2 * j].shape[1]) for j in range(n_layers - 1))
     modules = []
     for k in range(params[0].shape[0]):
-        mod = MLP(n_features, n_classes, hidden)
+        mod = seeded_mlp(n_features, n_classes, hidden, 0)  # under the seeding lock; weights overwritten
         lins = [m for m in mod.net if isinstance(m, torch.nn.Linear)]
         with torch.no_grad():
             for j, lin in enumerate(lins):

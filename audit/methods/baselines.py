@@ -14,14 +14,14 @@ import copy
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
 from audit.errors import BadInput
 from audit.methods.base import Data, n_classes_of
 from audit.methods.linear import LogReg, newton_removal
-from audit.recipes import TorchModule, one_thread
+from audit.recipes import TorchModule, train_steps
 
+# train_steps is re-exported: the one training loop lives in audit.recipes
 __all__ = ["retrain", "noop", "finetune", "gradient_ascent", "random_labels", "newton", "train_steps"]
 
 
@@ -42,33 +42,6 @@ def _module(model: Any, method: str) -> nn.Module:
     if not isinstance(module, nn.Module):
         raise BadInput("method", f"{method!r} needs a torch model (TorchModule); got {type(model).__name__}")
     return copy.deepcopy(module)
-
-
-@one_thread()
-def train_steps(
-    module: nn.Module, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: float, seed: int,
-    batch_size: int = 64, ascent: bool = False, max_steps: int | None = None,
-) -> nn.Module:
-    """Adam on cross-entropy (or its negative when ``ascent``), deterministic minibatches."""
-    gen = torch.Generator().manual_seed(int(seed))
-    Xt = torch.as_tensor(np.asarray(X, dtype=np.float32))
-    yt = torch.as_tensor(np.asarray(y, dtype=np.int64))
-    opt = torch.optim.Adam(module.parameters(), lr=lr)
-    loss_fn = nn.CrossEntropyLoss()
-    sign = -1.0 if ascent else 1.0
-    steps = 0
-    module.train()
-    for _ in range(int(epochs)):
-        perm = torch.randperm(len(Xt), generator=gen)
-        for start in range(0, len(Xt), batch_size):
-            idx = perm[start : start + batch_size]
-            opt.zero_grad()
-            (sign * loss_fn(module(Xt[idx]), yt[idx])).backward()
-            opt.step()
-            steps += 1
-            if max_steps is not None and steps >= max_steps:
-                return module.eval()
-    return module.eval()
 
 
 def finetune(model: Any, forget: Data, retain: Data, recipe: Any, seed: int,

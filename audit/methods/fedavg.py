@@ -20,8 +20,7 @@ import torch
 
 from audit.errors import BadInput
 from audit.methods.base import Data
-from audit.methods.baselines import train_steps
-from audit.recipes import MLP
+from audit.recipes import MLP, seeded_mlp, train_steps
 
 __all__ = ["FedModel", "train_fedavg", "fedavg_retrain", "fedavg_recover", "find_client"]
 
@@ -82,8 +81,7 @@ def train_fedavg(
         raise BadInput("fedavg.clients", "need at least one client")
     clients = [(np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.int64)) for X, y in clients]
     ids = list(range(len(clients))) if client_ids is None else list(client_ids)
-    torch.manual_seed(int(seed))
-    module = MLP(clients[0][0].shape[1], n_classes, tuple(hidden))
+    module = seeded_mlp(clients[0][0].shape[1], n_classes, tuple(hidden), int(seed))
     params = {"rounds": rounds, "local_epochs": local_epochs, "lr": lr, "hidden": tuple(hidden),
               "batch_size": batch_size}
     _rounds(module, clients, ids, seed, rounds, 0, local_epochs, lr, batch_size)

@@ -36,7 +36,7 @@ from audit.divergence import distillation_kl
 from audit.methods.base import Data
 from audit.methods.baselines import _module
 from audit.methods.unsir import forgotten_classes
-from audit.recipes import TorchModule, one_thread
+from audit.recipes import TorchModule, one_thread, seeded
 
 __all__ = ["gkt", "Generator", "gated"]
 
@@ -73,10 +73,10 @@ def gated(teacher_logits: torch.Tensor, dropped: list[int], gate: float | None) 
 
 def _fresh(module: nn.Module, seed: int) -> nn.Module:
     student = copy.deepcopy(module)
-    torch.manual_seed(int(seed))
-    for layer in student.modules():
-        if hasattr(layer, "reset_parameters") and layer is not student:
-            layer.reset_parameters()
+    with seeded(seed):
+        for layer in student.modules():
+            if hasattr(layer, "reset_parameters") and layer is not student:
+                layer.reset_parameters()
     for p in student.parameters():
         p.requires_grad_(True)
     return student.train()
@@ -110,8 +110,8 @@ def gkt(
     dropped = forgotten_classes(forget, retain)
     n_features = int(next(teacher.parameters()).shape[1])
     student = _fresh(teacher, seed)
-    torch.manual_seed(int(seed) + 1)
-    gen = Generator(z_dim, n_features)
+    with seeded(int(seed) + 1):
+        gen = Generator(z_dim, n_features)
     opt_g = torch.optim.Adam(gen.parameters(), lr=generator_lr)
     opt_s = torch.optim.Adam(student.parameters(), lr=student_lr)
     rng = torch.Generator().manual_seed(int(seed) + 2)

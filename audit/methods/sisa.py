@@ -21,8 +21,7 @@ import torch
 
 from audit.errors import BadInput
 from audit.methods.base import Data
-from audit.methods.baselines import train_steps
-from audit.recipes import MLP
+from audit.recipes import MLP, seeded_mlp, train_steps
 
 __all__ = ["Sisa", "train_sisa", "train_shard", "sisa_unlearn"]
 
@@ -84,8 +83,7 @@ def train_shard(
 
     Returns the shard model and the checkpoints of slices ``start..`` (one per slice).
     """
-    torch.manual_seed(_slice_seed(seed, shard, 10_000))
-    module = MLP(X.shape[1], n_classes, tuple(hidden))
+    module = seeded_mlp(X.shape[1], n_classes, tuple(hidden), _slice_seed(seed, shard, 10_000))
     if start > 0:
         if state is None:
             raise BadInput("sisa.state", "resuming after slice 0 needs that slice's checkpoint")

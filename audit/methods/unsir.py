@@ -19,7 +19,7 @@ it knows only which class(es) to drop and holds (a subset of) the retained data.
 3. **Repair** (one epoch, a lower learning rate): train on the retained subset only.
 
 Both training steps use the suite's one minibatch trainer
-(:func:`audit.methods.baselines.train_steps`); only the noise (not the network) is
+(:func:`audit.recipes.train_steps`); only the noise (not the network) is
 optimised in step 1.
 """
 
@@ -33,8 +33,8 @@ from torch import nn
 
 from audit.errors import BadInput
 from audit.methods.base import Data, n_classes_of
-from audit.methods.baselines import _module, train_steps
-from audit.recipes import TorchModule, one_thread
+from audit.methods.baselines import _module
+from audit.recipes import TorchModule, one_thread, train_steps
 
 __all__ = ["unsir", "error_maximising_noise", "forgotten_classes"]
 

@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from sklearn.datasets import load_digits
 
-from audit.recipes import MLP, one_thread, train_mlp
+from audit.recipes import MLP, train_mlp, train_steps
 
 __all__ = ["build_digits", "digits_frame", "MLP_PARAMS"]
 
@@ -50,21 +50,8 @@ def digits_frame(seed: int = 0) -> pd.DataFrame:
     return df
 
 
-@one_thread()
 def _finetune(model: MLP, X: np.ndarray, y: np.ndarray, seed: int, epochs: int) -> MLP:
-    gen = torch.Generator().manual_seed(seed)
-    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    model.train()
-    for _ in range(epochs):
-        perm = torch.randperm(len(Xt), generator=gen)
-        for s in range(0, len(Xt), 32):
-            idx = perm[s : s + 32]
-            opt.zero_grad()
-            loss_fn(model(Xt[idx]), yt[idx]).backward()
-            opt.step()
-    return model.eval()
+    return train_steps(model, X, y, epochs=epochs, lr=1e-3, seed=seed, batch_size=32)
 
 
 def _save(model: MLP, path: Path) -> None:
