@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import stats as sps
-from sklearn.metrics import roc_auc_score
 
 from attacks.challenge import challenge_estimate
 from attacks.lira import ulira
+from attacks.metrics import auc
 from audit.results import Metric
 
 __all__ = [
@@ -92,7 +92,7 @@ def per_seed_auc(score_u: np.ndarray, score_r: np.ndarray) -> np.ndarray:
     """AUC of ``U_i``'s row scores (positive) against ``R_i``'s (negative), one per seed."""
     su, sr = np.asarray(score_u, np.float64), np.asarray(score_r, np.float64)
     labels = np.r_[np.ones(su.shape[1]), np.zeros(sr.shape[1])]
-    return np.array([roc_auc_score(labels, np.r_[su[i], sr[i]]) for i in range(len(su))])
+    return np.array([auc(np.r_[su[i], sr[i]], labels) for i in range(len(su))])
 
 
 def _loso_auc(phi_u: np.ndarray, phi_r: np.ndarray) -> float:
