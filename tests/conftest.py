@@ -155,3 +155,24 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture()
 def tiny_frame() -> pd.DataFrame:
     return _tiny_frame()
+
+
+@pytest.fixture(scope="session")
+def known_answer_cell(tmp_path_factory: pytest.TempPathFactory):
+    """``known_answer_cell(dataset, family, kind, seed)``: a calibration cell with its ``retrain`` and
+    ``reexported_noop`` variants, trained once per session and shared by every test file that uses
+    it (``test_known_answers_seeds``, ``test_check_template``). Read-only for tests."""
+    from functools import cache
+
+    from audit.calibration.grid import quick_grid
+    from audit.calibration.variants import build_cell
+
+    root = tmp_path_factory.mktemp("known-answer-cells")
+
+    @cache
+    def build(dataset: str, family: str, kind: str, seed: int):
+        cell = next(c for c in quick_grid(seeds=seed + 1)
+                    if (c.dataset, c.family, c.kind, c.seed) == (dataset, family, kind, seed))
+        return build_cell(cell, root / f"{dataset}-{family}-{kind}-{seed}", variants=("retrain", "reexported_noop"))
+
+    return build
