@@ -69,7 +69,22 @@ FORMATS = {"json": "results.json", "html": "report.html", "md": "report.md", "ju
 
 
 def dump_results(results: dict[str, Any]) -> str:
-    """Canonical text of results.json (sorted keys, 2-space indent, trailing newline)."""
+    """Canonical text of results.json (sorted keys, 2-space indent, trailing newline).
+
+    Parameters
+    ----------
+    results : dict
+        The results dict.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> dump_results({"verdict": "pass"})
+    '{\\n  "verdict": "pass"\\n}\\n'
+    """
     return canonical_json(results)
 
 
