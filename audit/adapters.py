@@ -44,11 +44,31 @@ class ModelAdapter(Protocol):
     format: str
     sha256: str | None
 
-    def predict_logits(self, X: np.ndarray) -> np.ndarray: ...
+    def predict_logits(self, X: np.ndarray) -> np.ndarray:
+        """Scores of every row: logits or log-probabilities (a regressor: its predictions).
+
+        Parameters
+        ----------
+        X : ndarray or DataFrame, shape (n, features)
+            Inputs (a DataFrame for a model that takes its features by name).
+
+        Returns
+        -------
+        ndarray, shape (n, classes)
+            Logits or log-probabilities (a regressor: its predictions, ``[n, 1]``).
+        """
+        ...
 
 
 class CallableModel:
     """Adapter over any Python callable ``f(X) -> logits`` (or an object with ``predict_logits``).
+
+    Parameters
+    ----------
+    fn : callable or object
+        ``fn(X) -> [n, classes]``, or an object with ``predict_logits`` (and maybe ``parameters``).
+    sha256 : str, optional
+        Digest of the file it came from (default: ``fn.sha256`` if any).
 
     Examples
     --------
@@ -65,9 +85,28 @@ class CallableModel:
         self.sha256 = sha256 or getattr(fn, "sha256", None)
 
     def predict_logits(self, X: np.ndarray) -> np.ndarray:
+        """``fn(X)`` (or ``fn.predict_logits(X)``) as a float64 array.
+
+        Parameters
+        ----------
+        X : ndarray or DataFrame, shape (n, features)
+            Inputs (a DataFrame for a model that takes its features by name).
+
+        Returns
+        -------
+        ndarray, shape (n, classes)
+            Logits or log-probabilities (a regressor: its predictions, ``[n, 1]``).
+        """
         return np.asarray(self._fn(X), dtype=np.float64)
 
     def parameters(self) -> dict[str, np.ndarray] | None:
+        """The wrapped object's ``parameters()``, if it has one.
+
+        Returns
+        -------
+        dict of str to ndarray or None
+            The model's parameters by name, float64 copies (None when it exposes none).
+        """
         getter = getattr(self._obj, "parameters", None)
         return getter() if callable(getter) else None
 
@@ -208,6 +247,13 @@ class WidenedClasses:
     is ``log(1e-12)``. Digest, format and file stay the wrapped model's; ``parameters()`` is
     the wrapped model's own.
 
+    Parameters
+    ----------
+    inner : adapter
+        A classifier with a ``classes`` attribute (the labels it knows, a subset of ``classes``).
+    classes : ndarray
+        The case's full class list.
+
     Examples
     --------
     >>> inner = CallableModel(lambda X: np.zeros((len(X), 2)), "m")
@@ -229,6 +275,18 @@ class WidenedClasses:
         self.source_path = getattr(inner, "source_path", None)
 
     def predict_logits(self, X: np.ndarray) -> np.ndarray:
+        """The inner model's log-probabilities, ``log(1e-12)`` for the classes it never saw.
+
+        Parameters
+        ----------
+        X : ndarray or DataFrame, shape (n, features)
+            Inputs (a DataFrame for a model that takes its features by name).
+
+        Returns
+        -------
+        ndarray, shape (n, classes)
+            Logits or log-probabilities (a regressor: its predictions, ``[n, 1]``).
+        """
         from scipy.special import log_softmax
 
         inner = log_softmax(np.asarray(self.inner.predict_logits(X), dtype=np.float64), axis=1)
@@ -237,5 +295,12 @@ class WidenedClasses:
         return out
 
     def parameters(self) -> dict[str, np.ndarray] | None:
+        """The wrapped model's parameters.
+
+        Returns
+        -------
+        dict of str to ndarray or None
+            The model's parameters by name, float64 copies (None when it exposes none).
+        """
         getter = getattr(self.inner, "parameters", None)
         return getter() if callable(getter) else None

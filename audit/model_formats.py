@@ -113,6 +113,18 @@ class OnnxModel:
         return {n: _onnx_column(c, self._input_types[n]) for n, c in zip(self.input_names, cols, strict=True)}
 
     def predict_logits(self, X: Any) -> np.ndarray:
+        """The first 2-D float output (probabilities as their logs; a 1-D output as one column).
+
+        Parameters
+        ----------
+        X : ndarray or DataFrame, shape (n, features)
+            Inputs (a DataFrame for a model that takes its features by name).
+
+        Returns
+        -------
+        ndarray, shape (n, classes)
+            Logits or log-probabilities (a regressor: its predictions, ``[n, 1]``).
+        """
         outs = self._session.run(None, self._feed(X))
         for out in outs:
             arr = np.asarray(out) if not isinstance(out, list) else None
@@ -126,6 +138,13 @@ class OnnxModel:
         raise BadInput("models", f"{self._path.name}: no 2-D float output among {self._outputs}")
 
     def parameters(self) -> dict[str, np.ndarray]:
+        """The float initializers of the graph, by name.
+
+        Returns
+        -------
+        dict of str to ndarray or None
+            The model's parameters by name, float64 copies (None when it exposes none).
+        """
         import onnx
         from onnx import numpy_helper
 

@@ -50,6 +50,18 @@ class MLP(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (n, features)
+            Inputs.
+
+        Returns
+        -------
+        torch.Tensor, shape (n, classes)
+            Logits.
+        """
         return self.net(x)
 
 
@@ -267,7 +279,15 @@ def train_mlp(
 
 
 class TorchModule:
-    """Adapter over an in-memory ``torch.nn.Module`` returning logits."""
+    """Adapter over an in-memory ``torch.nn.Module`` returning logits.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        A network returning logits (set to eval mode).
+    sha256 : str, optional
+        Digest of the file it was loaded from.
+    """
 
     format = "torch-module"
 
@@ -276,11 +296,30 @@ class TorchModule:
         self.sha256 = sha256
 
     def predict_logits(self, X: np.ndarray) -> np.ndarray:
+        """The module's outputs on ``X`` (float32 in, float64 out, no gradients).
+
+        Parameters
+        ----------
+        X : ndarray or DataFrame, shape (n, features)
+            Inputs (a DataFrame for a model that takes its features by name).
+
+        Returns
+        -------
+        ndarray, shape (n, classes)
+            Logits or log-probabilities (a regressor: its predictions, ``[n, 1]``).
+        """
         with torch.no_grad():
             out = self.module(torch.from_numpy(np.array(X, dtype=np.float32)))
         return out.double().numpy()
 
     def parameters(self) -> dict[str, np.ndarray]:
+        """The module's state dict as float64 arrays.
+
+        Returns
+        -------
+        dict of str to ndarray or None
+            The model's parameters by name, float64 copies (None when it exposes none).
+        """
         return {k: v.detach().double().numpy().copy() for k, v in self.module.state_dict().items()}
 
 
@@ -290,6 +329,13 @@ class SklearnModel:
     A regressor (``sklearn.base.is_regressor``, or an estimator with ``predict`` but neither
     ``predict_proba`` nor ``decision_function``) returns its predictions as one column
     ``[n, 1]``; ``task`` says which it is.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A fitted scikit-learn classifier, regressor or pipeline.
+    sha256 : str, optional
+        Digest of the file it was loaded from.
 
     Examples
     --------
@@ -308,6 +354,18 @@ class SklearnModel:
         self.classes = getattr(estimator, "classes_", None) if self.task == "classification" else None
 
     def predict_logits(self, X: np.ndarray) -> np.ndarray:
+        """Log of ``predict_proba`` (or the decision function; a regressor: ``predict``, one column).
+
+        Parameters
+        ----------
+        X : ndarray or DataFrame, shape (n, features)
+            Inputs (a DataFrame for a model that takes its features by name).
+
+        Returns
+        -------
+        ndarray, shape (n, classes)
+            Logits or log-probabilities (a regressor: its predictions, ``[n, 1]``).
+        """
         est = self.estimator
         if self.task == "regression":
             return np.asarray(est.predict(X), dtype=np.float64).reshape(len(X), -1)
@@ -320,6 +378,13 @@ class SklearnModel:
         return d
 
     def parameters(self) -> dict[str, np.ndarray]:
+        """Coefficients and intercepts of the (last step's) estimator.
+
+        Returns
+        -------
+        dict of str to ndarray or None
+            The model's parameters by name, float64 copies (None when it exposes none).
+        """
         est = self.estimator
         steps = getattr(est, "steps", None)
         if steps:
@@ -337,6 +402,17 @@ class SklearnModel:
 def sklearn_task(estimator: Any) -> str:
     """``"regression"`` or ``"classification"`` for a scikit-learn estimator (or pipeline).
 
+    Parameters
+    ----------
+    estimator : estimator
+        A scikit-learn estimator or pipeline.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
     >>> from sklearn.linear_model import LogisticRegression, Ridge
     >>> sklearn_task(Ridge()), sklearn_task(LogisticRegression())
     ('regression', 'classification')
@@ -352,13 +428,41 @@ def sklearn_task(estimator: Any) -> str:
 
 @dataclass
 class Recipe:
-    """A named way to train a model: ``fit(X, y, n_classes, seed) -> adapter``."""
+    """A named way to train a model: ``fit(X, y, n_classes, seed) -> adapter``.
+
+    Parameters
+    ----------
+    name : str
+        The recipe spec (``torch-mlp``, ``sklearn``, ``bayes-logreg`` or ``pkg.mod:function``).
+    fit_fn : callable
+        ``fit_fn(X, y, n_classes, seed, **params) -> adapter``.
+    params : dict
+        The case's ``[training] params``.
+    """
 
     name: str
     fit_fn: Callable[..., Any]
     params: dict[str, Any] = field(default_factory=dict)
 
     def fit(self, X: np.ndarray, y: np.ndarray, n_classes: int, seed: int) -> Any:
+        """Train a model on ``(X, y)`` with ``seed``.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n, features)
+            Training inputs.
+        y : ndarray, shape (n,)
+            Labels (or targets).
+        n_classes : int
+            Number of classes of the case.
+        seed : int
+            Training seed.
+
+        Returns
+        -------
+        adapter
+            The trained model (``predict_logits``).
+        """
         return self.fit_fn(X, y, n_classes, seed, **self.params)
 
 
@@ -395,6 +499,15 @@ def get_recipe(spec: str, params: dict[str, Any] | None = None, original: Any = 
         Keyword arguments passed to the training function.
     original : adapter, optional
         The original model; ``sklearn`` clones its estimator.
+
+    Returns
+    -------
+    Recipe
+
+    Examples
+    --------
+    >>> get_recipe("torch-mlp", {"epochs": 2}).params
+    {'epochs': 2}
     """
     params = dict(params or {})
     if spec == "torch-mlp":

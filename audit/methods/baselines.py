@@ -26,14 +26,48 @@ __all__ = ["retrain", "noop", "finetune", "gradient_ascent", "random_labels", "n
 
 
 def retrain(model: Any, forget: Data, retain: Data, recipe: Any, seed: int) -> Any:
-    """Exact unlearning: the recipe trained from scratch on the retain set."""
+    """Exact unlearning: the recipe trained from scratch on the retain set.
+
+    Parameters
+    ----------
+    model : adapter
+        The original model.
+    forget, retain : (X, y)
+        The rows to forget and the rows kept.
+    recipe : Recipe or None
+        The case's training recipe.
+    seed : int
+        Seed of the method's randomness.
+
+    Returns
+    -------
+    adapter
+        ``recipe.fit`` on the retain rows.
+    """
     if recipe is None:
         raise BadInput("training.recipe", "exact retrain needs a training recipe")
     return recipe.fit(retain[0], retain[1], n_classes_of(model, retain[0]), seed)
 
 
 def noop(model: Any, forget: Data, retain: Data, recipe: Any, seed: int) -> Any:
-    """The control that forgets nothing: returns the original unchanged."""
+    """The control that forgets nothing: returns the original unchanged.
+
+    Parameters
+    ----------
+    model : adapter
+        The original model.
+    forget, retain : (X, y)
+        The rows to forget and the rows kept.
+    recipe : Recipe or None
+        The case's training recipe.
+    seed : int
+        Seed of the method's randomness.
+
+    Returns
+    -------
+    adapter
+        ``model`` itself.
+    """
     return model
 
 
@@ -46,20 +80,80 @@ def _module(model: Any, method: str) -> nn.Module:
 
 def finetune(model: Any, forget: Data, retain: Data, recipe: Any, seed: int,
              epochs: int = 5, lr: float = 1e-3) -> TorchModule:
-    """Fine-tune the original on the retain set for a few epochs."""
+    """Fine-tune the original on the retain set for a few epochs.
+
+    Parameters
+    ----------
+    model : adapter
+        The original model.
+    forget, retain : (X, y)
+        The rows to forget and the rows kept.
+    recipe : Recipe or None
+        The case's training recipe.
+    seed : int
+        Seed of the method's randomness.
+    epochs : int
+        Epochs over the retain rows.
+    lr : float
+        Adam's learning rate.
+
+    Returns
+    -------
+    TorchModule
+    """
     return TorchModule(train_steps(_module(model, "finetune"), *retain, epochs=epochs, lr=lr, seed=seed))
 
 
 def gradient_ascent(model: Any, forget: Data, retain: Data, recipe: Any, seed: int,
                     steps: int = 5, lr: float = 5e-4) -> TorchModule:
-    """Gradient ascent on the forget set's cross-entropy for a few steps (easily overshoots)."""
+    """Gradient ascent on the forget set's cross-entropy for a few steps (easily overshoots).
+
+    Parameters
+    ----------
+    model : adapter
+        The original model.
+    forget, retain : (X, y)
+        The rows to forget and the rows kept.
+    recipe : Recipe or None
+        The case's training recipe.
+    seed : int
+        Seed of the method's randomness.
+    steps : int
+        Minibatch steps of ascent.
+    lr : float
+        Adam's learning rate.
+
+    Returns
+    -------
+    TorchModule
+    """
     return TorchModule(train_steps(_module(model, "gradient_ascent"), *forget, epochs=steps, lr=lr,
                                    seed=seed, ascent=True, max_steps=steps))
 
 
 def random_labels(model: Any, forget: Data, retain: Data, recipe: Any, seed: int,
                   epochs: int = 3, lr: float = 1e-3) -> TorchModule:
-    """Relabel the forget rows at random (never their true label) and train on them with retain."""
+    """Relabel the forget rows at random (never their true label) and train on them with retain.
+
+    Parameters
+    ----------
+    model : adapter
+        The original model.
+    forget, retain : (X, y)
+        The rows to forget and the rows kept.
+    recipe : Recipe or None
+        The case's training recipe.
+    seed : int
+        Seed of the method's randomness.
+    epochs : int
+        Epochs over the relabelled forget rows and the retain rows.
+    lr : float
+        Adam's learning rate.
+
+    Returns
+    -------
+    TorchModule
+    """
     module = _module(model, "random_labels")
     k = n_classes_of(model, forget[0])
     rng = np.random.default_rng(seed)
@@ -70,7 +164,23 @@ def random_labels(model: Any, forget: Data, retain: Data, recipe: Any, seed: int
 
 
 def newton(model: Any, forget: Data, retain: Data, recipe: Any, seed: int) -> LogReg:
-    """Guo 2020 certified removal (one Newton step on the retained objective)."""
+    """Guo 2020 certified removal (one Newton step on the retained objective).
+
+    Parameters
+    ----------
+    model : adapter
+        The original model.
+    forget, retain : (X, y)
+        The rows to forget and the rows kept.
+    recipe : Recipe or None
+        The case's training recipe.
+    seed : int
+        Seed of the method's randomness.
+
+    Returns
+    -------
+    LogReg
+    """
     if not isinstance(model, LogReg):
         raise BadInput("method", f"'newton' needs an L2 logistic model (LogReg); got {type(model).__name__}")
     return newton_removal(model, retain[0], retain[1])

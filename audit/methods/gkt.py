@@ -42,7 +42,17 @@ __all__ = ["gkt", "Generator", "gated"]
 
 
 class Generator(nn.Module):
-    """``z -> x``: Linear - BatchNorm - LeakyReLU - Linear - BatchNorm (affine)."""
+    """``z -> x``: Linear - BatchNorm - LeakyReLU - Linear - BatchNorm (affine).
+
+    Parameters
+    ----------
+    z_dim : int
+        Width of the noise input.
+    n_features : int
+        Width of the pseudo-samples.
+    hidden : int
+        Hidden width.
+    """
 
     def __init__(self, z_dim: int, n_features: int, hidden: int = 128) -> None:
         super().__init__()
@@ -50,6 +60,17 @@ class Generator(nn.Module):
                                  nn.Linear(hidden, n_features), nn.BatchNorm1d(n_features))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Pseudo-samples from noise.
+
+        Parameters
+        ----------
+        z : torch.Tensor, shape (n, z_dim)
+            Noise.
+
+        Returns
+        -------
+        torch.Tensor, shape (n, n_features)
+        """
         return self.net(z)
 
 
@@ -58,6 +79,19 @@ def gated(teacher_logits: torch.Tensor, dropped: list[int], gate: float | None) 
 
     A sample passes when the teacher gives each dropped class a probability of at most
     ``gate``; ``gate = None`` lets everything through (no gate).
+
+    Parameters
+    ----------
+    teacher_logits : torch.Tensor, shape (n, classes)
+        The teacher's logits on the pseudo-samples.
+    dropped : list of int
+        Classes to forget.
+    gate : float or None
+        Largest allowed teacher probability of a dropped class.
+
+    Returns
+    -------
+    torch.Tensor of bool, shape (n,)
 
     Examples
     --------
@@ -92,6 +126,32 @@ def gkt(
     """Zero-shot unlearning by gated knowledge transfer (Chundawat et al. 2023).
 
     Reads the forget *labels* only (which class to drop) and no row of ``retain``.
+
+    Parameters
+    ----------
+    model : adapter
+        The original model.
+    forget, retain : (X, y)
+        The rows to forget and the rows kept.
+    recipe : Recipe or None
+        The case's training recipe.
+    seed : int
+        Seed of the method's randomness.
+    iterations, generator_steps, student_steps : int
+        Outer iterations and the steps of each player per iteration.
+    batch_size, z_dim : int
+        Pseudo-samples per iteration and noise width.
+    gate : float or None
+        The band-pass gate (None: no gate, the broken variant).
+    temperature : float
+        Softmax temperature of the KL.
+    generator_lr, student_lr : float
+        Adam's learning rates.
+
+    Returns
+    -------
+    TorchModule
+        ``extra``: the gate's pass rate and the pseudo-samples seen.
 
     Examples
     --------

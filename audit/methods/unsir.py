@@ -45,6 +45,15 @@ def forgotten_classes(forget: Data, retain: Data) -> list[int]:
     Only the forget *labels* are read (zero-glance: never the features). A forget set
     that is not a whole class is bad input for a class-removal method.
 
+    Parameters
+    ----------
+    forget, retain : (X, y)
+        The forget and the retained rows.
+
+    Returns
+    -------
+    list of int
+
     Examples
     --------
     >>> X = np.zeros((6, 2), dtype="float32")
@@ -68,6 +77,25 @@ def error_maximising_noise(
     Minimises ``-CE(module(N), cls) + reg * mean_i ||N_i||_2`` over ``N`` (Adam on the
     noise only; the network's weights do not move). ``steps = 0`` returns the random
     starting noise: the broken variant whose noise does not maximise anything.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The trained network (frozen here).
+    cls : int
+        The class to forget.
+    n_features : int
+        Width of a noise row.
+    n_noise, steps : int
+        Noise rows and Adam steps.
+    lr, reg : float
+        Learning rate and the norm penalty ``lambda``.
+    seed : int
+        Seed of the starting noise.
+
+    Returns
+    -------
+    ndarray, shape (n_noise, n_features), float32
 
     Examples
     --------

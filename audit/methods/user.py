@@ -45,6 +45,17 @@ class MethodSpec:
 
     ``fn(model, forget, retain, recipe, seed)`` is the built-ins' calling convention
     (:mod:`audit.methods.base`); a user callable is wrapped into it.
+
+    Parameters
+    ----------
+    name : str
+        The method's name in the audit.
+    fn : callable
+        The method in the built-ins' convention.
+    source : str
+        ``builtin``, ``extension`` or ``user``.
+    import_path : str, optional
+        ``pkg.mod:function`` of a user's method.
     """
 
     name: str
@@ -73,6 +84,20 @@ class MethodSpec:
 
 def split_specs(values: list[str]) -> list[str]:
     """Flatten repeated / comma-separated ``--method`` values, keeping order, dropping blanks.
+
+    Parameters
+    ----------
+    values : list of str
+        The ``--method`` values.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> split_specs(["retrain,noop", " ", "sisa"])
+    ['retrain', 'noop', 'sisa']
 
     >>> split_specs(["retrain,noop", " pkg.mod:fn ", "noop"])
     ['retrain', 'noop', 'pkg.mod:fn']
