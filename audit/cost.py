@@ -25,7 +25,15 @@ _ACTIVE: ContextVar[Meter | None] = ContextVar("unlearn_audit_meter", default=No
 
 @dataclass
 class Meter:
-    """Counts and wall time of one unit of work (one check)."""
+    """Counts and wall time of one unit of work (one check).
+
+    Parameters
+    ----------
+    counts : Counter
+        Work done by kind (forward passes, bootstrap resamples, attack models).
+    seconds : float
+        Wall time.
+    """
 
     counts: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
@@ -47,6 +55,19 @@ class Meter:
 def tally(kind: str, n: float = 1) -> None:
     """Add ``n`` to counter ``kind`` of the active meter (no-op without one).
 
+    Parameters
+    ----------
+    kind : str
+        The counter.
+    n : float
+        Amount added.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
     >>> with metered() as m:
     ...     tally("bootstrap_resamples", 1000)
     ...     tally("bootstrap_resamples", 1000)

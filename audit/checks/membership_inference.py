@@ -122,6 +122,20 @@ def matched_test_weights(y_forget: np.ndarray, y_test: np.ndarray) -> tuple[np.n
     Returns ``(weights over test rows, mask of forget rows kept)``: forget rows whose label
     has no test row cannot be matched and are dropped.
 
+    Parameters
+    ----------
+    y_forget : ndarray
+        Stratum (label) of every forget row.
+    y_test : ndarray
+        Stratum of every test row.
+
+    Returns
+    -------
+    weights : ndarray
+    keep : ndarray of bool
+
+    Examples
+    --------
     >>> w, keep = matched_test_weights(np.array([0, 0, 1]), np.array([0, 1, 1, 1]))
     >>> w.round(3).tolist(), keep.tolist()
     ([2.667, 0.444, 0.444, 0.444], [True, True, True])
@@ -190,7 +204,19 @@ def _finding(m: Metric) -> Finding | None:
 
 
 def run(ctx: CheckContext) -> CheckResult:
-    """Population membership attacks on forget vs test under U, each R and O."""
+    """Population membership attacks on forget vs test under U, each R and O.
+
+    Parameters
+    ----------
+    ctx : CheckContext
+        The case, the output cache, this check's policy and its seeded rng.
+
+    Returns
+    -------
+    CheckResult
+        Gated metrics decided by the kernel (:func:`audit.checks._paired.finish`), findings,
+        tables and figures.
+    """
     pol = ctx.policy
     attacks = list(pol["attacks"])
     missing: list[str] = []

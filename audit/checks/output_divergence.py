@@ -113,7 +113,19 @@ def _run_regression(ctx: CheckContext) -> CheckResult:
 
 
 def run(ctx: CheckContext) -> CheckResult:
-    """Compare U-vs-R divergences with the retrain-to-retrain distribution on every split."""
+    """Compare U-vs-R divergences with the retrain-to-retrain distribution on every split.
+
+    Parameters
+    ----------
+    ctx : CheckContext
+        The case, the output cache, this check's policy and its seeded rng.
+
+    Returns
+    -------
+    CheckResult
+        Gated metrics decided by the kernel (:func:`audit.checks._paired.finish`), findings,
+        tables and figures.
+    """
     if ctx.cache.task == "regression":
         return _run_regression(ctx)
     pol = ctx.policy

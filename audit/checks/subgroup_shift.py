@@ -158,7 +158,19 @@ def _status_and_words(harm: list[Finding], tests: list[GroupTest], verdict: str,
 
 
 def run(ctx: CheckContext) -> CheckResult:
-    """Per-group deltas and slice discovery of U against the retrained references."""
+    """Per-group deltas and slice discovery of U against the retrained references.
+
+    Parameters
+    ----------
+    ctx : CheckContext
+        The case, the output cache, this check's policy and its seeded rng.
+
+    Returns
+    -------
+    CheckResult
+        Gated metrics decided by the kernel (:func:`audit.checks._paired.finish`), findings,
+        tables and figures.
+    """
     pol, case = ctx.policy, ctx.case
     regression = ctx.cache.task == "regression"
     binary = int(case.n_classes) == 2 and not regression
