@@ -146,5 +146,15 @@ def methods_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``methods`` command to ``app``."""
+    """Add the ``methods`` command to ``app``.
+
+    Parameters
+    ----------
+    app : typer.Typer
+        The CLI.
+
+    Returns
+    -------
+    None
+    """
     app.command("methods")(methods_command)

@@ -71,6 +71,17 @@ def read_table(path: Path, limits: Mapping[str, int] | None = None) -> pd.DataFr
     NPZ: every 1-D array becomes a column of that name; a 2-D array ``name`` becomes
     columns ``name[0]``, ``name[1]``, ... ``limits`` (default :func:`audit.limits.limits_of`)
     are checked on the file's size and decompressed size before it is parsed.
+
+    Parameters
+    ----------
+    path : Path
+        The data file.
+    limits : mapping, optional
+        Data limits.
+
+    Returns
+    -------
+    DataFrame
     """
     if not path.is_file():
         raise BadInput("data.path", f"file not found: {path}")
@@ -111,7 +122,23 @@ def read_table(path: Path, limits: Mapping[str, int] | None = None) -> pd.DataFr
 
 
 def frame_sha256(df: pd.DataFrame) -> str:
-    """Content hash of a DataFrame (column names, dtypes and values, order-sensitive)."""
+    """Content hash of a DataFrame (column names, dtypes and values, order-sensitive).
+
+    Parameters
+    ----------
+    df : DataFrame
+        A table.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame_sha256(pd.DataFrame({"a": [1]})) == frame_sha256(pd.DataFrame({"a": [1]}))
+    True
+    """
     h = hashlib.sha256()
     h.update(repr([(str(c), str(t)) for c, t in df.dtypes.items()]).encode())
     h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
@@ -138,6 +165,25 @@ def validate_table(
     them the models use, and their values, are settled once the models are known
     (:func:`audit.features.resolve_features`, :func:`check_feature_values`).
     Limits (rows, columns, group values) are checked against ``limits``.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table.
+    label, split : str
+        Column roles.
+    groups : list of str
+        Group columns.
+    id_col : str or None
+        Row-id column.
+    features : list of str, optional
+        Declared features.
+    limits : mapping, optional
+        Data limits.
+
+    Returns
+    -------
+    list of str
     """
     limits = limits or limits_of()
     if len(df) == 0:
@@ -198,6 +244,17 @@ def _check_ids(df: pd.DataFrame, split: str, id_col: str) -> None:
 
 def check_feature_values(df: pd.DataFrame, features: list[str]) -> None:
     """Refuse NaN/inf in numeric feature columns and missing values in the others.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table.
+    features : list of str
+        Feature columns.
+
+    Returns
+    -------
+    None
 
     Examples
     --------
