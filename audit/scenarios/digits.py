@@ -31,7 +31,22 @@ _TEST_FRACTION = 0.3
 
 
 def digits_frame(seed: int = 0) -> pd.DataFrame:
-    """The digits table with a ``split`` column (forget / retain / test) and an ``id``."""
+    """The digits table with a ``split`` column (forget / retain / test) and an ``id``.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the split.
+
+    Returns
+    -------
+    DataFrame
+
+    Examples
+    --------
+    >>> sorted(digits_frame(0)["split"].unique())
+    ['forget', 'retain', 'test']
+    """
     ds = load_digits()
     X = ds.data.astype(np.float32) / 16.0
     rng = np.random.default_rng(seed)
@@ -61,6 +76,18 @@ def _save(model: MLP, path: Path) -> None:
 
 def build_digits(out_dir: Path, seed: int = 0) -> Path:
     """Write the digits case (data.parquet, TorchScript models, case.toml); return case.toml.
+
+    Parameters
+    ----------
+    out_dir : Path
+        Where the case is written.
+    seed : int
+        The scenario's seed.
+
+    Returns
+    -------
+    Path
+        The case file.
 
     Examples
     --------

@@ -17,6 +17,19 @@ def rates(y: np.ndarray, pred: np.ndarray, loss: np.ndarray | None = None) -> di
 
     Undefined rates (no rows, no positives, no negatives) are ``nan``.
 
+    Parameters
+    ----------
+    y, pred : ndarray
+        Labels and predictions.
+    loss : ndarray, optional
+        Per-row losses.
+
+    Returns
+    -------
+    dict of str to float
+
+    Examples
+    --------
     >>> rates(np.array([1, 1, 0, 0]), np.array([1, 0, 0, 1]))["fnr"]
     0.5
     """
