@@ -269,6 +269,11 @@ def matched_auc(
         Stratum label of every member / non-member row (e.g. the class label, or a
         combined "label, group" key).
 
+    Returns
+    -------
+    MatchedAUC
+        The weighted AUC, each stratum's AUC and weight, and what was dropped.
+
     Examples
     --------
     >>> pos, neg = np.array([0.9, 0.1, 0.2]), np.array([0.8, 0.0, 0.5])

@@ -73,6 +73,11 @@ def rmia_scores(
     method : {"chunked", "sort"}
         Pairwise comparisons in chunks, or an equivalent sorted search.
 
+    Returns
+    -------
+    ndarray, shape (n,)
+        In ``[0, 1]``; larger = more member-like.
+
     Examples
     --------
     >>> s = rmia_scores(np.array([0.9, 0.5]), np.array([[0.5, 0.5]]), np.array([0.5, 0.5]),

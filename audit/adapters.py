@@ -139,6 +139,11 @@ def load_model(
     trusted_types : sequence of str
         Types a reviewer trusts in ``.skops`` files beyond skops' defaults and
         :data:`SKOPS_REVIEWED_TYPES` (the case file's ``[models] trusted_types``).
+
+    Returns
+    -------
+    adapter
+        An object with ``predict_logits``, ``format``, ``sha256`` (and ``source_path`` for a file).
     """
     if not isinstance(spec, (str, Path, Mapping)):
         return _wrap_object(spec, field)

@@ -223,6 +223,10 @@ def canary_test(
     p : float, optional
         Backdoor success rate with the data (H1), for the power.
 
+    Returns
+    -------
+    CanaryTest
+
     Examples
     --------
     >>> t = canary_test(12, 30, q=0.1, alpha=1e-3, p=0.9)
@@ -375,6 +379,10 @@ def canary_two_sample_test(
         Type-I error (wrongly declaring "not deleted").
     p : float, optional
         Backdoor success rate with the data (e.g. the original model's), for the power.
+
+    Returns
+    -------
+    CanaryTwoSampleTest
 
     Examples
     --------

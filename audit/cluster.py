@@ -73,6 +73,10 @@ def _dask_backend() -> Any | None:
 def workers() -> int:
     """How many workers the active joblib backend offers: the Dask workers, else 1.
 
+    Returns
+    -------
+    int
+
     Examples
     --------
     >>> workers()
@@ -119,6 +123,10 @@ def parallel_map(fn: Callable[..., Any], items: Sequence[Any], n_jobs: int = 1) 
 
 def describe() -> dict[str, Any]:
     """Where this run's parallel work ran, for results.json's ``environment.compute``.
+
+    Returns
+    -------
+    dict
 
     Examples
     --------

@@ -196,6 +196,11 @@ def import_object(spec: str, field: str, base_dir: Path | None = None, allow_cod
         ``--allow-code``: modules from the case directory or outside installed packages
         may be imported (their top-level code runs).
 
+    Returns
+    -------
+    object
+        The named attribute of the imported module.
+
     Examples
     --------
     >>> import_object("audit.recipes:MLP", "models.x.architecture").__name__

@@ -44,7 +44,13 @@ _SET_DOMAIN = b"unlearn-audit:forget-set:" + SCHEME.encode() + b"\0"
 
 
 def new_key() -> bytes:
-    """A fresh random 256-bit key (``secrets``)."""
+    """A fresh random 256-bit key (``secrets``).
+
+    Returns
+    -------
+    bytes
+        32 random bytes.
+    """
     return secrets.token_bytes(KEY_BYTES)
 
 

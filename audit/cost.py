@@ -41,6 +41,12 @@ class Meter:
     def to_dict(self) -> dict[str, float | int]:
         """``{"seconds": ..., <count>: ...}`` with counts in a stable order.
 
+        Returns
+        -------
+        dict of str to float or int
+
+        Examples
+        --------
         >>> m = Meter(Counter({"forward_passes": 2}), 0.5)
         >>> m.to_dict()
         {'seconds': 0.5, 'forward_passes': 2}
@@ -85,6 +91,11 @@ def metered() -> Iterator[Meter]:
     """Measure the enclosed block: wall time plus every :func:`tally` inside it.
 
     Meters do not nest: an inner block counts into its own meter only.
+
+    Returns
+    -------
+    contextmanager of Meter
+        The meter, filled when the block ends.
     """
     meter = Meter()
     token = _ACTIVE.set(meter)

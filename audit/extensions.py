@@ -66,6 +66,11 @@ def register(kind: str, name: str | None = None) -> Callable[[T], T]:
         The method's name or the adapter's ``format``; a check is registered under its
         ``SPEC.id``. Lower case ``[a-z0-9_]``, not a built-in's.
 
+    Returns
+    -------
+    callable
+        The decorator; it returns the object it registers unchanged.
+
     Examples
     --------
     >>> @register("method", "doc_noop")

@@ -233,7 +233,13 @@ class FeatureBinding:
         return self.inner.predict_logits(self.select(X))
 
     def feature_entry(self) -> dict[str, Any]:
-        """results.json record of what this model was fed."""
+        """results.json record of what this model was fed.
+
+        Returns
+        -------
+        dict
+            ``columns``, ``matched_by`` and ``input`` (matrix or frame).
+        """
         return {"columns": list(self.feature_columns), "matched_by": self.matched_by,
                 "input": self.input_kind}
 

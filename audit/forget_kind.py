@@ -199,6 +199,10 @@ def detect_forget_kind(
         ``"regression"``: the label is a continuous target, neither a class to detect nor a
         stratum (only group columns are).
 
+    Returns
+    -------
+    ForgetKind
+
     Examples
     --------
     >>> f = pd.DataFrame({"label": [3] * 10, "district": ["A", "B"] * 5})

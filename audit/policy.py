@@ -68,6 +68,12 @@ GENERAL_DEFAULTS: dict[str, Any] = defaults_of(GENERAL_OPTIONS)
 def declarations() -> dict[str, Mapping[str, Option]]:
     """Every declared option: ``{"general": {...}, "<check id>": {...}, ...}``.
 
+    Returns
+    -------
+    dict of str to mapping of str to Option
+
+    Examples
+    --------
     >>> decl = declarations()
     >>> decl["output_divergence"]["gate_on"].tighter
     'superset'
@@ -380,6 +386,11 @@ def policy_table(policy: Mapping[str, Mapping[str, Any]],
     sources : dict, optional
         ``policy_sources`` of :func:`resolve_policy`: which layer set each value.
 
+    Returns
+    -------
+    list of dict
+        ``option``, ``section``, ``key``, ``value``, ``default``, ``allowed``, ``meaning``, ``tighter``, ``source``.
+
     Examples
     --------
     >>> rows = policy_table(default_policy(), {"case": {"utility": {"accuracy_margin": 0.03}}})
@@ -400,6 +411,13 @@ def policy_table(policy: Mapping[str, Mapping[str, Any]],
 def reference_table() -> str:
     """The README's policy reference: one Markdown row per declared option.
 
+    Returns
+    -------
+    str
+        Markdown table.
+
+    Examples
+    --------
     >>> print(reference_table().splitlines()[2])
     | `general.alpha` | number > 0 and < 0.5 | `0.05` | fixed by gate | level of the reported intervals (1 - 2 alpha); retrain_coverage sets the bands |
     """

@@ -187,6 +187,11 @@ def term_interrupts() -> Iterator[None]:
     """SIGTERM raises ``KeyboardInterrupt`` as SIGINT does, so clean-ups run (the CLI exits 3).
 
     The one home of this rule: the pack writer and the CLI's exit-code contract both use it.
+
+    Returns
+    -------
+    contextmanager
+        SIGTERM's previous handler is restored on exit.
     """
     if threading.current_thread() is not threading.main_thread():
         yield

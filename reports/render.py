@@ -195,6 +195,11 @@ def environment(template_dir: str | os.PathLike[str] | None = None) -> Environme
     template_dir : path, optional
         Directory of user templates (same names as :data:`VIEWS`). When given, the
         environment is sandboxed and falls back to the built-in templates.
+
+    Returns
+    -------
+    jinja2.Environment
+        The built-in one, or a sandboxed one over ``template_dir`` (built-ins as fallback).
     """
     if template_dir is None:
         return _builtin_environment()

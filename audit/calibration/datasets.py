@@ -179,6 +179,10 @@ def load_dataset(name: str, seed: int, accent_students: int = 600) -> Dataset:
     accent_students : int
         Students per district of the accent table (5 districts).
 
+    Returns
+    -------
+    Dataset
+
     Examples
     --------
     >>> ds = load_dataset("breast_cancer", 0)

@@ -87,7 +87,12 @@ class CaseResult:
                 for cid, st in self.checks.items() if st != "pass"]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON-ready)."""
+        """Plain dict (JSON-ready).
+
+        Returns
+        -------
+        dict
+        """
         return asdict(self)
 
 

@@ -110,6 +110,12 @@ class Option:
     def describe(self) -> str:
         """The allowed values in words, e.g. ``'number >= 0, or "auto"'``.
 
+        Returns
+        -------
+        str
+
+        Examples
+        --------
         >>> Option(int, 1000, minimum=100).describe()
         'integer >= 100'
         """

@@ -270,6 +270,10 @@ def fit_bayes_logreg(
     n_samples : int
         Monte-Carlo samples of the expected log-likelihood.
 
+    Returns
+    -------
+    BayesLogReg
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)

@@ -148,6 +148,11 @@ def unsir(
         The impair step (``impair_epochs = 0`` skips it: the broken variant that only
         repairs) and the repair step.
 
+    Returns
+    -------
+    TorchModule
+        ``extra``: the noise rows made and the classes dropped.
+
     Examples
     --------
     >>> from audit.recipes import get_recipe

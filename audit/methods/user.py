@@ -75,6 +75,13 @@ class MethodSpec:
     def record(self) -> dict[str, Any]:
         """Its results.json entry.
 
+        Returns
+        -------
+        dict
+            ``name``, ``source``, ``import_path`` and ``check_id``.
+
+        Examples
+        --------
         >>> resolve_methods(["noop"])[0].record()
         {'name': 'noop', 'source': 'built-in', 'import_path': None, 'check_id': 'method_noop'}
         """
@@ -150,6 +157,10 @@ def resolve_methods(specs: list[str | MethodSpec], allow_code: bool = False,
     base_dir : Path, optional
         The case file's directory, searched first for a module (which then needs
         ``--allow-code``).
+
+    Returns
+    -------
+    list of MethodSpec
 
     Examples
     --------

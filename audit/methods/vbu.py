@@ -86,6 +86,11 @@ def vbu(
     n_samples : int, optional
         Monte-Carlo samples (default: the model's own).
 
+    Returns
+    -------
+    BayesLogReg
+        The posterior after the forget rows are unlearned.
+
     Examples
     --------
     >>> from audit.methods.bayes import fit_bayes_logreg

@@ -238,6 +238,10 @@ def compare_groups(
     others : comparison name -> (list of predictions, list of losses), e.g.
         ``{"U-R": (r_preds, r_losses), "U-O": ([o_pred], [o_loss])}``.
 
+    Returns
+    -------
+    list of GroupTest
+
     Examples
     --------
     >>> rng = np.random.default_rng(0); y = rng.integers(0, 2, 400)

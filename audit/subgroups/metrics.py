@@ -64,6 +64,10 @@ def group_metrics(
     slices : list of (slice, mask)
         From :func:`audit.subgroups.enumerate_slices`.
 
+    Returns
+    -------
+    DataFrame
+
     Examples
     --------
     >>> y = np.array([0, 1, 1, 0]); m = np.array([True, True, False, False])
