@@ -176,3 +176,21 @@ def known_answer_cell(tmp_path_factory: pytest.TempPathFactory):
         return build_cell(cell, root / f"{dataset}-{family}-{kind}-{seed}", variants=("retrain", "reexported_noop"))
 
     return build
+
+
+@pytest.fixture(scope="session")
+def digits_shipped_run(digits_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict]:
+    """``unlearn-audit run`` on the digits scenario as shipped (its approximate unlearned model),
+    seed 0: the exit code and results.json. Run once for the known-answer and the report tests."""
+    return run_cli(digits_dir / "case.toml", tmp_path_factory.mktemp("digits-shipped") / "pack")
+
+
+@pytest.fixture(scope="session")
+def digits_retrain_ui(digits_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """``unlearning_inference`` (default policy, seed 0) on digits with a retrain posing as U,
+    run once for the files that check it (treat as read-only)."""
+    from tests.audit._mia_helpers import run_check
+
+    case = write_variant(digits_dir, tmp_path_factory.mktemp("ui-retrain") / "case",
+                         unlearned="extra/retrained-other-seed.pt")
+    return run_check(case, "unlearning_inference")
