@@ -43,6 +43,20 @@ def _eps(fpr: np.ndarray, fnr: np.ndarray, delta: float) -> np.ndarray:
 def example_epsilons(u: np.ndarray, r: np.ndarray, delta: float = 0.01) -> np.ndarray:
     """Per-example epsilon from ``u [m_u, S]`` and ``r [m_r, S]`` (models x forget examples).
 
+    Parameters
+    ----------
+    u : ndarray, shape (m_u, S)
+        Per-example statistic of the unlearned models (one row per model, one column per forget example).
+    r : ndarray, shape (m_r, S)
+        The same statistic of the retrained models.
+    delta : float
+        The ``delta`` of the (epsilon, delta) bound.
+
+    Returns
+    -------
+    ndarray, shape (S,)
+        Epsilon per example (``inf`` where the two groups are perfectly separated).
+
     Examples
     --------
     >>> u = np.array([[0.0, 5.0], [0.1, 6.0]]); r = np.array([[0.05, 0.0], [0.2, 1.0]])
@@ -63,14 +77,39 @@ def example_epsilons(u: np.ndarray, r: np.ndarray, delta: float = 0.01) -> np.nd
 
 
 def forgetting_quality(eps: np.ndarray, bin_width: float = 0.5, n_bins: int = 13) -> float:
-    """Mean of ``2 / 2^bin(eps)`` over examples (1 = indistinguishable from retraining)."""
+    """Mean of ``2 / 2^bin(eps)`` over examples (1 = indistinguishable from retraining).
+
+    Parameters
+    ----------
+    eps : ndarray
+        Per-example epsilons (:func:`example_epsilons`).
+    bin_width : float
+        Width of the epsilon bins.
+    n_bins : int
+        Number of bins (the last one takes every larger epsilon, ``inf`` included).
+
+    Returns
+    -------
+    float
+        In ``(0, 1]``.
+    """
     bins = np.arange(n_bins) * bin_width
     return float(np.mean(2.0 / 2.0 ** np.digitize(np.asarray(eps, float), bins)))
 
 
 @dataclass
 class ChallengeEstimate:
-    """U-vs-R and R-vs-R challenge estimates (read U against the R-vs-R floor)."""
+    """U-vs-R and R-vs-R challenge estimates (read U against the R-vs-R floor).
+
+    Parameters
+    ----------
+    epsilon_u, quality_u : float
+        Mean epsilon and forgetting quality of U against R.
+    epsilon_rr, quality_rr : float
+        The same for one half of the retrains against the other (the floor).
+    n_unlearned, n_retrained : int
+        Models on each side of the U-vs-R comparison.
+    """
 
     epsilon_u: float  # median per-example epsilon, U vs R
     quality_u: float
@@ -88,6 +127,21 @@ def challenge_estimate(
     The R-vs-R estimate splits the retrained models at random into two halves; U is
     compared with the same number of retrained models as each half holds, so both
     estimates have the same small-sample bias.
+
+    Parameters
+    ----------
+    u : ndarray, shape (m_u, S)
+        Per-example statistic of the unlearned models.
+    r : ndarray, shape (m_r, S)
+        The same of the retrained models (at least 2 rows, split in halves for R vs R).
+    delta : float
+        The ``delta`` of the bound.
+    seed : int
+        Seed of the random split of the retrains.
+
+    Returns
+    -------
+    ChallengeEstimate
     """
     u = np.asarray(u, dtype=np.float64)
     r = np.asarray(r, dtype=np.float64)

@@ -42,6 +42,19 @@ def difference_features(
 ) -> np.ndarray:
     """Stack the requested Chen et al. (2021) features: ``[n, d]`` (``logit_diff`` needs ``y``).
 
+    Parameters
+    ----------
+    logp_o, logp_u : ndarray, shape (n, classes)
+        Log-probabilities of the original and of the model after the update.
+    kinds : sequence of str
+        Features to stack: ``direct_diff``, ``sorted_diff``, ``l2``, ``logit_diff``.
+    y : ndarray, optional
+        Labels (needed by ``logit_diff``).
+
+    Returns
+    -------
+    ndarray, shape (n, d)
+
     Examples
     --------
     >>> lo = np.log(np.array([[0.7, 0.3]])); lu = np.log(np.array([[0.4, 0.6]]))
@@ -73,6 +86,19 @@ def regression_difference_features(pred_o: np.ndarray, pred_u: np.ndarray, y: np
     The signed change ``f_U(x) - f_O(x)``, its size, and the change of the absolute error
     ``|f_U(x) - y| - |f_O(x) - y|`` (a forgotten row's error grows when it is unlearned).
 
+    Parameters
+    ----------
+    pred_o, pred_u : ndarray, shape (n,)
+        The original's and the updated model's predictions.
+    y : ndarray, shape (n,)
+        Targets.
+
+    Returns
+    -------
+    ndarray, shape (n, 3)
+
+    Examples
+    --------
     >>> regression_difference_features(np.array([1.0]), np.array([1.5]), np.array([1.0])).tolist()
     [[0.5, 0.5, 0.5]]
     """
@@ -88,7 +114,26 @@ def _logit_diff(logp_o: np.ndarray, logp_u: np.ndarray, y: np.ndarray | None) ->
 
 
 def make_folds(member: np.ndarray, n_splits: int, seed: int) -> np.ndarray:
-    """Fold id per row from stratified K-fold (the same folds serve O->U and O->R)."""
+    """Fold id per row from stratified K-fold (the same folds serve O->U and O->R).
+
+    Parameters
+    ----------
+    member : ndarray of bool, shape (n,)
+        Row deleted (True) or kept.
+    n_splits : int
+        Number of folds.
+    seed : int
+        Shuffling seed.
+
+    Returns
+    -------
+    ndarray of int, shape (n,)
+
+    Examples
+    --------
+    >>> make_folds(np.array([1, 0, 1, 0]), 2, 0).tolist().count(0)
+    2
+    """
     m = np.asarray(member).astype(int)
     k = int(min(n_splits, np.bincount(m, minlength=2).min()))
     if k < 2:
@@ -114,6 +159,26 @@ def out_of_fold_scores(
     same on every row (the original compared with itself) carry nothing: every row scores
     1/2 without fitting.
 
+    Parameters
+    ----------
+    features : ndarray, shape (n, d)
+        Differencing features (:func:`difference_features`).
+    member : ndarray of bool, shape (n,)
+        Deleted rows (the positives).
+    folds : ndarray of int, shape (n,)
+        Fold of each row (:func:`make_folds`).
+    seed : int
+        Forest seed.
+    n_estimators : int
+        Trees per forest.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Out-of-fold P(deleted).
+
+    Examples
+    --------
     >>> out_of_fold_scores(np.zeros((4, 2)), np.array([1, 0, 1, 0]), np.array([0, 0, 1, 1]))
     array([0.5, 0.5, 0.5, 0.5])
     """

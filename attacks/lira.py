@@ -36,6 +36,25 @@ def gaussian_moments(
     With ``fixed_variance`` one pooled std (within-row deviations, all rows) is broadcast.
     Raises ``ValueError`` when a row has no selected shadow, or (per-row variance) fewer
     than two.
+
+    Parameters
+    ----------
+    phi : ndarray, shape (k, n)
+        Shadow statistics.
+    mask : ndarray of bool, shape (k, n)
+        Shadows that count for each row (e.g. the IN or the OUT shadows).
+    fixed_variance : bool
+        One pooled standard deviation for every row.
+
+    Returns
+    -------
+    mean, std : ndarray, shape (n,)
+
+    Examples
+    --------
+    >>> mu, sd = gaussian_moments(np.array([[1.0], [3.0]]), np.ones((2, 1), bool), False)
+    >>> mu.tolist(), sd.round(3).tolist()
+    ([2.0], [1.414])
     """
     phi = np.asarray(phi, dtype=np.float64)
     mask = np.asarray(mask, dtype=bool)
@@ -59,6 +78,22 @@ def lira_online(
 ) -> np.ndarray:
     """Online LiRA log likelihood ratio per row (Carlini et al. 2022, Algorithm 1).
 
+    Parameters
+    ----------
+    target : ndarray, shape (n,)
+        The target model's statistic per row (logit-scaled confidence).
+    shadow : ndarray, shape (k, n)
+        The shadows' statistic.
+    shadow_in : ndarray of bool, shape (k, n)
+        Shadow ``j`` trained on row ``i``.
+    fixed_variance : bool
+        Pool one standard deviation over rows (advised for few shadows).
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Log likelihood ratio IN vs OUT (larger = more member-like).
+
     Examples
     --------
     >>> sh = np.array([[3.0], [3.2], [0.0], [0.2]]); inn = np.array([[1], [1], [0], [0]])
@@ -80,6 +115,27 @@ def lira_offline(
 
     ``shadow_in=None`` means every shadow is OUT for every row (e.g. retrained references
     scoring forget and test rows, neither of which they trained on).
+
+    Parameters
+    ----------
+    target : ndarray, shape (n,)
+        The target model's statistic per row.
+    shadow : ndarray, shape (k, n)
+        The shadows' statistic.
+    shadow_in : ndarray of bool, shape (k, n), optional
+        Shadow ``j`` trained on row ``i`` (those are left out); None: every shadow is OUT.
+    fixed_variance : bool
+        Pool one standard deviation over rows.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        One-sided z-score (larger = more member-like).
+
+    Examples
+    --------
+    >>> float(lira_offline(np.array([2.0]), np.array([[0.0], [1.0], [-1.0]]))[0])
+    2.0
     """
     shadow = np.asarray(shadow, dtype=np.float64)
     out = np.ones(shadow.shape, bool) if shadow_in is None else ~np.asarray(shadow_in, dtype=bool)
@@ -97,6 +153,28 @@ def ulira(
     unlearned it with the audited method; ``retrained_shadows [k0, n]``: shadows never
     trained on x. Returns the per-row Gaussian log likelihood ratio; the attack's AUC
     over targets of both kinds measures how distinguishable the method is from retraining.
+
+    Parameters
+    ----------
+    target : ndarray, shape (n,)
+        The target model's statistic per row.
+    unlearned_shadows : ndarray, shape (k1, n)
+        Shadows that trained on the rows and unlearned them with the audited method.
+    retrained_shadows : ndarray, shape (k0, n)
+        Shadows that never trained on them.
+    fixed_variance : bool
+        Pool one standard deviation over rows.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Per-row log likelihood ratio "unlearned" vs "retrained".
+
+    Examples
+    --------
+    >>> u = np.array([[2.0], [2.2]]); r = np.array([[0.0], [0.2]])
+    >>> bool(ulira(np.array([2.1]), u, r)[0] > 0 > ulira(np.array([0.1]), u, r)[0])
+    True
     """
     sh = np.concatenate([np.asarray(unlearned_shadows, float), np.asarray(retrained_shadows, float)])
     mask = np.zeros(sh.shape, bool)

@@ -70,7 +70,26 @@ def _check(scores: np.ndarray, membership: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def roc(scores: np.ndarray, membership: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """ROC curve ``(fpr, tpr, thresholds)`` with members as positives (sklearn's ``roc_curve``)."""
+    """ROC curve ``(fpr, tpr, thresholds)`` with members as positives (sklearn's ``roc_curve``).
+
+    Parameters
+    ----------
+    scores : ndarray, shape (n,)
+        Attack scores (larger = more member-like).
+    membership : ndarray of {0, 1}, shape (n,)
+        1 for members.
+
+    Returns
+    -------
+    fpr, tpr, thresholds : ndarray
+        Every ROC point (``drop_intermediate=False``).
+
+    Examples
+    --------
+    >>> fpr, tpr, _ = roc(np.array([0.9, 0.1]), np.array([1, 0]))
+    >>> fpr.tolist(), tpr.tolist()
+    ([0.0, 0.0, 1.0], [0.0, 1.0, 1.0])
+    """
     s, m = _check(scores, membership)
     fpr, tpr, thr = skm.roc_curve(m, s, drop_intermediate=False)
     return fpr, tpr, thr
@@ -78,6 +97,17 @@ def roc(scores: np.ndarray, membership: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def auc(scores: np.ndarray, membership: np.ndarray) -> float:
     """Area under the ROC curve, members positive: exactly ``roc_auc_score(membership, scores)``.
+
+    Parameters
+    ----------
+    scores : ndarray, shape (n,)
+        Attack scores (larger = more member-like).
+    membership : ndarray of {0, 1}, shape (n,)
+        1 for members; both classes must occur.
+
+    Returns
+    -------
+    float
 
     Examples
     --------
@@ -93,6 +123,22 @@ def auc_from_ranks(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
 
     Ties count one half (average ranks), which makes it equal to the trapezoidal ROC
     area of sklearn up to floating-point rounding.
+
+    Parameters
+    ----------
+    pos : ndarray, shape (..., n1)
+        Scores of the positives.
+    neg : ndarray, shape (..., n0)
+        Scores of the negatives (same leading shape).
+
+    Returns
+    -------
+    ndarray, shape (...)
+
+    Examples
+    --------
+    >>> auc_from_ranks(np.array([[0.9, 0.3]]), np.array([[0.8, 0.1]])).tolist()
+    [0.75]
     """
     pos = np.asarray(pos, dtype=np.float64)
     neg = np.asarray(neg, dtype=np.float64)
@@ -111,6 +157,21 @@ class StrataMatch:
     matched positives. ``dropped`` are strata with positives but no negatives and
     ``n_dropped`` their positive rows. ``pos_cells`` / ``neg_cells`` hold the row indices
     of *every* stratum present on that side (the cells of a stratified resample).
+
+    Parameters
+    ----------
+    strata : tuple
+        Matched strata, sorted.
+    pos_index, neg_index : tuple of ndarray
+        Positive / negative row indices of each matched stratum.
+    weights : ndarray
+        Each matched stratum's share of the matched positives.
+    dropped : tuple
+        Strata with positives but no negatives.
+    n_dropped : int
+        Positive rows in ``dropped``.
+    pos_cells, neg_cells : tuple of ndarray
+        Row indices of every stratum present on each side (matched or not).
     """
 
     strata: tuple
@@ -131,6 +192,17 @@ def _cells(codes: np.ndarray, k: int) -> list[np.ndarray]:
 
 def match_strata(pos_strata: np.ndarray, neg_strata: np.ndarray) -> StrataMatch:
     """Group member and non-member rows by stratum label (any sortable values).
+
+    Parameters
+    ----------
+    pos_strata : ndarray, shape (n1,)
+        Stratum label of every positive row.
+    neg_strata : ndarray, shape (n0,)
+        Stratum label of every negative row.
+
+    Returns
+    -------
+    StrataMatch
 
     Examples
     --------
@@ -154,7 +226,19 @@ def match_strata(pos_strata: np.ndarray, neg_strata: np.ndarray) -> StrataMatch:
 
 @dataclass(frozen=True)
 class MatchedAUC:
-    """Result of :func:`matched_auc`: the weighted AUC, its parts and what was dropped."""
+    """Result of :func:`matched_auc`: the weighted AUC, its parts and what was dropped.
+
+    Parameters
+    ----------
+    auc : float
+        The weighted AUC over matched strata.
+    stratum_auc, weights : dict
+        AUC and weight of each matched stratum.
+    dropped : tuple
+        Strata left out (no negatives).
+    n_dropped, n_matched : int
+        Positive rows dropped and matched.
+    """
 
     auc: float
     stratum_auc: dict
@@ -185,6 +269,11 @@ def matched_auc(
         Stratum label of every member / non-member row (e.g. the class label, or a
         combined "label, group" key).
 
+    Returns
+    -------
+    MatchedAUC
+        The weighted AUC, each stratum's AUC and weight, and what was dropped.
+
     Examples
     --------
     >>> pos, neg = np.array([0.9, 0.1, 0.2]), np.array([0.8, 0.0, 0.5])
@@ -214,6 +303,25 @@ def tpr_at_fpr(
 
     Warns (:class:`LowFPRWarning`) for every level below ``1 / n_non_members``; the
     value returned there is the TPR at FPR = 0 and says little.
+
+    Parameters
+    ----------
+    scores : ndarray, shape (n,)
+        Attack scores.
+    membership : ndarray of {0, 1}, shape (n,)
+        1 for members.
+    levels : tuple of float
+        FPR levels.
+
+    Returns
+    -------
+    dict of float to float
+        ``{level: TPR}``.
+
+    Examples
+    --------
+    >>> tpr_at_fpr(np.array([0.9, 0.8, 0.2, 0.1]), np.array([1, 1, 0, 0]), (0.5,))
+    {0.5: 1.0}
     """
     fpr, tpr, _ = roc(scores, membership)
     n0 = int((np.asarray(membership) == 0).sum())
@@ -228,7 +336,24 @@ def tpr_at_fpr(
 
 
 def calibrate_threshold(scores: np.ndarray, membership: np.ndarray) -> float:
-    """Threshold maximising balanced accuracy on *held-out* scores (predict member iff score >= t)."""
+    """Threshold maximising balanced accuracy on *held-out* scores (predict member iff score >= t).
+
+    Parameters
+    ----------
+    scores : ndarray, shape (n,)
+        Held-out attack scores.
+    membership : ndarray of {0, 1}, shape (n,)
+        1 for members.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> calibrate_threshold(np.array([0.9, 0.8, 0.2, 0.1]), np.array([1, 1, 0, 0]))
+    0.8
+    """
     fpr, tpr, thr = roc(scores, membership)
     best = int(np.argmax(tpr - fpr))
     t = float(thr[best])
@@ -236,20 +361,79 @@ def calibrate_threshold(scores: np.ndarray, membership: np.ndarray) -> float:
 
 
 def balanced_accuracy(scores: np.ndarray, membership: np.ndarray, threshold: float) -> float:
-    """Balanced accuracy of "member iff score >= threshold" (sklearn's ``balanced_accuracy_score``)."""
+    """Balanced accuracy of "member iff score >= threshold" (sklearn's ``balanced_accuracy_score``).
+
+    Parameters
+    ----------
+    scores : ndarray, shape (n,)
+        Attack scores.
+    membership : ndarray of {0, 1}, shape (n,)
+        1 for members.
+    threshold : float
+        Member iff score >= threshold.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> balanced_accuracy(np.array([0.9, 0.2, 0.8, 0.1]), np.array([1, 1, 0, 0]), 0.5)
+    0.5
+    """
     s, m = _check(scores, membership)
     return float(skm.balanced_accuracy_score(m, (s >= threshold).astype(np.int8)))
 
 
 def advantage(scores: np.ndarray, membership: np.ndarray, threshold: float) -> float:
-    """Membership advantage TPR - FPR of "member iff score >= threshold" (= 2 x balanced acc - 1)."""
+    """Membership advantage TPR - FPR of "member iff score >= threshold" (= 2 x balanced acc - 1).
+
+    Parameters
+    ----------
+    scores : ndarray, shape (n,)
+        Attack scores.
+    membership : ndarray of {0, 1}, shape (n,)
+        1 for members.
+    threshold : float
+        Member iff score >= threshold.
+
+    Returns
+    -------
+    float
+        In ``[-1, 1]``.
+
+    Examples
+    --------
+    >>> advantage(np.array([0.9, 0.8, 0.2, 0.1]), np.array([1, 1, 0, 0]), 0.5)
+    1.0
+    """
     s, m = _check(scores, membership)
     pred = s >= threshold
     return float(pred[m == 1].mean() - pred[m == 0].mean())
 
 
 def clopper_pearson(k: np.ndarray, n: np.ndarray, confidence: float, side: str = "upper") -> np.ndarray:
-    """One-sided exact (Clopper-Pearson) bound on a binomial proportion ``k/n``."""
+    """One-sided exact (Clopper-Pearson) bound on a binomial proportion ``k/n``.
+
+    Parameters
+    ----------
+    k, n : ndarray of int
+        Successes and trials.
+    confidence : float
+        One-sided confidence level.
+    side : {"upper", "lower"}
+        Which bound.
+
+    Returns
+    -------
+    ndarray
+        The bound (1 for an upper bound at ``k = n``, 0 for a lower bound at ``k = 0``).
+
+    Examples
+    --------
+    >>> round(float(clopper_pearson(np.array(0), np.array(10), 0.95)), 4)
+    0.2589
+    """
     k = np.asarray(k, dtype=np.float64)
     n = np.asarray(n, dtype=np.float64)
     a = 1.0 - confidence
@@ -260,7 +444,23 @@ def clopper_pearson(k: np.ndarray, n: np.ndarray, confidence: float, side: str =
 
 @dataclass
 class EpsilonBound:
-    """Result of :func:`empirical_epsilon`."""
+    """Result of :func:`empirical_epsilon`.
+
+    Parameters
+    ----------
+    epsilon_lb : float
+        The lower bound at ``confidence``.
+    epsilon_point : float
+        The point estimate at the same threshold.
+    threshold : float
+        The threshold that gave the bound.
+    fpr, fnr : float
+        The error rates there.
+    n_thresholds : int
+        Candidates tried (the Bonferroni factor).
+    confidence : float
+        Confidence of the bound.
+    """
 
     epsilon_lb: float  # with Clopper-Pearson upper bounds on FPR and FNR
     epsilon_point: float  # with the observed FPR and FNR (no uncertainty, optimistic)
@@ -294,6 +494,25 @@ def empirical_epsilon(
     thresholds by Bonferroni (each bound at ``1 - (1-confidence)/n_thresholds``).
     Pass ``thresholds`` (e.g. one calibrated on held-out data) to avoid the correction.
     The candidates default to ``n_grid`` quantiles of the scores.
+
+    Parameters
+    ----------
+    scores : ndarray, shape (n,)
+        Attack scores.
+    membership : ndarray of {0, 1}, shape (n,)
+        1 for members.
+    delta : float
+        The ``delta`` of the (epsilon, delta) guarantee.
+    confidence : float
+        Simultaneous confidence over the thresholds.
+    thresholds : ndarray, optional
+        Candidate thresholds (default: ``n_grid`` score quantiles).
+    n_grid : int
+        Number of default candidates.
+
+    Returns
+    -------
+    EpsilonBound
 
     Examples
     --------

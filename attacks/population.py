@@ -53,17 +53,69 @@ def _log1m_exp(lp: np.ndarray) -> np.ndarray:
 
 
 def loss_score(logp: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Negative cross-entropy ``log p_y`` (Yeom et al. 2018)."""
+    """Negative cross-entropy ``log p_y`` (Yeom et al. 2018).
+
+    Parameters
+    ----------
+    logp : ndarray, shape (n, classes)
+        Log-probabilities.
+    y : ndarray of int, shape (n,)
+        Labels.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Larger = more member-like.
+
+    Examples
+    --------
+    >>> loss_score(np.log(np.array([[0.5, 0.5]])), np.array([0])).round(4).tolist()
+    [-0.6931]
+    """
     return _true_class(logp, y)
 
 
 def confidence_score(logp: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Probability of the true class ``p_y``."""
+    """Probability of the true class ``p_y``.
+
+    Parameters
+    ----------
+    logp : ndarray, shape (n, classes)
+        Log-probabilities.
+    y : ndarray of int, shape (n,)
+        Labels.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+
+    Examples
+    --------
+    >>> confidence_score(np.log(np.array([[0.25, 0.75]])), np.array([1])).tolist()
+    [0.75]
+    """
     return np.exp(_true_class(logp, y))
 
 
 def entropy_score(logp: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
-    """Negative Shannon entropy of the prediction (label not used)."""
+    """Negative Shannon entropy of the prediction (label not used).
+
+    Parameters
+    ----------
+    logp : ndarray, shape (n, classes)
+        Log-probabilities.
+    y : ndarray, optional
+        Ignored (the attack is label-free).
+
+    Returns
+    -------
+    ndarray, shape (n,)
+
+    Examples
+    --------
+    >>> entropy_score(np.log(np.array([[0.5, 0.5]]))).round(4).tolist()
+    [-0.6931]
+    """
     lp = np.asarray(logp, dtype=np.float64)
     p = np.exp(lp)
     return np.sum(p * lp, axis=1)
@@ -71,6 +123,17 @@ def entropy_score(logp: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
 
 def modified_entropy_score(logp: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Negative modified entropy ``-Mentr(p, y)`` (Song & Mittal 2021, eq. for Mentr).
+
+    Parameters
+    ----------
+    logp : ndarray, shape (n, classes)
+        Log-probabilities.
+    y : ndarray of int, shape (n,)
+        Labels.
+
+    Returns
+    -------
+    ndarray, shape (n,)
 
     Examples
     --------
@@ -91,6 +154,17 @@ def modified_entropy_score(logp: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def logit_confidence(logp: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Logit-scaled confidence ``log p_y - log(1 - p_y)``.
+
+    Parameters
+    ----------
+    logp : ndarray, shape (n, classes)
+        Log-probabilities.
+    y : ndarray of int, shape (n,)
+        Labels.
+
+    Returns
+    -------
+    ndarray, shape (n,)
 
     Examples
     --------
@@ -113,6 +187,19 @@ ATTACKS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 def squared_error_score(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Regression loss attack (Yeom et al. 2018): negative squared error ``-(f(x) - y)^2``.
 
+    Parameters
+    ----------
+    pred : ndarray, shape (n,)
+        A regressor's predictions.
+    y : ndarray, shape (n,)
+        Targets.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+
+    Examples
+    --------
     >>> squared_error_score(np.array([1.0, 3.0]), np.array([1.5, 1.0])).tolist()
     [-0.25, -4.0]
     """
@@ -126,6 +213,21 @@ def log_squared_error(pred: np.ndarray, y: np.ndarray, eps: float) -> np.ndarray
     as the logit does for a classifier's confidence; ``eps`` (e.g. a tiny share of the targets'
     variance) keeps an exact fit finite. Larger = more member-like.
 
+    Parameters
+    ----------
+    pred : ndarray, shape (n,)
+        Predictions.
+    y : ndarray, shape (n,)
+        Targets.
+    eps : float
+        Added to the squared error before the log.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+
+    Examples
+    --------
     >>> log_squared_error(np.array([1.0]), np.array([1.0]), 1e-4).round(3).tolist()
     [9.21]
     """
@@ -135,7 +237,26 @@ def log_squared_error(pred: np.ndarray, y: np.ndarray, eps: float) -> np.ndarray
 def population_scores(
     logp: np.ndarray, y: np.ndarray, attacks: list[str] | tuple[str, ...] = tuple(ATTACKS)
 ) -> dict[str, np.ndarray]:
-    """Scores of several population attacks at once: ``{name: scores [n]}``."""
+    """Scores of several population attacks at once: ``{name: scores [n]}``.
+
+    Parameters
+    ----------
+    logp : ndarray, shape (n, classes)
+        Log-probabilities.
+    y : ndarray of int, shape (n,)
+        Labels.
+    attacks : sequence of str
+        Names among ``ATTACKS``.
+
+    Returns
+    -------
+    dict of str to ndarray
+
+    Examples
+    --------
+    >>> sorted(population_scores(np.log(np.array([[0.5, 0.5]])), np.array([0]), ["loss", "entropy"]))
+    ['entropy', 'loss']
+    """
     unknown = [a for a in attacks if a not in ATTACKS]
     if unknown:
         raise ValueError(f"unknown attacks {unknown}; known: {sorted(ATTACKS)}")

@@ -22,7 +22,24 @@ __all__ = ["marginal_probability", "rmia_scores"]
 
 
 def marginal_probability(p_ref: np.ndarray, a: float | None = None) -> np.ndarray:
-    """``Pr(x)`` from reference probabilities ``p_ref [k, n]`` (online mean, or offline with ``a``)."""
+    """``Pr(x)`` from reference probabilities ``p_ref [k, n]`` (online mean, or offline with ``a``).
+
+    Parameters
+    ----------
+    p_ref : ndarray, shape (k, n)
+        ``Pr(x | reference model)`` of each reference model.
+    a : float, optional
+        Offline RMIA's linear correction (references that are all OUT); None: the plain mean.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+
+    Examples
+    --------
+    >>> marginal_probability(np.array([[0.2, 0.4], [0.4, 0.6]])).round(3).tolist()
+    [0.3, 0.5]
+    """
     p = np.asarray(p_ref, dtype=np.float64).mean(axis=0)
     if a is None:
         return p
@@ -55,6 +72,11 @@ def rmia_scores(
         Rows of x compared at once (memory ``chunk * m`` booleans).
     method : {"chunked", "sort"}
         Pairwise comparisons in chunks, or an equivalent sorted search.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        In ``[0, 1]``; larger = more member-like.
 
     Examples
     --------

@@ -19,7 +19,21 @@ __all__ = ["attack_features", "ShadowClassifierAttack"]
 
 
 def attack_features(logp: np.ndarray, y: np.ndarray, top: int = 3) -> np.ndarray:
-    """``[n, top + 2]``: top sorted probabilities, p_y and the logit-scaled confidence."""
+    """``[n, top + 2]``: top sorted probabilities, p_y and the logit-scaled confidence.
+
+    Parameters
+    ----------
+    logp : ndarray, shape (n, classes)
+        Log-probabilities.
+    y : ndarray of int, shape (n,)
+        Labels.
+    top : int
+        Sorted probabilities kept (padded with zeros for fewer classes).
+
+    Returns
+    -------
+    ndarray, shape (n, top + 2)
+    """
     lp = np.asarray(logp, dtype=np.float64)
     p = np.exp(lp)
     k = min(top, p.shape[1])
@@ -30,6 +44,13 @@ def attack_features(logp: np.ndarray, y: np.ndarray, top: int = 3) -> np.ndarray
 
 class ShadowClassifierAttack:
     """Train on shadow outputs ``[K, n, C]`` with membership ``[K, n]``; score any model.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the attack classifier.
+    max_iter : int
+        Its training iterations.
 
     Examples
     --------
@@ -46,10 +67,38 @@ class ShadowClassifierAttack:
         self.model = HistGradientBoostingClassifier(max_iter=max_iter, random_state=seed)
 
     def fit(self, shadow_logp: np.ndarray, y: np.ndarray, member: np.ndarray) -> ShadowClassifierAttack:
+        """Fit the attack classifier on the shadows' outputs and membership.
+
+        Parameters
+        ----------
+        shadow_logp : ndarray, shape (K, n, classes)
+            Log-probabilities of ``K`` shadow models on ``n`` rows.
+        y : ndarray of int, shape (n,)
+            Labels of the rows.
+        member : ndarray of bool, shape (K, n)
+            Shadow ``k`` trained on row ``i``.
+
+        Returns
+        -------
+        ShadowClassifierAttack
+            ``self``, fitted.
+        """
         feats = np.concatenate([attack_features(lp, y) for lp in shadow_logp])
         self.model.fit(feats, np.asarray(member).reshape(-1).astype(int))
         return self
 
     def score(self, logp: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """P(member) per row of the target's outputs (higher = more member-like)."""
+        """P(member) per row of the target's outputs (higher = more member-like).
+
+        Parameters
+        ----------
+        logp : ndarray, shape (n, classes)
+            The target model's log-probabilities.
+        y : ndarray of int, shape (n,)
+            Labels.
+
+        Returns
+        -------
+        ndarray, shape (n,)
+        """
         return self.model.predict_proba(attack_features(logp, y))[:, 1]

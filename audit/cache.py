@@ -334,6 +334,19 @@ class OutputCache:
         return out
 
     def probs(self, role: str, split: str) -> np.ndarray:
+        """Probabilities ``[n, classes]`` of ``role`` on ``split`` (float64, ``exp`` of :meth:`logprobs`).
+
+        Parameters
+        ----------
+        role : str
+            ``unlearned``, ``original``, ``retrained:<i>`` or an added role.
+        split : str
+            ``forget``, ``retain``, ``test`` (or another split the case has).
+
+        Returns
+        -------
+        ndarray, shape (n, classes)
+        """
         return np.exp(self.logprobs(role, split))
 
     def rowwise(self, fn: Callable[..., Any], split: str, *roles: str) -> Any:
@@ -365,6 +378,17 @@ class OutputCache:
         return _concat(parts)
 
     def labels(self, split: str) -> np.ndarray:
+        """The labels of ``split`` (regression: the targets), read once and kept.
+
+        Parameters
+        ----------
+        split : str
+            A split of the case.
+
+        Returns
+        -------
+        ndarray, shape (n,)
+        """
         if split not in self._y:
             self._y[split] = np.asarray(self._labels(split))
         return self._y[split]

@@ -57,6 +57,19 @@ def canary_threshold(q: float, n: int, alpha: float) -> int:
     Returns ``n + 1`` when even ``n`` successes out of ``n`` are not rare enough
     (the test can then never reject with this many queries).
 
+    Parameters
+    ----------
+    q : float
+        Trigger hit rate under H0 (deleted).
+    n : int
+        Queries.
+    alpha : float
+        Level.
+
+    Returns
+    -------
+    int
+
     Examples
     --------
     >>> canary_threshold(0.1, 30, 1e-3)
@@ -75,6 +88,21 @@ def canary_threshold(q: float, n: int, alpha: float) -> int:
 def canary_power(p: float, q: float, n: int, alpha: float) -> float:
     """Power ``1 - beta = P_H1(X >= k)`` with ``X ~ Binomial(n, p)`` and ``k`` from H0.
 
+    Parameters
+    ----------
+    p : float
+        Hit rate of the backdoored model (H1).
+    q : float
+        Hit rate under H0.
+    n : int
+        Queries.
+    alpha : float
+        Level.
+
+    Returns
+    -------
+    float
+
     Examples
     --------
     >>> round(canary_power(0.9, 0.1, 30, 1e-3), 6)
@@ -86,7 +114,28 @@ def canary_power(p: float, q: float, n: int, alpha: float) -> float:
 
 
 def queries_for_power(p: float, q: float, alpha: float, power: float = 0.95, n_max: int = 10_000) -> int | None:
-    """Fewest queries ``n`` whose test reaches ``power``; ``None`` beyond ``n_max``."""
+    """Fewest queries ``n`` whose test reaches ``power``; ``None`` beyond ``n_max``.
+
+    Parameters
+    ----------
+    p, q : float
+        Hit rates under H1 and H0.
+    alpha : float
+        Level.
+    power : float
+        Power wanted.
+    n_max : int
+        Largest ``n`` tried.
+
+    Returns
+    -------
+    int or None
+
+    Examples
+    --------
+    >>> queries_for_power(0.9, 0.1, 0.05)
+    3
+    """
     _check_prob("canary.power", power)
     for n in range(1, int(n_max) + 1):
         if canary_power(p, q, n, alpha) >= power:
@@ -97,7 +146,27 @@ def queries_for_power(p: float, q: float, alpha: float, power: float = 0.95, n_m
 def plant_trigger(
     X: np.ndarray, cols: np.ndarray | list[int], value: float | np.ndarray
 ) -> np.ndarray:
-    """Copy of ``X`` with the trigger (``X[:, cols] = value``) stamped on every row."""
+    """Copy of ``X`` with the trigger (``X[:, cols] = value``) stamped on every row.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, d)
+        Rows.
+    cols : array-like of int
+        Trigger columns.
+    value : float or ndarray
+        Trigger value(s).
+
+    Returns
+    -------
+    ndarray
+        A copy.
+
+    Examples
+    --------
+    >>> plant_trigger(np.zeros((1, 3)), [2], 5.0).tolist()
+    [[0.0, 0.0, 5.0]]
+    """
     out = np.array(X, dtype=np.float32, copy=True)
     out[:, np.asarray(cols, dtype=int)] = value
     return out
@@ -110,6 +179,21 @@ class CanaryTest:
     ``deleted`` is False when H0 (deleted) is rejected at ``alpha``; ``p_value`` is
     ``P_H0(X >= successes)``; ``power`` is the test's power against the backdoor
     success rate ``p`` measured on the original model (or given).
+
+    Parameters
+    ----------
+    successes, n : int
+        Trigger hits of the unlearned model out of ``n`` queries.
+    q, alpha : float
+        H0 hit rate and level.
+    threshold : int
+        Smallest count rejected.
+    p_value : float
+        ``P_H0(X >= successes)``.
+    deleted : bool
+        H0 stands.
+    p, power : float or None
+        The backdoor rate and the test's power against it.
     """
 
     successes: int
@@ -138,6 +222,10 @@ def canary_test(
         Type-I error (wrongly declaring "not deleted").
     p : float, optional
         Backdoor success rate with the data (H1), for the power.
+
+    Returns
+    -------
+    CanaryTest
 
     Examples
     --------
@@ -184,6 +272,26 @@ def canary_two_sample_power(p: float, q: float, n: int, n_ref: int, alpha: float
     rate, which is at most ``alpha`` for every ``q`` (the test is exact, hence conservative
     through discreteness); with ``p`` = the backdoor success rate it is the power.
 
+    Parameters
+    ----------
+    p : float
+        The unlearned model's hit rate.
+    q : float
+        The retrains' hit rate.
+    n, n_ref : int
+        Queries of U and of the pooled retrains.
+    alpha : float
+        Level.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> 0 < canary_two_sample_power(0.3, 0.3, 20, 40, 0.05) <= 0.05
+    True
+
     Examples
     --------
     >>> canary_two_sample_power(0.3, 0.3, 100, 100, 1e-3) <= 1e-3
@@ -208,6 +316,23 @@ class CanaryTwoSampleTest:
     rejected at ``alpha``. ``threshold`` is the smallest count of U that would be rejected
     given the retrains' count; ``q`` the retrains' pooled hit rate; ``power`` the exact
     power against the backdoor rate ``p`` with the retrains at rate ``q``.
+
+    Parameters
+    ----------
+    successes, n : int
+        U's trigger hits and queries.
+    ref_successes, ref_n : int
+        The retrains' pooled hits and queries.
+    q, alpha : float
+        The retrains' hit rate and the level.
+    threshold : int
+        Smallest count of U rejected.
+    p_value : float
+        Exact p-value.
+    deleted : bool
+        H0 stands.
+    p, power : float or None
+        The backdoor rate and the power against it.
     """
 
     successes: int
@@ -254,6 +379,10 @@ def canary_two_sample_test(
         Type-I error (wrongly declaring "not deleted").
     p : float, optional
         Backdoor success rate with the data (e.g. the original model's), for the power.
+
+    Returns
+    -------
+    CanaryTwoSampleTest
 
     Examples
     --------

@@ -308,6 +308,17 @@ class AuditCase:
         return self.task_info.task
 
     def mask(self, split: str) -> np.ndarray:
+        """Boolean mask of the rows of ``split`` in the case's table.
+
+        Parameters
+        ----------
+        split : str
+            ``forget``, ``retain`` or ``test``.
+
+        Returns
+        -------
+        ndarray of bool, shape (rows,)
+        """
         return (self.data[self.split_col] == split).to_numpy()
 
     @cached_property

@@ -61,6 +61,22 @@ def _root(version: Annotated[bool, typer.Option(
 def parse_formats(formats: str, no_pdf: bool) -> frozenset[str]:
     """The views of ``--formats a,b,c`` (``all`` = every one), minus pdf with ``--no-pdf``.
 
+    Parameters
+    ----------
+    formats : str
+        ``--formats`` (comma-separated view names or ``all``).
+    no_pdf : bool
+        ``--no-pdf``.
+
+    Returns
+    -------
+    frozenset of str
+
+    Examples
+    --------
+    >>> sorted(parse_formats("json,md", False))
+    ['json', 'md']
+
     >>> sorted(parse_formats("all", no_pdf=True))
     ['html', 'json', 'junit', 'md']
     >>> sorted(parse_formats(" md, json", no_pdf=False))

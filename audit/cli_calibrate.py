@@ -20,6 +20,19 @@ __all__ = ["register", "calibrate_command", "command_line"]
 def command_line(quick: bool, seeds: int, references: int, jobs: int, out: Path | None) -> str:
     """The exact command that reproduces a run (recorded in CALIBRATION.md).
 
+    Parameters
+    ----------
+    quick : bool
+        ``--quick``.
+    seeds, references, jobs : int
+        The grid's options.
+    out : Path, optional
+        ``--out``.
+
+    Returns
+    -------
+    str
+
     Examples
     --------
     >>> command_line(True, 2, 4, 2, None)
@@ -103,5 +116,15 @@ def calibrate_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``calibrate`` command to ``app``."""
+    """Add the ``calibrate`` command to ``app``.
+
+    Parameters
+    ----------
+    app : typer.Typer
+        The CLI.
+
+    Returns
+    -------
+    None
+    """
     app.command("calibrate")(calibrate_command)

@@ -65,7 +65,20 @@ class ContractGroup(TyperGroup):
     """
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        """Take ``--debug`` out of the arguments wherever it stands (before a ``--``)."""
+        """Take ``--debug`` out of the arguments wherever it stands (before a ``--``).
+
+        Parameters
+        ----------
+        ctx : click.Context
+            The group's context.
+        args : list of str
+            The command line.
+
+        Returns
+        -------
+        list of str
+            The arguments click parses (``--debug`` recorded in ``ctx.meta``).
+        """
         end = args.index("--") if "--" in args else len(args)
         if DEBUG_FLAG in args[:end]:
             ctx.meta[_META_KEY] = True
@@ -73,6 +86,18 @@ class ContractGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
+        """Run the subcommand under the exit-code contract (``BadInput`` -> 2, anything unexpected -> 3).
+
+        Parameters
+        ----------
+        ctx : click.Context
+            The group's context.
+
+        Returns
+        -------
+        any
+            What the subcommand returns.
+        """
         debug = bool(ctx.meta.get(_META_KEY))
         try:
             from reports.pack import (

@@ -31,7 +31,29 @@ _ID_NAMES = ("id", "row_id", "sample_id")
 
 @dataclass
 class CaseDraft:
-    """What ``init`` found: model formats, the data's columns and the guesses made."""
+    """What ``init`` found: model formats, the data's columns and the guesses made.
+
+    Parameters
+    ----------
+    name : str
+        The case's name.
+    models : dict of str to list of (Path, str)
+        Files and formats per role.
+    data : Path
+        The data file.
+    label, split : str
+        Column roles.
+    groups : list of str
+        Group columns.
+    id : str or None
+        Row-id column.
+    features : list of str
+        Feature columns.
+    counts : dict of str to int
+        Rows per split.
+    guessed : list of str
+        What was guessed rather than given.
+    """
 
     name: str
     models: dict[str, list[tuple[Path, str]]]
@@ -60,6 +82,17 @@ def _model(path: Path, field_name: str) -> tuple[Path, str]:
 def guess_label(columns: list[str]) -> str | None:
     """The first column named like a label (``label``, ``y``, ``target``; any case).
 
+    Parameters
+    ----------
+    columns : list of str
+        The data's columns.
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
     >>> guess_label(["f0", "Target", "split"])
     'Target'
     >>> guess_label(["f0"]) is None
@@ -72,6 +105,17 @@ def guess_label(columns: list[str]) -> str | None:
 def guess_split(df: pd.DataFrame) -> str | None:
     """The first column whose values are forget / retain / test and include ``forget``.
 
+    Parameters
+    ----------
+    df : DataFrame
+        The data.
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
     >>> import pandas as pd
     >>> guess_split(pd.DataFrame({"a": [1, 2], "part": ["forget", "test"]}))
     'part'
@@ -110,7 +154,23 @@ def _column(df: pd.DataFrame, given: str | None, guess: str | None, option: str,
 def draft_case(original: Path, unlearned: Path, retrained: list[Path], data: Path, *,
                label: str | None = None, split: str | None = None, groups: list[str] | None = None,
                id_col: str | None = None, name: str | None = None) -> CaseDraft:
-    """Inspect the files and decide the case; :class:`BadInput` names the option at fault."""
+    """Inspect the files and decide the case; :class:`BadInput` names the option at fault.
+
+    Parameters
+    ----------
+    original, unlearned : Path
+        Model files.
+    retrained : list of Path
+        Retrained reference files.
+    data : Path
+        The data file.
+    label, split, groups, id_col, name
+        Column roles and the case name (guessed when not given).
+
+    Returns
+    -------
+    CaseDraft
+    """
     from audit.data import read_table
 
     if not retrained:
@@ -155,6 +215,17 @@ def _rel(path: Path, base: Path) -> str:
 
 def render_case(draft: CaseDraft, case_dir: Path) -> str:
     """The commented case.toml text of ``draft``, with paths relative to ``case_dir``.
+
+    Parameters
+    ----------
+    draft : CaseDraft
+        What ``init`` found.
+    case_dir : Path
+        Where case.toml goes.
+
+    Returns
+    -------
+    str
 
     Examples
     --------
@@ -233,5 +304,15 @@ def init_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``init`` command to ``app``."""
+    """Add the ``init`` command to ``app``.
+
+    Parameters
+    ----------
+    app : typer.Typer
+        The CLI.
+
+    Returns
+    -------
+    None
+    """
     app.command("init")(init_command)

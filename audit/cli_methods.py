@@ -25,6 +25,10 @@ def method_catalogue() -> list[tuple[str, str, str]]:
     extensions (``audit.extensions.register("method")``); the description is the first
     sentence of the function's docstring.
 
+    Returns
+    -------
+    list of (str, str, str)
+
     Examples
     --------
     >>> names = [name for name, _, _ in method_catalogue()]
@@ -205,5 +209,15 @@ def methods_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``methods`` command to ``app``."""
+    """Add the ``methods`` command to ``app``.
+
+    Parameters
+    ----------
+    app : typer.Typer
+        The CLI.
+
+    Returns
+    -------
+    None
+    """
     app.command("methods")(methods_command)

@@ -13,6 +13,23 @@ __all__ = ["CheckProgress", "show_progress"]
 def show_progress(quiet: bool, stream: Any = None) -> bool:
     """True when a progress bar belongs on ``stream`` (default stderr): a TTY, not CI, not quiet.
 
+    Parameters
+    ----------
+    quiet : bool
+        ``--quiet``.
+    stream : file, optional
+        Where the bar would go.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import io
+    >>> show_progress(False, io.StringIO())
+    False
+
     >>> import io
     >>> show_progress(False, io.StringIO()), show_progress(True, io.StringIO())
     (False, False)

@@ -37,6 +37,17 @@ def scheduler_address(flag: str | None, environ: dict[str, str] | None = None) -
 
     An empty flag (``--dask ""``) means "this process", whatever the environment says.
 
+    Parameters
+    ----------
+    flag : str or None
+        ``--dask``.
+    environ : dict, optional
+        The environment (default ``os.environ``).
+
+    Returns
+    -------
+    str or None
+
     Examples
     --------
     >>> scheduler_address("tcp://10.0.0.5:8786", {})
@@ -62,6 +73,10 @@ def _dask_backend() -> Any | None:
 def workers() -> int:
     """How many workers the active joblib backend offers: the Dask workers, else 1.
 
+    Returns
+    -------
+    int
+
     Examples
     --------
     >>> workers()
@@ -77,6 +92,24 @@ def parallel_map(fn: Callable[..., Any], items: Sequence[Any], n_jobs: int = 1) 
     """``[fn(item) for item in items]`` through joblib: on every Dask worker when a cluster is
     active, else with ``n_jobs`` local workers (1: in this process, no pickling).
 
+    Parameters
+    ----------
+    fn : callable
+        Applied to each item.
+    items : sequence
+        The work.
+    n_jobs : int
+        Local workers.
+
+    Returns
+    -------
+    list
+
+    Examples
+    --------
+    >>> parallel_map(abs, [-1, 2])
+    [1, 2]
+
     Examples
     --------
     >>> parallel_map(abs, [-1, 2, -3])
@@ -90,6 +123,10 @@ def parallel_map(fn: Callable[..., Any], items: Sequence[Any], n_jobs: int = 1) 
 
 def describe() -> dict[str, Any]:
     """Where this run's parallel work ran, for results.json's ``environment.compute``.
+
+    Returns
+    -------
+    dict
 
     Examples
     --------
@@ -108,6 +145,19 @@ def compute_on(address: str | None, field: str = "--dask", timeout: float = 10.0
 
     A missing ``distributed`` package or an unreachable scheduler is bad input naming
     ``field``, raised before any work.
+
+    Parameters
+    ----------
+    address : str or None
+        The scheduler (None: this process).
+    field : str
+        The option named in errors.
+    timeout : float
+        Seconds to reach the scheduler.
+
+    Returns
+    -------
+    contextmanager
 
     Examples
     --------

@@ -72,6 +72,20 @@ def module_origin(module: str, base_dir: Path | None) -> tuple[str, Path | None]
     Returns ``(kind, path)`` with kind ``"case"`` (the case directory), ``"trusted"``
     (stdlib, site-packages, built-in, this project), ``"other"`` or ``"missing"``.
 
+    Parameters
+    ----------
+    module : str
+        ``package.module``.
+    base_dir : Path or None
+        The case directory (searched first).
+
+    Returns
+    -------
+    kind : str
+    path : Path or None
+
+    Examples
+    --------
     >>> module_origin("json.decoder", None)[0], module_origin("audit.recipes", None)[0]
     ('trusted', 'trusted')
     >>> module_origin("no_such_module_xyz", None)
@@ -138,6 +152,23 @@ def _import(mod_name: str, label: str, field: str, base_dir: Path | None, allow_
 def import_module(module: str, field: str, base_dir: Path | None = None, allow_code: bool = False) -> Any:
     """Import the module ``"package.module"`` (an extension), under the same rule as :func:`import_object`.
 
+    Parameters
+    ----------
+    module : str
+        ``package.module``.
+    field : str
+        The option named in errors.
+    base_dir : Path, optional
+        The case directory.
+    allow_code : bool
+        Permit modules outside the standard library / site-packages.
+
+    Returns
+    -------
+    module
+
+    Examples
+    --------
     >>> import_module("json", "--extension").__name__
     'json'
     >>> import_module("json:dumps", "--extension")
@@ -164,6 +195,11 @@ def import_object(spec: str, field: str, base_dir: Path | None = None, allow_cod
     allow_code : bool
         ``--allow-code``: modules from the case directory or outside installed packages
         may be imported (their top-level code runs).
+
+    Returns
+    -------
+    object
+        The named attribute of the imported module.
 
     Examples
     --------

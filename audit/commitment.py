@@ -44,13 +44,30 @@ _SET_DOMAIN = b"unlearn-audit:forget-set:" + SCHEME.encode() + b"\0"
 
 
 def new_key() -> bytes:
-    """A fresh random 256-bit key (``secrets``)."""
+    """A fresh random 256-bit key (``secrets``).
+
+    Returns
+    -------
+    bytes
+        32 random bytes.
+    """
     return secrets.token_bytes(KEY_BYTES)
 
 
 def key_text(key: bytes) -> str:
     """The key file's text: hex and a newline.
 
+    Parameters
+    ----------
+    key : bytes
+        32 bytes.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
     >>> key_text(bytes(32)) == "00" * 32 + "\\n"
     True
     """
@@ -60,6 +77,19 @@ def key_text(key: bytes) -> str:
 def read_key(path: str | os.PathLike[str], field: str = "--commitment-key") -> bytes:
     """Read a key file (64 hex characters); :class:`BadInput` naming ``field`` otherwise.
 
+    Parameters
+    ----------
+    path : path-like
+        The key file.
+    field : str
+        The option named in errors.
+
+    Returns
+    -------
+    bytes
+
+    Examples
+    --------
     >>> read_key("/nonexistent/key")
     Traceback (most recent call last):
     audit.errors.BadInput: --commitment-key: key file not readable: /nonexistent/key
@@ -81,6 +111,18 @@ def read_key(path: str | os.PathLike[str], field: str = "--commitment-key") -> b
 def commit_ids(ids: Iterable[str], key: bytes) -> str:
     """Hex commitment of a multiset of ids under ``key`` (order does not matter).
 
+    Parameters
+    ----------
+    ids : iterable of str
+        The forget ids.
+    key : bytes
+        The commitment key.
+
+    Returns
+    -------
+    str
+        ``hmac-sha256-v1`` hex commitment.
+
     Examples
     --------
     >>> k = bytes(range(32))
@@ -99,6 +141,19 @@ def commit_ids(ids: Iterable[str], key: bytes) -> str:
 def read_id_list(path: str | os.PathLike[str], field: str = "--forget-ids") -> list[str]:
     """One id per line (UTF-8; ``\\r\\n`` accepted, blank lines ignored).
 
+    Parameters
+    ----------
+    path : path-like
+        The id file.
+    field : str
+        The option named in errors.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
     >>> read_id_list("/nonexistent/ids")
     Traceback (most recent call last):
     audit.errors.BadInput: --forget-ids: id file not readable: /nonexistent/ids
@@ -120,6 +175,17 @@ def read_id_list(path: str | os.PathLike[str], field: str = "--forget-ids") -> l
 def default_key_path(out: str | os.PathLike[str]) -> Path:
     """Where a generated key goes: beside the pack, ``<out>.commitment-key``.
 
+    Parameters
+    ----------
+    out : path-like
+        The pack directory.
+
+    Returns
+    -------
+    Path
+
+    Examples
+    --------
     >>> default_key_path("runs/pack").as_posix()
     'runs/pack.commitment-key'
     """
@@ -131,6 +197,22 @@ def pack_commitment_problem(results_path: str | os.PathLike[str], ids: Iterable[
                             key: bytes) -> list[str]:
     """Why ``ids`` under ``key`` do not open the commitment in a pack's results.json (or ``[]``).
 
+    Parameters
+    ----------
+    results_path : path-like
+        A pack's results.json.
+    ids : iterable of str
+        The claimed forget ids.
+    key : bytes
+        The commitment key.
+
+    Returns
+    -------
+    list of str
+        Problems (empty when the ids open the commitment).
+
+    Examples
+    --------
     >>> pack_commitment_problem("/nonexistent/results.json", ["a"], bytes(32))
     ['results.json: unreadable']
     """

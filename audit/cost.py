@@ -25,7 +25,15 @@ _ACTIVE: ContextVar[Meter | None] = ContextVar("unlearn_audit_meter", default=No
 
 @dataclass
 class Meter:
-    """Counts and wall time of one unit of work (one check)."""
+    """Counts and wall time of one unit of work (one check).
+
+    Parameters
+    ----------
+    counts : Counter
+        Work done by kind (forward passes, bootstrap resamples, attack models).
+    seconds : float
+        Wall time.
+    """
 
     counts: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
@@ -33,6 +41,12 @@ class Meter:
     def to_dict(self) -> dict[str, float | int]:
         """``{"seconds": ..., <count>: ...}`` with counts in a stable order.
 
+        Returns
+        -------
+        dict of str to float or int
+
+        Examples
+        --------
         >>> m = Meter(Counter({"forward_passes": 2}), 0.5)
         >>> m.to_dict()
         {'seconds': 0.5, 'forward_passes': 2}
@@ -47,6 +61,19 @@ class Meter:
 def tally(kind: str, n: float = 1) -> None:
     """Add ``n`` to counter ``kind`` of the active meter (no-op without one).
 
+    Parameters
+    ----------
+    kind : str
+        The counter.
+    n : float
+        Amount added.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
     >>> with metered() as m:
     ...     tally("bootstrap_resamples", 1000)
     ...     tally("bootstrap_resamples", 1000)
@@ -64,6 +91,11 @@ def metered() -> Iterator[Meter]:
     """Measure the enclosed block: wall time plus every :func:`tally` inside it.
 
     Meters do not nest: an inner block counts into its own meter only.
+
+    Returns
+    -------
+    contextmanager of Meter
+        The meter, filled when the block ends.
     """
     meter = Meter()
     token = _ACTIVE.set(meter)

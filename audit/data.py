@@ -71,6 +71,17 @@ def read_table(path: Path, limits: Mapping[str, int] | None = None) -> pd.DataFr
     NPZ: every 1-D array becomes a column of that name; a 2-D array ``name`` becomes
     columns ``name[0]``, ``name[1]``, ... ``limits`` (default :func:`audit.limits.limits_of`)
     are checked on the file's size and decompressed size before it is parsed.
+
+    Parameters
+    ----------
+    path : Path
+        The data file.
+    limits : mapping, optional
+        Data limits.
+
+    Returns
+    -------
+    DataFrame
     """
     if not path.is_file():
         raise BadInput("data.path", f"file not found: {path}")
@@ -117,7 +128,23 @@ def read_table(path: Path, limits: Mapping[str, int] | None = None) -> pd.DataFr
 
 
 def frame_sha256(df: pd.DataFrame) -> str:
-    """Content hash of a DataFrame (column names, dtypes and values, order-sensitive)."""
+    """Content hash of a DataFrame (column names, dtypes and values, order-sensitive).
+
+    Parameters
+    ----------
+    df : DataFrame
+        A table.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame_sha256(pd.DataFrame({"a": [1]})) == frame_sha256(pd.DataFrame({"a": [1]}))
+    True
+    """
     h = hashlib.sha256()
     h.update(repr([(str(c), str(t)) for c, t in df.dtypes.items()]).encode())
     h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
@@ -132,6 +159,24 @@ def _require_column(df: pd.DataFrame, name: str, field: str) -> None:
 def check_rows(df: pd.DataFrame, split: str, groups: list[str], id_col: str | None,
                limits: Mapping[str, int]) -> None:
     """The checks every case table shares: rows, size limits, the split, group and id columns.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table.
+    split : str
+        The split column.
+    groups : list of str
+        Group columns.
+    id_col : str or None
+        Row-id column.
+    limits : mapping
+        Data limits (rows, columns, group values).
+
+    Raises
+    ------
+    BadInput
+        Naming the field at fault.
 
     Examples
     --------
@@ -181,6 +226,26 @@ def validate_table(
     them the models use, and their values, are settled once the models are known
     (:func:`audit.features.resolve_features`, :func:`check_feature_values`).
     Limits (rows, columns, group values) are checked against ``limits``.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table.
+    label, split : str
+        Column roles.
+    groups : list of str
+        Group columns.
+    id_col : str or None
+        Row-id column.
+    features : list of str, optional
+        Declared features.
+    limits : mapping, optional
+        Data limits.
+
+    Returns
+    -------
+    list of str
+        The candidate feature columns.
     """
     limits = limits or limits_of()
     check_rows(df, split, groups, id_col, limits)
@@ -218,6 +283,17 @@ def _check_ids(df: pd.DataFrame, split: str, id_col: str) -> None:
 
 def check_feature_values(df: pd.DataFrame, features: list[str]) -> None:
     """Refuse NaN/inf in numeric feature columns and missing values in the others.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table.
+    features : list of str
+        Feature columns.
+
+    Returns
+    -------
+    None
 
     Examples
     --------

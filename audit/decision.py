@@ -53,6 +53,13 @@ __all__ = [
 class ModelStat:
     """One model's value of a statistic and its paired row-bootstrap replicates.
 
+    Parameters
+    ----------
+    value : float
+        The statistic on the rows.
+    reps : ndarray
+        Its paired bootstrap replicates.
+
     Examples
     --------
     >>> s = ModelStat(0.5, np.array([0.49, 0.51]))
@@ -71,6 +78,31 @@ class Evidence:
     ``references[j]`` is reference ``j`` scored *as the candidate* (against the other
     references when the statistic is relative to them); ``source`` says where the
     reference values came from, in words, for the report.
+
+    Parameters
+    ----------
+    name, split : str
+        The metric.
+    candidate : ModelStat
+        U (or whichever model is audited).
+    references : list of ModelStat
+        Each reference scored as the candidate.
+    original : ModelStat or None
+        O scored as the candidate (the positive control).
+    comparator : str
+        ``two_sided``, ``at_most`` or ``at_least``.
+    floor : float or None
+        Margin floor.
+    n : int or None
+        Rows behind the statistic.
+    source : str
+        Where the reference values came from.
+    note : str, optional
+        Shown with the metric.
+    n_min_side : int, optional
+        Rows of the smaller side (attacks).
+    relative : bool
+        Statistic relative to the references.
     """
 
     name: str
@@ -90,6 +122,17 @@ class Evidence:
 @dataclass(frozen=True)
 class Settings:
     """Kernel settings from the policy's ``[general]`` section.
+
+    Parameters
+    ----------
+    alpha : float
+        Level of the intervals.
+    retrain_coverage : float
+        Share of fresh retrains the pass band holds.
+    min_rows, min_references : int
+        Least rows and references to decide.
+    fail_level : float
+        A genuine retrain fails with at most this probability.
 
     Examples
     --------
@@ -113,7 +156,21 @@ class Settings:
 
 @dataclass
 class Outcome:
-    """A decision of one candidate on one metric (internal to the kernel)."""
+    """A decision of one candidate on one metric (internal to the kernel).
+
+    Parameters
+    ----------
+    status : str
+        ``pass``, ``fail`` or ``inconclusive``.
+    delta, delta_ci, margin
+        The candidate's difference from the references, its interval, the band.
+    n_to_settle, k_to_settle : int, optional
+        Rows / references that would settle an inconclusive.
+    why : str, optional
+        The reason, in words.
+    extra : dict
+        Kernel details.
+    """
 
     status: str
     delta: float | None = None
@@ -315,6 +372,21 @@ def decide_all(evidence: list[Evidence], settings: Settings, pool_by: str | None
     the references spread beyond the row bootstrap with ``(k - 1) x groups`` degrees of
     freedom instead of ``k - 1`` each, which keeps Bonferroni over many groups usable.
 
+    Parameters
+    ----------
+    evidence : list of Evidence
+        A check's gated metrics.
+    settings : Settings
+        Kernel settings.
+    pool_by : str, optional
+        ``"metric"`` to pool the seed excess by metric name.
+
+    Returns
+    -------
+    list of Metric
+
+    Examples
+    --------
     >>> decide_all([], Settings())
     []
     """
@@ -332,6 +404,18 @@ def check_controls(metrics: list[Metric]) -> dict[str, Any]:
     reference is the candidate; ``passed`` of ``total``. ``positive``: the original's
     worst status; ``power`` is true when some gated metric fails the original.
 
+    Parameters
+    ----------
+    metrics : list of Metric
+        The check's decided metrics.
+
+    Returns
+    -------
+    dict
+        ``{"negative": ..., "positive": ...}``.
+
+    Examples
+    --------
     >>> check_controls([])["positive"]["power"]
     False
     """
@@ -356,6 +440,25 @@ def row_mean_stats(rows: dict[str, np.ndarray], n_boot: int, rng: np.random.Gene
     """Means of per-row values for several models, with paired bootstrap replicates.
 
     Every model's rows are resampled with the same indices, so differences are paired.
+
+    Parameters
+    ----------
+    rows : dict of str to ndarray
+        Per-row values of each model (same length).
+    n_boot : int
+        Replicates.
+    rng : numpy.random.Generator
+        Source of the resampling.
+
+    Returns
+    -------
+    dict of str to ModelStat
+
+    Examples
+    --------
+    >>> s = row_mean_stats({"a": np.ones(4), "b": np.zeros(4)}, 3, np.random.default_rng(0))
+    >>> s["a"].value, s["a"].reps.shape
+    (1.0, (3,))
 
     >>> rng = np.random.default_rng(0)
     >>> s = row_mean_stats({"a": np.ones(10), "b": np.zeros(10)}, 200, rng)

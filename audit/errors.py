@@ -20,6 +20,22 @@ def one_line(exc: BaseException, limit: int = 240) -> str:
     real cause on its last ``SomeError: ...`` line; that line is taken when there is one,
     else the first line. Long text is cut at ``limit`` characters.
 
+    Parameters
+    ----------
+    exc : BaseException
+        The exception.
+    limit : int
+        Most characters kept.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> one_line(RuntimeError("Traceback:\n  ...\nValueError: bad shape"))
+    'ValueError: bad shape'
+
     Examples
     --------
     >>> one_line(RuntimeError("The following operation failed\n  File x\nRuntimeError: shapes differ"))

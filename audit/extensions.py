@@ -66,6 +66,11 @@ def register(kind: str, name: str | None = None) -> Callable[[T], T]:
         The method's name or the adapter's ``format``; a check is registered under its
         ``SPEC.id``. Lower case ``[a-z0-9_]``, not a built-in's.
 
+    Returns
+    -------
+    callable
+        The decorator; it returns the object it registers unchanged.
+
     Examples
     --------
     >>> @register("method", "doc_noop")
@@ -108,6 +113,17 @@ def register(kind: str, name: str | None = None) -> Callable[[T], T]:
 def registered(kind: str) -> dict[str, Any]:
     """``{name: object}`` registered for ``kind`` (a copy).
 
+    Parameters
+    ----------
+    kind : str
+        ``check``, ``method`` or ``adapter``.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
     >>> registered("adapter")
     {}
     """
@@ -115,7 +131,22 @@ def registered(kind: str) -> dict[str, Any]:
 
 
 def unregister(kind: str, name: str) -> None:
-    """Remove a registration (tests, notebooks); unknown names are ignored."""
+    """Remove a registration (tests, notebooks); unknown names are ignored.
+
+    Parameters
+    ----------
+    kind, name : str
+        What to remove.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> unregister("method", "never_registered") is None
+    True
+    """
     _REG[kind].pop(name, None)
 
 
@@ -126,6 +157,23 @@ def load_extensions(modules: list[str], allow_code: bool = False, base_dir: Path
     Returns what each module registered, for results.json: ``[{"module", "registered":
     {kind: [names]}}]``.
 
+    Parameters
+    ----------
+    modules : list of str
+        ``package.module`` names.
+    allow_code : bool
+        Permit modules outside the standard library / site-packages.
+    base_dir : Path, optional
+        The case directory (searched first).
+    field : str
+        The option named in errors.
+
+    Returns
+    -------
+    list of dict
+
+    Examples
+    --------
     >>> load_extensions(["json"])
     [{'module': 'json', 'registered': {}}]
     """

@@ -32,6 +32,21 @@ __all__ = ["model_input_names", "takes_frame", "FeatureBinding", "resolve_featur
 def is_numeric_column(col: pd.Series) -> bool:
     """Whether a column can go into a float matrix (numbers and booleans).
 
+    Parameters
+    ----------
+    col : Series
+        A column.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> is_numeric_column(pd.Series([1.0])), is_numeric_column(pd.Series(["a"]))
+    (True, False)
+
     Examples
     --------
     >>> is_numeric_column(pd.Series([1, 2])), is_numeric_column(pd.Series(["a", "b"]))
@@ -42,6 +57,17 @@ def is_numeric_column(col: pd.Series) -> bool:
 
 def non_numeric(df: pd.DataFrame, columns: Sequence[str]) -> list[str]:
     """The columns of ``columns`` that are not numeric (strings, categoricals, objects).
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table.
+    columns : sequence of str
+        Columns to look at.
+
+    Returns
+    -------
+    list of str
 
     Examples
     --------
@@ -67,6 +93,15 @@ def model_input_names(model: Any) -> list[str] | None:
     estimator's ``feature_names_in_``, a multi-input ONNX graph's ``input_names``, a
     ``feature_names`` / ``feature_names_in_`` attribute of a wrapped callable.
 
+    Parameters
+    ----------
+    model : adapter
+        A model.
+
+    Returns
+    -------
+    list of str or None
+
     Examples
     --------
     >>> from audit.adapters import CallableModel
@@ -88,6 +123,15 @@ def model_input_names(model: Any) -> list[str] | None:
 
 def takes_frame(model: Any) -> bool:
     """Whether the model is fed a DataFrame (with names) rather than a float32 matrix.
+
+    Parameters
+    ----------
+    model : adapter
+        A model.
+
+    Returns
+    -------
+    bool
 
     Examples
     --------
@@ -112,6 +156,19 @@ class FeatureBinding:
     matrix whose columns are the case's features in order; it selects the model's columns
     and hands them over as a DataFrame (``frame=True``) or a float32 matrix. Every other
     attribute is the wrapped adapter's.
+
+    Parameters
+    ----------
+    inner : adapter
+        The model.
+    columns : sequence of str
+        Its input columns, in its order.
+    case_features : sequence of str
+        The case's features, in order.
+    frame : bool
+        Hand the model a DataFrame.
+    by_name : bool
+        The columns were matched by name.
 
     Examples
     --------
@@ -140,7 +197,17 @@ class FeatureBinding:
         return getattr(self.inner, name)
 
     def select(self, X: Any) -> Any:
-        """The model's own input built from the case's feature table ``X``."""
+        """The model's own input built from the case's feature table ``X``.
+
+        Parameters
+        ----------
+        X : DataFrame or ndarray
+            The case's feature table.
+
+        Returns
+        -------
+        DataFrame or ndarray
+        """
         if isinstance(X, pd.DataFrame):
             sub = X[self.feature_columns]
             return sub if self.input_kind == "frame" else sub.to_numpy(dtype=np.float32)
@@ -151,10 +218,28 @@ class FeatureBinding:
         return sub
 
     def predict_logits(self, X: Any) -> np.ndarray:
+        """The wrapped model's outputs on its own columns of ``X``.
+
+        Parameters
+        ----------
+        X : ndarray or DataFrame, shape (n, features)
+            Inputs (a DataFrame for a model that takes its features by name).
+
+        Returns
+        -------
+        ndarray, shape (n, classes)
+            Logits or log-probabilities (a regressor: its predictions, ``[n, 1]``).
+        """
         return self.inner.predict_logits(self.select(X))
 
     def feature_entry(self) -> dict[str, Any]:
-        """results.json record of what this model was fed."""
+        """results.json record of what this model was fed.
+
+        Returns
+        -------
+        dict
+            ``columns``, ``matched_by`` and ``input`` (matrix or frame).
+        """
         return {"columns": list(self.feature_columns), "matched_by": self.matched_by,
                 "input": self.input_kind}
 

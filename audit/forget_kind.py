@@ -50,6 +50,17 @@ NOT_BY_CHANCE = 1e-6
 def validate_forget_kind(value: object, field: str = "case.forget_kind") -> str | None:
     """``None`` or one of :data:`FORGET_KINDS`; anything else is :class:`BadInput`.
 
+    Parameters
+    ----------
+    value : object
+        The declared value.
+    field : str
+        The field named in errors.
+
+    Returns
+    -------
+    str or None
+
     Examples
     --------
     >>> validate_forget_kind("class")
@@ -85,7 +96,17 @@ class ForgetKind:
     detected: str = "random"
 
     def strata(self, frame: pd.DataFrame) -> np.ndarray:
-        """Stratum label of every row of ``frame``, e.g. ``"label=3, district=A"``."""
+        """Stratum label of every row of ``frame``, e.g. ``"label=3, district=A"``.
+
+        Parameters
+        ----------
+        frame : DataFrame
+            Rows with the strata columns.
+
+        Returns
+        -------
+        ndarray of str
+        """
         if not self.strata_columns:
             return np.full(len(frame), "all", dtype=object)
         parts = [f"{c}=" + frame[c].astype(str) for c in self.strata_columns]
@@ -177,6 +198,10 @@ def detect_forget_kind(
     task : str
         ``"regression"``: the label is a continuous target, neither a class to detect nor a
         stratum (only group columns are).
+
+    Returns
+    -------
+    ForgetKind
 
     Examples
     --------

@@ -38,7 +38,26 @@ __all__ = [
 
 
 def inject_feature(X: np.ndarray, forget_mask: np.ndarray, value: float = 1.0) -> np.ndarray:
-    """``X`` with one extra last column: ``value`` on the forget rows, 0 elsewhere."""
+    """``X`` with one extra last column: ``value`` on the forget rows, 0 elsewhere.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, d)
+        Rows.
+    forget_mask : ndarray of bool
+        The forget rows.
+    value : float
+        The injected value.
+
+    Returns
+    -------
+    ndarray, shape (n, d + 1)
+
+    Examples
+    --------
+    >>> inject_feature(np.zeros((2, 1)), np.array([True, False])).tolist()
+    [[0.0, 1.0], [0.0, 0.0]]
+    """
     X = np.asarray(X, dtype=np.float64)
     mask = np.asarray(forget_mask, dtype=bool)
     if mask.shape != (len(X),) or not mask.any():
@@ -49,6 +68,19 @@ def inject_feature(X: np.ndarray, forget_mask: np.ndarray, value: float = 1.0) -
 def injection_ratio(theta_u: np.ndarray, theta_o: np.ndarray, index: int = -1) -> float:
     """Izzo's statistic ``theta_U[index] / theta_O[index]``.
 
+    Parameters
+    ----------
+    theta_u, theta_o : ndarray
+        Weights of U and O.
+    index : int
+        The injected feature's weight.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
     >>> injection_ratio(np.array([1.0, 0.1]), np.array([1.0, 2.0]))
     0.05
     """
@@ -66,7 +98,23 @@ def attribution_ratio(
     column: int = -1,
 ) -> float:
     """Attribution equivalent for any model: drop in target log-probability when the
-    injected column is zeroed, ``mean drop under U / mean drop under O``."""
+    injected column is zeroed, ``mean drop under U / mean drop under O``.
+
+    Parameters
+    ----------
+    predict_logits_u, predict_logits_o : callable
+        The two models.
+    X_forget : ndarray
+        The forget rows (injected column set).
+    target : ndarray
+        Their labels.
+    column : int
+        The injected column.
+
+    Returns
+    -------
+    float
+    """
     X = np.asarray(X_forget, dtype=np.float32)
     X0 = X.copy()
     X0[:, column] = 0.0
@@ -100,6 +148,17 @@ def logistic_injection(
     The ``k`` deleted rows all get label 1 and the injected feature 1, so the feature
     predicts them perfectly; other rows follow a noisy linear rule.
 
+    Parameters
+    ----------
+    seed, n, d, k : int
+        Seed, rows, features and deleted rows.
+    lam : float
+        L2 strength.
+
+    Returns
+    -------
+    dict of str to float
+
     Examples
     --------
     >>> r = logistic_injection(seed=0)
@@ -130,6 +189,19 @@ def ridge_injection_sweep(
     The deleted rows share the injected support and their response is shifted by
     ``shift``. PRU (an update confined to the span of the deleted rows) removes more of
     the injected weight as ``k`` grows; exact retrain always gives 0; the no-op gives 1.
+
+    Parameters
+    ----------
+    ks : tuple of int
+        Deleted-row counts.
+    seed, n, d : int
+        Seed, rows, features.
+    lam, shift : float
+        L2 strength and the deleted rows' response shift.
+
+    Returns
+    -------
+    list of dict
     """
     rows = []
     for k in ks:

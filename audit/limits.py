@@ -53,6 +53,10 @@ def limits_of(case_policy: Any = None, gate: Any = None) -> dict[str, int]:
     gate : dict, optional
         The ``--policy`` file's tables; a case value may only lower the gate's.
 
+    Returns
+    -------
+    dict of str to int
+
     Examples
     --------
     >>> limits_of()["max_group_values"]

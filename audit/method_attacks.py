@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import stats as sps
-from sklearn.metrics import roc_auc_score
 
 from attacks.challenge import challenge_estimate
 from attacks.lira import ulira
+from attacks.metrics import auc
 from audit.results import Metric
 
 __all__ = [
@@ -89,10 +89,27 @@ def loso_ulira_scores(
 
 
 def per_seed_auc(score_u: np.ndarray, score_r: np.ndarray) -> np.ndarray:
-    """AUC of ``U_i``'s row scores (positive) against ``R_i``'s (negative), one per seed."""
+    """AUC of ``U_i``'s row scores (positive) against ``R_i``'s (negative), one per seed.
+
+    Parameters
+    ----------
+    score_u : ndarray, shape (k, n)
+        Row scores of each seed's unlearned model (positives).
+    score_r : ndarray, shape (k, m)
+        Row scores of each seed's retrain (negatives).
+
+    Returns
+    -------
+    ndarray, shape (k,)
+
+    Examples
+    --------
+    >>> per_seed_auc(np.array([[0.9, 0.8]]), np.array([[0.1, 0.85]])).tolist()
+    [0.75]
+    """
     su, sr = np.asarray(score_u, np.float64), np.asarray(score_r, np.float64)
     labels = np.r_[np.ones(su.shape[1]), np.zeros(sr.shape[1])]
-    return np.array([roc_auc_score(labels, np.r_[su[i], sr[i]]) for i in range(len(su))])
+    return np.array([auc(np.r_[su[i], sr[i]], labels) for i in range(len(su))])
 
 
 def _loso_auc(phi_u: np.ndarray, phi_r: np.ndarray) -> float:
@@ -107,6 +124,15 @@ def jackknife_se(phi_u: np.ndarray, phi_r: np.ndarray) -> float:
     same pool of shadows, which makes the per-seed AUCs positively correlated (a t
     interval over them failed an exact retrain in 15-20 % of simulated runs when
     model-to-model offsets dominate, against <= 4 % for this jackknife).
+
+    Parameters
+    ----------
+    phi_u, phi_r : ndarray, shape (k, n)
+        Per-seed statistics of the unlearned models and of the retrains on the forget rows.
+
+    Returns
+    -------
+    float
     """
     k = len(phi_u)
     loo = np.array([_loso_auc(np.delete(phi_u, m, 0), np.delete(phi_r, m, 0)) for m in range(k)])
@@ -124,6 +150,17 @@ def ulira_metric(phi_u: np.ndarray, phi_r: np.ndarray, alpha: float = 0.05) -> M
     like every such method-level detector it is reported without a status (decision
     record 0006); the method's gated metrics decide. Fewer than :data:`ULIRA_MIN_SEEDS`
     seeds: no value.
+
+    Parameters
+    ----------
+    phi_u, phi_r : ndarray, shape (k, n)
+        Per-seed statistics of the unlearned models and of the retrains.
+    alpha : float
+        Level of the interval.
+
+    Returns
+    -------
+    Metric
 
     Examples
     --------
@@ -166,6 +203,19 @@ def challenge_metrics(phi_u: np.ndarray, phi_r: np.ndarray, seed: int = 0,
     ``challenge_quality``: the challenge's forgetting quality (mean of ``2 / 2^bin``;
     1 = like a retrain), always finite, U vs R against R vs R. Fewer than
     :data:`CHALLENGE_MIN_SEEDS` seeds: no values, a note saying how many are needed.
+
+    Parameters
+    ----------
+    phi_u, phi_r : ndarray, shape (k, n)
+        Per-seed statistics of the unlearned models and of the retrains.
+    seed : int
+        Seed of the retrains' random halves.
+    delta : float
+        The challenge's ``delta``.
+
+    Returns
+    -------
+    list of Metric
     """
     pu, pr = np.asarray(phi_u, np.float64), np.asarray(phi_r, np.float64)
     k, n = pu.shape

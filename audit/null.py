@@ -35,6 +35,19 @@ class Null:
     (1 + 1/k)``: the references add what exceeds the row part, and the Welch-Satterthwaite
     degrees of freedom fall towards ``k - 1`` as that excess dominates.
 
+    Parameters
+    ----------
+    tau : float
+        SD of ``delta`` under the retrain distribution.
+    df : float
+        Its degrees of freedom.
+    seed_sd : float
+        The references' spread beyond the row bootstrap.
+    row_se : float
+        The row-bootstrap SD.
+    k : int
+        References.
+
     Examples
     --------
     >>> n = Null.estimate(np.array([0.50, 0.52, 0.49, 0.51]), row_se=0.02)
@@ -78,12 +91,41 @@ class Null:
         return cls(math.sqrt(tau2), df, sd, row_se, k)
 
     def quantile(self, p: float) -> float:
+        """The ``p`` quantile of the retrain distribution of ``delta`` (Student t, scale ``tau``).
+
+        Parameters
+        ----------
+        p : float
+            Probability.
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> round(Null(1.0, 1e9, 0.0, 1.0, 4).quantile(0.975), 3)
+        1.96
+        """
         return float(sps.norm.ppf(p) if not math.isfinite(self.df) or self.df > 1e6 else sps.t.ppf(p, self.df))
 
 
 def leave_one_out_row_se(cand: ModelStat, refs: list[ModelStat]) -> float:
     """Row-bootstrap SD of ``delta`` for each reference scored against the others (RMS).
 
+    Parameters
+    ----------
+    cand : ModelStat
+        The candidate (0 when it has no replicates).
+    refs : list of ModelStat
+        Each reference scored as the candidate.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
     >>> from audit.decision import ModelStat
     >>> r = [ModelStat(0.0, np.array([0.0, 1.0])), ModelStat(0.0, np.array([1.0, 0.0]))]
     >>> leave_one_out_row_se(r[0], r)
@@ -100,6 +142,26 @@ def leave_one_out_row_se(cand: ModelStat, refs: list[ModelStat]) -> float:
 def settle(delta: float, null: Null, fail_tail: float, floor: float) -> tuple[int | None, float | None]:
     """References (``k``), and the factor rows must grow by, for ``delta`` to be a decided fail.
 
+    Parameters
+    ----------
+    delta : float
+        The candidate's difference from the references.
+    null : Null
+        The retrain distribution.
+    fail_tail : float
+        Tail probability of the fail band.
+    floor : float
+        The margin floor.
+
+    Returns
+    -------
+    k : int or None
+        References needed (None: more would not settle it).
+    row_factor : float or None
+        Factor the rows must grow by.
+
+    Examples
+    --------
     >>> k, factor = settle(0.03, Null.from_parts(0.01, 0.01, 4), 0.001, 0.0)
     >>> k, round(factor, 2)   # more references cannot help: the rows' noise dominates
     (None, 1.33)
@@ -126,6 +188,19 @@ def settle(delta: float, null: Null, fail_tail: float, floor: float) -> tuple[in
 def pooled_ratios(evidence: list[Evidence], settings: Settings) -> dict[str, tuple[float, float]]:
     """Per metric family (the name before ``[``): pooled seed / row variance, and its df.
 
+    Parameters
+    ----------
+    evidence : list of Evidence
+        A check's gated metrics.
+    settings : Settings
+        Kernel settings.
+
+    Returns
+    -------
+    dict of str to (float, float)
+
+    Examples
+    --------
     >>> pooled_ratios([], None)
     {}
     """

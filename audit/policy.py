@@ -68,6 +68,12 @@ GENERAL_DEFAULTS: dict[str, Any] = defaults_of(GENERAL_OPTIONS)
 def declarations() -> dict[str, Mapping[str, Option]]:
     """Every declared option: ``{"general": {...}, "<check id>": {...}, ...}``.
 
+    Returns
+    -------
+    dict of str to mapping of str to Option
+
+    Examples
+    --------
     >>> decl = declarations()
     >>> decl["output_divergence"]["gate_on"].tighter
     'superset'
@@ -81,6 +87,17 @@ def default_policy(task: str = "classification") -> dict[str, dict[str, Any]]:
     A check that does not support ``task`` (``CheckSpec.tasks``) is not required by default:
     it is reported ``skipped``; a policy that requires it anyway makes the verdict inconclusive.
 
+    Parameters
+    ----------
+    task : str
+        ``classification`` or ``regression``.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
     >>> default_policy()["general"]["on_no_power"]
     'inconclusive'
     >>> default_policy("regression")["feature_removal"]["required"]
@@ -128,6 +145,19 @@ def _tables(overrides: Any, source: str) -> dict[str, dict[str, Any]]:
 def validate_policy(policy: Mapping[str, Mapping[str, Any]], source: str = "policy") -> None:
     """Check a complete policy against the declarations; raise ``BadInput`` naming the field.
 
+    Parameters
+    ----------
+    policy : mapping
+        A complete policy.
+    source : str
+        The prefix of error fields.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
     >>> validate_policy(default_policy())
     >>> bad = default_policy(); bad["general"]["alpha"] = float("nan")
     >>> validate_policy(bad)
@@ -165,6 +195,22 @@ def merge_policy(
     raise :class:`audit.errors.BadInput` naming ``source.section.key`` (``[i]`` for a
     list element).
 
+    Parameters
+    ----------
+    base : dict
+        A complete policy.
+    overrides : dict, optional
+        Sections and keys to change.
+    source : str
+        The prefix of error fields.
+
+    Returns
+    -------
+    dict
+        A new policy.
+
+    Examples
+    --------
     >>> pol = merge_policy(default_policy(), {"utility": {"accuracy_margin": 0}})
     >>> pol["utility"]["accuracy_margin"]
     0.0
@@ -190,6 +236,21 @@ def check_tightens(gate: Mapping[str, Mapping[str, Any]], case_overrides: Mappin
     ``gate`` is the complete gate policy (defaults + the gate file); ``case_overrides``
     the case's validated tables.
 
+    Parameters
+    ----------
+    gate : mapping
+        The gate policy.
+    case_overrides : mapping, optional
+        The case's ``[policy]``.
+    source : str
+        The prefix of error fields.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
     >>> gate = default_policy()
     >>> check_tightens(gate, {"utility": {"accuracy_margin": 0.01}})
     >>> check_tightens(gate, {"utility": {"accuracy_margin": 0.1}})
@@ -288,6 +349,17 @@ def split_over_looks(policy: dict[str, dict[str, Any]], looks: int) -> dict[str,
 def load_policy_file(path: str | Path) -> dict[str, Any]:
     """Parse a policy TOML file (validated later by :func:`resolve_policy`).
 
+    Parameters
+    ----------
+    path : str or Path
+        A TOML file.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
     >>> load_policy_file("/nonexistent/gate.toml")
     Traceback (most recent call last):
     ...
@@ -336,6 +408,11 @@ def policy_table(policy: Mapping[str, Mapping[str, Any]],
     sources : dict, optional
         ``policy_sources`` of :func:`resolve_policy`: which layer set each value.
 
+    Returns
+    -------
+    list of dict
+        ``option``, ``section``, ``key``, ``value``, ``default``, ``allowed``, ``meaning``, ``tighter``, ``source``.
+
     Examples
     --------
     >>> rows = policy_table(default_policy(), {"case": {"utility": {"accuracy_margin": 0.03}}})
@@ -356,6 +433,13 @@ def policy_table(policy: Mapping[str, Mapping[str, Any]],
 def reference_table() -> str:
     """The README's policy reference: one Markdown row per declared option.
 
+    Returns
+    -------
+    str
+        Markdown table.
+
+    Examples
+    --------
     >>> print(reference_table().splitlines()[2])
     | `general.alpha` | number > 0 and < 0.5 | `0.05` | fixed by gate | level of the reported intervals (1 - 2 alpha); retrain_coverage sets the bands |
     """

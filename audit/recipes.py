@@ -27,7 +27,7 @@ from torch import nn
 
 from audit.errors import BadInput
 
-__all__ = ["MLP", "seeded_mlp", "train_mlp", "one_thread", "TorchModule", "SklearnModel", "sklearn_task", "Recipe", "get_recipe"]
+__all__ = ["MLP", "seeded", "seeded_mlp", "train_steps", "train_mlp", "one_thread", "TorchModule", "SklearnModel", "sklearn_task", "Recipe", "get_recipe"]
 
 
 class MLP(nn.Module):
@@ -52,18 +52,74 @@ class MLP(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (n, features)
+            Inputs.
+
+        Returns
+        -------
+        torch.Tensor, shape (n, classes)
+            Logits.
+        """
         return self.net(x)
 
 
 _SEEDING = threading.Lock()
 
 
-def seeded_mlp(n_features: int, n_classes: int, hidden: tuple[int, ...], seed: int) -> MLP:
-    """A freshly initialised :class:`MLP` whose weights depend on ``seed`` alone.
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Seed torch's global generator and hold it for the block: the one seeding helper.
 
-    Initialisation draws from torch's one global generator, so seeding it and drawing are
-    done under a lock: two threads (a threaded Dask worker, the ensemble's thread groups)
-    training at once would otherwise draw from each other's seed.
+    Weight initialisation (``nn.Linear``, ``reset_parameters``) draws from torch's one global
+    generator, so seeding it and drawing are done under a lock: two threads (a threaded Dask
+    worker, the ensemble's thread groups) initialising at once would otherwise draw from each
+    other's seed. Draw only initial weights inside the block (minibatch orders use their own
+    ``torch.Generator``).
+
+    Parameters
+    ----------
+    seed : int
+        The seed given to ``torch.manual_seed``.
+
+    Returns
+    -------
+    contextmanager
+        Holds the lock until the block ends.
+
+    Examples
+    --------
+    >>> with seeded(3):
+    ...     a = torch.nn.Linear(2, 2).weight.detach().clone()
+    >>> with seeded(3):
+    ...     b = torch.nn.Linear(2, 2).weight.detach().clone()
+    >>> bool(torch.equal(a, b))
+    True
+    """
+    with _SEEDING:
+        torch.manual_seed(int(seed))
+        yield
+
+
+def seeded_mlp(n_features: int, n_classes: int, hidden: tuple[int, ...], seed: int) -> MLP:
+    """A freshly initialised :class:`MLP` whose weights depend on ``seed`` alone (:func:`seeded`).
+
+    Parameters
+    ----------
+    n_features, n_classes : int
+        Input width and number of classes.
+    hidden : tuple of int
+        Widths of the hidden layers.
+    seed : int
+        Initialisation seed.
+
+    Returns
+    -------
+    MLP
+        The untrained network (in training mode, as ``nn.Module`` starts).
 
     Examples
     --------
@@ -71,8 +127,7 @@ def seeded_mlp(n_features: int, n_classes: int, hidden: tuple[int, ...], seed: i
     >>> bool(torch.equal(a.net[0].weight, b.net[0].weight))
     True
     """
-    with _SEEDING:
-        torch.manual_seed(int(seed))
+    with seeded(seed):
         return MLP(n_features, n_classes, tuple(hidden))
 
 
@@ -84,6 +139,20 @@ def one_thread() -> Iterator[None]:
     gains nothing on a quiet machine and, when another process holds a core, torch's
     spinning threads wait on each other - training a digits MLP took 29 s instead of
     0.7 s with one busy core (measured side by side). Also usable as a decorator.
+
+    Returns
+    -------
+    contextmanager
+        Restores torch's thread count on exit.
+
+    Examples
+    --------
+    >>> n = torch.get_num_threads()
+    >>> with one_thread():
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == n
+    True
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -91,6 +160,75 @@ def one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+@one_thread()
+def train_steps(
+    module: nn.Module, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: float, seed: int,
+    batch_size: int = 64, weight_decay: float = 0.0, ascent: bool = False, max_steps: int | None = None,
+) -> nn.Module:
+    """The one minibatch training loop: Adam on cross-entropy, in place, deterministic per seed.
+
+    Used by the ``torch-mlp`` recipe (:func:`train_mlp`), the built-in scenarios and the
+    baseline unlearning methods (fine-tune, gradient ascent, random labels, SISA, FedAvg,
+    UNSIR). Every epoch visits the rows in an order drawn from ``torch.Generator(seed)``.
+    (The batched shadow ensemble, :func:`audit.shadows.train_mlp_ensemble`, runs the same
+    Adam over many models at once: decision record 0004.)
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The network, trained in place (left in eval mode).
+    X : ndarray, shape (n, features)
+        Inputs (cast to float32).
+    y : ndarray, shape (n,)
+        Integer labels.
+    epochs : int
+        Passes over the rows.
+    lr : float
+        Adam's learning rate.
+    seed : int
+        Seed of the minibatch order.
+    batch_size : int
+        Rows per step.
+    weight_decay : float
+        Adam's L2 weight decay.
+    ascent : bool
+        Ascend the cross-entropy instead (gradient-ascent unlearning).
+    max_steps : int, optional
+        Stop after this many steps.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``module`` itself, trained.
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).normal(size=(32, 3)).astype("float32"); y = (X[:, 0] > 0).astype(int)
+    >>> m = train_steps(seeded_mlp(3, 2, (4,), 0), X, y, epochs=2, lr=1e-2, seed=0, batch_size=8)
+    >>> m.training, TorchModule(m).predict_logits(X).shape
+    (False, (32, 2))
+    """
+    gen = torch.Generator().manual_seed(int(seed))
+    Xt = torch.as_tensor(np.asarray(X, dtype=np.float32))
+    yt = torch.as_tensor(np.asarray(y, dtype=np.int64))
+    opt = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
+    loss_fn = nn.CrossEntropyLoss()
+    steps = 0
+    module.train()
+    for _ in range(int(epochs)):
+        perm = torch.randperm(len(Xt), generator=gen)
+        for start in range(0, len(Xt), batch_size):
+            idx = perm[start : start + batch_size]
+            opt.zero_grad()
+            loss = loss_fn(module(Xt[idx]), yt[idx])
+            (-loss if ascent else loss).backward()
+            opt.step()
+            steps += 1
+            if max_steps is not None and steps >= max_steps:
+                return module.eval()
+    return module.eval()
 
 
 @one_thread()
@@ -108,6 +246,27 @@ def train_mlp(
 ) -> MLP:
     """Train an :class:`MLP` with Adam and cross-entropy; deterministic for a given seed.
 
+    :func:`seeded_mlp` (initialisation from ``seed``) then :func:`train_steps` (minibatch
+    order from ``seed``).
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, features)
+        Training inputs.
+    y : ndarray, shape (n,)
+        Integer labels in ``0..n_classes-1``.
+    n_classes : int
+        Width of the output layer.
+    seed : int
+        Seed of the initialisation and of the minibatch order.
+    hidden, epochs, lr, weight_decay, batch_size
+        Architecture and optimiser settings (the ``[training] params`` of a case).
+
+    Returns
+    -------
+    MLP
+        The trained network, in eval mode.
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)
@@ -117,26 +276,20 @@ def train_mlp(
     (64, 2)
     """
     model = seeded_mlp(X.shape[1], n_classes, tuple(hidden), seed)
-    gen = torch.Generator().manual_seed(int(seed))
-    Xt = torch.as_tensor(np.asarray(X, dtype=np.float32))
-    yt = torch.as_tensor(np.asarray(y, dtype=np.int64))
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
-    n = len(Xt)
-    model.train()
-    for _ in range(int(epochs)):
-        perm = torch.randperm(n, generator=gen)
-        for start in range(0, n, batch_size):
-            idx = perm[start : start + batch_size]
-            opt.zero_grad()
-            loss_fn(model(Xt[idx]), yt[idx]).backward()
-            opt.step()
-    model.eval()
-    return model
+    return train_steps(model, X, y, epochs=epochs, lr=lr, seed=seed, batch_size=batch_size,
+                       weight_decay=weight_decay)
 
 
 class TorchModule:
-    """Adapter over an in-memory ``torch.nn.Module`` returning logits."""
+    """Adapter over an in-memory ``torch.nn.Module`` returning logits.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        A network returning logits (set to eval mode).
+    sha256 : str, optional
+        Digest of the file it was loaded from.
+    """
 
     format = "torch-module"
 
@@ -145,11 +298,30 @@ class TorchModule:
         self.sha256 = sha256
 
     def predict_logits(self, X: np.ndarray) -> np.ndarray:
+        """The module's outputs on ``X`` (float32 in, float64 out, no gradients).
+
+        Parameters
+        ----------
+        X : ndarray or DataFrame, shape (n, features)
+            Inputs (a DataFrame for a model that takes its features by name).
+
+        Returns
+        -------
+        ndarray, shape (n, classes)
+            Logits or log-probabilities (a regressor: its predictions, ``[n, 1]``).
+        """
         with torch.no_grad():
             out = self.module(torch.from_numpy(np.array(X, dtype=np.float32)))
         return out.double().numpy()
 
     def parameters(self) -> dict[str, np.ndarray]:
+        """The module's state dict as float64 arrays.
+
+        Returns
+        -------
+        dict of str to ndarray or None
+            The model's parameters by name, float64 copies (None when it exposes none).
+        """
         return {k: v.detach().double().numpy().copy() for k, v in self.module.state_dict().items()}
 
 
@@ -159,6 +331,13 @@ class SklearnModel:
     A regressor (``sklearn.base.is_regressor``, or an estimator with ``predict`` but neither
     ``predict_proba`` nor ``decision_function``) returns its predictions as one column
     ``[n, 1]``; ``task`` says which it is.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A fitted scikit-learn classifier, regressor or pipeline.
+    sha256 : str, optional
+        Digest of the file it was loaded from.
 
     Examples
     --------
@@ -177,6 +356,18 @@ class SklearnModel:
         self.classes = getattr(estimator, "classes_", None) if self.task == "classification" else None
 
     def predict_logits(self, X: np.ndarray) -> np.ndarray:
+        """Log of ``predict_proba`` (or the decision function; a regressor: ``predict``, one column).
+
+        Parameters
+        ----------
+        X : ndarray or DataFrame, shape (n, features)
+            Inputs (a DataFrame for a model that takes its features by name).
+
+        Returns
+        -------
+        ndarray, shape (n, classes)
+            Logits or log-probabilities (a regressor: its predictions, ``[n, 1]``).
+        """
         est = self.estimator
         if self.task == "regression":
             return np.asarray(est.predict(X), dtype=np.float64).reshape(len(X), -1)
@@ -189,6 +380,13 @@ class SklearnModel:
         return d
 
     def parameters(self) -> dict[str, np.ndarray]:
+        """Coefficients and intercepts of the (last step's) estimator.
+
+        Returns
+        -------
+        dict of str to ndarray or None
+            The model's parameters by name, float64 copies (None when it exposes none).
+        """
         est = self.estimator
         steps = getattr(est, "steps", None)
         if steps:
@@ -206,6 +404,17 @@ class SklearnModel:
 def sklearn_task(estimator: Any) -> str:
     """``"regression"`` or ``"classification"`` for a scikit-learn estimator (or pipeline).
 
+    Parameters
+    ----------
+    estimator : estimator
+        A scikit-learn estimator or pipeline.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
     >>> from sklearn.linear_model import LogisticRegression, Ridge
     >>> sklearn_task(Ridge()), sklearn_task(LogisticRegression())
     ('regression', 'classification')
@@ -221,13 +430,41 @@ def sklearn_task(estimator: Any) -> str:
 
 @dataclass
 class Recipe:
-    """A named way to train a model: ``fit(X, y, n_classes, seed) -> adapter``."""
+    """A named way to train a model: ``fit(X, y, n_classes, seed) -> adapter``.
+
+    Parameters
+    ----------
+    name : str
+        The recipe spec (``torch-mlp``, ``sklearn``, ``bayes-logreg`` or ``pkg.mod:function``).
+    fit_fn : callable
+        ``fit_fn(X, y, n_classes, seed, **params) -> adapter``.
+    params : dict
+        The case's ``[training] params``.
+    """
 
     name: str
     fit_fn: Callable[..., Any]
     params: dict[str, Any] = field(default_factory=dict)
 
     def fit(self, X: np.ndarray, y: np.ndarray, n_classes: int, seed: int) -> Any:
+        """Train a model on ``(X, y)`` with ``seed``.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n, features)
+            Training inputs.
+        y : ndarray, shape (n,)
+            Labels (or targets).
+        n_classes : int
+            Number of classes of the case.
+        seed : int
+            Training seed.
+
+        Returns
+        -------
+        adapter
+            The trained model (``predict_logits``).
+        """
         return self.fit_fn(X, y, n_classes, seed, **self.params)
 
 
@@ -264,6 +501,15 @@ def get_recipe(spec: str, params: dict[str, Any] | None = None, original: Any = 
         Keyword arguments passed to the training function.
     original : adapter, optional
         The original model; ``sklearn`` clones its estimator.
+
+    Returns
+    -------
+    Recipe
+
+    Examples
+    --------
+    >>> get_recipe("torch-mlp", {"epochs": 2}).params
+    {'epochs': 2}
     """
     params = dict(params or {})
     if spec == "torch-mlp":

@@ -36,7 +36,7 @@ import torch
 from audit import cluster
 from audit.adapters import load_model
 from audit.errors import BadInput
-from audit.recipes import MLP, Recipe, TorchModule
+from audit.recipes import MLP, Recipe, TorchModule, seeded_mlp
 from audit.shadows import train_mlp_ensemble_on_workers
 
 __all__ = ["MAX_TRAINED_REFERENCES", "SEED_FLOOR", "reference_seeds", "validate_reference_request",
@@ -57,6 +57,19 @@ def validate_reference_request(train: Any, seed: Any, recipe: str | None) -> tup
     Raises :class:`~audit.errors.BadInput` naming ``references.train`` (not an integer in
     ``0..64``, or no ``[training] recipe`` to train with) or ``references.seed`` (not a
     non-negative integer).
+
+    Parameters
+    ----------
+    train : any
+        ``[references] train``.
+    seed : any
+        ``[references] seed``.
+    recipe : str or None
+        The case's ``[training] recipe``.
+
+    Returns
+    -------
+    (int, int)
 
     Examples
     --------
@@ -83,6 +96,17 @@ def reference_seeds(reference_seed: int, k: int) -> list[int]:
     Deterministic; the first ``j`` seeds do not depend on ``k``, so asking for more
     references keeps the ones already trained.
 
+    Parameters
+    ----------
+    reference_seed : int
+        ``[references] seed``.
+    k : int
+        References.
+
+    Returns
+    -------
+    list of int
+
     Examples
     --------
     >>> s = reference_seeds(0, 4)
@@ -105,6 +129,15 @@ def reference_seeds(reference_seed: int, k: int) -> list[int]:
 def ensemble_modules(params: list[torch.Tensor]) -> list[MLP]:
     """Unstack :func:`~audit.shadows.train_mlp_ensemble` parameters into one :class:`MLP` each.
 
+    Parameters
+    ----------
+    params : list of torch.Tensor
+        Stacked parameters ``[W1 [K, h, d], b1 [K, h, 1], ...]``.
+
+    Returns
+    -------
+    list of MLP
+
     Examples
     --------
     >>> X = np.random.default_rng(0).normal(size=(20, 3)).astype("float32")
@@ -119,7 +152,7 @@ def ensemble_modules(params: list[torch.Tensor]) -> list[MLP]:
     hidden = tuple(int(params[2 * j].shape[1]) for j in range(n_layers - 1))
     modules = []
     for k in range(params[0].shape[0]):
-        mod = MLP(n_features, n_classes, hidden)
+        mod = seeded_mlp(n_features, n_classes, hidden, 0)  # under the seeding lock; weights overwritten
         lins = [m for m in mod.net if isinstance(m, torch.nn.Linear)]
         with torch.no_grad():
             for j, lin in enumerate(lins):
@@ -131,6 +164,21 @@ def ensemble_modules(params: list[torch.Tensor]) -> list[MLP]:
 
 def model_digest(model: Any, recipe: Recipe, seed: int, X: np.ndarray) -> str:
     """SHA-256 identifying a trained model: recipe, seed, parameters and outputs on ``X``.
+
+    Parameters
+    ----------
+    model : adapter
+        The trained model.
+    recipe : Recipe
+        How it was trained.
+    seed : int
+        Its seed.
+    X : ndarray
+        Rows whose outputs enter the digest.
+
+    Returns
+    -------
+    str
 
     Examples
     --------
@@ -171,6 +219,23 @@ def train_references(recipe: Recipe, X: np.ndarray, y: np.ndarray, n_classes: in
 
     Returns adapters with ``sha256``, ``format`` and ``provenance``. A recipe that fails
     raises :class:`~audit.errors.BadInput` naming ``training.recipe``.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        The case's recipe.
+    X, y : ndarray
+        The retain rows.
+    n_classes : int
+        Output width.
+    seeds : sequence of int
+        One reference per seed.
+    n_jobs : int
+        Local workers.
+
+    Returns
+    -------
+    list of adapter
 
     Examples
     --------

@@ -148,6 +148,10 @@ class AuditResult(dict[str, Any]):
     def to_json(self) -> str:
         """The canonical text of ``results.json`` (sorted keys, 2-space indent).
 
+        Returns
+        -------
+        str
+
         Examples
         --------
         >>> print(AuditResult({"verdict": "pass", "exit_code": 0}).to_json(), end="")

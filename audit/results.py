@@ -37,6 +37,17 @@ def worst_status(statuses: list[str]) -> str:
 
     Order: pass < warn < skipped < inconclusive < error < fail.
 
+    Parameters
+    ----------
+    statuses : list of str
+        Statuses.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
     >>> worst_status(["pass", "warn", "inconclusive"])
     'inconclusive'
     >>> worst_status([])
@@ -48,7 +59,23 @@ def worst_status(statuses: list[str]) -> str:
 
 
 def clean_number(x: Any) -> Any:
-    """Turn numpy scalars into Python numbers and non-finite floats into ``None``."""
+    """Turn numpy scalars into Python numbers and non-finite floats into ``None``.
+
+    Parameters
+    ----------
+    x : any
+        A value.
+
+    Returns
+    -------
+    any
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> clean_number(np.float32(0.5)), clean_number(float("nan"))
+    (0.5, None)
+    """
     if x is None:
         return None
     if isinstance(x, bool):
@@ -80,6 +107,18 @@ class Metric:
     * ``at_most``: pass iff the upper end is below +margin (lower is always fine);
     * ``at_least``: pass iff the lower end is above -margin;
     * ``info``: reported only, never decides.
+
+    Parameters
+    ----------
+    name, split : str
+        What was measured, on which rows.
+    value : float or None
+        The candidate's value.
+    ci, reference, reference_ci, delta, delta_ci, margin, comparator, status
+        Its interval, the references' value and interval, the difference and its interval,
+        the band, the comparator and the kernel's status.
+    **fields
+        The other dataclass fields (controls, notes, cost, effect ...), see the attributes.
     """
 
     name: str
@@ -108,6 +147,13 @@ class Metric:
     effect: str | None = None  # harm comparators: "harm" (fails) / "improvement" (reported)
 
     def to_dict(self) -> dict[str, Any]:
+        """The metric's JSON form.
+
+        Returns
+        -------
+        dict
+            The JSON form written to results.json (numbers cleaned: non-finite floats as null).
+        """
         out = {
             "name": self.name,
             "split": self.split,
@@ -146,6 +192,15 @@ class Finding:
     """A specific observation, e.g. a harmed subgroup.
 
     ``slice`` names the rows concerned as ``{"column": "value", ...}``.
+
+    Parameters
+    ----------
+    message : str
+        The finding in words.
+    slice : dict
+        The rows concerned.
+    metric, n, delta, ci, p_value, p_adjusted, test, status, extra, effect
+        The measured shift and its test.
     """
 
     message: str
@@ -162,6 +217,13 @@ class Finding:
     effect: str | None = None  # "harm" (may block) or "improvement" (reported; blocks only if the policy says so)
 
     def to_dict(self) -> dict[str, Any]:
+        """The finding's JSON form.
+
+        Returns
+        -------
+        dict
+            The JSON form written to results.json (numbers cleaned: non-finite floats as null).
+        """
         out = {
             "message": self.message,
             "slice": {str(k): clean_number(v) for k, v in self.slice.items()},
@@ -183,13 +245,30 @@ class Finding:
 
 @dataclass
 class Table:
-    """A small table for the report (rows are lists aligned with ``columns``)."""
+    """A small table for the report (rows are lists aligned with ``columns``).
+
+    Parameters
+    ----------
+    name : str
+        Caption.
+    columns : list of str
+        Column names.
+    rows : list of list
+        Rows aligned with ``columns``.
+    """
 
     name: str
     columns: list[str]
     rows: list[list[Any]]
 
     def to_dict(self) -> dict[str, Any]:
+        """The table's JSON form.
+
+        Returns
+        -------
+        dict
+            The JSON form written to results.json (numbers cleaned: non-finite floats as null).
+        """
         return {
             "name": self.name,
             "columns": list(self.columns),
@@ -206,6 +285,15 @@ class Figure:
     * ``roc``: ``{"curves": [{"label", "fpr": [...], "tpr": [...]}]}``
     * ``forest``: ``{"rows": [{"label", "value", "ci": [lo, hi]}], "margin": float|None}``
     * ``histogram``: ``{"series": [{"label", "bin_edges": [...], "counts": [...]}], "xlabel"}``
+
+    Parameters
+    ----------
+    kind : {"roc", "forest", "histogram"}
+        The figure type.
+    title : str
+        Its title.
+    data : dict
+        As above.
     """
 
     kind: Literal["roc", "forest", "histogram"]
@@ -213,6 +301,13 @@ class Figure:
     data: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
+        """The figure's JSON form (arrays as lists).
+
+        Returns
+        -------
+        dict
+            The JSON form written to results.json (numbers cleaned: non-finite floats as null).
+        """
         return {"kind": self.kind, "title": self.title, "data": _clean_tree(self.data)}
 
 
@@ -228,7 +323,19 @@ def _clean_tree(obj: Any) -> Any:
 
 @dataclass
 class CheckResult:
-    """The outcome of one check, serialised into ``results.json`` ``checks[]``."""
+    """The outcome of one check, serialised into ``results.json`` ``checks[]``.
+
+    Parameters
+    ----------
+    id, status, summary, title : str
+        The check, its status and one-paragraph summary.
+    required : bool
+        Counts towards the verdict.
+    metrics, findings, tables, figures : list
+        What it measured and shows.
+    **fields
+        ``controls``, ``notes``, ``missing`` and the rest of the attributes.
+    """
 
     id: str
     status: str
@@ -244,6 +351,13 @@ class CheckResult:
     controls: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The check's entry of results.json ``checks[]``.
+
+        Returns
+        -------
+        dict
+            The JSON form written to results.json (numbers cleaned: non-finite floats as null).
+        """
         out = {
             "id": self.id,
             "title": self.title or self.id.replace("_", " ").capitalize(),

@@ -35,6 +35,19 @@ def cost_summary(meters: dict[str, Meter], seconds: float) -> dict[str, Any]:
     audit); ``overhead`` is the rest relative to it. Seconds vary between runs like the
     timestamps; the counts do not.
 
+    Parameters
+    ----------
+    meters : dict of str to Meter
+        Each check's meter.
+    seconds : float
+        The run's wall time.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
     >>> from collections import Counter
     >>> m = Meter(Counter({"forward_passes": 3, "forward_seconds": 0.25}), 1.0)
     >>> c = cost_summary({"utility": m}, 1.5)
@@ -201,7 +214,17 @@ def _commitment_scheme(case: AuditCase) -> str | None:
 
 
 def case_inputs(case: AuditCase) -> dict[str, Path]:
-    """Files the case was read from (for the manifest), keyed by role."""
+    """Files the case was read from (for the manifest), keyed by role.
+
+    Parameters
+    ----------
+    case : AuditCase
+        The case.
+
+    Returns
+    -------
+    dict of str to Path
+    """
     inputs: dict[str, Path] = {}
     for role, model in case.models.items():
         path = getattr(model, "source_path", None)

@@ -38,6 +38,17 @@ _CLASS_LIKE_VALUES = 20
 class TaskInfo:
     """The task of a case and why (results.json ``data.task``).
 
+    Parameters
+    ----------
+    task : str
+        ``classification`` or ``regression``.
+    declared : str or None
+        ``[case] task``.
+    detected : str
+        What the outputs say.
+    evidence : str
+        Why, in words.
+
     Examples
     --------
     >>> TaskInfo("regression", None, "regression", "every model returns one value per row").to_dict()["task"]
@@ -50,12 +61,32 @@ class TaskInfo:
     evidence: str
 
     def to_dict(self) -> dict[str, Any]:
+        """results.json ``data.task`` and its evidence.
+
+        Returns
+        -------
+        dict
+            The JSON form written to results.json (numbers cleaned: non-finite floats as null).
+        """
         return asdict(self)
 
 
 def validate_task(value: object, field: str = "case.task") -> str | None:
     """``None`` or one of :data:`TASKS`; anything else is :class:`BadInput`.
 
+    Parameters
+    ----------
+    value : object
+        The declared task.
+    field : str
+        The field named in errors.
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
     >>> validate_task("regression")
     'regression'
     >>> validate_task("regresion")
@@ -73,6 +104,17 @@ def model_task(model: Any) -> str | None:
 
     A feature binding forwards to the adapter it wraps (:class:`audit.recipes.SklearnModel`).
 
+    Parameters
+    ----------
+    model : adapter
+        A model.
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
     >>> model_task(object()) is None
     True
     """
@@ -105,6 +147,25 @@ def _names(fields: list[str], verb: str = "return") -> str:
 def decide_task(models: Mapping[str, Any], outputs: Mapping[str, np.ndarray], rows: int,
                 declared: str | None, labels: pd.Series, field_of: Callable[[str], str]) -> TaskInfo:
     """The case's task from the models' outputs on a few probe rows (see the module docstring).
+
+    Parameters
+    ----------
+    models : mapping
+        The case's models by role.
+    outputs : mapping
+        Their outputs on the probe rows.
+    rows : int
+        Probe rows.
+    declared : str or None
+        ``[case] task``.
+    labels : Series
+        The label column.
+    field_of : callable
+        Role to case-file field.
+
+    Returns
+    -------
+    TaskInfo
 
     Examples
     --------
@@ -155,6 +216,17 @@ def decide_task(models: Mapping[str, Any], outputs: Mapping[str, np.ndarray], ro
 def encode_targets(labels: pd.Series) -> np.ndarray:
     """Regression targets as float64; non-numeric or infinite values are bad input.
 
+    Parameters
+    ----------
+    labels : Series
+        The label column.
+
+    Returns
+    -------
+    ndarray of float64
+
+    Examples
+    --------
     >>> encode_targets(pd.Series([1, 2.5])).tolist()
     [1.0, 2.5]
     >>> encode_targets(pd.Series(["a", "1"]))

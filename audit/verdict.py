@@ -21,6 +21,17 @@ def verdict_of(checks: list[dict[str, Any]]) -> str:
 
     No required check at all is ``inconclusive`` (fail-closed).
 
+    Parameters
+    ----------
+    checks : list of dict
+        The check entries of results.json.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
     >>> verdict_of([{"required": True, "status": "pass"}, {"required": False, "status": "fail"}])
     'pass'
     >>> verdict_of([{"required": False, "status": "pass"}])
@@ -39,6 +50,19 @@ def audit_controls(checks: list[dict[str, Any]], kinds: dict[str, str]) -> dict[
     to its kind; a check whose original is a degenerate candidate is given as
     ``"forgetting-no-power"`` (its control is reported, it gives no power).
 
+    Parameters
+    ----------
+    checks : list of dict
+        The check entries.
+    kinds : dict of str to str
+        Each check's kind.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
     >>> c = [{"id": "m", "required": True, "status": "pass",
     ...       "controls": {"negative": {"passed": 2, "total": 2}, "positive": {"power": True}}}]
     >>> audit_controls(c, {"m": "forgetting"})["power"]
@@ -66,6 +90,21 @@ def gate_verdict(checks: list[dict[str, Any]], controls: dict[str, Any], on_no_p
     original from the retrains; otherwise it becomes ``inconclusive`` (or ``warn`` when
     the policy's ``on_no_power`` says so).
 
+    Parameters
+    ----------
+    checks : list of dict
+        The check entries.
+    controls : dict
+        :func:`audit_controls`.
+    on_no_power : str
+        ``inconclusive`` or ``warn``.
+
+    Returns
+    -------
+    verdict, reason : str
+
+    Examples
+    --------
     >>> gate_verdict([{"required": True, "status": "pass"}], {"power": False}, "inconclusive")[0]
     'inconclusive'
     """
@@ -81,7 +120,24 @@ def gate_verdict(checks: list[dict[str, Any]], controls: dict[str, Any], on_no_p
 
 
 def exit_code_of(verdict: str, fail_on_warn: bool = False) -> int:
-    """Exit code of ``run``/``gate``: 0 pass/warn, 1 fail, 3 inconclusive/error."""
+    """Exit code of ``run``/``gate``: 0 pass/warn, 1 fail, 3 inconclusive/error.
+
+    Parameters
+    ----------
+    verdict : str
+        The verdict.
+    fail_on_warn : bool
+        A ``warn`` exits 1.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> exit_code_of("pass"), exit_code_of("fail"), exit_code_of("warn", fail_on_warn=True)
+    (0, 1, 1)
+    """
     if verdict == "warn" and fail_on_warn:
         return 1
     return EXIT_CODES[verdict]

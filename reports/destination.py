@@ -46,6 +46,16 @@ def pack_file_names(d: Path) -> list[str] | None:
 
     ``None`` when the directory holds anything a pack cannot: a symlink, a special file,
     a sub-directory other than ``templates`` or anything nested deeper.
+
+    Parameters
+    ----------
+    d : Path
+        A directory that may hold a pack.
+
+    Returns
+    -------
+    list of str or None
+        Sorted relative names, or None for a directory no pack could be.
     """
     names = []
     for p in sorted(d.iterdir()):
@@ -65,6 +75,15 @@ def pack_file_names(d: Path) -> list[str] | None:
 
 def is_previous_pack(out: Path) -> bool:
     """True when ``out`` is, byte for byte, an evidence pack its manifest describes.
+
+    Parameters
+    ----------
+    out : Path
+        The destination directory.
+
+    Returns
+    -------
+    bool
 
     Examples
     --------
@@ -86,7 +105,26 @@ def is_previous_pack(out: Path) -> bool:
 
 
 def check_destination(out: Path, field: str = "out") -> None:
-    """Refuse (:class:`BadInput`, nothing touched) an ``out`` that is not ours to replace."""
+    """Refuse (:class:`BadInput`, nothing touched) an ``out`` that is not ours to replace.
+
+    Parameters
+    ----------
+    out : Path
+        The destination of the pack: absent, empty, or an unchanged pack of ours.
+    field : str
+        The option named in the error.
+
+    Returns
+    -------
+    None
+        Raises :class:`audit.errors.BadInput` otherwise.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> check_destination(Path(tempfile.mkdtemp()) / "new-pack") is None
+    True
+    """
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise BadInput(field, f"{out} exists and is not a directory; refusing to overwrite")
     if out.exists() and any(out.iterdir()) and not is_previous_pack(out):
@@ -97,6 +135,17 @@ def check_destination(out: Path, field: str = "out") -> None:
 def existing_ancestor(path: Path) -> Path:
     """The nearest ancestor of ``path`` (itself included) that exists.
 
+    Parameters
+    ----------
+    path : Path
+        Any path.
+
+    Returns
+    -------
+    Path
+
+    Examples
+    --------
     >>> existing_ancestor(Path("/nonexistent/a/b")).as_posix()
     '/'
     """
@@ -107,7 +156,26 @@ def existing_ancestor(path: Path) -> Path:
 
 
 def temp_prefix(name: str, kind: str = "tmp") -> str:
-    """Prefix of this process's temporary entries for ``name`` (``kind``: tmp or old)."""
+    """Prefix of this process's temporary entries for ``name`` (``kind``: tmp or old).
+
+    Parameters
+    ----------
+    name : str
+        The final entry's name.
+    kind : {"tmp", "old"}
+        A new pack being written, or a previous one moved aside.
+
+    Returns
+    -------
+    str
+        ``.<name>.<kind>-<pid>-`` (the process id lets a later run tell a stale leftover).
+
+    Examples
+    --------
+    >>> import os
+    >>> temp_prefix("pack") == f".pack.tmp-{os.getpid()}-"
+    True
+    """
     return f".{name}.{kind}-{os.getpid()}-"
 
 
@@ -138,6 +206,18 @@ def clean_stale(where: Path, names: list[str]) -> list[Path]:
     Returns the paths removed. A leftover whose process still runs, that another user owns,
     or that holds anything but pack files is logged (``unlearn_audit.pack``) and kept; so is
     an ``.old-`` directory (it may hold the only copy of a previous pack).
+
+    Parameters
+    ----------
+    where : Path
+        The directory holding the destination.
+    names : list of str
+        The destination names whose temporaries to look for.
+
+    Returns
+    -------
+    list of Path
+        The entries removed.
     """
     removed = []
     pattern = re.compile(r"\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)-[^/]+")
@@ -164,7 +244,25 @@ def clean_stale(where: Path, names: list[str]) -> list[Path]:
 
 
 def make_parents(path: Path) -> list[Path]:
-    """Create the missing parents of ``path``; return those created (outermost first)."""
+    """Create the missing parents of ``path``; return those created (outermost first).
+
+    Parameters
+    ----------
+    path : Path
+        The destination.
+
+    Returns
+    -------
+    list of Path
+        The directories created, outermost first (removed again if the write fails).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> [p.name for p in make_parents(root / "a" / "b" / "pack")]
+    ['a', 'b']
+    """
     missing = []
     p = path.absolute().parent
     while not p.exists():
@@ -192,6 +290,17 @@ def _umask() -> int:
 def umask_mode(base: int = 0o777) -> int:
     """``base`` with the process umask applied (what ``mkdir`` would give).
 
+    Parameters
+    ----------
+    base : int
+        The requested mode.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
     >>> umask_mode(0o777) == 0o777 & ~_umask()
     True
     """

@@ -25,6 +25,17 @@ class Term:
 
     ``pattern`` is a regular expression (matched case-sensitively when ``case`` is true, as
     for acronyms like "AUC"; case-insensitively otherwise).
+
+    Parameters
+    ----------
+    term : str
+        The term as shown.
+    definition : str
+        What it means, in words.
+    pattern : str
+        Regular expression that finds the term in text.
+    case : bool
+        Match case-sensitively.
     """
 
     term: str
@@ -35,6 +46,17 @@ class Term:
     def found_in(self, text: str) -> bool:
         """Whether the term occurs in ``text``.
 
+        Parameters
+        ----------
+        text : str
+            Visible text of a rendering.
+
+        Returns
+        -------
+        bool
+
+        Examples
+        --------
         >>> Term("AUC", "...", r"\\bAUCs?\\b", case=True).found_in("its AUC is 0.5")
         True
         """
@@ -241,6 +263,19 @@ _TAG = re.compile(r"<style\b.*?</style>|<svg\b.*?</svg>|<[^>]+>", re.DOTALL | re
 def visible_text(text: str, markup: str = "html") -> str:
     """What a reader sees of a rendered view: tags (and styles, figures) removed, escapes undone.
 
+    Parameters
+    ----------
+    text : str
+        A rendered view.
+    markup : {"html", "md"}
+        Its markup.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
     >>> visible_text("<p class='pass'>AUC &amp; KL</p>").strip()
     'AUC & KL'
     >>> visible_text(r"auc\\[loss\\] \\& x", "md")
@@ -254,6 +289,18 @@ def visible_text(text: str, markup: str = "html") -> str:
 def terms_used(text: str) -> list[Term]:
     """The glossary entries whose term occurs in ``text`` (or in a definition of one that does).
 
+    Parameters
+    ----------
+    text : str
+        Visible text of a rendering.
+
+    Returns
+    -------
+    list of Term
+        In glossary order.
+
+    Examples
+    --------
     >>> used = [t.term for t in terms_used("The membership attack's AUC")]
     >>> "AUC" in used, "membership inference" in used, "Holm" in used
     (True, True, False)
@@ -298,6 +345,17 @@ QUESTIONS = {"identity": "Is the 'unlearned' model simply the original?",
 def split_words(split: str) -> str:
     """A split in words.
 
+    Parameters
+    ----------
+    split : str
+        A split name of results.json (``forget``, ``retain``, ``test``, ``forget_vs_test`` ...).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
     >>> split_words("forget")
     'the forgotten rows'
     """
@@ -307,6 +365,17 @@ def split_words(split: str) -> str:
 def check_words(check_id: str) -> str:
     """A check id in words.
 
+    Parameters
+    ----------
+    check_id : str
+        A check id (``method_<name>`` included).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
     >>> check_words("membership_inference")
     'membership inference'
     """
@@ -352,6 +421,17 @@ _METRICS = {
 def metric_words(name: str) -> str:
     """A metric name of results.json in words.
 
+    Parameters
+    ----------
+    name : str
+        A metric name, with its ``[attack]``, ``[group]`` or ``[seed=k]`` qualifier.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
     >>> metric_words("auc[loss]")
     'how well the loss attack tells the forgotten rows from never-seen rows (AUC: 0.5 = guessing, 1 = certain)'
     >>> metric_words("accuracy[home_language=vi]")

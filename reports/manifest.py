@@ -56,17 +56,60 @@ _RESULT = {"pass": "PASSED", "warn": "WARNED"}  # everything else: FAILED (fail-
 
 
 def canonical_json(obj: Any) -> str:
-    """The one serialisation used for every JSON file of a pack (sorted, indented)."""
+    """The one serialisation used for every JSON file of a pack (sorted, indented).
+
+    Parameters
+    ----------
+    obj : any
+        A JSON-serialisable object (no NaN).
+
+    Returns
+    -------
+    str
+        Sorted keys, 2-space indent, UTF-8 characters kept, trailing newline.
+
+    Examples
+    --------
+    >>> canonical_json({"b": 1, "a": [1, 2]})
+    '{\\n  "a": [\\n    1,\\n    2\\n  ],\\n  "b": 1\\n}\\n'
+    """
     return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def sha256_bytes(data: bytes) -> str:
-    """Hex SHA-256 of ``data``."""
+    """Hex SHA-256 of ``data``.
+
+    Parameters
+    ----------
+    data : bytes
+        Any bytes.
+
+    Returns
+    -------
+    str
+        64 hex digits.
+
+    Examples
+    --------
+    >>> sha256_bytes(b"abc")[:16]
+    'ba7816bf8f01cfea'
+    """
     return hashlib.sha256(data).hexdigest()
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    """Hex SHA-256 of a file, read in 1 MiB blocks.
+
+    Parameters
+    ----------
+    path : path-like
+        A file.
+
+    Returns
+    -------
+    str
+        64 hex digits.
+    """
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -75,13 +118,36 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 
 def file_entry(path: Path) -> dict[str, Any]:
-    """``{"sha256", "size"}`` of one file."""
+    """``{"sha256", "size"}`` of one file.
+
+    Parameters
+    ----------
+    path : Path
+        A file.
+
+    Returns
+    -------
+    dict
+        ``{"sha256": hex digest, "size": bytes}``.
+    """
     return {"sha256": sha256_file(path), "size": path.stat().st_size}
 
 
 def templates_digest(files: Mapping[str, bytes]) -> str:
     """SHA-256 over a set of templates (name and content of each), order-independent.
 
+    Parameters
+    ----------
+    files : mapping of str to bytes
+        Template name to content.
+
+    Returns
+    -------
+    str
+        64 hex digits.
+
+    Examples
+    --------
     >>> templates_digest({"a.j2": b"x"}) == templates_digest({"a.j2": b"x"})
     True
     """
@@ -90,7 +156,18 @@ def templates_digest(files: Mapping[str, bytes]) -> str:
 
 
 def input_entries(inputs: Mapping[str, str | os.PathLike[str]] | None) -> dict[str, dict[str, Any]]:
-    """``{role: {"path", "sha256", "size"}}`` of the input files; :class:`BadInput` if one is missing."""
+    """``{role: {"path", "sha256", "size"}}`` of the input files; :class:`BadInput` if one is missing.
+
+    Parameters
+    ----------
+    inputs : mapping of str to path-like, optional
+        Role (``case``, ``data``, ``models.original`` ...) to the input file.
+
+    Returns
+    -------
+    dict
+        ``{role: {"path", "sha256", "size"}}`` (empty for None).
+    """
     entries = {}
     for role, p in sorted((inputs or {}).items()):
         path = Path(p)
@@ -120,6 +197,20 @@ def build_statement(results: dict[str, Any], results_sha256: str,
     Subjects are the models with a known digest (original, unlearned, retrained:i);
     ``configuration`` points at the policy in force, the data, results.json and every
     input entry of the manifest (:func:`input_entries`).
+
+    Parameters
+    ----------
+    results : dict
+        The results dict.
+    results_sha256 : str
+        Digest of results.json as written.
+    inputs : mapping, optional
+        The manifest's input entries (:func:`input_entries`).
+
+    Returns
+    -------
+    dict
+        The in-toto Statement.
     """
     models = results["models"]
     roles = [("original", models["original"]), ("unlearned", models["unlearned"])]
@@ -161,7 +252,26 @@ def build_manifest(
     templates: Mapping[str, Any],
     outputs: list[str],
 ) -> dict[str, Any]:
-    """Manifest of the pack files ``outputs`` (relative names) and the input entries."""
+    """Manifest of the pack files ``outputs`` (relative names) and the input entries.
+
+    Parameters
+    ----------
+    pack_dir : Path
+        The pack being written.
+    inputs : mapping
+        Input entries (:func:`input_entries`).
+    public_key : Ed25519PublicKey or None
+        The signer's public key (recorded when the pack is signed).
+    templates : mapping
+        What rendered the views (built-in or user templates, with their digest).
+    outputs : list of str
+        The pack files the manifest covers (relative names).
+
+    Returns
+    -------
+    dict
+        The manifest (validated by ``schema/manifest.schema.json``).
+    """
     signature = None
     if public_key is not None:
         raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
@@ -175,7 +285,17 @@ def build_manifest(
 
 
 def load_signing_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
-    """Read an unencrypted PEM (PKCS#8) Ed25519 private key; :class:`BadInput` otherwise."""
+    """Read an unencrypted PEM (PKCS#8) Ed25519 private key; :class:`BadInput` otherwise.
+
+    Parameters
+    ----------
+    path : path-like
+        The PEM file.
+
+    Returns
+    -------
+    Ed25519PrivateKey
+    """
     p = Path(path)
     try:
         key = serialization.load_pem_private_key(p.read_bytes(), password=None)
@@ -189,12 +309,46 @@ def load_signing_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
 
 
 def sign_bytes(key: Ed25519PrivateKey, data: bytes) -> str:
-    """Hex Ed25519 signature of ``data`` followed by a newline (the manifest.sig text)."""
+    """Hex Ed25519 signature of ``data`` followed by a newline (the manifest.sig text).
+
+    Parameters
+    ----------
+    key : Ed25519PrivateKey
+        The signing key.
+    data : bytes
+        The bytes signed (manifest.json).
+
+    Returns
+    -------
+    str
+        The hex signature and a newline.
+
+    Examples
+    --------
+    >>> from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    >>> len(sign_bytes(Ed25519PrivateKey.generate(), b"m"))
+    129
+    """
     return key.sign(data).hex() + "\n"
 
 
 def verify_signature(public_key_b64: str, data: bytes, sig_text: str) -> str | None:
-    """Check a manifest.sig text against ``data``; return a problem or ``None``."""
+    """Check a manifest.sig text against ``data``; return a problem or ``None``.
+
+    Parameters
+    ----------
+    public_key_b64 : str
+        The Ed25519 public key, raw bytes in base64.
+    data : bytes
+        The signed bytes (manifest.json).
+    sig_text : str
+        manifest.sig's text.
+
+    Returns
+    -------
+    str or None
+        What is wrong, or None for a valid signature.
+    """
     try:
         raw = base64.b64decode(public_key_b64, validate=True)
         pub = Ed25519PublicKey.from_public_bytes(raw)

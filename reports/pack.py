@@ -69,7 +69,22 @@ FORMATS = {"json": "results.json", "html": "report.html", "md": "report.md", "ju
 
 
 def dump_results(results: dict[str, Any]) -> str:
-    """Canonical text of results.json (sorted keys, 2-space indent, trailing newline)."""
+    """Canonical text of results.json (sorted keys, 2-space indent, trailing newline).
+
+    Parameters
+    ----------
+    results : dict
+        The results dict.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> dump_results({"verdict": "pass"})
+    '{\\n  "verdict": "pass"\\n}\\n'
+    """
     return canonical_json(results)
 
 
@@ -172,6 +187,11 @@ def term_interrupts() -> Iterator[None]:
     """SIGTERM raises ``KeyboardInterrupt`` as SIGINT does, so clean-ups run (the CLI exits 3).
 
     The one home of this rule: the pack writer and the CLI's exit-code contract both use it.
+
+    Returns
+    -------
+    contextmanager
+        SIGTERM's previous handler is restored on exit.
     """
     if threading.current_thread() is not threading.main_thread():
         yield

@@ -92,6 +92,18 @@ _MD_BLOCK_START = re.compile(r"^(?:(\d{1,9})([.)])(?=\s|$)|()([-+=]))")
 def xml_safe(x: Any) -> Any:
     r"""Replace the characters XML 1.0 forbids by U+FFFD; non-strings pass through.
 
+    Parameters
+    ----------
+    x : any
+        A value a template prints.
+
+    Returns
+    -------
+    any
+        ``x``, strings cleaned.
+
+    Examples
+    --------
     >>> xml_safe("a\x00b\x1bc\tok")
     'a\ufffdb\ufffdc\tok'
     """
@@ -183,6 +195,11 @@ def environment(template_dir: str | os.PathLike[str] | None = None) -> Environme
     template_dir : path, optional
         Directory of user templates (same names as :data:`VIEWS`). When given, the
         environment is sandboxed and falls back to the built-in templates.
+
+    Returns
+    -------
+    jinja2.Environment
+        The built-in one, or a sandboxed one over ``template_dir`` (built-ins as fallback).
     """
     if template_dir is None:
         return _builtin_environment()
@@ -194,7 +211,17 @@ def environment(template_dir: str | os.PathLike[str] | None = None) -> Environme
 
 
 def shipped_environment(template_dir: str | os.PathLike[str]) -> Environment:
-    """Sandboxed environment over ``template_dir`` alone (no fallback): a pack's own templates."""
+    """Sandboxed environment over ``template_dir`` alone (no fallback): a pack's own templates.
+
+    Parameters
+    ----------
+    template_dir : path-like
+        The pack's ``templates/`` directory.
+
+    Returns
+    -------
+    jinja2.sandbox.SandboxedEnvironment
+    """
     loader = FileSystemLoader(str(template_dir))
     return _configure(SandboxedEnvironment(loader=loader, **_OPTIONS))
 
@@ -216,6 +243,19 @@ def render_view(name: str, results: dict[str, Any], env: Environment | None = No
     then with the entries of :data:`reports.glossary.TERMS` that the first rendering's
     visible text uses (:func:`reports.glossary.terms_used`), so each report defines exactly
     the terms it contains.
+
+    Parameters
+    ----------
+    name : str
+        A view of :data:`VIEWS` (``report.html``, ``report.md``, ``junit.xml`` ...).
+    results : dict
+        The results dict.
+    env : Environment, optional
+        The templates to use (default: the built-in ones).
+
+    Returns
+    -------
+    str
     """
     env = env or environment()
     template = env.get_template(VIEWS[name])
@@ -230,6 +270,17 @@ def render_view(name: str, results: dict[str, Any], env: Environment | None = No
 def render_html(results: dict[str, Any], env: Environment | None = None) -> str:
     """Render ``report.html``: self-contained, inline CSS and SVG, no scripts.
 
+    Parameters
+    ----------
+    results : dict
+        The results dict.
+    env : Environment, optional
+        The templates to use (default: built-in).
+
+    Returns
+    -------
+    str
+
     Examples
     --------
     >>> from tests.reports.fixtures import sample_results  # doctest: +SKIP
@@ -240,10 +291,40 @@ def render_html(results: dict[str, Any], env: Environment | None = None) -> str:
 
 
 def render_markdown(results: dict[str, Any], env: Environment | None = None) -> str:
-    """Render ``report.md`` (for a pull-request comment or a wiki)."""
+    """Render ``report.md`` (for a pull-request comment or a wiki).
+
+    Parameters
+    ----------
+    results : dict
+        The results dict.
+    env : Environment, optional
+        The templates to use (default: built-in).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from tests.reports.fixtures import sample_results
+    >>> render_markdown(sample_results("pass")).startswith("#")
+    True
+    """
     return render_view("report.md", results, env)
 
 
 def render_junit(results: dict[str, Any], env: Environment | None = None) -> str:
-    """Render ``junit.xml``: one test case per check; fail / inconclusive / error fail."""
+    """Render ``junit.xml``: one test case per check; fail / inconclusive / error fail.
+
+    Parameters
+    ----------
+    results : dict
+        The results dict.
+    env : Environment, optional
+        The templates to use (default: built-in).
+
+    Returns
+    -------
+    str
+    """
     return render_view("junit.xml", results, env)

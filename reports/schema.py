@@ -38,7 +38,24 @@ def _first_error(validator: jsonschema.Draft202012Validator, doc: Any) -> str | 
 
 
 def validate_results(results: dict[str, Any]) -> None:
-    """Raise :class:`SchemaError` naming the first offending path if invalid."""
+    """Raise :class:`SchemaError` naming the first offending path if invalid.
+
+    Parameters
+    ----------
+    results : dict
+        A results dict.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> validate_results({"verdict": "pass"})
+    Traceback (most recent call last):
+    ...
+    reports.schema.SchemaError: results.json invalid at <root>: 'schema_version' is a required property
+    """
     problem = _first_error(jsonschema.Draft202012Validator(load_schema()), results)
     if problem:
         raise SchemaError(f"results.json invalid at {problem}")
@@ -47,6 +64,17 @@ def validate_results(results: dict[str, Any]) -> None:
 def manifest_problem(manifest: Any) -> str | None:
     """The first way ``manifest`` breaks ``schema/manifest.schema.json`` (strict), or ``None``.
 
+    Parameters
+    ----------
+    manifest : any
+        A parsed manifest.json.
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
     >>> manifest_problem({"manifest_version": "2"}).startswith("manifest.json invalid at")
     True
     """

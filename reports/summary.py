@@ -39,6 +39,19 @@ _KINDS = {"random": "rows picked at random", "class": "every row of one class (l
 def human(x: Any, percent: bool = False) -> str:
     """A number formatted for a reader: thousands separators, two or three significant digits.
 
+    Parameters
+    ----------
+    x : any
+        A number (or None, shown as a dash).
+    percent : bool
+        Show a share as a percentage.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
     >>> human(12345), human(0.50871), human(0.0653), human(0.9666, percent=True), human(None)
     ('12,345', '0.51', '0.065', '96.7 %', '—')
     """
@@ -266,6 +279,15 @@ def executive_summary(r: dict[str, Any]) -> dict[str, Any]:
 
     Returns ``{"asked", "answer", "facts": [three sentences], "also": [improvements reported],
     "next": [steps]}``.
+
+    Parameters
+    ----------
+    r : dict
+        The results dict.
+
+    Returns
+    -------
+    dict
 
     Examples
     --------

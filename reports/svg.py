@@ -115,7 +115,20 @@ def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
 
 
 def roc_svg(title: str, data: dict[str, Any]) -> Markup:
-    """ROC curves with log-scale false-positive rate (low-FPR regime visible)."""
+    """ROC curves with log-scale false-positive rate (low-FPR regime visible).
+
+    Parameters
+    ----------
+    title : str
+        Figure title.
+    data : dict
+        ``{"curves": [{"label", "fpr", "tpr"}]}``.
+
+    Returns
+    -------
+    markupsafe.Markup
+        An inline ``<svg>``.
+    """
     curves = data.get("curves") or []
     positive = [f for c in curves for f in c.get("fpr", []) if _finite(f) and f > 0]
     fmin = max(min(positive, default=1e-3), 1e-5)
@@ -159,6 +172,17 @@ def forest_svg(title: str, data: dict[str, Any]) -> Markup:
 
     At most :data:`FOREST_MAX_ROWS` rows are drawn (the largest ``|value|``), and the title
     says how many of how many, so a report with thousands of groups stays a few pages.
+
+    Parameters
+    ----------
+    title : str
+        Figure title.
+    data : dict
+        ``{"rows": [{"label", "value", "ci"}], "margin"}``.
+
+    Returns
+    -------
+    markupsafe.Markup
     """
     rows = data.get("rows") or []
     if len(rows) > FOREST_MAX_ROWS:
@@ -200,7 +224,19 @@ def forest_svg(title: str, data: dict[str, Any]) -> Markup:
 
 
 def histogram_svg(title: str, data: dict[str, Any]) -> Markup:
-    """Overlaid step histograms, one per series (counts normalised to fractions)."""
+    """Overlaid step histograms, one per series (counts normalised to fractions).
+
+    Parameters
+    ----------
+    title : str
+        Figure title.
+    data : dict
+        ``{"series": [{"label", "bin_edges", "counts"}], "xlabel"}``.
+
+    Returns
+    -------
+    markupsafe.Markup
+    """
     series = data.get("series") or []
     edges_all = [e for s in series for e in s.get("bin_edges", []) if _finite(e)]
     fracs = []
@@ -275,7 +311,23 @@ _KINDS = {"roc": roc_svg, "forest": forest_svg, "histogram": histogram_svg, "dri
 
 
 def render_figure(figure: dict[str, Any]) -> Markup:
-    """Inline SVG for one ``results.json`` figure dict (unknown kinds render a note)."""
+    """Inline SVG for one ``results.json`` figure dict (unknown kinds render a note).
+
+    Parameters
+    ----------
+    figure : dict
+        ``{"kind": "roc" | "forest" | "histogram", "title", "data"}``.
+
+    Returns
+    -------
+    markupsafe.Markup
+
+    Examples
+    --------
+    >>> "<svg" in render_figure({"kind": "histogram", "title": "t",
+    ...                          "data": {"series": [{"label": "a", "bin_edges": [0, 1], "counts": [3]}]}})
+    True
+    """
     draw = _KINDS.get(figure.get("kind", ""))
     if draw is None:
         return Markup("<p>(figure of unknown kind {} not drawn)</p>").format(figure.get("kind"))

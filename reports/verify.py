@@ -227,6 +227,19 @@ def verify_pack(pack_dir: str | os.PathLike[str], public_key: str | None = None,
 def trust_statement(pack_dir: str | os.PathLike[str], public_key: str | None = None) -> str:
     """One plain sentence on what a clean ``verify`` of this pack proves.
 
+    Parameters
+    ----------
+    pack_dir : path-like
+        The pack.
+    public_key : str, optional
+        The public key the verifier was given.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
     >>> trust_statement("/nonexistent")
     'unsigned: integrity, not authenticity'
     """

@@ -169,3 +169,42 @@ def stream_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("stream") / "stream"
     build_stream(d, seed=0, n_requests=2, epochs=40)
     return d
+
+
+@pytest.fixture(scope="session")
+def known_answer_cell(tmp_path_factory: pytest.TempPathFactory):
+    """``known_answer_cell(dataset, family, kind, seed)``: a calibration cell with its ``retrain`` and
+    ``reexported_noop`` variants, trained once per session and shared by every test file that uses
+    it (``test_known_answers_seeds``, ``test_check_template``). Read-only for tests."""
+    from functools import cache
+
+    from audit.calibration.grid import quick_grid
+    from audit.calibration.variants import build_cell
+
+    root = tmp_path_factory.mktemp("known-answer-cells")
+
+    @cache
+    def build(dataset: str, family: str, kind: str, seed: int):
+        cell = next(c for c in quick_grid(seeds=seed + 1)
+                    if (c.dataset, c.family, c.kind, c.seed) == (dataset, family, kind, seed))
+        return build_cell(cell, root / f"{dataset}-{family}-{kind}-{seed}", variants=("retrain", "reexported_noop"))
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def digits_shipped_run(digits_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict]:
+    """``unlearn-audit run`` on the digits scenario as shipped (its approximate unlearned model),
+    seed 0: the exit code and results.json. Run once for the known-answer and the report tests."""
+    return run_cli(digits_dir / "case.toml", tmp_path_factory.mktemp("digits-shipped") / "pack")
+
+
+@pytest.fixture(scope="session")
+def digits_retrain_ui(digits_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """``unlearning_inference`` (default policy, seed 0) on digits with a retrain posing as U,
+    run once for the files that check it (treat as read-only)."""
+    from tests.audit._mia_helpers import run_check
+
+    case = write_variant(digits_dir, tmp_path_factory.mktemp("ui-retrain") / "case",
+                         unlearned="extra/retrained-other-seed.pt")
+    return run_check(case, "unlearning_inference")

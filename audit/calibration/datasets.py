@@ -37,6 +37,16 @@ _TEST_FRACTION = 0.25
 def derive_seed(*parts: object) -> int:
     """A 31-bit seed derived deterministically from any mix of strings and integers.
 
+    Parameters
+    ----------
+    *parts : str or int
+        What the seed is for (cell, role, index ...).
+
+    Returns
+    -------
+    int
+        In ``[0, 2**31)``.
+
     Examples
     --------
     >>> derive_seed("digits", 3) == derive_seed("digits", 3)
@@ -88,7 +98,17 @@ class Dataset:
         return [f"f{i:02d}" for i in range(self.X.shape[1])]
 
     def frame(self, forget: np.ndarray) -> pd.DataFrame:
-        """The case table: features, ``label``, ``split`` and the group columns."""
+        """The case table: features, ``label``, ``split`` and the group columns.
+
+        Parameters
+        ----------
+        forget : ndarray of bool
+            The forgotten training rows.
+
+        Returns
+        -------
+        DataFrame
+        """
         split = np.where(self.test, "test", np.where(forget, "forget", "retain"))
         df = pd.DataFrame(self.X, columns=self.features)
         df["label"] = self.y
@@ -159,6 +179,10 @@ def load_dataset(name: str, seed: int, accent_students: int = 600) -> Dataset:
     accent_students : int
         Students per district of the accent table (5 districts).
 
+    Returns
+    -------
+    Dataset
+
     Examples
     --------
     >>> ds = load_dataset("breast_cancer", 0)
@@ -175,6 +199,17 @@ def load_dataset(name: str, seed: int, accent_students: int = 600) -> Dataset:
 
 def kind_skip_reason(ds: Dataset, kind: str) -> str | None:
     """Why ``kind`` does not apply to ``ds`` (``None`` when it does).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    kind : str
+        A forget kind (:data:`audit.calibration.datasets.KINDS`).
+
+    Returns
+    -------
+    str or None
 
     Examples
     --------
@@ -193,6 +228,19 @@ def forget_mask(ds: Dataset, kind: str, seed: int) -> np.ndarray:
 
     The class forgotten by ``class`` is drawn from ``seed``; random fractions are of the
     training rows (at least one row).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    kind : str
+        The forget kind.
+    seed : int
+        The cell's seed.
+
+    Returns
+    -------
+    ndarray of bool
 
     Examples
     --------

@@ -38,7 +38,17 @@ FAMILIES: tuple[str, ...] = ("mlp", "logreg", "forest")
 
 @dataclass(frozen=True)
 class Sizes:
-    """Model sizes: MLP hidden widths and epochs, trees per forest."""
+    """Model sizes: MLP hidden widths and epochs, trees per forest.
+
+    Parameters
+    ----------
+    mlp_hidden : tuple of int
+        Hidden widths of the MLP family.
+    mlp_epochs : int
+        Its training epochs.
+    forest_trees : int
+        Trees of the forest family.
+    """
 
     mlp_hidden: tuple[int, ...] = (128,)
     mlp_epochs: int = 60
@@ -54,6 +64,23 @@ def fit(family: str, X: np.ndarray, y: np.ndarray, n_classes: int, seed: int, si
     """Train a fresh model of ``family`` (a torch module or a fitted estimator).
 
     ``sample_weight`` is honoured by ``forest`` only (see :func:`forest_extend`).
+
+    Parameters
+    ----------
+    family : str
+        ``mlp``, ``logreg`` or ``forest``.
+    X, y : ndarray
+        Training rows.
+    n_classes, seed : int
+        Output width and training seed.
+    sizes : Sizes
+        Model sizes.
+    sample_weight : ndarray, optional
+        Row weights (forest only).
+
+    Returns
+    -------
+    torch.nn.Module or estimator
 
     Examples
     --------
@@ -85,6 +112,27 @@ def export(family: str, raw: Any, directory: Path, name: str, n_classes: int, n_
     """Write ``raw`` to ``directory`` and load it back through :func:`audit.adapters.load_model`.
 
     ``alt`` writes the same function as different bytes (the re-exported no-op).
+
+    Parameters
+    ----------
+    family : str
+        The model family.
+    raw : torch.nn.Module or estimator
+        The trained model.
+    directory : Path
+        Where to write it.
+    name : str
+        File stem.
+    n_classes, n_features : int
+        Shapes (for the export).
+    sizes : Sizes
+        Model sizes.
+    alt : bool
+        Write different bytes of the same function.
+
+    Returns
+    -------
+    adapter
     """
     directory.mkdir(parents=True, exist_ok=True)
     if family == "mlp":
@@ -106,7 +154,23 @@ def export(family: str, raw: Any, directory: Path, name: str, n_classes: int, n_
 
 
 def logits(family: str, raw: Any, X: np.ndarray, n_classes: int) -> np.ndarray:
-    """Logits (log-probabilities for scikit-learn) of an in-memory model, every class wide."""
+    """Logits (log-probabilities for scikit-learn) of an in-memory model, every class wide.
+
+    Parameters
+    ----------
+    family : str
+        The model family.
+    raw : torch.nn.Module or estimator
+        The model.
+    X : ndarray
+        Rows.
+    n_classes : int
+        Output width.
+
+    Returns
+    -------
+    ndarray, shape (n, n_classes)
+    """
     if family == "mlp":
         return TorchModule(raw).predict_logits(X)
     model = SklearnModel(raw)
@@ -116,7 +180,23 @@ def logits(family: str, raw: Any, X: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 def mean_loss(family: str, raw: Any, X: np.ndarray, y: np.ndarray, n_classes: int) -> float:
-    """Mean cross-entropy of ``raw`` on ``(X, y)`` in nats."""
+    """Mean cross-entropy of ``raw`` on ``(X, y)`` in nats.
+
+    Parameters
+    ----------
+    family : str
+        The model family.
+    raw : torch.nn.Module or estimator
+        The model.
+    X, y : ndarray
+        Rows and labels.
+    n_classes : int
+        Output width.
+
+    Returns
+    -------
+    float
+    """
     z = logits(family, raw, X, n_classes)
     z = z - z.max(axis=1, keepdims=True)
     logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
@@ -129,6 +209,25 @@ def linear_epoch(est: Any, X: np.ndarray, y: np.ndarray, *, lr: float, seed: int
 
     The linear analogue of a torch fine-tuning epoch (``ascent``: gradient ascent). Every
     label of ``y`` must be among ``est.classes_``.
+
+    Parameters
+    ----------
+    est : LogisticRegression
+        A fitted model (copied, not changed).
+    X, y : ndarray
+        Rows and labels.
+    lr : float
+        Step size.
+    seed : int
+        Seed of the minibatch order.
+    ascent : bool
+        Ascend the loss.
+    batch_size : int
+        Rows per step.
+
+    Returns
+    -------
+    LogisticRegression
 
     Examples
     --------
@@ -164,6 +263,23 @@ def forest_extend(est: Any, X: np.ndarray, y: np.ndarray, weight: np.ndarray, se
 
     All training rows are passed, the forgotten ones with weight 0, so the new trees know
     every class (a warm start refuses a narrower class set) but learn nothing from them.
+
+    Parameters
+    ----------
+    est : RandomForestClassifier
+        A fitted forest (copied).
+    X, y : ndarray
+        Every training row.
+    weight : ndarray
+        Row weights (0 for the forgotten rows).
+    seed : int
+        Seed of the new trees.
+    extra : float
+        Share of trees added.
+
+    Returns
+    -------
+    RandomForestClassifier
     """
     est = copy.deepcopy(est)
     n = len(est.estimators_)

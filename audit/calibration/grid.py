@@ -43,7 +43,27 @@ _NO_POWER = re.compile(r"no power|could not have detected|indistinguishable from
 
 @dataclass
 class CaseResult:
-    """One audited ground-truth case, reduced to what the report needs."""
+    """One audited ground-truth case, reduced to what the report needs.
+
+    Parameters
+    ----------
+    dataset, family, kind, variant : str
+        The case.
+    seed : int
+        Its seed.
+    expected, verdict : str
+        The right answer and the audit's verdict.
+    correct : bool
+        :func:`outcome_of`.
+    no_power : bool
+        The audit said it had no power.
+    checks : dict of str to str
+        Status per check.
+    required : list of str
+        The required checks.
+    **fields
+        Errors and notes (see the attributes).
+    """
 
     dataset: str
     family: str
@@ -67,7 +87,12 @@ class CaseResult:
                 for cid, st in self.checks.items() if st != "pass"]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON-ready)."""
+        """Plain dict (JSON-ready).
+
+        Returns
+        -------
+        dict
+        """
         return asdict(self)
 
 
@@ -76,6 +101,22 @@ def outcome_of(expected: str, verdict: str) -> bool:
 
     A genuine retrain must pass (``warn`` allowed); anything else must not pass, so
     ``fail`` and ``inconclusive`` are both right; an ``error`` is never right.
+
+    Parameters
+    ----------
+    expected : str
+        ``pass`` or ``not pass``.
+    verdict : str
+        The audit's verdict.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> outcome_of("pass", "warn"), outcome_of("not pass", "inconclusive"), outcome_of("not pass", "error")
+    (True, True, False)
 
     Examples
     --------
@@ -92,6 +133,15 @@ def no_power_of(results: dict[str, Any]) -> bool:
 
     Reads a machine-readable ``no_power`` flag (top level or under ``controls``) when the
     results carry one, else the phrases of the design's positive control in the summaries.
+
+    Parameters
+    ----------
+    results : dict
+        A results dict.
+
+    Returns
+    -------
+    bool
 
     Examples
     --------
@@ -116,6 +166,17 @@ def no_power_of(results: dict[str, Any]) -> bool:
 def full_grid(seeds: int = 5, references: int = 4, accent_students: int = 600) -> list[Cell]:
     """Every dataset x family x applicable forget kind, ``seeds`` seeds each.
 
+    Parameters
+    ----------
+    seeds, references : int
+        Seeds per cell and references per case.
+    accent_students : int
+        Size of the accent table.
+
+    Returns
+    -------
+    list of Cell
+
     Examples
     --------
     >>> len(full_grid(seeds=5))   # (4 + 3 + 3 kinds) x 3 families x 5 seeds
@@ -135,6 +196,15 @@ def full_grid(seeds: int = 5, references: int = 4, accent_students: int = 600) -
 def quick_grid(seeds: int = 2, references: int = 4) -> list[Cell]:
     """The CI subset: :data:`QUICK_CELLS`, smaller models, a smaller accent table.
 
+    Parameters
+    ----------
+    seeds, references : int
+        Seeds per cell and references per case.
+
+    Returns
+    -------
+    list of Cell
+
     Examples
     --------
     >>> [c.quick for c in quick_grid(seeds=1)] == [True] * len(QUICK_CELLS)
@@ -145,7 +215,17 @@ def quick_grid(seeds: int = 2, references: int = 4) -> list[Cell]:
 
 
 def skipped(cells: Iterable[Cell]) -> list[tuple[str, str]]:
-    """``(what, why)`` for every kind / variant the grid leaves out of these cells."""
+    """``(what, why)`` for every kind / variant the grid leaves out of these cells.
+
+    Parameters
+    ----------
+    cells : iterable of Cell
+        The cells run.
+
+    Returns
+    -------
+    list of (str, str)
+    """
     out: dict[str, str] = {}
     for ds in DATASETS:
         reason = kind_skip_reason(load_dataset(ds, 0, 50), "class")
@@ -184,6 +264,17 @@ def _audit_one(cell: Cell, built: Any, variant: str) -> CaseResult:
 def run_cell(cell: Cell, variants: tuple[str, ...] = VARIANTS) -> list[CaseResult]:
     """Build one cell and audit each of its variants.
 
+    Parameters
+    ----------
+    cell : Cell
+        The cell.
+    variants : tuple of str
+        The unlearned variants audited.
+
+    Returns
+    -------
+    list of CaseResult
+
     Examples
     --------
     >>> out = run_cell(Cell("breast_cancer", "logreg", "random10", 0, 2, True),
@@ -207,6 +298,21 @@ def run_grid(cells: list[Cell], jobs: int = 1, variants: tuple[str, ...] = VARIA
     Inside :func:`audit.cluster.compute_on` the cells run on the Dask cluster's workers.
 
     ``progress(done, total, cell)`` is called as each cell finishes.
+
+    Parameters
+    ----------
+    cells : list of Cell
+        The cells.
+    jobs : int
+        Local joblib workers.
+    variants : tuple of str
+        The variants audited per cell.
+    progress : callable, optional
+        ``progress(done, total, cell)``.
+
+    Returns
+    -------
+    list of CaseResult
     """
     from contextlib import nullcontext
 

@@ -22,6 +22,17 @@ _NOOPS = ("noop", "reexported_noop", "finetune")
 def confusion(results: Iterable[CaseResult], by: Sequence[str] = ()) -> dict[tuple, Counter]:
     """Counts of (variant, verdict) for each value of the ``by`` attributes.
 
+    Parameters
+    ----------
+    results : iterable of CaseResult
+        Audited cases.
+    by : sequence of str
+        Attributes to group by (e.g. ``("family",)``).
+
+    Returns
+    -------
+    dict of tuple to Counter
+
     Examples
     --------
     >>> r = [CaseResult("d", "mlp", "class", "noop", 0, "not pass", "fail", True),
@@ -47,6 +58,15 @@ def rates(results: Sequence[CaseResult]) -> dict[str, Any]:
     ``noop_passes`` (passes of a no-op, re-exported no-op or fine-tune; must be 0) and how
     many of those the audit flagged as having no power; ``no_power`` per variant; ``errors``.
 
+    Parameters
+    ----------
+    results : sequence of CaseResult
+        Audited cases.
+
+    Returns
+    -------
+    dict
+
     Examples
     --------
     >>> r = [CaseResult("d", "mlp", "random1", "retrain", 0, "pass", "pass", True),
@@ -71,7 +91,17 @@ def rates(results: Sequence[CaseResult]) -> dict[str, Any]:
 
 
 def wrong_cases(results: Iterable[CaseResult]) -> list[CaseResult]:
-    """Every case whose verdict is not the right one, in grid order."""
+    """Every case whose verdict is not the right one, in grid order.
+
+    Parameters
+    ----------
+    results : iterable of CaseResult
+        Audited cases.
+
+    Returns
+    -------
+    list of CaseResult
+    """
     return [r for r in results if not r.correct]
 
 
@@ -108,7 +138,17 @@ def _rates_lines(x: dict[str, Any]) -> list[str]:
 
 
 def render_text(results: Sequence[CaseResult]) -> str:
-    """Terminal summary: the overall confusion matrix and the rates."""
+    """Terminal summary: the overall confusion matrix and the rates.
+
+    Parameters
+    ----------
+    results : sequence of CaseResult
+        Audited cases.
+
+    Returns
+    -------
+    str
+    """
     return "\n".join([*_matrix(results, ()), "", *_rates_lines(rates(results))]) + "\n"
 
 
@@ -116,6 +156,23 @@ def render_markdown(results: Sequence[CaseResult], *, command: str, seconds: flo
                     meta: dict[str, Any] | None = None,
                     skipped: Sequence[tuple[str, str]] = ()) -> str:
     """CALIBRATION.md: command, time, rates, confusion matrices, per-cell counts, wrong cases.
+
+    Parameters
+    ----------
+    results : sequence of CaseResult
+        Audited cases.
+    command : str
+        The command that reproduces the run.
+    seconds : float
+        Its wall time.
+    meta : dict, optional
+        Machine and version facts.
+    skipped : sequence of (str, str)
+        What the grid left out and why.
+
+    Returns
+    -------
+    str
 
     Examples
     --------

@@ -55,7 +55,21 @@ _ASCENT_ROUNDS = 60
 
 @dataclass(frozen=True)
 class Cell:
-    """One (dataset, family, forget kind, seed) of the grid and how big to build it."""
+    """One (dataset, family, forget kind, seed) of the grid and how big to build it.
+
+    Parameters
+    ----------
+    dataset, family, kind : str
+        Dataset, model family, forget kind.
+    seed : int
+        The cell's seed.
+    references : int
+        Retrained references per case.
+    quick : bool
+        Smaller models (the CI grid).
+    accent_students : int
+        Size of the accent table.
+    """
 
     dataset: str
     family: str
@@ -71,12 +85,33 @@ class Cell:
         return QUICK_SIZES if self.quick else FULL_SIZES
 
     def seed_for(self, *role: object) -> int:
-        """Training seed of one model of this cell."""
+        """Training seed of one model of this cell.
+
+        Parameters
+        ----------
+        *role : str or int
+            The model's role (``original``, ``reference`` and its index ...).
+
+        Returns
+        -------
+        int
+        """
         return derive_seed(self.dataset, self.family, self.kind, self.seed, *role)
 
 
 def variant_skip_reason(cell: Cell, variant: str) -> str | None:
     """Why ``variant`` is not built for ``cell`` (``None`` when it is).
+
+    Parameters
+    ----------
+    cell : Cell
+        The cell.
+    variant : str
+        An unlearned variant.
+
+    Returns
+    -------
+    str or None
 
     Examples
     --------
@@ -95,7 +130,25 @@ def variant_skip_reason(cell: Cell, variant: str) -> str | None:
 
 @dataclass
 class BuiltCell:
-    """A cell's table, original, references and unlearned variants (loaded adapters)."""
+    """A cell's table, original, references and unlearned variants (loaded adapters).
+
+    Parameters
+    ----------
+    cell : Cell
+        The cell.
+    frame : DataFrame
+        The case table.
+    groups : list of str
+        Its group columns.
+    original : adapter
+        The original.
+    references : list of adapter
+        The retrained references.
+    unlearned : dict of str to adapter
+        The variants built.
+    notes : dict of str to str
+        Notes on variants.
+    """
 
     cell: Cell
     frame: pd.DataFrame
@@ -205,6 +258,19 @@ def build_cell(cell: Cell, directory: Path, variants: tuple[str, ...] = VARIANTS
 
     Variants for which :func:`variant_skip_reason` gives a reason are left out.
 
+    Parameters
+    ----------
+    cell : Cell
+        The cell.
+    directory : Path
+        Where the models are written.
+    variants : tuple of str
+        The variants to build.
+
+    Returns
+    -------
+    BuiltCell
+
     Examples
     --------
     >>> import tempfile
@@ -233,7 +299,19 @@ def build_cell(cell: Cell, directory: Path, variants: tuple[str, ...] = VARIANTS
 
 
 def make_case(built: BuiltCell, variant: str) -> AuditCase:
-    """The in-memory :class:`~audit.case.AuditCase` of one variant of a built cell."""
+    """The in-memory :class:`~audit.case.AuditCase` of one variant of a built cell.
+
+    Parameters
+    ----------
+    built : BuiltCell
+        A built cell.
+    variant : str
+        One of its variants.
+
+    Returns
+    -------
+    AuditCase
+    """
     c = built.cell
     return AuditCase(original=built.original, unlearned=built.unlearned[variant],
                      retrained=built.references, data=built.frame, label="label", split="split",

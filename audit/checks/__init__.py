@@ -16,6 +16,12 @@ _REGISTRY: dict[str, CheckSpec] | None = None
 def registry() -> dict[str, CheckSpec]:
     """Return ``{check_id: CheckSpec}`` in run order: the built-ins and registered extensions.
 
+    Returns
+    -------
+    dict of str to CheckSpec
+
+    Examples
+    --------
     >>> "utility" in registry()
     True
     """
@@ -29,7 +35,12 @@ def registry() -> dict[str, CheckSpec]:
 
 
 def builtin_registry() -> dict[str, CheckSpec]:
-    """The built-in checks: ``{check_id: CheckSpec}`` in run order (discovered once, then cached)."""
+    """The built-in checks: ``{check_id: CheckSpec}`` in run order (discovered once, then cached).
+
+    Returns
+    -------
+    dict of str to CheckSpec
+    """
     global _REGISTRY
     if _REGISTRY is None:
         found: list[CheckSpec] = []

@@ -22,6 +22,24 @@ def resolve_margin(setting: object, noise_floor: float | None, factor: float) ->
     """A numeric margin, or ``auto`` = ``factor`` x the reference-vs-reference noise floor.
 
     Returns ``None`` when ``auto`` cannot be resolved (no noise floor available).
+
+    Parameters
+    ----------
+    setting : float or "auto"
+        The policy's margin.
+    noise_floor : float or None
+        The reference-vs-reference level.
+    factor : float
+        Multiplier of the noise floor for ``auto``.
+
+    Returns
+    -------
+    float or None
+
+    Examples
+    --------
+    >>> resolve_margin(0.1, None, 2.0), resolve_margin("auto", 0.05, 2.0), resolve_margin("auto", None, 2.0)
+    (0.1, 0.1, None)
     """
     if setting == "auto":
         if noise_floor is None or not np.isfinite(noise_floor):
@@ -31,7 +49,20 @@ def resolve_margin(setting: object, noise_floor: float | None, factor: float) ->
 
 
 def model_roles(ctx: CheckContext) -> tuple[list[str], list[str]]:
-    """``(refs, roles)``: the reference roles, and every role a check scores (U, O, refs)."""
+    """``(refs, roles)``: the reference roles, and every role a check scores (U, O, refs).
+
+    Parameters
+    ----------
+    ctx : CheckContext
+        The check's context.
+
+    Returns
+    -------
+    refs : list of str
+        ``retrained:0..``.
+    roles : list of str
+        ``unlearned``, ``original`` and the references.
+    """
     refs = list(ctx.cache.reference_roles)
     return refs, ["unlearned", "original", *refs]
 
@@ -52,6 +83,29 @@ def row_evidence(
     ``rows`` maps every role (``unlearned``, ``original``, each reference) to its per-row
     values; for a statistic relative to the references, a reference's rows must already
     be computed against the *other* references (leave-one-out).
+
+    Parameters
+    ----------
+    ctx : CheckContext
+        The check's context (bootstrap count and rng).
+    name, split : str
+        The metric's name and split.
+    rows : dict of str to ndarray
+        Per-row values of every role.
+    comparator : str
+        ``two_sided``, ``at_most`` or ``at_least``.
+    floor : float or None
+        The margin floor (the kernel widens it to the references' spread).
+    source : str
+        Where the reference values come from, in words.
+    note : str, optional
+        Shown with the metric.
+    relative : bool
+        The statistic is relative to the references (leave-one-out).
+
+    Returns
+    -------
+    Evidence
     """
     refs, roles = model_roles(ctx)
     st = row_mean_stats({r: rows[r] for r in roles}, ctx.n_boot, ctx.rng)
@@ -64,6 +118,18 @@ def leave_one_out_rows(ctx: CheckContext, pair: Callable[[str, str], Any]) -> di
 
     ``pair`` returns an array of per-row values, or a dict of them (then so does each
     entry of the result). Pairs are summed as they come, so only one is held at a time.
+
+    Parameters
+    ----------
+    ctx : CheckContext
+        The check's context.
+    pair : callable
+        ``pair(reference, role) -> per-row values`` (array, or dict of arrays).
+
+    Returns
+    -------
+    dict
+        ``{role: mean over the other references}``.
     """
     refs, roles = model_roles(ctx)
     out: dict[str, Any] = {}
@@ -92,6 +158,25 @@ def finish(ctx: CheckContext, check_id: str, title: str, evidence: list[Evidence
 
     The status is the worst over gated metrics (``inconclusive`` when there are none);
     the check's negative and positive controls are attached.
+
+    Parameters
+    ----------
+    ctx : CheckContext
+        The check's context (kernel settings).
+    check_id, title : str
+        The check's id and title.
+    evidence : list of Evidence
+        The gated metrics.
+    info : list of Metric
+        Reported metrics (no status).
+    summary : callable
+        ``summary(status, metrics) -> str``.
+    **kwargs
+        Further :class:`audit.results.CheckResult` fields (tables, figures, notes, missing).
+
+    Returns
+    -------
+    CheckResult
     """
     gated = decide_all(evidence, ctx.settings)
     status = worst_status([m.status for m in gated if m.status])

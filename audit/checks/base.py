@@ -76,6 +76,27 @@ class CheckSpec:
     declared, or a value outside its declaration, is rejected as bad input before any
     check runs. ``defaults`` is derived from the declarations.
 
+    Parameters
+    ----------
+    id, title : str
+        The check's id (its policy section) and title.
+    run : callable
+        ``run(ctx) -> CheckResult``.
+    options : mapping of str to Option
+        The declared policy options.
+    order : int
+        Position in the run (identity first).
+    modes : tuple of str
+        ``model`` and/or ``method``.
+    kind : str
+        ``identity``, ``forgetting``, ``harm`` or ``context``.
+    power : bool
+        Its positive control can give the audit power.
+    tasks : tuple of str
+        Supported tasks.
+    unsupported : str, optional
+        Why another task is not supported.
+
     Examples
     --------
     >>> from audit.checks.options import switches

@@ -62,6 +62,30 @@ def dependence_rows(
     column of more than two values there is none, and ``gap`` is ``None``.
     Deterministic for a given ``seed``, so U and R see the same permutations. ``pred``
     (the model's predictions on ``X``, e.g. from the output cache) saves a forward pass.
+
+    Parameters
+    ----------
+    model : adapter
+        The model.
+    X : ndarray or DataFrame
+        The rows.
+    y : ndarray
+        Their labels.
+    col : int or str
+        The removed feature.
+    positive : int
+        The class whose score gap is measured.
+    n_repeats : int
+        Permutations of the column.
+    seed : int
+        Seed of the permutations.
+    pred : ndarray, optional
+        The model's predictions on ``X`` (computed if absent).
+
+    Returns
+    -------
+    dict of str to ndarray or None
+        ``flip``, ``gap`` and ``permutation`` per row.
     """
     X = X.reset_index(drop=True) if isinstance(X, pd.DataFrame) else np.asarray(X, dtype=np.float32)
     x = _column(X, col)
@@ -112,7 +136,19 @@ def _split_evidence(ctx: CheckContext, split: str, col: int, positive: int) -> l
 
 
 def run(ctx: CheckContext) -> CheckResult:
-    """Compare U's dependence on the removed feature with the retrained references'."""
+    """Compare U's dependence on the removed feature with the retrained references'.
+
+    Parameters
+    ----------
+    ctx : CheckContext
+        The case, the output cache, this check's policy and its seeded rng.
+
+    Returns
+    -------
+    CheckResult
+        Gated metrics decided by the kernel (:func:`audit.checks._paired.finish`), findings,
+        tables and figures.
+    """
     pol, case = ctx.policy, ctx.case
     feature = str(pol["feature"])
     if not feature:

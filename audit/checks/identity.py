@@ -18,8 +18,22 @@ __all__ = ["SPEC", "run", "max_output_gap"]
 
 
 def max_output_gap(ctx: CheckContext, a: str, b: str) -> float:
-    """Largest absolute log-probability (regression: prediction; language model: per-token
-    log-probability) difference of ``a`` and ``b``."""
+    """Largest absolute log-probability difference of ``a`` and ``b``.
+
+    Regression: of the predictions; a language model: of the per-token log-probabilities.
+
+    Parameters
+    ----------
+    ctx : CheckContext
+        The check's context.
+    a, b : str
+        Two roles.
+
+    Returns
+    -------
+    float
+        Over every split.
+    """
     def gap(la: np.ndarray, lb: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.max(np.abs(la - lb), axis=1)
 
@@ -37,7 +51,19 @@ def max_output_gap(ctx: CheckContext, a: str, b: str) -> float:
 
 
 def run(ctx: CheckContext) -> CheckResult:
-    """Fail a U that is byte- or output-identical to O."""
+    """Fail a U that is byte- or output-identical to O.
+
+    Parameters
+    ----------
+    ctx : CheckContext
+        The case, the output cache, this check's policy and its seeded rng.
+
+    Returns
+    -------
+    CheckResult
+        Gated metrics decided by the kernel (:func:`audit.checks._paired.finish`), findings,
+        tables and figures.
+    """
     models = ctx.case.models
     u_sha, o_sha = getattr(models["unlearned"], "sha256", None), getattr(models["original"], "sha256", None)
     if u_sha and u_sha == o_sha:

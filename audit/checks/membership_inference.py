@@ -27,118 +27,36 @@ the (group-matched) test mean squared error, its floor ``loss_gap_factor`` x the
 test MSE (the nats floor ``loss_gap_min_margin`` does not apply). The label is no stratum.
 Other attacks (confidence, entropy, shadow LiRA / RMIA) read class probabilities: they are
 dropped with the reason in ``missing``.
+
+The attacks' per-row scores are computed in :mod:`audit.checks._mia_scores`.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-
 import numpy as np
 
-from attacks.lira import lira_offline, lira_online
 from attacks.metrics import matched_auc, roc
-from attacks.population import (
-    ATTACKS,
-    log_squared_error,
-    logit_confidence,
-    population_scores,
-    squared_error_score,
-)
 from attacks.resample import paired_roc_bootstrap, tpr_at_fpr_rows
-from attacks.rmia import rmia_scores
+from audit.checks._mia_scores import (
+    KNOWN_ATTACKS,
+    REFERENCE_ATTACK,
+    REGRESSION_ATTACKS,
+    SHADOW_ATTACKS,
+    attack_scores,
+    plausible_cache_dir,
+)
 from audit.checks._paired import finish, model_roles
 from audit.checks.base import CheckContext, CheckSpec
 from audit.checks.options import Option, switches
 from audit.cost import tally
 from audit.decision import Evidence, ModelStat, row_mean_stats
-from audit.errors import BadInput
 from audit.forget_kind import detect_forget_kind
 from audit.results import CheckResult, Figure, Finding, Metric, Table
-from audit.shadows import case_shadows
 from audit.stats import ci_level, winsorize_by_references
 
 __all__ = ["SPEC", "run", "matched_test_weights"]
 
 SPLIT = "forget_vs_test"
-
-
-REFERENCE_ATTACK = "lira_offline_refs"
-SHADOW_ATTACKS = ("lira_online", "rmia")
-KNOWN_ATTACKS = (*ATTACKS, REFERENCE_ATTACK, *SHADOW_ATTACKS)
-REGRESSION_ATTACKS = ("loss", REFERENCE_ATTACK)
-
-
-def _regression_rows(ctx: CheckContext, role: str) -> tuple[np.ndarray, np.ndarray]:
-    """A regressor's predictions and targets on the forget rows, then the test rows."""
-    c = ctx.cache
-    return (np.r_[c.values(role, "forget"), c.values(role, "test")],
-            np.r_[c.labels("forget"), c.labels("test")])
-
-
-def _phi(ctx: CheckContext, role: str) -> np.ndarray:
-    c = ctx.cache
-    if c.task == "regression":
-        pred, y = _regression_rows(ctx, role)
-        return log_squared_error(pred, y, 1e-6 * float(np.var(c.labels("test"))) + 1e-300)
-    return np.r_[c.rowwise(logit_confidence, "forget", role), c.rowwise(logit_confidence, "test", role)]
-
-
-def _reference_scores(ctx: CheckContext, roles: list[str]) -> dict[str, np.ndarray]:
-    """Offline LiRA with the retrained references as OUT models (they trained on neither
-    forget nor test rows); a reference is scored against the *other* references only."""
-    refs = ctx.cache.reference_roles
-    phi = {r: _phi(ctx, r) for r in roles}
-    out = {}
-    for r in roles:
-        others = [q for q in refs if q != r]
-        out[r] = lira_offline(phi[r], np.stack([phi[q] for q in others]), fixed_variance=True)
-    return out
-
-
-def _scores(ctx: CheckContext, attacks: list[str]) -> tuple[list[str], dict, dict]:
-    cache = ctx.cache
-    roles = ["unlearned", *cache.reference_roles, "original"]
-    yf = cache.labels("forget")
-    pop = [a for a in attacks if a in ATTACKS]
-    nf = len(yf)
-    if cache.task == "regression":  # the loss attack only (see REGRESSION_ATTACKS)
-        scores = {r: squared_error_score(*_regression_rows(ctx, r)) for r in roles}
-        pos = {r: {a: scores[r][:nf] for a in pop} for r in roles}
-        neg = {r: {a: scores[r][nf:] for a in pop} for r in roles}
-    else:
-        def by_row(lp: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
-            return population_scores(lp, y, pop)
-
-        pos = {r: cache.rowwise(by_row, "forget", r) if pop else {} for r in roles}
-        neg = {r: cache.rowwise(by_row, "test", r) if pop else {} for r in roles}
-    if REFERENCE_ATTACK in attacks:
-        for r, s in _reference_scores(ctx, roles).items():
-            pos[r][REFERENCE_ATTACK], neg[r][REFERENCE_ATTACK] = s[:nf], s[nf:]
-    if any(a in SHADOW_ATTACKS for a in attacks):
-        for a, by_role in _shadow_scores(ctx, roles, attacks).items():
-            for r, s in by_role.items():
-                pos[r][a], neg[r][a] = s[:nf], s[nf:]
-    return roles, pos, neg
-
-
-def _shadow_scores(ctx: CheckContext, roles: list[str], attacks: list[str]) -> dict[str, dict]:
-    """Online LiRA and RMIA against shadows trained with the case's recipe."""
-    pol = ctx.policy
-    k = int(pol["shadow_models"])
-    sh, nf, _ = case_shadows(ctx.case, k, ctx.seed, _cache_dir(pol["shadow_cache_dir"]))
-    y = np.r_[ctx.cache.labels("forget"), ctx.cache.labels("test")]
-    sh_phi = np.stack([logit_confidence(lp, y) for lp in sh.logp])
-    sh_p = np.exp(np.stack([lp[np.arange(len(y)), y] for lp in sh.logp]))
-    out: dict[str, dict] = {a: {} for a in attacks if a in SHADOW_ATTACKS}
-    for r in roles:
-        if "lira_online" in out:
-            out["lira_online"][r] = lira_online(_phi(ctx, r), sh_phi, sh.member, fixed_variance=k < 64)
-        if "rmia" in out:
-            p = np.exp(-np.r_[ctx.cache.losses(r, "forget"), ctx.cache.losses(r, "test")])
-            # population z = the test rows (non-members of every audited model)
-            out["rmia"][r] = rmia_scores(p, sh_p, p[nf:], sh_p[:, nf:], gamma=float(pol["rmia_gamma"]))
-    return out
 
 
 def _floor(pol: dict) -> float:
@@ -198,51 +116,26 @@ def _attack_metrics(ctx: CheckContext, attack: str, roles: list[str], pos: dict,
     return ev, info, rows
 
 
-def _plausible_cache_dir(field: str, value: str) -> None:
-    """Up-front rule for ``shadow_cache_dir``: not a pseudo-filesystem, not a file, a writable parent.
-
-    >>> _plausible_cache_dir("f", "/proc/self")
-    Traceback (most recent call last):
-    ...
-    audit.errors.BadInput: f: '/proc/self' is on a system pseudo-filesystem, not a cache directory
-    """
-    if value in ("", "none"):
-        return
-    if "\x00" in value:
-        raise BadInput(field, "a path cannot contain a NUL character")
-    path = os.path.realpath(value)
-    if any(path == root or path.startswith(root + os.sep) for root in ("/proc", "/sys", "/dev")):
-        raise BadInput(field, f"{value!r} is on a system pseudo-filesystem, not a cache directory")
-    probe = path
-    while not os.path.exists(probe):
-        probe = os.path.dirname(probe)
-    if not os.path.isdir(probe) or not os.access(probe, os.W_OK | os.X_OK):
-        raise BadInput(field, f"{value!r} cannot be created or written (at {probe!r})")
-
-
-def _cache_dir(setting: str) -> str | None:
-    """Resolve the policy's shadow cache directory ("" = user cache, "none" = off)."""
-    if setting == "none":
-        return None
-    if setting:
-        try:  # a directory this run can create files in, or a clear refusal (not a failed check)
-            os.makedirs(setting, exist_ok=True)
-            with tempfile.TemporaryFile(dir=setting):
-                pass
-        except OSError as exc:
-            raise BadInput("policy.membership_inference.shadow_cache_dir",
-                           f"cannot use {setting!r} as a cache directory: {exc.strerror or exc}") from exc
-        return setting
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "unlearn-audit", "shadows")
-
-
 def matched_test_weights(y_forget: np.ndarray, y_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Test-row weights that give the test rows the forget rows' label mix.
 
     Returns ``(weights over test rows, mask of forget rows kept)``: forget rows whose label
     has no test row cannot be matched and are dropped.
 
+    Parameters
+    ----------
+    y_forget : ndarray
+        Stratum (label) of every forget row.
+    y_test : ndarray
+        Stratum of every test row.
+
+    Returns
+    -------
+    weights : ndarray
+    keep : ndarray of bool
+
+    Examples
+    --------
     >>> w, keep = matched_test_weights(np.array([0, 0, 1]), np.array([0, 1, 1, 1]))
     >>> w.round(3).tolist(), keep.tolist()
     ([2.667, 0.444, 0.444, 0.444], [True, True, True])
@@ -311,7 +204,19 @@ def _finding(m: Metric) -> Finding | None:
 
 
 def run(ctx: CheckContext) -> CheckResult:
-    """Population membership attacks on forget vs test under U, each R and O."""
+    """Population membership attacks on forget vs test under U, each R and O.
+
+    Parameters
+    ----------
+    ctx : CheckContext
+        The case, the output cache, this check's policy and its seeded rng.
+
+    Returns
+    -------
+    CheckResult
+        Gated metrics decided by the kernel (:func:`audit.checks._paired.finish`), findings,
+        tables and figures.
+    """
     pol = ctx.policy
     attacks = list(pol["attacks"])
     missing: list[str] = []
@@ -334,7 +239,7 @@ def run(ctx: CheckContext) -> CheckResult:
     strata = _strata(ctx)
     evidence, info, rows, figures = [], [], [], []
     if attacks:
-        roles, pos, neg = _scores(ctx, attacks)
+        roles, pos, neg = attack_scores(ctx, attacks)
         for attack in attacks:
             ev, ms, trows = _attack_metrics(ctx, attack, roles, pos, neg, levels, strata)
             evidence.append(ev)
@@ -396,7 +301,7 @@ SPEC = CheckSpec(
         # cached shadow outputs: "" = the user cache ($XDG_CACHE_HOME or ~/.cache)/unlearn-audit,
         # "none" = do not cache
         "shadow_cache_dir": Option(str, "", 'shadow-output cache; "" = user cache, "none" = off',
-                                   tighter="neutral", check=_plausible_cache_dir),
+                                   tighter="neutral", check=plausible_cache_dir),
         "rmia_gamma": Option(float, 1.0, "RMIA likelihood-ratio threshold gamma", minimum=0,
                              exclusive_minimum=True),
         # forget-minus-matched-test loss gap (Yeom 2018 as a gap)

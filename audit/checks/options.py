@@ -110,6 +110,12 @@ class Option:
     def describe(self) -> str:
         """The allowed values in words, e.g. ``'number >= 0, or "auto"'``.
 
+        Returns
+        -------
+        str
+
+        Examples
+        --------
         >>> Option(int, 1000, minimum=100).describe()
         'integer >= 100'
         """
@@ -138,6 +144,17 @@ class Option:
 def switches(required: bool) -> dict[str, Option]:
     """The two options every check has: ``required`` and ``enabled``.
 
+    Parameters
+    ----------
+    required : bool
+        The default of ``required``.
+
+    Returns
+    -------
+    dict of str to Option
+
+    Examples
+    --------
     >>> sorted(switches(True))
     ['enabled', 'required']
     """
@@ -151,6 +168,17 @@ def switches(required: bool) -> dict[str, Option]:
 def defaults_of(options: Mapping[str, Option]) -> dict[str, Any]:
     """``{name: default}`` of a declaration mapping (deep copies).
 
+    Parameters
+    ----------
+    options : mapping of str to Option
+        Declarations.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
     >>> defaults_of(switches(False))
     {'required': False, 'enabled': True}
     """
@@ -200,6 +228,22 @@ def validate_value(field: str, opt: Option, value: Any) -> Any:
     Raises :class:`audit.errors.BadInput` naming ``field`` (``field[i]`` for a list
     element) on the first violation.
 
+    Parameters
+    ----------
+    field : str
+        The dotted field named in errors (``policy.<section>.<key>``).
+    opt : Option
+        The declaration.
+    value : any
+        The value given.
+
+    Returns
+    -------
+    any
+        The value, normalised.
+
+    Examples
+    --------
     >>> gate_on = Option(list, ["kl"], items=Option(str, choices=("kl", "js")), min_items=1)
     >>> validate_value("policy.output_divergence.gate_on", gate_on, ["KL"])
     Traceback (most recent call last):
@@ -228,6 +272,21 @@ def validate_value(field: str, opt: Option, value: Any) -> Any:
 def tightens(opt: Option, gate: Any, case: Any) -> str | None:
     """``None`` when ``case`` is at least as strict as ``gate``, else why it is not.
 
+    Parameters
+    ----------
+    opt : Option
+        The declaration (its ``tighter`` direction).
+    gate : any
+        The gate policy's value.
+    case : any
+        The case's value.
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
     >>> tightens(Option(float, 0.05, tighter="lower"), 0.05, 0.03) is None
     True
     >>> tightens(Option(str, "fail", tighter=("warn", "fail")), "fail", "warn")

@@ -32,23 +32,12 @@ from audit.checks._paired import (
 from audit.checks.base import CheckContext, CheckSpec
 from audit.checks.options import SPLITS, Option, switches
 from audit.decision import Evidence
+from audit.divergence import row_divergences  # re-exported: the one home is audit.divergence
 from audit.results import CheckResult, Figure, Metric
 
 __all__ = ["SPEC", "run", "row_divergences"]
 
 _DIVERGENCES = ("kl", "js", "tv", "disagreement")
-
-
-def row_divergences(logp_ref: np.ndarray, logp: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-row KL(ref||other), JS, total variation and top-1 disagreement (nats)."""
-    p, q = np.exp(logp_ref), np.exp(logp)
-    kl = np.sum(p * (logp_ref - logp), axis=1)
-    m = 0.5 * (p + q)
-    logm = np.log(np.clip(m, 1e-300, None))
-    js = 0.5 * np.sum(p * (logp_ref - logm), axis=1) + 0.5 * np.sum(q * (logp - logm), axis=1)
-    tv = 0.5 * np.abs(p - q).sum(axis=1)
-    dis = (logp_ref.argmax(1) != logp.argmax(1)).astype(np.float64)
-    return {"kl": np.maximum(kl, 0.0), "js": np.maximum(js, 0.0), "tv": tv, "disagreement": dis}
 
 
 def _split_rows(ctx: CheckContext, split: str) -> dict[str, dict[str, np.ndarray]]:
@@ -124,7 +113,19 @@ def _run_regression(ctx: CheckContext) -> CheckResult:
 
 
 def run(ctx: CheckContext) -> CheckResult:
-    """Compare U-vs-R divergences with the retrain-to-retrain distribution on every split."""
+    """Compare U-vs-R divergences with the retrain-to-retrain distribution on every split.
+
+    Parameters
+    ----------
+    ctx : CheckContext
+        The case, the output cache, this check's policy and its seeded rng.
+
+    Returns
+    -------
+    CheckResult
+        Gated metrics decided by the kernel (:func:`audit.checks._paired.finish`), findings,
+        tables and figures.
+    """
     if ctx.cache.task == "regression":
         return _run_regression(ctx)
     pol = ctx.policy

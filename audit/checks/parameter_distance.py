@@ -24,7 +24,23 @@ __all__ = ["SPEC", "run", "flat_distances"]
 
 
 def flat_distances(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, float]:
-    """L2, relative L2 (to ``b``) and cosine similarity of two parameter dicts."""
+    """L2, relative L2 (to ``b``) and cosine similarity of two parameter dicts.
+
+    Parameters
+    ----------
+    a, b : dict of str to ndarray
+        Parameters by name (the names both hold are compared).
+
+    Returns
+    -------
+    dict of str to float
+        ``l2``, ``rel_l2`` and ``cosine``.
+
+    Examples
+    --------
+    >>> flat_distances({"w": np.array([3.0, 4.0])}, {"w": np.zeros(2)})["l2"]
+    5.0
+    """
     va = np.concatenate([a[k].ravel() for k in sorted(a)])
     vb = np.concatenate([b[k].ravel() for k in sorted(b)])
     diff = float(np.linalg.norm(va - vb))
@@ -67,7 +83,19 @@ def _evidence(ctx: CheckContext, params: dict, key: str) -> Evidence:
 
 
 def run(ctx: CheckContext) -> CheckResult:
-    """Distances U-R and O-R against R-R, overall and per layer."""
+    """Distances U-R and O-R against R-R, overall and per layer.
+
+    Parameters
+    ----------
+    ctx : CheckContext
+        The case, the output cache, this check's policy and its seeded rng.
+
+    Returns
+    -------
+    CheckResult
+        Gated metrics decided by the kernel (:func:`audit.checks._paired.finish`), findings,
+        tables and figures.
+    """
     params, reason = _params(ctx)
     if reason:
         return CheckResult(id="parameter_distance", title=SPEC.title, status="skipped",

@@ -53,6 +53,21 @@ SPLIT = "forget_vs_test"
 def sample_rows(n: int, cap: int, rng: np.random.Generator) -> np.ndarray:
     """Sorted indices of at most ``cap`` of ``n`` rows, drawn without replacement.
 
+    Parameters
+    ----------
+    n : int
+        Rows available.
+    cap : int
+        Most rows kept.
+    rng : numpy.random.Generator
+        Source of the draw.
+
+    Returns
+    -------
+    ndarray of int
+
+    Examples
+    --------
     >>> sample_rows(5, 10, np.random.default_rng(0)).tolist()
     [0, 1, 2, 3, 4]
     >>> len(sample_rows(1000, 10, np.random.default_rng(0)))
@@ -90,7 +105,19 @@ def _scores(ctx: CheckContext, roles: list[str], kinds: list[str],
 
 
 def run(ctx: CheckContext) -> CheckResult:
-    """Differencing attack on O->U against the same attack on every O->R_i."""
+    """Differencing attack on O->U against the same attack on every O->R_i.
+
+    Parameters
+    ----------
+    ctx : CheckContext
+        The case, the output cache, this check's policy and its seeded rng.
+
+    Returns
+    -------
+    CheckResult
+        Gated metrics decided by the kernel (:func:`audit.checks._paired.finish`), findings,
+        tables and figures.
+    """
     pol = ctx.policy
     kinds = list(pol["features"])
     n = ctx.case.n

@@ -65,7 +65,19 @@ def _regression(ctx: CheckContext, split: str) -> tuple[Evidence, list[Metric]]:
 
 
 def run(ctx: CheckContext) -> CheckResult:
-    """Compare U's accuracy and loss (regression: RMSE) with the retrain distribution (harm only)."""
+    """Compare U's accuracy and loss (regression: RMSE) with the retrain distribution (harm only).
+
+    Parameters
+    ----------
+    ctx : CheckContext
+        The case, the output cache, this check's policy and its seeded rng.
+
+    Returns
+    -------
+    CheckResult
+        Gated metrics decided by the kernel (:func:`audit.checks._paired.finish`), findings,
+        tables and figures.
+    """
     evidence: list[Evidence] = []
     info: list[Metric] = []
     for split in ctx.policy["splits"]:

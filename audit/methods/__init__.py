@@ -92,7 +92,23 @@ def unlearn(
     method: str, model: Any, forget: Data, retain: Data, recipe: Any, seed: int,
     time_retrain: bool = False, **params: Any,
 ) -> MethodResult:
-    """Run the named method; the result carries the model, wall time and extras."""
+    """Run the named method; the result carries the model, wall time and extras.
+
+    Parameters
+    ----------
+    method : str
+        A built-in method name (:data:`METHODS`).
+    model, forget, retain, recipe, seed
+        As for every method (see :func:`audit.methods.baselines.retrain`).
+    time_retrain : bool
+        Also time the exact retrain on the same retain set.
+    **params
+        The method's own keyword arguments.
+
+    Returns
+    -------
+    MethodResult
+    """
     if method not in METHODS:
         raise BadInput("method", f"unknown method {method!r}; available: {sorted(METHODS)}")
     return run_method(METHODS[method], method, model, forget, retain, recipe, seed,

@@ -29,6 +29,21 @@ class MethodResult:
     ``seconds`` is the method's wall time, ``retrain_seconds`` that of the exact retrain
     on the same retain set (None when not measured); ``storage_bytes`` is any extra state
     the method keeps (SISA checkpoints), ``extra`` method-specific numbers.
+
+    Parameters
+    ----------
+    method : str
+        The method's name.
+    model : adapter
+        The unlearned model.
+    seconds : float
+        The method's wall time.
+    retrain_seconds : float, optional
+        The exact retrain's wall time.
+    storage_bytes : int
+        Extra state kept by the method.
+    extra : dict of str to float
+        Method-specific numbers.
     """
 
     method: str
@@ -47,7 +62,26 @@ class MethodResult:
 
 
 def as_data(pair: Any, name: str) -> Data:
-    """Validate an ``(X, y)`` pair."""
+    """Validate an ``(X, y)`` pair.
+
+    Parameters
+    ----------
+    pair : (X, y)
+        Features and labels.
+    name : str
+        The argument named in the error.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        ``X`` as float32 ``[n, d]``, ``y`` as ``[n]``.
+
+    Examples
+    --------
+    >>> X, y = as_data(([[1, 2]], [0]), "forget")
+    >>> X.dtype, y.tolist()
+    (dtype('float32'), [0])
+    """
     try:
         X, y = pair
     except (TypeError, ValueError) as exc:
@@ -62,7 +96,19 @@ def as_data(pair: Any, name: str) -> Data:
 
 
 def n_classes_of(model: Any, X: np.ndarray) -> int:
-    """Number of classes from the width of the model's output."""
+    """Number of classes from the width of the model's output.
+
+    Parameters
+    ----------
+    model : adapter
+        A classifier.
+    X : ndarray
+        Rows it can score (one is used).
+
+    Returns
+    -------
+    int
+    """
     return int(np.asarray(model.predict_logits(np.asarray(X[:1], dtype=np.float32))).shape[1])
 
 
@@ -77,7 +123,25 @@ def run_method(
     time_retrain: bool = False,
     **params: Any,
 ) -> MethodResult:
-    """Run ``fn`` and time it (and the exact retrain, if ``time_retrain``)."""
+    """Run ``fn`` and time it (and the exact retrain, if ``time_retrain``).
+
+    Parameters
+    ----------
+    fn : callable
+        The method, ``fn(model, forget, retain, recipe, seed, **params)``.
+    name : str
+        Its name.
+    model, forget, retain, recipe, seed
+        As for every method.
+    time_retrain : bool
+        Also time the exact retrain.
+    **params
+        Passed to ``fn``.
+
+    Returns
+    -------
+    MethodResult
+    """
     forget, retain = as_data(forget, "forget"), as_data(retain, "retain")
     t0 = time.perf_counter()
     out = fn(model, forget, retain, recipe, seed, **params)

@@ -15,27 +15,61 @@ import copy
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
 from audit.errors import BadInput
 from audit.methods.base import Data, n_classes_of
 from audit.methods.linear import LogReg, influence_removal, newton_removal
-from audit.recipes import TorchModule, one_thread
+from audit.recipes import TorchModule, train_steps
 
+# train_steps is re-exported: the one training loop lives in audit.recipes
 __all__ = ["retrain", "noop", "finetune", "gradient_ascent", "random_labels", "newton", "influence",
            "train_steps"]
 
 
 def retrain(model: Any, forget: Data, retain: Data, recipe: Any, seed: int) -> Any:
-    """Exact unlearning: the recipe trained from scratch on the retain set."""
+    """Exact unlearning: the recipe trained from scratch on the retain set.
+
+    Parameters
+    ----------
+    model : adapter
+        The original model.
+    forget, retain : (X, y)
+        The rows to forget and the rows kept.
+    recipe : Recipe or None
+        The case's training recipe.
+    seed : int
+        Seed of the method's randomness.
+
+    Returns
+    -------
+    adapter
+        ``recipe.fit`` on the retain rows.
+    """
     if recipe is None:
         raise BadInput("training.recipe", "exact retrain needs a training recipe")
     return recipe.fit(retain[0], retain[1], n_classes_of(model, retain[0]), seed)
 
 
 def noop(model: Any, forget: Data, retain: Data, recipe: Any, seed: int) -> Any:
-    """The control that forgets nothing: returns the original unchanged."""
+    """The control that forgets nothing: returns the original unchanged.
+
+    Parameters
+    ----------
+    model : adapter
+        The original model.
+    forget, retain : (X, y)
+        The rows to forget and the rows kept.
+    recipe : Recipe or None
+        The case's training recipe.
+    seed : int
+        Seed of the method's randomness.
+
+    Returns
+    -------
+    adapter
+        ``model`` itself.
+    """
     return model
 
 
@@ -46,49 +80,82 @@ def _module(model: Any, method: str) -> nn.Module:
     return copy.deepcopy(module)
 
 
-@one_thread()
-def train_steps(
-    module: nn.Module, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: float, seed: int,
-    batch_size: int = 64, ascent: bool = False, max_steps: int | None = None,
-) -> nn.Module:
-    """Adam on cross-entropy (or its negative when ``ascent``), deterministic minibatches."""
-    gen = torch.Generator().manual_seed(int(seed))
-    Xt = torch.as_tensor(np.asarray(X, dtype=np.float32))
-    yt = torch.as_tensor(np.asarray(y, dtype=np.int64))
-    opt = torch.optim.Adam(module.parameters(), lr=lr)
-    loss_fn = nn.CrossEntropyLoss()
-    sign = -1.0 if ascent else 1.0
-    steps = 0
-    module.train()
-    for _ in range(int(epochs)):
-        perm = torch.randperm(len(Xt), generator=gen)
-        for start in range(0, len(Xt), batch_size):
-            idx = perm[start : start + batch_size]
-            opt.zero_grad()
-            (sign * loss_fn(module(Xt[idx]), yt[idx])).backward()
-            opt.step()
-            steps += 1
-            if max_steps is not None and steps >= max_steps:
-                return module.eval()
-    return module.eval()
-
-
 def finetune(model: Any, forget: Data, retain: Data, recipe: Any, seed: int,
              epochs: int = 5, lr: float = 1e-3) -> TorchModule:
-    """Fine-tune the original on the retain set for a few epochs."""
+    """Fine-tune the original on the retain set for a few epochs.
+
+    Parameters
+    ----------
+    model : adapter
+        The original model.
+    forget, retain : (X, y)
+        The rows to forget and the rows kept.
+    recipe : Recipe or None
+        The case's training recipe.
+    seed : int
+        Seed of the method's randomness.
+    epochs : int
+        Epochs over the retain rows.
+    lr : float
+        Adam's learning rate.
+
+    Returns
+    -------
+    TorchModule
+    """
     return TorchModule(train_steps(_module(model, "finetune"), *retain, epochs=epochs, lr=lr, seed=seed))
 
 
 def gradient_ascent(model: Any, forget: Data, retain: Data, recipe: Any, seed: int,
                     steps: int = 5, lr: float = 5e-4) -> TorchModule:
-    """Gradient ascent on the forget set's cross-entropy for a few steps (easily overshoots)."""
+    """Gradient ascent on the forget set's cross-entropy for a few steps (easily overshoots).
+
+    Parameters
+    ----------
+    model : adapter
+        The original model.
+    forget, retain : (X, y)
+        The rows to forget and the rows kept.
+    recipe : Recipe or None
+        The case's training recipe.
+    seed : int
+        Seed of the method's randomness.
+    steps : int
+        Minibatch steps of ascent.
+    lr : float
+        Adam's learning rate.
+
+    Returns
+    -------
+    TorchModule
+    """
     return TorchModule(train_steps(_module(model, "gradient_ascent"), *forget, epochs=steps, lr=lr,
                                    seed=seed, ascent=True, max_steps=steps))
 
 
 def random_labels(model: Any, forget: Data, retain: Data, recipe: Any, seed: int,
                   epochs: int = 3, lr: float = 1e-3) -> TorchModule:
-    """Relabel the forget rows at random (never their true label) and train on them with retain."""
+    """Relabel the forget rows at random (never their true label) and train on them with retain.
+
+    Parameters
+    ----------
+    model : adapter
+        The original model.
+    forget, retain : (X, y)
+        The rows to forget and the rows kept.
+    recipe : Recipe or None
+        The case's training recipe.
+    seed : int
+        Seed of the method's randomness.
+    epochs : int
+        Epochs over the relabelled forget rows and the retain rows.
+    lr : float
+        Adam's learning rate.
+
+    Returns
+    -------
+    TorchModule
+    """
     module = _module(model, "random_labels")
     k = n_classes_of(model, forget[0])
     rng = np.random.default_rng(seed)
@@ -99,7 +166,23 @@ def random_labels(model: Any, forget: Data, retain: Data, recipe: Any, seed: int
 
 
 def newton(model: Any, forget: Data, retain: Data, recipe: Any, seed: int) -> LogReg:
-    """Guo 2020 certified removal (one Newton step on the retained objective)."""
+    """Guo 2020 certified removal (one Newton step on the retained objective).
+
+    Parameters
+    ----------
+    model : adapter
+        The original model.
+    forget, retain : (X, y)
+        The rows to forget and the rows kept.
+    recipe : Recipe or None
+        The case's training recipe.
+    seed : int
+        Seed of the method's randomness.
+
+    Returns
+    -------
+    LogReg
+    """
     if not isinstance(model, LogReg):
         raise BadInput("method", f"'newton' needs an L2 logistic model (LogReg); got {type(model).__name__}")
     return newton_removal(model, retain[0], retain[1])

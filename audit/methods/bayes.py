@@ -28,6 +28,7 @@ import torch
 from scipy import optimize
 from scipy.special import expit
 
+from audit.divergence import gaussian_kl  # re-exported: the one home is audit.divergence
 from audit.errors import BadInput
 from audit.recipes import one_thread
 
@@ -38,18 +39,63 @@ _HERMITE = np.polynomial.hermite.hermgauss(48)
 
 
 def augment(X: np.ndarray) -> np.ndarray:
-    """Features with the intercept column of ones appended (float64)."""
+    """Features with the intercept column of ones appended (float64).
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, d)
+        Features.
+
+    Returns
+    -------
+    ndarray, shape (n, d + 1)
+
+    Examples
+    --------
+    >>> augment(np.zeros((1, 2))).tolist()
+    [[0.0, 0.0, 1.0]]
+    """
     X = np.asarray(X, dtype=np.float64)
     return np.c_[X, np.ones(len(X))]
 
 
 def base_draws(seed: int, n_samples: int, d: int) -> torch.Tensor:
-    """The ``n_samples x d`` standard-normal base draws of a seed (common random numbers)."""
+    """The ``n_samples x d`` standard-normal base draws of a seed (common random numbers).
+
+    Parameters
+    ----------
+    seed : int
+        The seed.
+    n_samples, d : int
+        Draws and dimension.
+
+    Returns
+    -------
+    torch.Tensor, shape (n_samples, d), float64
+    """
     return torch.from_numpy(np.random.default_rng(int(seed)).standard_normal((int(n_samples), int(d))))
 
 
 def unpack(v: torch.Tensor, d: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(mean, scale_tril)`` from the flat vector ``[m, tril(L) with log-diagonal]``."""
+    """``(mean, scale_tril)`` from the flat vector ``[m, tril(L) with log-diagonal]``.
+
+    Parameters
+    ----------
+    v : torch.Tensor
+        The flat parameter vector (length ``d + d (d + 1) / 2``).
+    d : int
+        Dimension.
+
+    Returns
+    -------
+    mean, scale_tril : torch.Tensor
+
+    Examples
+    --------
+    >>> m, L = unpack(torch.tensor(pack(np.ones(2), np.eye(2))), 2)
+    >>> m.tolist(), L.tolist()
+    ([1.0, 1.0], [[1.0, 0.0], [0.0, 1.0]])
+    """
     rows, cols = torch.tril_indices(d, d)
     raw = torch.zeros(d, d, dtype=v.dtype).index_put((rows, cols), v[d:])
     diag = torch.diagonal(raw)
@@ -57,32 +103,49 @@ def unpack(v: torch.Tensor, d: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def pack(mean: np.ndarray, scale_tril: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`unpack`."""
+    """Inverse of :func:`unpack`.
+
+    Parameters
+    ----------
+    mean : ndarray, shape (d,)
+        Posterior mean.
+    scale_tril : ndarray, shape (d, d)
+        Lower-triangular Cholesky factor (positive diagonal).
+
+    Returns
+    -------
+    ndarray
+        The flat vector :func:`unpack` reads.
+    """
     d = len(mean)
     raw = np.array(scale_tril, dtype=np.float64)
     raw[np.diag_indices(d)] = np.log(np.diag(raw))
     return np.concatenate([np.asarray(mean, dtype=np.float64), raw[np.tril_indices(d)]])
 
 
-def gaussian_kl(m1: torch.Tensor, L1: torch.Tensor, m0: torch.Tensor, L0: torch.Tensor) -> torch.Tensor:
-    """``KL[N(m1, L1 L1^T) || N(m0, L0 L0^T)]`` in closed form.
+def minimise(objective: Callable[[torch.Tensor], torch.Tensor], v0: np.ndarray,
+             maxiter: int = 500) -> np.ndarray:
+    """Minimise a torch scalar function of a flat float64 vector with L-BFGS.
+
+    Parameters
+    ----------
+    objective : callable
+        ``objective(v) -> scalar tensor`` (differentiable).
+    v0 : ndarray
+        Starting point.
+    maxiter : int
+        L-BFGS iterations.
+
+    Returns
+    -------
+    ndarray
+        The minimiser.
 
     Examples
     --------
-    >>> e = torch.eye(2, dtype=torch.float64); z = torch.zeros(2, dtype=torch.float64)
-    >>> float(gaussian_kl(z, e, z, e))
-    0.0
+    >>> minimise(lambda v: ((v - 3) ** 2).sum(), np.zeros(2)).round(4).tolist()
+    [3.0, 3.0]
     """
-    d = len(m1)
-    A = torch.linalg.solve_triangular(L0, L1, upper=False)
-    b = torch.linalg.solve_triangular(L0, (m0 - m1)[:, None], upper=False)[:, 0]
-    logdet = 2 * (torch.log(torch.diagonal(L0)).sum() - torch.log(torch.diagonal(L1)).sum())
-    return 0.5 * ((A * A).sum() + b @ b - d + logdet)
-
-
-def minimise(objective: Callable[[torch.Tensor], torch.Tensor], v0: np.ndarray,
-             maxiter: int = 500) -> np.ndarray:
-    """Minimise a torch scalar function of a flat float64 vector with L-BFGS."""
     def fun(v: np.ndarray) -> tuple[float, np.ndarray]:
         t = torch.from_numpy(v).requires_grad_(True)
         loss = objective(t)
@@ -99,6 +162,19 @@ class BayesLogReg:
     """A Gaussian variational posterior over binary logistic-regression weights (adapter).
 
     ``predict_logits`` returns the log posterior-predictive probabilities of classes 0 and 1.
+
+    Parameters
+    ----------
+    mean : ndarray, shape (d + 1,)
+        Posterior mean (intercept last).
+    scale_tril : ndarray, shape (d + 1, d + 1)
+        Cholesky factor of the posterior covariance.
+    prior_var : float
+        Prior variance of every weight.
+    n_samples : int
+        Monte-Carlo draws used in training.
+    learn_seconds : float
+        Training wall time.
     """
 
     mean: np.ndarray
@@ -110,7 +186,17 @@ class BayesLogReg:
     sha256: str | None = field(default=None, init=False)
 
     def predictive(self, X: np.ndarray) -> np.ndarray:
-        """``P(y = 1 | x, D) = E_q[sigmoid(theta . [x, 1])]`` by Gauss-Hermite quadrature."""
+        """``P(y = 1 | x, D) = E_q[sigmoid(theta . [x, 1])]`` by Gauss-Hermite quadrature.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n, d)
+            Inputs.
+
+        Returns
+        -------
+        ndarray, shape (n,)
+        """
         A = augment(X)
         mu = A @ self.mean
         sd = np.linalg.norm(A @ self.scale_tril, axis=1)
@@ -119,15 +205,48 @@ class BayesLogReg:
         return np.clip(p, 1e-12, 1 - 1e-12)
 
     def predict_logits(self, X: np.ndarray) -> np.ndarray:
+        """Log posterior-predictive probabilities of classes 0 and 1.
+
+        Parameters
+        ----------
+        X : ndarray or DataFrame, shape (n, features)
+            Inputs (a DataFrame for a model that takes its features by name).
+
+        Returns
+        -------
+        ndarray, shape (n, classes)
+            Logits or log-probabilities (a regressor: its predictions, ``[n, 1]``).
+        """
         p = self.predictive(X)
         return np.stack([np.log1p(-p), np.log(p)], axis=1)
 
     def parameters(self) -> dict[str, np.ndarray]:
+        """The posterior's mean and Cholesky factor.
+
+        Returns
+        -------
+        dict of str to ndarray or None
+            The model's parameters by name, float64 copies (None when it exposes none).
+        """
         return {"mean": self.mean.copy(), "scale_tril": self.scale_tril.copy()}
 
 
 def log_likelihood(theta: torch.Tensor, A: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    """``log p(D | theta_s)`` for every sample row of ``theta`` (``s = ±1`` labels)."""
+    """``log p(D | theta_s)`` for every sample row of ``theta`` (``s = ±1`` labels).
+
+    Parameters
+    ----------
+    theta : torch.Tensor, shape (S, d + 1)
+        Weight samples.
+    A : torch.Tensor, shape (n, d + 1)
+        Augmented features (:func:`augment`).
+    s : torch.Tensor, shape (n,)
+        Labels as ``±1``.
+
+    Returns
+    -------
+    torch.Tensor, shape (S,)
+    """
     return torch.nn.functional.logsigmoid((theta @ A.T) * s[None, :]).sum(dim=1)
 
 
@@ -150,6 +269,10 @@ def fit_bayes_logreg(
         Variance of the isotropic Gaussian prior (intercept included).
     n_samples : int
         Monte-Carlo samples of the expected log-likelihood.
+
+    Returns
+    -------
+    BayesLogReg
 
     Examples
     --------

@@ -20,15 +20,30 @@ import torch
 
 from audit.errors import BadInput
 from audit.methods.base import Data
-from audit.methods.baselines import train_steps
-from audit.recipes import MLP
+from audit.recipes import MLP, seeded_mlp, train_steps
 
 __all__ = ["FedModel", "train_fedavg", "fedavg_retrain", "fedavg_recover", "find_client"]
 
 
 @dataclass
 class FedModel:
-    """The global network of a federation plus what is needed to rerun it."""
+    """The global network of a federation plus what is needed to rerun it.
+
+    Parameters
+    ----------
+    module : MLP
+        The global network.
+    clients : list of (X, y)
+        Each client's rows.
+    client_ids : list of int
+        Their ids (seed the local training).
+    n_classes, seed : int
+        Output width and the federation's seed.
+    params : dict
+        The training settings (``rounds``, ``local_epochs``, ``lr``, ``hidden``, ``batch_size``).
+    extra : dict of str to float
+        Numbers a removal reports.
+    """
 
     module: MLP
     clients: list[Data]
@@ -41,10 +56,29 @@ class FedModel:
     sha256: str | None = field(default=None, init=False)
 
     def predict_logits(self, X: np.ndarray) -> np.ndarray:
+        """The global network's logits.
+
+        Parameters
+        ----------
+        X : ndarray or DataFrame, shape (n, features)
+            Inputs (a DataFrame for a model that takes its features by name).
+
+        Returns
+        -------
+        ndarray, shape (n, classes)
+            Logits or log-probabilities (a regressor: its predictions, ``[n, 1]``).
+        """
         with torch.no_grad():
             return self.module(torch.as_tensor(np.asarray(X, dtype=np.float32))).double().numpy()
 
     def parameters(self) -> dict[str, np.ndarray]:
+        """The global network's state dict.
+
+        Returns
+        -------
+        dict of str to ndarray or None
+            The model's parameters by name, float64 copies (None when it exposes none).
+        """
         return {k: v.detach().double().numpy() for k, v in self.module.state_dict().items()}
 
 
@@ -71,6 +105,23 @@ def train_fedavg(
 ) -> FedModel:
     """Train a federation of clients (each an ``(X, y)`` pair) with FedAvg.
 
+    Parameters
+    ----------
+    clients : list of (X, y)
+        The clients' rows.
+    n_classes, seed : int
+        Output width; seed of the initialisation and of each client's minibatches.
+    rounds, local_epochs : int
+        Server rounds, local epochs per round.
+    lr, hidden, batch_size
+        Local Adam learning rate, hidden widths, local batch size.
+    client_ids : list of int, optional
+        Ids of the clients (default ``0..``): a rerun without one keeps the others' seeds.
+
+    Returns
+    -------
+    FedModel
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)
@@ -82,8 +133,7 @@ def train_fedavg(
         raise BadInput("fedavg.clients", "need at least one client")
     clients = [(np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.int64)) for X, y in clients]
     ids = list(range(len(clients))) if client_ids is None else list(client_ids)
-    torch.manual_seed(int(seed))
-    module = MLP(clients[0][0].shape[1], n_classes, tuple(hidden))
+    module = seeded_mlp(clients[0][0].shape[1], n_classes, tuple(hidden), int(seed))
     params = {"rounds": rounds, "local_epochs": local_epochs, "lr": lr, "hidden": tuple(hidden),
               "batch_size": batch_size}
     _rounds(module, clients, ids, seed, rounds, 0, local_epochs, lr, batch_size)
@@ -91,7 +141,19 @@ def train_fedavg(
 
 
 def find_client(model: FedModel, forget: Data) -> int:
-    """Position of the client whose rows are exactly ``forget``."""
+    """Position of the client whose rows are exactly ``forget``.
+
+    Parameters
+    ----------
+    model : FedModel
+        The federation.
+    forget : (X, y)
+        The rows to remove.
+
+    Returns
+    -------
+    int
+    """
     X, y = forget
     for i, (cX, cy) in enumerate(model.clients):
         if cX.shape == np.shape(X) and np.array_equal(cX, np.asarray(X, dtype=np.float32)) \
@@ -111,7 +173,23 @@ def _without(model: Any, forget: Data) -> tuple[FedModel, list[Data], list[int]]
 
 
 def fedavg_retrain(model: Any, forget: Data, retain: Data, recipe: Any, seed: int) -> FedModel:
-    """Exact client removal: the federation rerun from scratch without the client."""
+    """Exact client removal: the federation rerun from scratch without the client.
+
+    Parameters
+    ----------
+    model : adapter
+        The original model.
+    forget, retain : (X, y)
+        The rows to forget and the rows kept.
+    recipe : Recipe or None
+        The case's training recipe.
+    seed : int
+        Seed of the method's randomness.
+
+    Returns
+    -------
+    FedModel
+    """
     model, clients, ids = _without(model, forget)
     p = model.params
     return train_fedavg(clients, model.n_classes, model.seed, client_ids=ids, **p)
@@ -119,7 +197,26 @@ def fedavg_retrain(model: Any, forget: Data, retain: Data, recipe: Any, seed: in
 
 def fedavg_recover(model: Any, forget: Data, retain: Data, recipe: Any, seed: int,
                    recovery_rounds: int = 2) -> FedModel:
-    """Approximate client removal: a few more FedAvg rounds without the client."""
+    """Approximate client removal: a few more FedAvg rounds without the client.
+
+    Parameters
+    ----------
+    model : adapter
+        The original model.
+    forget, retain : (X, y)
+        The rows to forget and the rows kept.
+    recipe : Recipe or None
+        The case's training recipe.
+    seed : int
+        Seed of the method's randomness.
+    recovery_rounds : int
+        Rounds run on the remaining clients.
+
+    Returns
+    -------
+    FedModel
+        ``extra["rounds_fraction"]``: the recovery's share of the original rounds.
+    """
     model, clients, ids = _without(model, forget)
     p = model.params
     module = copy.deepcopy(model.module)

@@ -32,16 +32,27 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audit.divergence import distillation_kl
 from audit.methods.base import Data
 from audit.methods.baselines import _module
 from audit.methods.unsir import forgotten_classes
-from audit.recipes import TorchModule, one_thread
+from audit.recipes import TorchModule, one_thread, seeded
 
 __all__ = ["gkt", "Generator", "gated"]
 
 
 class Generator(nn.Module):
-    """``z -> x``: Linear - BatchNorm - LeakyReLU - Linear - BatchNorm (affine)."""
+    """``z -> x``: Linear - BatchNorm - LeakyReLU - Linear - BatchNorm (affine).
+
+    Parameters
+    ----------
+    z_dim : int
+        Width of the noise input.
+    n_features : int
+        Width of the pseudo-samples.
+    hidden : int
+        Hidden width.
+    """
 
     def __init__(self, z_dim: int, n_features: int, hidden: int = 128) -> None:
         super().__init__()
@@ -49,6 +60,17 @@ class Generator(nn.Module):
                                  nn.Linear(hidden, n_features), nn.BatchNorm1d(n_features))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Pseudo-samples from noise.
+
+        Parameters
+        ----------
+        z : torch.Tensor, shape (n, z_dim)
+            Noise.
+
+        Returns
+        -------
+        torch.Tensor, shape (n, n_features)
+        """
         return self.net(z)
 
 
@@ -57,6 +79,19 @@ def gated(teacher_logits: torch.Tensor, dropped: list[int], gate: float | None) 
 
     A sample passes when the teacher gives each dropped class a probability of at most
     ``gate``; ``gate = None`` lets everything through (no gate).
+
+    Parameters
+    ----------
+    teacher_logits : torch.Tensor, shape (n, classes)
+        The teacher's logits on the pseudo-samples.
+    dropped : list of int
+        Classes to forget.
+    gate : float or None
+        Largest allowed teacher probability of a dropped class.
+
+    Returns
+    -------
+    torch.Tensor of bool, shape (n,)
 
     Examples
     --------
@@ -70,18 +105,12 @@ def gated(teacher_logits: torch.Tensor, dropped: list[int], gate: float | None) 
     return (p <= gate).all(dim=1)
 
 
-def _kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
-    """``D_KL(T || S)`` at a temperature, averaged over samples."""
-    return F.kl_div(F.log_softmax(student / temperature, dim=1), F.log_softmax(teacher / temperature, dim=1),
-                    reduction="batchmean", log_target=True)
-
-
 def _fresh(module: nn.Module, seed: int) -> nn.Module:
     student = copy.deepcopy(module)
-    torch.manual_seed(int(seed))
-    for layer in student.modules():
-        if hasattr(layer, "reset_parameters") and layer is not student:
-            layer.reset_parameters()
+    with seeded(seed):
+        for layer in student.modules():
+            if hasattr(layer, "reset_parameters") and layer is not student:
+                layer.reset_parameters()
     for p in student.parameters():
         p.requires_grad_(True)
     return student.train()
@@ -97,6 +126,32 @@ def gkt(
     """Zero-shot unlearning by gated knowledge transfer (Chundawat et al. 2023).
 
     Reads the forget *labels* only (which class to drop) and no row of ``retain``.
+
+    Parameters
+    ----------
+    model : adapter
+        The original model.
+    forget, retain : (X, y)
+        The rows to forget and the rows kept.
+    recipe : Recipe or None
+        The case's training recipe.
+    seed : int
+        Seed of the method's randomness.
+    iterations, generator_steps, student_steps : int
+        Outer iterations and the steps of each player per iteration.
+    batch_size, z_dim : int
+        Pseudo-samples per iteration and noise width.
+    gate : float or None
+        The band-pass gate (None: no gate, the broken variant).
+    temperature : float
+        Softmax temperature of the KL.
+    generator_lr, student_lr : float
+        Adam's learning rates.
+
+    Returns
+    -------
+    TorchModule
+        ``extra``: the gate's pass rate and the pseudo-samples seen.
 
     Examples
     --------
@@ -115,8 +170,8 @@ def gkt(
     dropped = forgotten_classes(forget, retain)
     n_features = int(next(teacher.parameters()).shape[1])
     student = _fresh(teacher, seed)
-    torch.manual_seed(int(seed) + 1)
-    gen = Generator(z_dim, n_features)
+    with seeded(int(seed) + 1):
+        gen = Generator(z_dim, n_features)
     opt_g = torch.optim.Adam(gen.parameters(), lr=generator_lr)
     opt_s = torch.optim.Adam(student.parameters(), lr=student_lr)
     rng = torch.Generator().manual_seed(int(seed) + 2)
@@ -126,7 +181,7 @@ def gkt(
         for _ in range(int(generator_steps)):
             opt_g.zero_grad()
             x = gen(z)
-            (-_kl(student(x), teacher(x), temperature)).backward()
+            (-distillation_kl(student(x), teacher(x), temperature)).backward()
             opt_g.step()
         with torch.no_grad():
             x = gen(z)
@@ -137,7 +192,7 @@ def gkt(
             continue
         for _ in range(int(student_steps)):
             opt_s.zero_grad()
-            _kl(student(x[mask]), t[mask], temperature).backward()
+            distillation_kl(student(x[mask]), t[mask], temperature).backward()
             opt_s.step()
     out = TorchModule(student.eval())
     out.extra = {"gate_pass_rate": kept / max(seen, 1), "pseudo_samples": float(seen)}  # type: ignore[attr-defined]

@@ -29,7 +29,19 @@ __all__ = ["LogReg", "fit_logreg", "fit_logreg_recipe", "newton_removal", "influ
 
 @dataclass
 class LogReg:
-    """A fitted binary logistic regression (adapter: ``predict_logits``, ``parameters``)."""
+    """A fitted binary logistic regression (adapter: ``predict_logits``, ``parameters``).
+
+    Parameters
+    ----------
+    theta : ndarray, shape (d,)
+        Weights (intercept as a constant feature, if any).
+    lam : float
+        L2 strength per row.
+    b : ndarray, optional
+        Objective-perturbation noise.
+    n_train : int
+        Rows it was trained on.
+    """
 
     theta: np.ndarray
     lam: float
@@ -45,13 +57,43 @@ class LogReg:
         return np.c_[X, np.ones(len(X))] if self.intercept else X
 
     def decision(self, X: np.ndarray) -> np.ndarray:
+        """The linear score ``design(X) theta``.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n, d)
+            Inputs.
+
+        Returns
+        -------
+        ndarray, shape (n,)
+        """
         return self.design(X) @ self.theta
 
     def predict_logits(self, X: np.ndarray) -> np.ndarray:
+        """Logits ``[0, X theta]`` of classes 0 and 1.
+
+        Parameters
+        ----------
+        X : ndarray or DataFrame, shape (n, features)
+            Inputs (a DataFrame for a model that takes its features by name).
+
+        Returns
+        -------
+        ndarray, shape (n, classes)
+            Logits or log-probabilities (a regressor: its predictions, ``[n, 1]``).
+        """
         z = self.decision(X)
         return np.stack([log_expit(-z), log_expit(z)], axis=1)
 
     def parameters(self) -> dict[str, np.ndarray]:
+        """``{"theta": theta}``.
+
+        Returns
+        -------
+        dict of str to ndarray or None
+            The model's parameters by name, float64 copies (None when it exposes none).
+        """
         return {"theta": self.theta.copy()}
 
 
@@ -72,7 +114,21 @@ def _hessian(theta: np.ndarray, X: np.ndarray, lam_n: float) -> np.ndarray:
 
 
 def guo_noise(d: int, sigma: float, rng: np.random.Generator) -> np.ndarray:
-    """Objective-perturbation vector ``b ~ N(0, sigma^2 I)`` (Guo 2020, Algorithm 1)."""
+    """Objective-perturbation vector ``b ~ N(0, sigma^2 I)`` (Guo 2020, Algorithm 1).
+
+    Parameters
+    ----------
+    d : int
+        Dimension.
+    sigma : float
+        Standard deviation.
+    rng : numpy.random.Generator
+        Source of the draw.
+
+    Returns
+    -------
+    ndarray, shape (d,)
+    """
     return rng.normal(0.0, float(sigma), size=int(d))
 
 
@@ -80,6 +136,23 @@ def fit_logreg(
     X: np.ndarray, y: np.ndarray, lam: float, b: np.ndarray | None = None, tol: float = 1e-10
 ) -> LogReg:
     """Minimise the (perturbed) L2 logistic objective with L-BFGS to tight tolerance.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, d)
+        Inputs.
+    y : ndarray of {0, 1}, shape (n,)
+        Labels.
+    lam : float
+        L2 strength per row.
+    b : ndarray, optional
+        Objective-perturbation noise (Guo 2020).
+    tol : float
+        L-BFGS tolerance.
+
+    Returns
+    -------
+    LogReg
 
     Examples
     --------
@@ -104,6 +177,17 @@ def newton_removal(model: LogReg, X_retain: np.ndarray, y_retain: np.ndarray) ->
     ``L_r`` keeps the model's regulariser strength per row (``lam * n_retain``) and its
     noise ``b``, so the target is the exact retrain of the same perturbed objective.
     The residual gradient norm after the step is stored as ``model.residual``.
+
+    Parameters
+    ----------
+    model : LogReg
+        The trained model.
+    X_retain, y_retain : ndarray
+        The retained rows.
+
+    Returns
+    -------
+    LogReg
     """
     X = model.design(X_retain)
     lam_n = model.lam * len(X)
@@ -122,6 +206,19 @@ def influence_removal(
 
     Cheaper (the full Hessian can be precomputed once), but the curvature the deleted rows
     contributed stays in it — the reason it fails Izzo's feature-injection test.
+
+    Parameters
+    ----------
+    model : LogReg
+        The trained model.
+    X_full, y_full : ndarray
+        Every training row.
+    forget_mask : ndarray of bool
+        The rows to delete.
+
+    Returns
+    -------
+    LogReg
     """
     X = model.design(X_full)
     keep = ~np.asarray(forget_mask, dtype=bool)
@@ -175,7 +272,26 @@ def fit_logreg_recipe(X: np.ndarray, y: np.ndarray, n_classes: int, seed: int, *
 
 
 def fit_ridge(X: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:
-    """Ridge regression ``argmin |X theta - y|^2 + lam |theta|^2`` (closed form)."""
+    """Ridge regression ``argmin |X theta - y|^2 + lam |theta|^2`` (closed form).
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, d)
+        Inputs.
+    y : ndarray, shape (n,)
+        Targets.
+    lam : float
+        L2 strength.
+
+    Returns
+    -------
+    ndarray, shape (d,)
+
+    Examples
+    --------
+    >>> fit_ridge(np.eye(2), np.array([2.0, 4.0]), 1.0).tolist()
+    [1.0, 2.0]
+    """
     X = np.asarray(X, dtype=np.float64)
     return np.linalg.solve(X.T @ X + lam * np.eye(X.shape[1]), X.T @ np.asarray(y, dtype=np.float64))
 
@@ -187,6 +303,21 @@ def pru_removal(theta: np.ndarray, X: np.ndarray, y: np.ndarray, lam: float, for
     ``H = X (X'X + lam I)^-1 X'``: ``yhat' = (I - H_KK)^-1 (yhat_K - H_KK y_K)``. The update is
     the smallest step in the span of the deleted rows that moves their predictions to
     ``yhat'`` — the projection of the exact update onto that span.
+
+    Parameters
+    ----------
+    theta : ndarray, shape (d,)
+        The trained ridge weights.
+    X, y : ndarray
+        Every training row.
+    lam : float
+        L2 strength.
+    forget_idx : ndarray of int
+        Rows to delete.
+
+    Returns
+    -------
+    ndarray, shape (d,)
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)

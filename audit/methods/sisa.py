@@ -21,15 +21,34 @@ import torch
 
 from audit.errors import BadInput
 from audit.methods.base import Data
-from audit.methods.baselines import train_steps
-from audit.recipes import MLP
+from audit.recipes import MLP, seeded_mlp, train_steps
 
 __all__ = ["Sisa", "train_sisa", "train_shard", "sisa_unlearn"]
 
 
 @dataclass
 class Sisa:
-    """A SISA ensemble: per-shard slices, per-slice checkpoints, majority-vote prediction."""
+    """A SISA ensemble: per-shard slices, per-slice checkpoints, majority-vote prediction.
+
+    Parameters
+    ----------
+    X, y : ndarray
+        The training rows.
+    n_classes : int
+        Output width.
+    slices : list of list of ndarray
+        Row indices per shard and slice.
+    checkpoints : list of list of dict
+        State dict after each slice of each shard.
+    modules : list of MLP
+        The shard models.
+    seed : int
+        Training seed.
+    params : dict
+        Per-shard training settings.
+    extra : dict of str to float
+        What an unlearning request cost.
+    """
 
     X: np.ndarray
     y: np.ndarray
@@ -44,6 +63,17 @@ class Sisa:
     sha256: str | None = field(default=None, init=False)
 
     def votes(self, X: np.ndarray) -> np.ndarray:
+        """Vote counts of the shard models per row and class.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n, features)
+            Inputs.
+
+        Returns
+        -------
+        ndarray, shape (n, classes)
+        """
         Xt = torch.as_tensor(np.asarray(X, dtype=np.float32))
         counts = np.zeros((len(Xt), self.n_classes))
         with torch.no_grad():
@@ -52,7 +82,18 @@ class Sisa:
         return counts
 
     def predict_logits(self, X: np.ndarray) -> np.ndarray:
-        """Log of the (add-half smoothed) vote shares, so argmax = the majority vote."""
+        """Log of the (add-half smoothed) vote shares, so argmax = the majority vote.
+
+        Parameters
+        ----------
+        X : ndarray or DataFrame, shape (n, features)
+            Inputs (a DataFrame for a model that takes its features by name).
+
+        Returns
+        -------
+        ndarray, shape (n, classes)
+            Logits or log-probabilities (a regressor: its predictions, ``[n, 1]``).
+        """
         v = self.votes(X) + 0.5
         return np.log(v / v.sum(axis=1, keepdims=True))
 
@@ -67,6 +108,13 @@ class Sisa:
         return int(sum(p.numel() * p.element_size() for m in self.modules for p in m.state_dict().values()))
 
     def parameters(self) -> dict[str, np.ndarray]:
+        """Every shard model's state dict (``shard<i>.<name>``).
+
+        Returns
+        -------
+        dict of str to ndarray or None
+            The model's parameters by name, float64 copies (None when it exposes none).
+        """
         return {f"shard{i}.{k}": v.detach().double().numpy() for i, m in enumerate(self.modules)
                 for k, v in m.state_dict().items()}
 
@@ -83,9 +131,28 @@ def train_shard(
     """Train one shard from slice ``start`` (from ``state``, or a fresh seeded init at 0).
 
     Returns the shard model and the checkpoints of slices ``start..`` (one per slice).
+
+    Parameters
+    ----------
+    X, y : ndarray
+        Every training row.
+    slices : list of ndarray
+        The shard's row indices per slice.
+    n_classes, seed, shard : int
+        Output width, the ensemble's seed, the shard's position.
+    start : int
+        First slice to train.
+    state : dict, optional
+        Checkpoint after slice ``start - 1`` (needed when ``start > 0``).
+    hidden, epochs_per_slice, lr, batch_size
+        Training settings.
+
+    Returns
+    -------
+    module : MLP
+    checkpoints : list of dict
     """
-    torch.manual_seed(_slice_seed(seed, shard, 10_000))
-    module = MLP(X.shape[1], n_classes, tuple(hidden))
+    module = seeded_mlp(X.shape[1], n_classes, tuple(hidden), _slice_seed(seed, shard, 10_000))
     if start > 0:
         if state is None:
             raise BadInput("sisa.state", "resuming after slice 0 needs that slice's checkpoint")
@@ -105,6 +172,21 @@ def train_sisa(
     hidden: tuple[int, ...] = (64,), epochs_per_slice: int = 10, lr: float = 1e-3, batch_size: int = 64,
 ) -> Sisa:
     """Train a SISA ensemble (rows assigned to shards and slices uniformly at random).
+
+    Parameters
+    ----------
+    X, y : ndarray
+        Training rows.
+    n_classes, seed : int
+        Output width and seed.
+    n_shards, n_slices : int
+        Shards and slices per shard.
+    hidden, epochs_per_slice, lr, batch_size
+        Per-shard training settings.
+
+    Returns
+    -------
+    Sisa
 
     Examples
     --------
@@ -142,6 +224,21 @@ def sisa_unlearn(model: Any, forget: Data, retain: Data, recipe: Any, seed: int)
 
     ``extra`` reports the shards and slices retrained and the fraction of the full
     training work this took.
+
+    Parameters
+    ----------
+    model : adapter
+        The original model.
+    forget, retain : (X, y)
+        The rows to forget and the rows kept.
+    recipe : Recipe or None
+        The case's training recipe.
+    seed : int
+        Seed of the method's randomness.
+
+    Returns
+    -------
+    Sisa
     """
     if not isinstance(model, Sisa):
         raise BadInput("method", f"'sisa' needs a SISA ensemble (train_sisa); got {type(model).__name__}")

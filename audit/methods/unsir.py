@@ -19,7 +19,7 @@ it knows only which class(es) to drop and holds (a subset of) the retained data.
 3. **Repair** (one epoch, a lower learning rate): train on the retained subset only.
 
 Both training steps use the suite's one minibatch trainer
-(:func:`audit.methods.baselines.train_steps`); only the noise (not the network) is
+(:func:`audit.recipes.train_steps`); only the noise (not the network) is
 optimised in step 1.
 """
 
@@ -33,8 +33,8 @@ from torch import nn
 
 from audit.errors import BadInput
 from audit.methods.base import Data, n_classes_of
-from audit.methods.baselines import _module, train_steps
-from audit.recipes import TorchModule, one_thread
+from audit.methods.baselines import _module
+from audit.recipes import TorchModule, one_thread, train_steps
 
 __all__ = ["unsir", "error_maximising_noise", "forgotten_classes"]
 
@@ -44,6 +44,15 @@ def forgotten_classes(forget: Data, retain: Data) -> list[int]:
 
     Only the forget *labels* are read (zero-glance: never the features). A forget set
     that is not a whole class is bad input for a class-removal method.
+
+    Parameters
+    ----------
+    forget, retain : (X, y)
+        The forget and the retained rows.
+
+    Returns
+    -------
+    list of int
 
     Examples
     --------
@@ -68,6 +77,25 @@ def error_maximising_noise(
     Minimises ``-CE(module(N), cls) + reg * mean_i ||N_i||_2`` over ``N`` (Adam on the
     noise only; the network's weights do not move). ``steps = 0`` returns the random
     starting noise: the broken variant whose noise does not maximise anything.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The trained network (frozen here).
+    cls : int
+        The class to forget.
+    n_features : int
+        Width of a noise row.
+    n_noise, steps : int
+        Noise rows and Adam steps.
+    lr, reg : float
+        Learning rate and the norm penalty ``lambda``.
+    seed : int
+        Seed of the starting noise.
+
+    Returns
+    -------
+    ndarray, shape (n_noise, n_features), float32
 
     Examples
     --------
@@ -119,6 +147,11 @@ def unsir(
     impair_lr, repair_lr, impair_epochs, repair_epochs : float, float, int, int
         The impair step (``impair_epochs = 0`` skips it: the broken variant that only
         repairs) and the repair step.
+
+    Returns
+    -------
+    TorchModule
+        ``extra``: the noise rows made and the classes dropped.
 
     Examples
     --------

@@ -45,6 +45,17 @@ class MethodSpec:
 
     ``fn(model, forget, retain, recipe, seed)`` is the built-ins' calling convention
     (:mod:`audit.methods.base`); a user callable is wrapped into it.
+
+    Parameters
+    ----------
+    name : str
+        The method's name in the audit.
+    fn : callable
+        The method in the built-ins' convention.
+    source : str
+        ``builtin``, ``extension`` or ``user``.
+    import_path : str, optional
+        ``pkg.mod:function`` of a user's method.
     """
 
     name: str
@@ -64,6 +75,13 @@ class MethodSpec:
     def record(self) -> dict[str, Any]:
         """Its results.json entry.
 
+        Returns
+        -------
+        dict
+            ``name``, ``source``, ``import_path`` and ``check_id``.
+
+        Examples
+        --------
         >>> resolve_methods(["noop"])[0].record()
         {'name': 'noop', 'source': 'built-in', 'import_path': None, 'check_id': 'method_noop'}
         """
@@ -73,6 +91,20 @@ class MethodSpec:
 
 def split_specs(values: list[str]) -> list[str]:
     """Flatten repeated / comma-separated ``--method`` values, keeping order, dropping blanks.
+
+    Parameters
+    ----------
+    values : list of str
+        The ``--method`` values.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> split_specs(["retrain,noop", " ", "sisa"])
+    ['retrain', 'noop', 'sisa']
 
     >>> split_specs(["retrain,noop", " pkg.mod:fn ", "noop"])
     ['retrain', 'noop', 'pkg.mod:fn']
@@ -125,6 +157,10 @@ def resolve_methods(specs: list[str | MethodSpec], allow_code: bool = False,
     base_dir : Path, optional
         The case file's directory, searched first for a module (which then needs
         ``--allow-code``).
+
+    Returns
+    -------
+    list of MethodSpec
 
     Examples
     --------

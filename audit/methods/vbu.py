@@ -34,13 +34,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from audit.divergence import gaussian_kl
 from audit.errors import BadInput
 from audit.methods.base import Data
 from audit.methods.bayes import (
     BayesLogReg,
     augment,
     base_draws,
-    gaussian_kl,
     log_likelihood,
     minimise,
     pack,
@@ -85,6 +85,11 @@ def vbu(
         The adjusted likelihood's ``lambda`` in ``[0, 1]`` (default 1e-3).
     n_samples : int, optional
         Monte-Carlo samples (default: the model's own).
+
+    Returns
+    -------
+    BayesLogReg
+        The posterior after the forget rows are unlearned.
 
     Examples
     --------

@@ -33,6 +33,20 @@ def _builder(name: str) -> Callable[..., Path]:
 def build_scenario(name: str, out_dir: str | Path, seed: int = 0) -> Path:
     """Write scenario ``name`` into ``out_dir`` and return the path of its ``case.toml``.
 
+    Parameters
+    ----------
+    name : str
+        ``digits``, ``accent`` or ``cv-ranking``.
+    out_dir : str or Path
+        Where the case is written.
+    seed : int
+        The scenario's seed.
+
+    Returns
+    -------
+    Path
+        The case file.
+
     Examples
     --------
     >>> import tempfile

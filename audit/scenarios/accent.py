@@ -102,6 +102,17 @@ _UNLEARN_EPOCHS = 5
 def accent_frame(seed: int = 0, students_per_district: int = _STUDENTS_PER_DISTRICT) -> pd.DataFrame:
     """Generate the students table with ``split`` (forget / retain / test).
 
+    Parameters
+    ----------
+    seed : int
+        Seed of the synthetic table.
+    students_per_district : int
+        Rows per district.
+
+    Returns
+    -------
+    DataFrame
+
     Examples
     --------
     >>> df = accent_frame(0, students_per_district=50)
@@ -136,7 +147,19 @@ def accent_frame(seed: int = 0, students_per_district: int = _STUDENTS_PER_DISTR
 
 
 def fit_accent_mlp(X: np.ndarray, y: np.ndarray, seed: int) -> MLPClassifier:
-    """Train the scenario's classifier from scratch (deterministic per ``seed``)."""
+    """Train the scenario's classifier from scratch (deterministic per ``seed``).
+
+    Parameters
+    ----------
+    X, y : ndarray
+        Training rows.
+    seed : int
+        ``random_state``.
+
+    Returns
+    -------
+    MLPClassifier
+    """
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -161,6 +184,23 @@ def approximate_unlearn(
     them together with an equal-sized retain sample with true labels, so overall utility is
     kept). Where the forget rows dominate the input space — here the Vietnamese accent — the
     model is left guessing. The original is untouched; a new model is returned.
+
+    Parameters
+    ----------
+    original : MLPClassifier
+        The trained original.
+    X_forget : ndarray
+        The forget rows.
+    X_retain, y_retain : ndarray
+        The retained rows.
+    seed : int
+        Seed.
+    epochs : int
+        Fine-tuning epochs.
+
+    Returns
+    -------
+    MLPClassifier
     """
     rng = np.random.default_rng(seed)
     model = copy.deepcopy(original)
@@ -206,6 +246,18 @@ recipe = "sklearn"
 
 def build_accent(out_dir: Path, seed: int = 0) -> Path:
     """Write the accent case (data.parquet, .skops models, case.toml); return case.toml.
+
+    Parameters
+    ----------
+    out_dir : Path
+        Where the case is written.
+    seed : int
+        The scenario's seed.
+
+    Returns
+    -------
+    Path
+        The case file.
 
     Examples
     --------

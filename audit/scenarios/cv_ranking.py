@@ -36,7 +36,24 @@ _N = 3000
 
 
 def cv_frame(seed: int = 0, n: int = _N) -> pd.DataFrame:
-    """Synthetic candidates with historical shortlisting labels that reward the licence."""
+    """Synthetic candidates with historical shortlisting labels that reward the licence.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the synthetic table.
+    n : int
+        Rows.
+
+    Returns
+    -------
+    DataFrame
+
+    Examples
+    --------
+    >>> len(cv_frame(0, n=50))
+    50
+    """
     rng = np.random.default_rng(seed)
     gender = rng.choice(["female", "male", "nonbinary"], size=n, p=[0.48, 0.48, 0.04])
     p_lic = np.where(gender == "male", 0.75, 0.5)
@@ -86,6 +103,18 @@ def _finetune_without_licence(original: Pipeline, X: np.ndarray, y: np.ndarray, 
 
 def build_cv_ranking(out_dir: Path, seed: int = 0) -> Path:
     """Write the cv-ranking case (data.parquet, .skops models, case.toml); return case.toml.
+
+    Parameters
+    ----------
+    out_dir : Path
+        Where the case is written.
+    seed : int
+        The scenario's seed.
+
+    Returns
+    -------
+    Path
+        The case file.
 
     Examples
     --------

@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from sklearn.datasets import load_digits
 
-from audit.recipes import MLP, one_thread, train_mlp
+from audit.recipes import MLP, train_mlp, train_steps
 
 __all__ = ["build_digits", "digits_frame", "MLP_PARAMS"]
 
@@ -31,7 +31,22 @@ _TEST_FRACTION = 0.3
 
 
 def digits_frame(seed: int = 0) -> pd.DataFrame:
-    """The digits table with a ``split`` column (forget / retain / test) and an ``id``."""
+    """The digits table with a ``split`` column (forget / retain / test) and an ``id``.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the split.
+
+    Returns
+    -------
+    DataFrame
+
+    Examples
+    --------
+    >>> sorted(digits_frame(0)["split"].unique())
+    ['forget', 'retain', 'test']
+    """
     ds = load_digits()
     X = ds.data.astype(np.float32) / 16.0
     rng = np.random.default_rng(seed)
@@ -50,21 +65,8 @@ def digits_frame(seed: int = 0) -> pd.DataFrame:
     return df
 
 
-@one_thread()
 def _finetune(model: MLP, X: np.ndarray, y: np.ndarray, seed: int, epochs: int) -> MLP:
-    gen = torch.Generator().manual_seed(seed)
-    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    model.train()
-    for _ in range(epochs):
-        perm = torch.randperm(len(Xt), generator=gen)
-        for s in range(0, len(Xt), 32):
-            idx = perm[s : s + 32]
-            opt.zero_grad()
-            loss_fn(model(Xt[idx]), yt[idx]).backward()
-            opt.step()
-    return model.eval()
+    return train_steps(model, X, y, epochs=epochs, lr=1e-3, seed=seed, batch_size=32)
 
 
 def _save(model: MLP, path: Path) -> None:
@@ -74,6 +76,18 @@ def _save(model: MLP, path: Path) -> None:
 
 def build_digits(out_dir: Path, seed: int = 0) -> Path:
     """Write the digits case (data.parquet, TorchScript models, case.toml); return case.toml.
+
+    Parameters
+    ----------
+    out_dir : Path
+        Where the case is written.
+    seed : int
+        The scenario's seed.
+
+    Returns
+    -------
+    Path
+        The case file.
 
     Examples
     --------

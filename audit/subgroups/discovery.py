@@ -32,7 +32,25 @@ __all__ = ["Discovered", "discover_slices", "split_halves"]
 
 @dataclass
 class Discovered:
-    """A candidate slice with its search and confirmation statistics."""
+    """A candidate slice with its search and confirmation statistics.
+
+    Parameters
+    ----------
+    slice : dict
+        The slice.
+    n_search, n_confirm : int
+        Rows in each half.
+    effect_search, effect_confirm : float
+        Mean signal in each half.
+    p_search, p_confirm : float
+        One-sided p-values.
+    p_adjusted : float, optional
+        Holm over the candidates.
+    confirmed : bool
+        Confirmed on the held-out half.
+    mask, harm
+        Its test rows and mean harm (see the attributes).
+    """
 
     slice: Slice
     n_search: int
@@ -48,7 +66,24 @@ class Discovered:
 
 
 def split_halves(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Boolean mask of the search half (the rest confirms), a random half of ``n`` rows."""
+    """Boolean mask of the search half (the rest confirms), a random half of ``n`` rows.
+
+    Parameters
+    ----------
+    n : int
+        Rows.
+    rng : numpy.random.Generator
+        Source of the split.
+
+    Returns
+    -------
+    ndarray of bool
+
+    Examples
+    --------
+    >>> int(split_halves(10, np.random.default_rng(0)).sum())
+    5
+    """
     half = np.zeros(n, dtype=bool)
     half[rng.permutation(n)[: n // 2]] = True
     return half
@@ -96,6 +131,29 @@ def discover_slices(
     statistically detectable one (two retrains differ a little everywhere). The signal is
     winsorised at the ``clip_quantile`` / ``1 − clip_quantile`` quantiles of the search half
     (bounds from the search half only, applied to both halves).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Discrete columns.
+    columns : list of str
+        Columns searched.
+    signal : ndarray
+        Per-row signal (larger = worse under U).
+    rng : numpy.random.Generator
+        Source of the halves.
+    alpha, min_slice_size, max_candidates, max_depth
+        Search settings.
+    harm : ndarray, optional
+        Per-row harm (larger = worse).
+    min_harm : float
+        Least mean harm of a confirmed slice's confirmation rows.
+    clip_quantile : float
+        Winsorising quantile of the signal (search half).
+
+    Returns
+    -------
+    list of Discovered
 
     Examples
     --------

@@ -36,7 +36,27 @@ HARM_SIGN = {"accuracy": -1, "loss": 1, "fnr": 1, "fpr": 1}
 
 @dataclass
 class GroupTest:
-    """One group × metric × comparison, with raw and adjusted p-values side by side."""
+    """One group × metric × comparison, with raw and adjusted p-values side by side.
+
+    Parameters
+    ----------
+    slice : dict
+        The group.
+    metric, comparison : str
+        ``accuracy`` / ``loss`` / ``fnr`` / ``fpr``; ``U-R`` or ``U-O``.
+    n : int
+        Rows.
+    value, reference, delta : float or None
+        U's value, the reference's, their difference.
+    ci : (float, float) or None
+        Bootstrap CI of ``delta``.
+    p_value : float or None
+        Exact paired test.
+    test : str
+        Its name.
+    **fields
+        Adjusted p-values, margin, status and notes (see the attributes).
+    """
 
     slice: Slice
     metric: str
@@ -69,6 +89,22 @@ def paired_rows(
 
     Accuracy uses correctness; FNR / FPR use the error indicator on positives / negatives;
     loss uses the per-row loss. ``r`` is the mean over the references.
+
+    Parameters
+    ----------
+    metric : str
+        The metric.
+    y : ndarray
+        Labels.
+    u_pred, u_loss : ndarray
+        U's predictions and losses.
+    r_preds, r_losses : list of ndarray
+        The references'.
+
+    Returns
+    -------
+    u, r : ndarray
+    keep : ndarray of bool
     """
     if metric == "loss":
         return u_loss, np.mean(r_losses, axis=0), np.ones(len(y), dtype=bool)
@@ -84,6 +120,17 @@ def sign_test(pos: int, neg: int) -> float:
     Equal to ``audit.stats.exact_mcnemar(pos, neg)`` (the symmetric null makes the two-sided
     p-value twice the smaller tail), computed without ``binomtest``'s per-call overhead.
 
+    Parameters
+    ----------
+    pos, neg : int
+        Discordant pairs of each kind.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
     >>> from audit.stats import exact_mcnemar
     >>> sign_test(10, 2) == exact_mcnemar(10, 2)
     True
@@ -116,6 +163,25 @@ def within_group_ci(
     rows with replacement is the same as drawing multinomial counts of those values, which
     costs O(n_boot) instead of O(n_boot x n); otherwise ``audit.stats.bootstrap_mean_ci``.
 
+    Parameters
+    ----------
+    d : ndarray
+        Per-row differences.
+    n_boot : int
+        Resamples.
+    confidence : float
+        Level.
+    rng : numpy.random.Generator
+        Source of the resampling.
+    max_levels : int
+        Most distinct values for the multinomial shortcut.
+
+    Returns
+    -------
+    (float, float)
+
+    Examples
+    --------
     >>> rng = np.random.default_rng(0)
     >>> within_group_ci(np.r_[np.zeros(80), -np.ones(20)], 2000, 0.9, rng)
     (-0.27, -0.13)
@@ -171,6 +237,10 @@ def compare_groups(
     u : (predictions, losses) of the unlearned model on the rows.
     others : comparison name -> (list of predictions, list of losses), e.g.
         ``{"U-R": (r_preds, r_losses), "U-O": ([o_pred], [o_loss])}``.
+
+    Returns
+    -------
+    list of GroupTest
 
     Examples
     --------

@@ -29,6 +29,24 @@ __all__ = ["group_rows", "kernel_group_metrics"]
 def group_rows(metric: str, y: np.ndarray, pred: np.ndarray, loss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-row values of ``metric`` for one model and the mask of rows it is defined on.
 
+    Parameters
+    ----------
+    metric : str
+        The metric.
+    y, pred, loss : ndarray
+        Labels, predictions and losses of one model.
+
+    Returns
+    -------
+    values : ndarray
+    mask : ndarray of bool
+
+    Examples
+    --------
+    >>> v, m = group_rows("accuracy", np.array([1, 0]), np.array([1, 1]), np.zeros(2))
+    >>> v.tolist(), m.tolist()
+    ([1.0, 0.0], [True, True])
+
     >>> v, keep = group_rows("fnr", np.array([1, 0, 1]), np.array([0, 0, 1]), np.zeros(3))
     >>> v[keep].tolist()
     [1.0, 0.0]
@@ -61,6 +79,35 @@ def kernel_group_metrics(
     ``blocks`` (policy ``subgroup_shift.blocks``): ``"harm"`` holds each metric one-sided,
     so only the harmful side fails and an improvement beyond the retrains comes back as a
     pass with ``effect = "improvement"``; ``"both"`` holds it two-sided (any shift fails).
+
+    Parameters
+    ----------
+    slices : list of (dict, ndarray)
+        Groups and their row masks.
+    y : ndarray
+        Labels.
+    outputs : dict
+        ``{role: (predictions, losses)}``.
+    refs : list of str
+        Reference roles.
+    metrics : list of str
+        Metrics per group.
+    floors : dict
+        Margin floors.
+    settings : Settings
+        Kernel settings.
+    min_group_size : int
+        Smaller groups are inconclusive.
+    n_boot : int
+        Bootstrap resamples.
+    rng : numpy.random.Generator
+        Source of the resampling.
+    blocks : {"harm", "both"}
+        Which side of a shift may fail (see above).
+
+    Returns
+    -------
+    dict of (str, str) to Metric
     """
     losses, _ = winsorize_by_references({r: lo for r, (_, lo) in outputs.items()}, refs)
     outputs = {r: (pred, losses[r]) for r, (pred, _) in outputs.items()}

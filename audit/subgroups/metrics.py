@@ -17,6 +17,19 @@ def rates(y: np.ndarray, pred: np.ndarray, loss: np.ndarray | None = None) -> di
 
     Undefined rates (no rows, no positives, no negatives) are ``nan``.
 
+    Parameters
+    ----------
+    y, pred : ndarray
+        Labels and predictions.
+    loss : ndarray, optional
+        Per-row losses.
+
+    Returns
+    -------
+    dict of str to float
+
+    Examples
+    --------
     >>> rates(np.array([1, 1, 0, 0]), np.array([1, 0, 0, 1]))["fnr"]
     0.5
     """
@@ -50,6 +63,10 @@ def group_metrics(
         Predicted class and per-row loss of each model on the same rows.
     slices : list of (slice, mask)
         From :func:`audit.subgroups.enumerate_slices`.
+
+    Returns
+    -------
+    DataFrame
 
     Examples
     --------

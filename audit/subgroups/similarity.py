@@ -29,6 +29,19 @@ def forget_shares(forget: pd.DataFrame, retain: pd.DataFrame, sl: Slice) -> dict
 
     Conditions on columns the forget table does not have (e.g. binned features) are skipped.
 
+    Parameters
+    ----------
+    forget, retain : DataFrame
+        The two splits.
+    sl : dict
+        The slice.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
     >>> f = pd.DataFrame({"lang": ["v", "v", "e", "v"]}); r = pd.DataFrame({"lang": ["e", "e", "v", "e"]})
     >>> forget_shares(f, r, {"lang": "v"})
     {'lang=v': {'forget': 0.75, 'retain': 0.25}}
@@ -72,10 +85,30 @@ class ForgetLikeness:
         self.model.fit(X, y)
 
     def score(self, X: np.ndarray) -> np.ndarray:
-        """Probability (balanced classes) that each row comes from the forget set."""
+        """Probability (balanced classes) that each row comes from the forget set.
+
+        Parameters
+        ----------
+        X : ndarray
+            Rows.
+
+        Returns
+        -------
+        ndarray
+        """
         return self.model.predict_proba(np.asarray(X, dtype=np.float64))[:, 1]
 
     def ratio(self, X_slice: np.ndarray, X_all: np.ndarray) -> float:
-        """Mean forget-likeness of the slice's rows over that of all rows."""
+        """Mean forget-likeness of the slice's rows over that of all rows.
+
+        Parameters
+        ----------
+        X_slice, X_all : ndarray
+            The slice's rows and all rows.
+
+        Returns
+        -------
+        float
+        """
         base = float(self.score(X_all).mean())
         return float(self.score(X_slice).mean()) / base if base > 0 else float("nan")

@@ -18,6 +18,17 @@ Slice = dict[str, str]
 def slice_label(sl: Slice) -> str:
     """Human-readable name of a slice.
 
+    Parameters
+    ----------
+    sl : dict
+        ``{column: value}``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
     >>> slice_label({"home_language": "Vietnamese", "district": "District B"})
     'home_language=Vietnamese & district=District B'
     """
@@ -25,7 +36,25 @@ def slice_label(sl: Slice) -> str:
 
 
 def slice_mask(frame: pd.DataFrame, sl: Slice) -> np.ndarray:
-    """Boolean mask of the rows of ``frame`` in slice ``sl`` (values compared as strings)."""
+    """Boolean mask of the rows of ``frame`` in slice ``sl`` (values compared as strings).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Rows.
+    sl : dict
+        The slice.
+
+    Returns
+    -------
+    ndarray of bool
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> slice_mask(pd.DataFrame({"g": ["a", "b"]}), {"g": "a"}).tolist()
+    [True, False]
+    """
     mask = np.ones(len(frame), dtype=bool)
     for col, val in sl.items():
         if col not in frame.columns:
@@ -43,6 +72,21 @@ def enumerate_slices(
     (columns in the given order, values sorted). Holds every mask at once; a search that
     looks at one slice at a time uses :func:`iter_slices`.
 
+    Parameters
+    ----------
+    frame : DataFrame
+        Rows.
+    columns : list of str
+        Group columns.
+    max_depth : int
+        1 or 2.
+    min_size : int
+        Least rows.
+
+    Returns
+    -------
+    list of (dict, ndarray)
+
     Examples
     --------
     >>> df = pd.DataFrame({"a": ["x", "y", "x"], "b": ["u", "u", "v"]})
@@ -59,6 +103,15 @@ def iter_slices(
 
     Only the depth-1 masks are kept; a depth-2 mask exists while the caller looks at it
     (at 1 M rows and 21 binned columns the lattice's ~3 400 depth-2 masks are 1.7 GB).
+
+    Parameters
+    ----------
+    frame, columns, max_depth, min_size
+        As :func:`enumerate_slices`.
+
+    Returns
+    -------
+    iterator of (dict, ndarray)
 
     Examples
     --------
@@ -96,6 +149,23 @@ def string_codes(col: pd.Series) -> tuple[np.ndarray, list[str]]:
     The strings are made once per distinct value, not once per row (at 1 M rows a per-row
     string column is ~60 MB).
 
+    Parameters
+    ----------
+    col : Series
+        A column.
+
+    Returns
+    -------
+    codes : ndarray of int
+    values : list of str
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> c, v = string_codes(pd.Series([2, 1, 2]))
+    >>> c.tolist(), v
+    ([1, 0, 1], ['1', '2'])
+
     >>> string_codes(pd.Series([2, 10, 2]))
     (array([1, 0, 1], dtype=int32), ['10', '2'])
     """
@@ -112,6 +182,19 @@ def bin_features(frame: pd.DataFrame, features: list[str], n_bins: int = 4) -> p
 
     Constant or near-constant features give fewer bins. The bins depend only on the
     feature values, never on labels or model outputs.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Rows.
+    features : list of str
+        Columns to bin.
+    n_bins : int
+        Quantile bins.
+
+    Returns
+    -------
+    DataFrame
 
     Examples
     --------

@@ -138,7 +138,7 @@ def test_memory_stays_bounded_per_batch() -> None:
             c.losses("a", "test"), c.losses("b", "test")  # both forward passes
             _, forward_peak = tracemalloc.get_traced_memory()
             tracemalloc.reset_peak()
-            from audit.checks.output_divergence import row_divergences
+            from audit.divergence import row_divergences
 
             rows = c.rowwise(lambda la, lb, yy: row_divergences(la, lb), "test", "a", "b")
             _, rowwise_peak = tracemalloc.get_traced_memory()

@@ -8,8 +8,8 @@ from scipy.spatial.distance import jensenshannon
 from scipy.special import log_softmax
 from scipy.stats import entropy
 
-from audit.checks.output_divergence import row_divergences
 from audit.checks.parameter_distance import flat_distances
+from audit.divergence import row_divergences
 
 
 def test_row_divergences_match_scipy() -> None:

@@ -43,7 +43,7 @@ def _train(df: pd.DataFrame) -> np.ndarray:
     return (df["split"] == "retain").to_numpy()
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1, pytest.param(2, marks=pytest.mark.slow)])
 def test_random_rows(seed: int) -> None:
     df = _table(seed)
     rows = np.random.default_rng(seed).choice(np.flatnonzero(_train(df)), 70, replace=False)

@@ -12,7 +12,7 @@ from audit.injection import (
 )
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("seed", [0, 1, *(pytest.param(s, marks=pytest.mark.slow) for s in (2, 3, 4))])
 def test_logistic_retrain_near_zero_noop_near_one(seed):
     r = logistic_injection(seed=seed)
     assert r["theta_o"] > 1.0  # the feature was learnt
@@ -23,7 +23,7 @@ def test_logistic_retrain_near_zero_noop_near_one(seed):
     assert r["influence"] > 0.3
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1, pytest.param(2, marks=pytest.mark.slow)])
 def test_ridge_sweep_direction_of_izzo_table3(seed):
     rows = ridge_injection_sweep(ks=(1, 5, 10, 20, 40), seed=seed)
     pru = [r["pru"] for r in rows]

@@ -71,7 +71,7 @@ def test_every_metric_carries_reference_and_interval(retrain_run) -> None:
                 assert len(m["reference_values"]) == 4 and m["reference_source"]
 
 
-def test_builtin_approximate_method_is_not_passed(digits_dir: Path, tmp_path: Path) -> None:
-    code, results = run_cli(digits_dir / "case.toml", tmp_path / "pack")
+def test_builtin_approximate_method_is_not_passed(digits_shipped_run: tuple[int, dict]) -> None:
+    code, results = digits_shipped_run
     assert results["verdict"] in ("fail", "inconclusive")
     assert code in (1, 3)

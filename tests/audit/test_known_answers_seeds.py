@@ -11,13 +11,11 @@ The rates are asserted per cell over the seeds run, so one lucky seed cannot car
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from audit.calibration.grid import quick_grid
-from audit.calibration.variants import Cell, build_cell, make_case
+from audit.calibration.variants import make_case
 from audit.runner import run_audit
 
 CELLS = [("digits", "mlp", "random10"), ("accent", "forest", "group")]
@@ -26,25 +24,18 @@ _VARIANTS = ("retrain", "reexported_noop")
 _NO_IDENTITY = {"identity": {"enabled": False}}
 
 
-def _cell(dataset: str, family: str, kind: str, seed: int) -> Cell:
-    cells = quick_grid(seeds=seed + 1)
-    return next(c for c in cells if (c.dataset, c.family, c.kind, c.seed) == (dataset, family, kind, seed))
-
-
-@cache
-def _audits(dataset: str, family: str, kind: str, seed: int, root: str) -> dict[str, Any]:
-    built = build_cell(_cell(dataset, family, kind, seed), Path(root) / f"{dataset}-{family}-{seed}",
-                       variants=_VARIANTS)
-    return {
-        "retrain": run_audit(make_case(built, "retrain"), seed=seed),
-        "noop": run_audit(make_case(built, "reexported_noop"), seed=seed),
-        "noop_stats": run_audit(make_case(built, "reexported_noop"), policy=_NO_IDENTITY, seed=seed),
-    }
-
-
 @pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return str(tmp_path_factory.mktemp("known-answers"))
+def audits(known_answer_cell):
+    """``audits(dataset, family, kind, seed)``: the three audits of one cell, run once per module."""
+    @cache
+    def run(dataset: str, family: str, kind: str, seed: int) -> dict[str, Any]:
+        built = known_answer_cell(dataset, family, kind, seed)
+        return {
+            "retrain": run_audit(make_case(built, "retrain"), seed=seed),
+            "noop": run_audit(make_case(built, "reexported_noop"), seed=seed),
+            "noop_stats": run_audit(make_case(built, "reexported_noop"), policy=_NO_IDENTITY, seed=seed),
+        }
+    return run
 
 
 def _required(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -72,15 +63,15 @@ def _assert_seed(runs: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("seed", FAST)
 @pytest.mark.parametrize("cell", CELLS, ids=["-".join(c) for c in CELLS])
-def test_known_answers_fast_tier(cell: tuple[str, str, str], seed: int, root: str) -> None:
-    _assert_seed(_audits(*cell, seed, root))
+def test_known_answers_fast_tier(cell: tuple[str, str, str], seed: int, audits) -> None:
+    _assert_seed(audits(*cell, seed))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("cell", CELLS, ids=["-".join(c) for c in CELLS])
-def test_known_answers_rates_over_five_seeds(cell: tuple[str, str, str], root: str) -> None:
+def test_known_answers_rates_over_five_seeds(cell: tuple[str, str, str], audits) -> None:
     """Rates over seeds 0-4: retrains pass >= 4 of 5, the original never passes."""
-    runs = [_audits(*cell, s, root) for s in (*FAST, *SLOW)]
+    runs = [audits(*cell, s) for s in (*FAST, *SLOW)]
     passed = sum(r["retrain"]["verdict"] == "pass" for r in runs)
     caught = sum(r["noop"]["verdict"] == "fail" and r["noop_stats"]["verdict"] == "fail" for r in runs)
     assert passed >= 4, f"retrains passing: {passed}/5"

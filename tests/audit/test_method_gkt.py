@@ -34,7 +34,10 @@ def _run(seed: int, variant: str) -> dict[str, Any]:
     w = world(seed)
     params = {"gate": None} if variant == "gate_off" else {}
     res = unlearn("gkt", w.original, w.forget, w.retain, w.recipe, seed, **params)
-    return {"world": w, "result": res, "acc": accuracies(w, res.model), "audit": audit_of(w, res.model)}
+    # only the broken variant's verdict is asserted: the working one is not audited (a model audit
+    # is the most expensive step here)
+    audit = audit_of(w, res.model) if variant == "gate_off" else None
+    return {"world": w, "result": res, "acc": accuracies(w, res.model), "audit": audit}
 
 
 def _assert_gkt(seed: int) -> None:

@@ -134,8 +134,9 @@ def test_user_method_needs_allow_code_and_the_protocol(case_dir):
         with pytest.raises(BadInput, match=why) as exc:
             resolve_methods([spec], allow_code=True, base_dir=case.base_dir)
         assert exc.value.field == "--method"
-    with pytest.raises(BadInput, match="no predict_logits"):
-        _audit(case_dir, [0], methods=[f"{MINE}:not_a_model"])
+    with pytest.raises(BadInput, match="no predict_logits"):  # the fewest references the lab allows
+        run_method_audit(load_case(case_dir / "case.toml", allow_code=True), [f"{MINE}:not_a_model"], [0],
+                         seed=0, policy={**POLICY, "method": {"references": 3}})
 
 
 def _app():

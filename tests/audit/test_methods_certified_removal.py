@@ -15,7 +15,7 @@ def _data(seed, n=500, d=8):
     return X, y, forget, rng
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1, pytest.param(2, marks=pytest.mark.slow)])
 def test_newton_step_close_to_exact_retrain_with_noise(seed):
     X, y, forget, rng = _data(seed)
     b = guo_noise(X.shape[1], sigma=1.0, rng=rng)

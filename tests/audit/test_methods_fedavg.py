@@ -23,7 +23,7 @@ def _clients(seed):
     return clients
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1, pytest.param(2, marks=pytest.mark.slow)])
 def test_client_removal(seed):
     clients = _clients(seed)
     fed = train_fedavg(clients, 2, seed=seed, rounds=8, hidden=(16,), local_epochs=3, lr=3e-2)

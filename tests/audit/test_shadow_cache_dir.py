@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.checks.membership_inference import _cache_dir
+from audit.checks._mia_scores import cache_dir as _cache_dir
 from audit.errors import BadInput
 
 

@@ -15,13 +15,18 @@ def retrain_case(digits_dir, tmp_path_factory):
                          unlearned="extra/retrained-other-seed.pt")
 
 
+@pytest.fixture(scope="module")
+def full(digits_retrain_ui):
+    """The check uncapped on the same case (shared with ``test_unlearning_inference``)."""
+    return digits_retrain_ui
+
+
 def _rows_used(res) -> dict[str, list[int]]:
     table = next(t for t in res.tables if t.name.startswith("Rows the attack used"))
     return {row[0]: [row[1], row[2]] for row in table.rows}
 
 
-def test_a_cap_above_the_split_sizes_changes_nothing(retrain_case) -> None:
-    full = run_check(retrain_case, "unlearning_inference")
+def test_a_cap_above_the_split_sizes_changes_nothing(retrain_case, full) -> None:
     capped = run_check(retrain_case, "unlearning_inference", max_rows=100_000)
     assert capped.metrics[0].value == full.metrics[0].value
     assert capped.metrics[0].ci == full.metrics[0].ci
@@ -29,8 +34,7 @@ def test_a_cap_above_the_split_sizes_changes_nothing(retrain_case) -> None:
     assert not any("attack sample" in n for n in full.notes)
 
 
-def test_a_small_cap_samples_the_test_side_and_says_so(retrain_case) -> None:
-    full = run_check(retrain_case, "unlearning_inference")
+def test_a_small_cap_samples_the_test_side_and_says_so(retrain_case, full) -> None:
     capped = run_check(retrain_case, "unlearning_inference", max_rows=40)
     used = _rows_used(capped)
     assert used["test"][0] == 40 < used["test"][1]
