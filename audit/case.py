@@ -433,13 +433,18 @@ def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = F
                        "`unlearn-audit run` or audit.stream.load_stream_case / run_stream")
     kwargs = case_kwargs(doc, path, allow_pickle=allow_pickle, allow_code=allow_code, gate=gate,
                          commitment_key=commitment_key)
+    if isinstance(kwargs, AuditCase):  # a language-model case, built by audit.lm.case
+        return kwargs
     return AuditCase(**kwargs)
 
 
 def case_kwargs(doc: dict[str, Any], path: Path, *, allow_pickle: bool = False, allow_code: bool = False,
                 gate: dict[str, Any] | None = None, commitment_key: bytes | None = None,
-                stream: bool = False) -> dict[str, Any]:
+                stream: bool = False) -> dict[str, Any] | AuditCase:
     """Validate a case file's tables and return the :class:`AuditCase` keyword arguments.
+
+    A language-model case (model directories, or ``[case] task = "language_model"``) is
+    built whole by :func:`audit.lm.case.from_case_file` and returned as the case itself.
 
     ``stream``: the file's models come per request (``[[requests]]``), so ``[models]``
     holds the original only and the result has no ``unlearned`` / ``retrained``.
@@ -478,6 +483,9 @@ def case_kwargs(doc: dict[str, Any], path: Path, *, allow_pickle: bool = False, 
     if case_meta.get("task") == "language_model" or is_model_directory(models["original"], path.parent):
         from audit.lm.case import from_case_file
 
+        if stream:
+            raise BadInput("requests", "stream audits of language models are not supported; audit "
+                           "each request's model as its own case")
         return from_case_file(doc, path, allow_pickle, allow_code, gate, commitment_key)
     for key in ("text", "question", "answer", "perturbed"):
         if key in data:

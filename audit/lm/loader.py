@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.errors import BadInput, one_line
+from audit.model_formats import file_sha256
 
 __all__ = ["LanguageModel", "load_causal_lm", "is_model_directory", "offline"]
 
@@ -164,12 +165,6 @@ def _weights(directory: Path, field: str, allow_pickle: bool) -> tuple[str, list
     raise BadInput(field, f"no weights in {directory}: expected model.safetensors")
 
 
-def _sha256(files: list[Path]) -> str:
-    from audit.adapters import _sha256 as digest
-
-    return digest(*files)
-
-
 def _tokenizer(directory: Path, field: str) -> Any:
     from transformers import AutoTokenizer
 
@@ -235,7 +230,7 @@ def load_causal_lm(path: str | os.PathLike[str], *, role: str, allow_pickle: boo
             raise BadInput(field, f"cannot load a causal LM from {directory.name}: {one_line(exc)}") from exc
         tok = _tokenizer(directory, field)
     model.eval()
-    lm = LanguageModel(model, tok, directory, _sha256(files), fmt, files)
+    lm = LanguageModel(model, tok, directory, file_sha256(*files), fmt, files)
     if len(tok) > lm.vocab_size:
         raise BadInput(field, f"the tokenizer has {len(tok)} tokens but the model's vocabulary only "
                        f"{lm.vocab_size}: they do not belong together")
