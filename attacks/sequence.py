@@ -34,6 +34,18 @@ _SIGMA_FLOOR = 1e-3
 def zlib_length(text: str) -> int:
     """Bytes of the zlib-compressed UTF-8 text.
 
+    Parameters
+    ----------
+    text : str
+        The text, encoded as UTF-8 before compressing (default zlib level).
+
+    Returns
+    -------
+    int
+        Length in bytes of ``zlib.compress(text.encode("utf-8"))``.
+
+    Examples
+    --------
     >>> zlib_length("aaaa" * 50) < zlib_length("the quick brown fox jumps over the lazy dog")
     True
     """
@@ -43,6 +55,23 @@ def zlib_length(text: str) -> int:
 def lowest_share_mean(values: np.ndarray, offsets: np.ndarray, k: float) -> np.ndarray:
     """Per row, the mean of its ``max(1, floor(k n))`` smallest values (NaN for an empty row).
 
+    Parameters
+    ----------
+    values : ndarray
+        Flat values of all rows (e.g. per-token log-probabilities).
+    offsets : ndarray
+        Row offsets into ``values`` (length = rows + 1); row ``i`` is
+        ``values[offsets[i]:offsets[i + 1]]``.
+    k : float
+        Share of a row's values to average; at least one value is always taken.
+
+    Returns
+    -------
+    ndarray
+        One float per row: the mean of its lowest share, NaN where the row is empty.
+
+    Examples
+    --------
     >>> lowest_share_mean(np.array([-1.0, -5.0, -2.0, -3.0, -0.5]), np.array([0, 4, 5]), 0.5).tolist()
     [-4.0, -0.5]
     """

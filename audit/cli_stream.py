@@ -19,6 +19,21 @@ _STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "inconclusive": "mag
 def stream_rows(results: dict[str, Any]) -> list[list[str]]:
     """One row of text per step: step, request, rows removed / so far, verdict, power, blocking checks.
 
+    Parameters
+    ----------
+    results : dict
+        A stream audit's results (:func:`audit.stream_runner.run_stream`); reads
+        ``results["stream"]["steps"]``.
+
+    Returns
+    -------
+    list of list of str
+        Per step: step number, request id, forget rows of the request, cumulative forget rows,
+        verdict, ``"yes"``/``"no"`` for power (the original detected), and the required checks
+        whose status is neither pass nor warn (``"—"`` when none).
+
+    Examples
+    --------
     >>> r = {"stream": {"steps": [{"step": 1, "request_id": "R1", "forget_rows": 5,
     ...      "cumulative_forget_rows": 5, "verdict": "fail", "power": True,
     ...      "checks": [{"id": "utility", "status": "fail", "required": True}]}]}}
@@ -35,7 +50,17 @@ def stream_rows(results: dict[str, Any]) -> list[list[str]]:
 
 
 def print_stream_table(results: dict[str, Any]) -> None:
-    """Print the per-step table and the sequence's answer (first failing step, requests survived)."""
+    """Print the per-step table and the sequence's answer (first failing step, requests survived).
+
+    Also prints the drift ratio per step of each tracked metric and which step's checks the
+    rest of the output shows.
+
+    Parameters
+    ----------
+    results : dict
+        A stream audit's results (:func:`audit.stream_runner.run_stream`): ``results["stream"]``
+        (steps, drift, first failing step, requests survived) and ``results["data"]["n"]``.
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -69,6 +94,19 @@ def print_stream_table(results: dict[str, Any]) -> None:
 def survival_rows(streams: dict[str, dict[str, Any]]) -> list[list[str]]:
     """One row per method of ``methods --stream``: requests survived, first failing step, verdicts.
 
+    Parameters
+    ----------
+    streams : dict of str to dict
+        Method name → its stream's results (each with a ``"stream"`` section).
+
+    Returns
+    -------
+    list of list of str
+        Per method: its name, ``"<survived> of <requests>"``, the first failing step (``"—"``
+        when none), the stream verdict and the step verdicts joined by spaces.
+
+    Examples
+    --------
     >>> st = {"requests": 3, "requests_survived": 1, "first_failing_step": 2, "verdict": "fail",
     ...       "steps": [{"verdict": "pass"}, {"verdict": "fail"}, {"verdict": "fail"}]}
     >>> survival_rows({"finetune": {"stream": st}})
@@ -87,8 +125,45 @@ def run_methods_stream(case_path: Any, out: Any, methods: list[str], seeds: str,
                        n_requests: int) -> dict[str, Any]:
     """``unlearn-audit methods --stream N``: every method over N requests, one pack per method under ``out``.
 
-    Returns ``{"exit_code", "streams"}``: exit 0 when every stream ran (whatever it survived),
-    3 when a stream's verdict is ``error``. ``--seeds`` is not used (one seed: ``--seed``).
+    Prints the survival table (:func:`survival_rows`) after writing the packs.
+
+    Parameters
+    ----------
+    case_path : path-like
+        The case file; it needs a ``[training]`` recipe.
+    out : path-like
+        Output directory; must be absent, empty or an unchanged pack of this tool. Each
+        method's pack goes to ``out/<method>``.
+    methods : list of str
+        Built-in or user method names (:func:`audit.methods.user.resolve_methods`); empty =
+        the default stream methods.
+    seeds : str
+        The ``--seeds`` option of ``methods``; not used (a stream runs one seed: ``seed``).
+    seed : int
+        Seeds the dealing of the requests, the models and every bootstrap.
+    epochs : int, optional
+        Overrides the recipe's ``epochs``.
+    allow_pickle : bool
+        Allow pickled model files in the case.
+    allow_code : bool
+        Allow extension modules and user methods that run code.
+    extensions : list of str, optional
+        Extension modules to load first (relative to the case file's directory).
+    n_requests : int
+        Requests the case's forget rows are dealt into.
+
+    Returns
+    -------
+    dict
+        ``{"exit_code", "streams"}``: exit 0 when every stream ran (whatever it survived),
+        3 when a stream's verdict is ``error``; ``streams`` as from
+        :func:`audit.method_stream.run_method_stream`.
+
+    Raises
+    ------
+    BadInput
+        The case has no training recipe (``training.recipe``), ``--epochs`` is below 1, or
+        ``out`` / the case / a method name is invalid.
     """
     from pathlib import Path
 

@@ -94,6 +94,26 @@ def resolve_method_forget_kind(case: AuditCase, forget_kind: str | None = None,
 def class_removal_rows(case: AuditCase, cls: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Features and labels of the class-removal lab's splits (see the module docstring).
 
+    Parameters
+    ----------
+    case : AuditCase
+        A classification case; its forget and retain rows together are the training rows, its
+        test rows the test rows.
+    cls : int
+        The class removed whole.
+
+    Returns
+    -------
+    tuple of (dict, dict)
+        ``X`` (float32 features) and ``y`` (labels) per split: ``forget`` (training rows of
+        ``cls``), ``retain`` (the other training rows), ``test`` (test rows of the other
+        classes) and ``test_dropped`` (test rows of ``cls``).
+
+    Raises
+    ------
+    BadInput
+        ``--forget-class``: one of the four splits would be empty.
+
     Examples
     --------
     >>> import pandas as pd

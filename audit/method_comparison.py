@@ -48,6 +48,19 @@ _FOREST = {"random": ("injection ratio", "Injection ratio (0 = forgotten like a 
 def comparison_columns(kind: str = "random", survived: bool = False) -> list[str]:
     """The table's columns for a forget kind (``requests survived`` only with stream data).
 
+    Parameters
+    ----------
+    kind : {"random", "class"}
+        The forget kind: its own columns sit between the common ones and the tail
+        (``KeyError`` for another kind).
+    survived : bool
+        Append the ``requests survived`` column (a stream audit supplied it).
+
+    Returns
+    -------
+    list of str
+        Column names, in table order.
+
     Examples
     --------
     >>> comparison_columns("class")[:5]
@@ -61,6 +74,18 @@ def deciding_metric(metrics: list[dict[str, Any]]) -> dict[str, Any] | None:
 
     Among the gated metrics other than accuracy on retain / test: the failing ones if any,
     else all; of those, the one with the largest ``|delta| / margin``.
+
+    Parameters
+    ----------
+    metrics : list of dict
+        A method check's metric dicts (``name``, ``status``, ``delta``, ``margin``); a metric
+        counts as gated when it has a status, a delta and a non-zero margin, and is left out
+        when its name before any ``[seed=...]`` tag is ``accuracy``.
+
+    Returns
+    -------
+    dict or None
+        The deciding metric's dict, or None when no metric qualifies.
 
     Examples
     --------

@@ -333,6 +333,22 @@ def split_over_looks(policy: dict[str, dict[str, Any]], looks: int) -> dict[str,
     ``fail_level / n`` and ``1 - (1 - retrain_coverage) / n`` (decision record 0016). The
     policy is returned unchanged for one look.
 
+    Parameters
+    ----------
+    policy : dict
+        A resolved policy (``{section: {option: value}}``) with ``general.fail_level`` and
+        ``general.retrain_coverage``; not modified.
+    looks : int
+        How many audits the sequence runs (the stream's requests).
+
+    Returns
+    -------
+    dict
+        For ``looks <= 1`` the same ``policy`` object; otherwise a deep copy with the two
+        ``general`` levels split over the looks, every other option unchanged.
+
+    Examples
+    --------
     >>> pol = split_over_looks(default_policy(), 10)
     >>> round(pol["general"]["fail_level"], 6), round(pol["general"]["retrain_coverage"], 6)
     (0.0001, 0.9995)

@@ -80,6 +80,29 @@ def deal_requests(split: pd.Series | np.ndarray, n_requests: int, seed: int) -> 
 
     Every other value is kept; the requests differ in size by at most one row.
 
+    Parameters
+    ----------
+    split : Series or ndarray
+        The split column (``forget``, ``retain``, ``test``, ...); not modified.
+    n_requests : int
+        Requests to deal the ``forget`` rows into.
+    seed : int
+        Seeds the random order of the rows.
+
+    Returns
+    -------
+    ndarray
+        An object array: the column with every ``forget`` value replaced by its request's
+        ``req-NN`` (two-digit, 1-based).
+
+    Raises
+    ------
+    BadInput
+        ``--stream``: ``n_requests`` is not between 1 and the smaller of :data:`MAX_REQUESTS`
+        and the number of forget rows.
+
+    Examples
+    --------
     >>> deal_requests(np.array(["forget"] * 4 + ["retain", "test"]), 2, 0).tolist()
     ['req-01', 'req-02', 'req-01', 'req-02', 'retain', 'test']
     """
@@ -97,6 +120,19 @@ def deal_requests(split: pd.Series | np.ndarray, n_requests: int, seed: int) -> 
 def is_stream_file(path: str | Path) -> bool:
     """Whether a case file holds ``[[requests]]`` (a stream); unreadable files say no.
 
+    Parameters
+    ----------
+    path : str or Path
+        A case file (TOML).
+
+    Returns
+    -------
+    bool
+        True when the parsed file has a ``requests`` key; False also when it cannot be read
+        or parsed.
+
+    Examples
+    --------
     >>> is_stream_file("/nonexistent/case.toml")
     False
     """
@@ -265,11 +301,34 @@ class StreamCase:
 
     # -- accessors ---------------------------------------------------------------
     def step(self, i: int) -> AuditCase:
-        """The model audit of step ``i`` (1-based): forget = the rows of requests ``1..i``."""
+        """The model audit of step ``i`` (1-based): forget = the rows of requests ``1..i``.
+
+        Parameters
+        ----------
+        i : int
+            The step, from 1 to ``len(self)``.
+
+        Returns
+        -------
+        AuditCase
+            The step's case: unlearned = request ``i``'s model, retain = every other training
+            row (later requests' rows included).
+        """
         return self.steps[i - 1]
 
     def own_rows(self, i: int) -> int:
-        """Rows request ``i`` (1-based) removes itself."""
+        """Rows request ``i`` (1-based) removes itself.
+
+        Parameters
+        ----------
+        i : int
+            The request, from 1 to ``len(self)``.
+
+        Returns
+        -------
+        int
+            Rows whose removal step is ``i`` (not the cumulative forget set).
+        """
         return int((self.removed_at == i).sum())
 
     def __len__(self) -> int:
@@ -302,6 +361,29 @@ def load_stream_case(path: str | Path, allow_pickle: bool = False, allow_code: b
 
     Every request is checked (its rows, its models, its references) before this returns;
     a bad one is :class:`~audit.errors.BadInput` naming ``requests[i].<field>`` (1-based).
+
+    Parameters
+    ----------
+    path : str or Path
+        The case file; its ``[models]`` holds the original only.
+    allow_pickle, allow_code : bool
+        Trust flags, as for :func:`audit.case.load_case`.
+    gate : dict, optional
+        The ``--policy`` file's tables (for the data limits).
+    commitment_key : bytes, optional
+        The forget-id commitment key; without one (and with an id column) a key is
+        generated, shared by every step.
+
+    Returns
+    -------
+    StreamCase
+        The stream, every step's case built.
+
+    Raises
+    ------
+    BadInput
+        The file is missing or unreadable, has no ``[[requests]]`` tables, or a request (its
+        keys, rows, models or references) or another section is invalid.
 
     Examples
     --------

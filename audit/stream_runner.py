@@ -40,6 +40,19 @@ __all__ = ["run_stream", "sequence_verdict", "drift_series", "stream_section"]
 def sequence_verdict(verdicts: list[str]) -> tuple[str, int | None]:
     """The stream's verdict (worst step verdict) and its first failing step (1-based, or None).
 
+    Parameters
+    ----------
+    verdicts : list of str
+        The steps' verdicts, in order.
+
+    Returns
+    -------
+    tuple of (str, int or None)
+        :func:`audit.results.worst_status` of the verdicts, and the 1-based index of the first
+        ``"fail"`` (None when no step fails).
+
+    Examples
+    --------
     >>> sequence_verdict(["pass", "pass", "fail", "inconclusive"])
     ('fail', 3)
     >>> sequence_verdict(["pass", "warn"])
@@ -143,7 +156,27 @@ def _step_entry(stream: StreamCase, i: int, r: dict[str, Any], seconds: float) -
 
 def stream_section(stream: StreamCase, steps: list[dict[str, Any]], seconds: list[float],
                    base_policy: dict[str, Any]) -> dict[str, Any]:
-    """results.json ``stream``: the steps, the sequence verdict, the drift and the correction."""
+    """results.json ``stream``: the steps, the sequence verdict, the drift and the correction.
+
+    Parameters
+    ----------
+    stream : StreamCase
+        The stream the steps were audited from (request ids, rows per request).
+    steps : list of dict
+        The steps' results.json dicts, in order (at least one).
+    seconds : list of float
+        Wall time of each step's audit, same order.
+    base_policy : dict
+        The ``general`` section of the resolved policy before it was split over the looks.
+
+    Returns
+    -------
+    dict
+        ``requests``, ``forget_set`` (``"cumulative"``), ``verdict``, ``first_failing_step``,
+        ``first_failing_request``, ``requests_survived``, ``looks`` (the Bonferroni
+        correction: overall and per-step levels, the latter read from the first step's
+        policy), ``steps`` (one entry per step) and ``drift`` (:func:`drift_series`).
+    """
     verdict, first = sequence_verdict([r["verdict"] for r in steps])
     n = len(steps)
     g = steps[0]["policy"]["general"]

@@ -273,6 +273,28 @@ def drift_svg(title: str, data: dict[str, Any]) -> Markup:
     ``data["points"]``: ``{"step", "delta", "margin", "fail_margin", "status"}`` per step (a
     results.json ``stream.drift`` series). The pass band (±margin) is shaded green, the fail
     band (±fail_margin) drawn in red; a point is filled red where the step failed.
+
+    Parameters
+    ----------
+    title : str
+        Figure title.
+    data : dict
+        ``{"points": [...], "ylabel"}``; points without a finite ``step`` and ``delta`` are
+        left out, and a band is drawn only through the points where it is finite.
+        ``ylabel`` is optional (default "delta (unlearned − retrains)").
+
+    Returns
+    -------
+    markupsafe.Markup
+        The inline ``<svg>`` element.
+
+    Examples
+    --------
+    >>> pts = [{"step": 1, "delta": 0.01, "margin": 0.05, "fail_margin": 0.1, "status": "pass"},
+    ...        {"step": 2, "delta": 0.2, "margin": 0.05, "fail_margin": 0.1, "status": "fail"}]
+    >>> svg = drift_svg("drift", {"points": pts})
+    >>> svg.startswith("<svg"), svg.count("<circle"), "fail band" in svg
+    (True, 2, True)
     """
     pts = [p for p in data.get("points") or [] if _finite(p.get("step")) and _finite(p.get("delta"))]
     vals = [v for p in pts for v in (p["delta"], p.get("margin"), p.get("fail_margin")) if _finite(v)]

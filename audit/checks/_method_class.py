@@ -40,6 +40,18 @@ __all__ = ["class_seed_evidence", "class_info", "kept_argmax"]
 def kept_argmax(logprobs: np.ndarray, dropped: int) -> np.ndarray:
     """Most likely class among those other than ``dropped``, per row.
 
+    Parameters
+    ----------
+    logprobs : ndarray
+        ``(rows, classes)`` log-probabilities (not modified: a copy is masked).
+    dropped : int
+        Index of the class to exclude from the argmax.
+
+    Returns
+    -------
+    ndarray
+        Per row, the index of the class with the highest log-probability other than ``dropped``.
+
     Examples
     --------
     >>> kept_argmax(np.log(np.array([[0.1, 0.7, 0.2], [0.5, 0.1, 0.4]])), 1).tolist()
@@ -51,7 +63,30 @@ def kept_argmax(logprobs: np.ndarray, dropped: int) -> np.ndarray:
 
 
 def class_seed_evidence(ctx: CheckContext, tag: str) -> tuple[list[Evidence], list[str]]:
-    """Gated evidence of one seed of a class removal (see the module docstring)."""
+    """Gated evidence of one seed of a class removal (see the module docstring).
+
+    Four row-level metrics through :func:`audit.checks._paired.row_evidence`: ``accuracy`` on
+    ``retain`` and ``test`` (``at_least``, ``accuracy_margin``), ``forget_accuracy`` (two-sided,
+    ``class_accuracy_margin``), ``dropped_class_mass`` (two-sided, ``class_mass_margin``) and
+    ``kept_class_agreement`` (leave-one-out against the references, ``at_least``, relative,
+    ``agreement_margin``).
+
+    Parameters
+    ----------
+    ctx : CheckContext
+        The ``method`` check's context for one seed: ``cache`` holds that seed's ``unlearned``,
+        ``original`` and ``retrained:*`` outputs, ``extras["target"]`` is the removed class and
+        ``policy`` holds the margins named above.
+    tag : str
+        Suffix appended to every metric name, e.g. ``"[seed=0]"``.
+
+    Returns
+    -------
+    tuple of (list of Evidence, list of str)
+        The evidence for the kernel, and notes (always empty here: a class removal has no
+        planted column or canary that could be missing; the tuple matches the planted-row
+        evidence function it replaces).
+    """
     pol, c, k = ctx.policy, ctx.cache, int(ctx.extras["target"])
     refs, roles = model_roles(ctx)
     src = "each retrained reference's {} on the same rows"
@@ -81,7 +116,23 @@ def _auc(cache: Any, role: str) -> float:
 
 
 def class_info(runs: list[Any]) -> list[Metric]:
-    """Reported, no status: the class-matched loss attack and accuracy on the class's test rows."""
+    """Reported, no status: the class-matched loss attack and accuracy on the class's test rows.
+
+    Parameters
+    ----------
+    runs : list of SeedRun
+        One :class:`audit.checks.method.SeedRun` per seed; each ``cache`` has the split
+        ``test_dropped`` (test rows of the removed class). The references are read from the
+        first seed's cache.
+
+    Returns
+    -------
+    list of Metric
+        Two ``comparator="info"`` metrics: ``loss_attack_auc`` on ``forget_vs_test_dropped``
+        (loss attack AUC of forget rows against the class's test rows) and ``accuracy`` on
+        ``test_dropped``; each the mean of ``U`` over seeds with the mean over the references
+        as ``reference``.
+    """
     refs = list(runs[0].cache.reference_roles)
     u = [_auc(r.cache, "unlearned") for r in runs]
     ref = [_auc(runs[0].cache, j) for j in refs]

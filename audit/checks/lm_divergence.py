@@ -37,7 +37,22 @@ def _rows(ctx: CheckContext, split: str, what: str) -> dict[str, np.ndarray]:
 
 
 def run(ctx: CheckContext) -> CheckResult:
-    """Compare U-vs-R token divergences with the retrain-to-retrain distribution on every split."""
+    """Compare U-vs-R token divergences with the retrain-to-retrain distribution on every split.
+
+    Parameters
+    ----------
+    ctx : CheckContext
+        The language-model case, its :class:`audit.lm.cache.TokenCache`, this check's policy
+        and its seeded rng.
+
+    Returns
+    -------
+    CheckResult
+        ``token_kl`` per non-empty configured split decided by the kernel
+        (:func:`audit.checks._paired.finish`, ``at_most``, leave-one-out over the references),
+        ``top1_disagreement`` as info; inconclusive without running when there are fewer than
+        3 retrained references.
+    """
     pol = ctx.policy
     refs, _ = model_roles(ctx)
     if len(refs) < 3:

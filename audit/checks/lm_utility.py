@@ -27,6 +27,26 @@ def perplexity_stats(nll_sums: dict[str, np.ndarray], tokens: np.ndarray, n_boot
                      rng: np.random.Generator) -> dict[str, ModelStat]:
     """Perplexity of each model and its paired text-bootstrap replicates.
 
+    Parameters
+    ----------
+    nll_sums : dict of str to ndarray
+        Per model, one summed negative log-likelihood (nats) per text.
+    tokens : ndarray
+        Predicted tokens per text (same order as every ``nll_sums`` array).
+    n_boot : int
+        Bootstrap replicates; texts are resampled, the same resample for every model and for
+        the token counts (:func:`audit.stats.bootstrap_means`).
+    rng : numpy.random.Generator
+        Source of the resampling.
+
+    Returns
+    -------
+    dict of str to ModelStat
+        Per model, ``value = exp(total NLL / total tokens)`` and ``reps`` the ``n_boot``
+        replicate perplexities (ratio of the resampled sums), paired across models.
+
+    Examples
+    --------
     >>> st = perplexity_stats({"u": np.array([2.0, 4.0])}, np.array([2, 2]), 50, np.random.default_rng(0))
     >>> round(st["u"].value, 4) == round(float(np.exp(1.5)), 4), st["u"].reps.shape
     (True, (50,))
@@ -57,7 +77,21 @@ def _evidence(ctx: CheckContext, split: str) -> tuple[Evidence, Metric]:
 
 
 def run(ctx: CheckContext) -> CheckResult:
-    """Compare U's perplexity on each configured split with the retrain distribution (harm only)."""
+    """Compare U's perplexity on each configured split with the retrain distribution (harm only).
+
+    Parameters
+    ----------
+    ctx : CheckContext
+        The language-model case, its :class:`audit.lm.cache.TokenCache`, this check's policy
+        and its seeded rng.
+
+    Returns
+    -------
+    CheckResult
+        ``perplexity`` per non-empty configured split decided by the kernel
+        (:func:`audit.checks._paired.finish`, ``at_most``), ``mean_nll`` as info; an empty split
+        is listed as missing.
+    """
     evidence: list[Evidence] = []
     info: list[Metric] = []
     missing = []

@@ -38,6 +38,21 @@ SPLIT = "forget_vs_test"
 def privleak(auc: float, reference_auc: float) -> float:
     """MUSE's privleak: the relative AUC gap to a retrained model, in percent.
 
+    Parameters
+    ----------
+    auc : float
+        The attack's AUC under the model scored.
+    reference_auc : float
+        The AUC under the retrained model(s) it is compared with (must be non-zero).
+
+    Returns
+    -------
+    float
+        ``(auc - reference_auc) / reference_auc * 100``; positive = more member-like than
+        the reference.
+
+    Examples
+    --------
     >>> privleak(0.75, 0.5)
     50.0
     """
@@ -121,7 +136,22 @@ def _finding(m: Metric) -> Finding | None:
 
 
 def run(ctx: CheckContext) -> CheckResult:
-    """Sequence-level membership attacks on forget vs test texts under U, each R and O."""
+    """Sequence-level membership attacks on forget vs test texts under U, each R and O.
+
+    Parameters
+    ----------
+    ctx : CheckContext
+        The language-model case, its :class:`audit.lm.cache.TokenCache`, this check's policy
+        (``attacks``, ``k``, ``auc_margin``, ``fpr_levels``) and its seeded rng.
+
+    Returns
+    -------
+    CheckResult
+        ``auc[attack]`` per configured attack decided by the kernel (two-sided), TPR at each
+        FPR level and privleak as info, the per-model table, ROC figures (and the LOSS score
+        histogram), under-/over-unlearning findings and notes on truncated texts;
+        inconclusive without running when the forget or test split has fewer than 2 texts.
+    """
     pol = ctx.policy
     n = ctx.case.n
     if n.get("forget", 0) < 2 or n.get("test", 0) < 2:

@@ -50,6 +50,13 @@ _MAX_ROWS = 64
 class Ragged:
     """Variable-length rows as one flat float32 array and row offsets.
 
+    Attributes
+    ----------
+    values : ndarray
+        The rows' values, concatenated (float32 when built by :meth:`from_rows`).
+    offsets : ndarray
+        ``len(rows) + 1`` int64 offsets: row ``i`` is ``values[offsets[i]:offsets[i + 1]]``.
+
     Examples
     --------
     >>> r = Ragged.from_rows([np.array([1.0, 2.0]), np.array([3.0])])
@@ -62,6 +69,7 @@ class Ragged:
 
     @classmethod
     def from_rows(cls, rows: Sequence[np.ndarray]) -> Ragged:
+        """Concatenate ``rows`` (cast to float32) and record their offsets; no rows = empty."""
         lengths = np.array([len(r) for r in rows], dtype=np.int64)
         offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
         values = np.concatenate(rows).astype(np.float32) if len(rows) else np.zeros(0, np.float32)
@@ -71,19 +79,44 @@ class Ragged:
         return len(self.offsets) - 1
 
     def row(self, i: int) -> np.ndarray:
+        """Row ``i`` (a view into :attr:`values`).
+
+        Parameters
+        ----------
+        i : int
+            Row index, ``0 <= i < len(self)``.
+
+        Returns
+        -------
+        ndarray
+            ``values[offsets[i]:offsets[i + 1]]``.
+        """
         return self.values[self.offsets[i]:self.offsets[i + 1]]
 
     @property
     def lengths(self) -> np.ndarray:
+        """Values per row (``np.diff(offsets)``)."""
         return np.diff(self.offsets)
 
     def sums(self) -> np.ndarray:
-        """Per-row sums (float64; 0 for an empty row)."""
+        """Per-row sums (float64; 0 for an empty row).
+
+        Returns
+        -------
+        ndarray
+            One float64 sum per row, from a float64 cumulative sum of :attr:`values`.
+        """
         cum = np.r_[0.0, np.cumsum(self.values, dtype=np.float64)]
         return cum[self.offsets[1:]] - cum[self.offsets[:-1]]
 
     def means(self) -> np.ndarray:
-        """Per-row means (float64; NaN for an empty row)."""
+        """Per-row means (float64; NaN for an empty row).
+
+        Returns
+        -------
+        ndarray
+            One float64 mean per row: :meth:`sums` over :attr:`lengths`.
+        """
         n = self.lengths
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(n > 0, self.sums() / np.maximum(n, 1), np.nan)
@@ -144,30 +177,109 @@ class TokenCache:
     # -- roles and data ----------------------------------------------------------
     @property
     def roles(self) -> list[str]:
+        """Every model's role, in the case's order (``original``, ``unlearned``, ``retrained:i``)."""
         return list(self._models)
 
     @property
     def reference_roles(self) -> list[str]:
+        """The ``retrained:i`` roles."""
         return [r for r in self._models if r.startswith("retrained:")]
 
     def lm(self, role: str) -> LanguageModel:
-        """The loaded model of ``role`` (for checks that generate)."""
+        """The loaded model of ``role`` (for checks that generate).
+
+        Parameters
+        ----------
+        role : str
+            A role among :attr:`roles`.
+
+        Returns
+        -------
+        LanguageModel
+            The case's model of that role (``KeyError`` for an unknown role).
+        """
         return self._models[role]
 
     def texts(self, split: str) -> list[str]:
+        """The split's texts (the ``text`` column), in row order.
+
+        Parameters
+        ----------
+        split : str
+            ``"forget"``, ``"retain"`` or ``"test"``.
+
+        Returns
+        -------
+        list
+            The column's values on the split's rows, in row order
+            (:meth:`audit.lm.case.LanguageModelCase.column`).
+        """
         return self.case.column(self.case.columns.text, split)
 
     def questions(self, split: str) -> list[str | None]:
+        """The split's questions (the ``question`` column).
+
+        Parameters
+        ----------
+        split : str
+            ``"forget"``, ``"retain"`` or ``"test"``.
+
+        Returns
+        -------
+        list
+            The column's values on the split's rows, in row order
+            (:meth:`audit.lm.case.LanguageModelCase.column`); None or NaN for a row without one;
+            ``[]`` when the case has no such column.
+        """
         return self.case.column(self.case.columns.question, split)
 
     def answers(self, split: str) -> list[str | None]:
+        """The split's correct answers (the ``answer`` column).
+
+        Parameters
+        ----------
+        split : str
+            ``"forget"``, ``"retain"`` or ``"test"``.
+
+        Returns
+        -------
+        list
+            The column's values on the split's rows, in row order
+            (:meth:`audit.lm.case.LanguageModelCase.column`); None or NaN for a row without one;
+            ``[]`` when the case has no such column.
+        """
         return self.case.column(self.case.columns.answer, split)
 
     def perturbed(self, split: str) -> list[list[str]]:
+        """The split's wrong answers per row (the ``perturbed`` column).
+
+        Parameters
+        ----------
+        split : str
+            ``"forget"``, ``"retain"`` or ``"test"``.
+
+        Returns
+        -------
+        list
+            The column's values on the split's rows, in row order
+            (:meth:`audit.lm.case.LanguageModelCase.column`); ``[]`` for a row without;
+            ``[]`` when the case has no such column.
+        """
         return self.case.column(self.case.columns.perturbed, split)
 
     def token_ids(self, split: str) -> list[np.ndarray]:
-        """The split's token ids (the shared tokenization, cut to ``case.max_tokens``)."""
+        """The split's token ids (the shared tokenization, cut to ``case.max_tokens``).
+
+        Parameters
+        ----------
+        split : str
+            ``"forget"``, ``"retain"`` or ``"test"``.
+
+        Returns
+        -------
+        list of ndarray
+            One int64 array of token ids per text.
+        """
         return self.case.tokens(split)
 
     @property
@@ -189,20 +301,105 @@ class TokenCache:
 
     # -- outputs ---------------------------------------------------------------
     def token_logprobs(self, role: str, split: str) -> Ragged:
-        """``log p(x_t | x_<t)`` of every predicted token of each of the split's texts."""
+        """``log p(x_t | x_<t)`` of every predicted token of each of the split's texts.
+
+        The first read of a split runs every model over it (the sweep); later reads are stored.
+
+        Parameters
+        ----------
+        role : str
+            A role among :attr:`roles`.
+        split : str
+            ``"forget"``, ``"retain"`` or ``"test"``.
+
+        Returns
+        -------
+        Ragged
+            One row per text, ``len(tokens) - 1`` float32 log-probabilities (nats).
+
+        Raises
+        ------
+        BadInput
+            On the split's first read: a model fails on its texts or gives NaN/inf
+            log-probabilities (the field named is the model's).
+        """
         return self._outputs(split)["logp"][role]
 
     def token_moments(self, role: str, split: str) -> tuple[Ragged, Ragged]:
-        """``(mu, sigma)`` per predicted token: mean and std of ``log p`` under the model's distribution."""
+        """``(mu, sigma)`` per predicted token: mean and std of ``log p`` under the model's distribution.
+
+        Parameters
+        ----------
+        role : str
+            A role among :attr:`roles`.
+        split : str
+            ``"forget"``, ``"retain"`` or ``"test"``.
+
+        Returns
+        -------
+        tuple of (Ragged, Ragged)
+            ``mu_t = sum_v p(v) log p(v)`` and ``sigma_t`` (the square root of the variance, itself
+            clamped at 0), laid out as :meth:`token_logprobs`.
+
+        Raises
+        ------
+        BadInput
+            On the split's first read: a model fails on its texts or gives NaN/inf
+            log-probabilities (the field named is the model's).
+        """
         out = self._outputs(split)
         return out["mu"][role], out["sigma"][role]
 
     def kl(self, reference: str, role: str, split: str) -> Ragged:
-        """Per predicted token, ``KL(reference || role)`` of the next-token distributions (nats)."""
+        """Per predicted token, ``KL(reference || role)`` of the next-token distributions (nats).
+
+        Parameters
+        ----------
+        reference : str
+            A ``retrained:i`` role.
+        role : str
+            Any other role.
+        split : str
+            ``"forget"``, ``"retain"`` or ``"test"``.
+
+        Returns
+        -------
+        Ragged
+            Laid out as :meth:`token_logprobs`; each value clamped at 0.
+
+        Raises
+        ------
+        KeyError
+            ``reference`` is not a reference role, or is ``role`` itself.
+        BadInput
+            As for :meth:`token_logprobs` (on the split's first read).
+        """
         return self._pair(reference, role, split, "kl")
 
     def disagreement(self, reference: str, role: str, split: str) -> Ragged:
-        """Per predicted token, 1 where the two models' most likely next tokens differ."""
+        """Per predicted token, 1 where the two models' most likely next tokens differ.
+
+        Parameters
+        ----------
+        reference : str
+            A ``retrained:i`` role.
+        role : str
+            Any other role.
+        split : str
+            ``"forget"``, ``"retain"`` or ``"test"``.
+
+        Returns
+        -------
+        Ragged
+            Laid out as :meth:`token_logprobs`; values 0.0 or 1.0.
+
+        Raises
+        ------
+        KeyError
+            ``reference`` is not a reference role, or is ``role`` itself.
+        BadInput
+            As for :meth:`token_logprobs` (on the split's first read).
+        """
         return self._pair(reference, role, split, "dis")
 
     def _pair(self, reference: str, role: str, split: str, what: str) -> Ragged:
@@ -212,14 +409,39 @@ class TokenCache:
         return self._outputs(split)[what][(reference, role)]
 
     def memo(self, kind: str, role: str, split: str, compute: Callable[[], Any]) -> Any:
-        """``compute()`` once per ``(kind, role, split)`` (e.g. greedy generations), then the stored value."""
+        """``compute()`` once per ``(kind, role, split)`` (e.g. greedy generations), then the stored value.
+
+        Parameters
+        ----------
+        kind : str
+            What is stored (a name chosen by the caller).
+        role, split : str
+            The model and split it belongs to (part of the key only; nothing is checked).
+        compute : callable
+            Called with no arguments, only when the key is not yet stored.
+
+        Returns
+        -------
+        object
+            The stored value (cleared by :meth:`close`).
+        """
         key = (kind, role, split)
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]
 
     def count_forward(self, role: str, n_sequences: int, key: str = "generate") -> None:
-        """Record one full pass of ``role`` over ``n_sequences`` texts under ``key`` (for cost and tests)."""
+        """Record one full pass of ``role`` over ``n_sequences`` texts under ``key`` (for cost and tests).
+
+        Parameters
+        ----------
+        role : str
+            The model that ran.
+        n_sequences : int
+            Texts it ran over (added to the ``rows_forwarded`` cost tally).
+        key : str
+            What the pass was for; counted in ``calls[(role, key)]``.
+        """
         self.calls[(role, key)] += 1
         tally("forward_passes")
         tally("rows_forwarded", int(n_sequences))
@@ -324,6 +546,31 @@ class TokenCache:
         Prompt and continuation are tokenized apart and joined, so the boundary is exact; a
         prompt too long for ``case.max_tokens`` loses its first tokens. Computed once per
         ``(role, key)``; asking again under ``key`` for other texts is an error.
+
+        Parameters
+        ----------
+        role : str
+            The model to run.
+        key : str
+            Names this set of pairs (e.g. the check and what it scores); the result is stored
+            under ``(role, key)`` with a digest of the texts.
+        prompts : sequence of str
+            Prompts, tokenized with the tokenizer's special tokens.
+        continuations : sequence of str
+            One continuation per prompt, tokenized without special tokens.
+
+        Returns
+        -------
+        Ragged
+            One row per pair: the log-probability of each continuation token (nats).
+
+        Raises
+        ------
+        ValueError
+            The lengths differ, ``key`` was used for other texts, or a pair has an empty prompt
+            or continuation or a continuation of at least ``case.max_tokens`` tokens.
+        BadInput
+            The model fails on the texts or gives NaN/inf log-probabilities.
         """
         if len(prompts) != len(continuations):
             raise ValueError("one continuation per prompt")

@@ -179,30 +179,101 @@ class LanguageModelCase(AuditCase):
 
     # -- accessors -------------------------------------------------------------
     def tokens(self, split: str) -> list[np.ndarray]:
-        """The token ids of a split's texts (cut to :attr:`max_tokens`)."""
+        """The token ids of a split's texts (cut to :attr:`max_tokens`).
+
+        Parameters
+        ----------
+        split : str
+            ``"forget"``, ``"retain"`` or ``"test"``.
+
+        Returns
+        -------
+        list of ndarray
+            One int64 array per text of the split, in row order.
+        """
         return [self.token_ids[i] for i in np.flatnonzero(self.mask(split))]
 
     def column(self, name: str | None, split: str) -> list[Any]:
-        """A split's values of a data column (``None`` column: ``[]``)."""
+        """A split's values of a data column (``None`` column: ``[]``).
+
+        Parameters
+        ----------
+        name : str or None
+            The column's name in the text table; ``None`` for a column the case does not have.
+        split : str
+            ``"forget"``, ``"retain"`` or ``"test"``.
+
+        Returns
+        -------
+        list
+            The column's values on the split's rows, in row order.
+        """
         if name is None:
             return []
         return self.data.loc[self.mask(split), name].tolist()
 
     def inputs(self, split: str) -> Any:
-        """The split's texts (what the models are fed)."""
+        """The split's texts (what the models are fed).
+
+        Parameters
+        ----------
+        split : str
+            ``"forget"``, ``"retain"`` or ``"test"``.
+
+        Returns
+        -------
+        list of str
+            The ``text`` column on the split's rows.
+        """
         return self.column(self.columns.text, split)
 
     def y(self, split: str) -> np.ndarray:
+        """Not available: a language-model case has no labels (per-token outputs are in the TokenCache).
+
+        Parameters
+        ----------
+        split : str
+            ``"forget"``, ``"retain"`` or ``"test"``.
+
+        Returns
+        -------
+        ndarray
+            Never returns.
+
+        Raises
+        ------
+        TypeError
+            Always.
+        """
         raise TypeError("a language-model case has no labels; read the TokenCache")
 
     def output_cache(self, batch_size: int) -> Any:
-        """The case's output cache: a :class:`audit.lm.cache.TokenCache`."""
+        """The case's output cache: a :class:`audit.lm.cache.TokenCache`.
+
+        Parameters
+        ----------
+        batch_size : int
+            Ignored (kept for :meth:`audit.case.AuditCase.output_cache`'s signature): the
+            TokenCache sizes its batches by bytes, see :data:`audit.lm.cache.MAX_BATCH_BYTES`.
+
+        Returns
+        -------
+        TokenCache
+            A new cache over this case's models and texts (nothing computed yet).
+        """
         from audit.lm.cache import TokenCache
 
         return TokenCache(self)
 
     def data_extra(self) -> dict[str, Any]:
-        """results.json ``data.text``: columns, token limit and how many texts were cut to it."""
+        """results.json ``data.text``: columns, token limit and how many texts were cut to it.
+
+        Returns
+        -------
+        dict
+            ``{"text": {"columns", "max_tokens", "truncated", "tokens"}}``: the named columns,
+            :attr:`max_tokens`, texts cut per split and token totals per split.
+        """
         return {"text": {"columns": {k: v for k, v in vars(self.columns).items() if v},
                          "max_tokens": int(self.max_tokens), "truncated": dict(self.truncated),
                          "tokens": {s: int(sum(len(t) for t in self.tokens(s))) for s in ("forget", "retain", "test")}}}
@@ -213,6 +284,32 @@ def from_case_file(doc: dict[str, Any], path: Path, allow_pickle: bool, allow_co
     """A parsed case file (``doc``) whose models are causal-LM directories, as a :class:`LanguageModelCase`.
 
     Called by :func:`audit.case.load_case`, which has checked the sections and their keys.
+
+    Parameters
+    ----------
+    doc : dict
+        The parsed case file (``models``, ``data``, optional ``case``, ``policy``).
+    path : Path
+        The case file; model and data paths are relative to its directory, and its stem is
+        the default case name.
+    allow_pickle, allow_code : bool
+        The trust flags passed on to :class:`LanguageModelCase`.
+    gate : dict, optional
+        The ``--policy`` file's tables (for the data limits, :func:`audit.limits.limits_of`).
+    commitment_key : bytes, optional
+        The 32-byte forget-id commitment key.
+
+    Returns
+    -------
+    LanguageModelCase
+        The loaded and validated case (models loaded, texts tokenized).
+
+    Raises
+    ------
+    BadInput
+        A ``[data]`` column name that is not a string, a ``label`` or ``features`` key, a
+        ``[training]`` or ``[references]`` section, ``data.groups`` not a list of names, or
+        anything :class:`LanguageModelCase` refuses.
 
     Examples
     --------

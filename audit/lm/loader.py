@@ -39,6 +39,30 @@ class LanguageModel:
 
     ``sha256`` is the digest of the weight file(s) in name order; ``source_path`` the (first)
     weight file, which the evidence pack's manifest records; ``provenance`` names the directory.
+
+    Attributes
+    ----------
+    model : transformers.PreTrainedModel
+        The causal LM (``AutoModelForCausalLM``).
+    tokenizer : transformers.PreTrainedTokenizerBase
+        Its tokenizer, with a pad token set where one could be chosen.
+    path : Path
+        The model directory.
+    sha256 : str
+        Digest of the weight file(s), in name order.
+    format : str
+        ``"safetensors"`` or ``"bin"`` (a PyTorch pickle, read only with ``allow_pickle``).
+    weight_files : list of Path
+        The weight file(s) read, in name order.
+
+    Examples
+    --------
+    >>> import types
+    >>> cfg = types.SimpleNamespace(vocab_size=8, n_positions=16)
+    >>> lm = LanguageModel(types.SimpleNamespace(config=cfg), None, Path("m"), "0" * 64, "safetensors",
+    ...                    [Path("m/model.safetensors")])
+    >>> lm.vocab_size, lm.max_positions, lm.source_path.name
+    (8, 16, 'model.safetensors')
     """
 
     model: Any
@@ -50,10 +74,12 @@ class LanguageModel:
 
     @property
     def source_path(self) -> Path:
+        """The first weight file (what the evidence pack's manifest records)."""
         return self.weight_files[0]
 
     @property
     def provenance(self) -> dict[str, Any]:
+        """Where the model came from: ``{"source": "case", "directory": <directory name>}``."""
         return {"source": "case", "directory": self.path.name}
 
     @property
@@ -68,12 +94,28 @@ class LanguageModel:
 
     @property
     def vocab_size(self) -> int:
+        """The model's vocabulary size (``config.vocab_size``)."""
         return int(self.model.config.vocab_size)
 
 
 def is_model_directory(spec: Any, base_dir: Path | None = None) -> bool:
     """Whether a case-file model entry names a directory holding a ``config.json``.
 
+    Parameters
+    ----------
+    spec : object
+        The entry: a path (str or Path) or a table with a ``path`` key; anything else is not
+        a directory.
+    base_dir : Path, optional
+        Directory a relative path is resolved against (the case file's).
+
+    Returns
+    -------
+    bool
+        True when the path is a directory with a ``config.json`` file in it.
+
+    Examples
+    --------
     >>> is_model_directory("no/such/dir")
     False
     """
@@ -92,6 +134,17 @@ def offline() -> Iterator[None]:
     """The Hugging Face Hub in offline mode for the duration (environment and the hub's constant);
     transformers' progress bars are off meanwhile (a CI log gets no bar per model).
 
+    ``HF_HUB_OFFLINE`` and ``TRANSFORMERS_OFFLINE`` are set to ``"1"`` and
+    ``huggingface_hub.constants.HF_HUB_OFFLINE`` to True; on exit both are restored, and the
+    progress bars are switched back on if they were on.
+
+    Yields
+    ------
+    None
+        Control, with the Hub offline.
+
+    Examples
+    --------
     >>> with offline():
     ...     os.environ["HF_HUB_OFFLINE"]
     '1'

@@ -34,8 +34,21 @@ __all__ = ["TextColumns", "validate_text_table"]
 class TextColumns:
     """The ``[data]`` column names of a language-model case.
 
+    Attributes
+    ----------
+    text : str
+        The column of the texts (required).
+    question, answer : str, optional
+        The question and correct-answer columns (declared together).
+    perturbed : str, optional
+        The wrong-answers column (needs ``answer``).
+
+    Examples
+    --------
     >>> TextColumns().text
     'text'
+    >>> TextColumns(question="q", answer="a").names()
+    ['text', 'q', 'a']
     """
 
     text: str = "text"
@@ -44,6 +57,13 @@ class TextColumns:
     perturbed: str | None = None
 
     def names(self) -> list[str]:
+        """The declared column names, in the order text, question, answer, perturbed.
+
+        Returns
+        -------
+        list of str
+            The names that are set (``None`` columns left out).
+        """
         return [c for c in (self.text, self.question, self.answer, self.perturbed) if c]
 
 

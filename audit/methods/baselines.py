@@ -193,6 +193,28 @@ def influence(model: Any, forget: Data, retain: Data, recipe: Any, seed: int) ->
 
     The baseline Izzo et al. (2021) compare against: the curvature the forgotten rows
     contributed stays in the Hessian.
+
+    Parameters
+    ----------
+    model : adapter
+        The original model; must be a :class:`audit.methods.linear.LogReg`.
+    forget, retain : (X, y)
+        The rows to forget and the rows kept; together they are the training data the
+        Hessian is taken over.
+    recipe : Recipe or None
+        Not used (the step needs no retraining).
+    seed : int
+        Not used (the step is deterministic).
+
+    Returns
+    -------
+    LogReg
+        :func:`audit.methods.linear.influence_removal` of the forget rows.
+
+    Raises
+    ------
+    BadInput
+        ``method``: the model is not a ``LogReg``.
     """
     if not isinstance(model, LogReg):
         raise BadInput("method", f"'influence' needs an L2 logistic model (LogReg); got {type(model).__name__}")

@@ -52,7 +52,23 @@ class LogReg:
     sha256: str | None = field(default=None, init=False)
 
     def design(self, X: np.ndarray) -> np.ndarray:
-        """The rows the parameters multiply: ``X``, with a column of ones when ``intercept``."""
+        """The rows the parameters multiply: ``X``, with a column of ones when ``intercept``.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n, d0)
+            Inputs (cast to float64).
+
+        Returns
+        -------
+        ndarray, shape (n, d)
+            ``X``, or ``X`` with a trailing column of ones (``d = d0 + 1``) when ``intercept``.
+
+        Examples
+        --------
+        >>> LogReg(np.zeros(3), 0.1, intercept=True).design(np.array([[1.0, 2.0]])).tolist()
+        [[1.0, 2.0, 1.0]]
+        """
         X = np.asarray(X, dtype=np.float64)
         return np.c_[X, np.ones(len(X))] if self.intercept else X
 

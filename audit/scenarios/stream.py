@@ -44,6 +44,22 @@ _PARAMS = {**MLP_PARAMS, "hidden": (64,), "epochs": 20}  # memorises less than d
 def stream_frame(seed: int = 0, n_requests: int = N_REQUESTS) -> pd.DataFrame:
     """The digits table with the forget rows dealt into ``n_requests`` requests (``req-01``, …).
 
+    Parameters
+    ----------
+    seed : int
+        Seeds the digits table's split (:func:`audit.scenarios.digits.digits_frame`) and the
+        dealing (:func:`audit.stream.deal_requests`).
+    n_requests : int
+        Requests the forget rows are dealt into.
+
+    Returns
+    -------
+    DataFrame
+        The digits table whose ``split`` column holds ``req-01`` … ``req-NN`` in place of
+        ``forget`` (``retain`` and ``test`` unchanged).
+
+    Examples
+    --------
     >>> df = stream_frame(0, 3)
     >>> sorted(set(df["split"]))
     ['req-01', 'req-02', 'req-03', 'retain', 'test']
@@ -71,9 +87,27 @@ def build_stream(out_dir: Path, seed: int = 0, n_requests: int = N_REQUESTS, epo
                  references: int = N_REFERENCES) -> Path:
     """Write the stream case (data.parquet, TorchScript models, case.toml); return case.toml.
 
-    ``epochs`` overrides the MLPs' training epochs (default 20; more epochs memorise more, so a
-    no-op becomes detectable on fewer rows); ``references`` is the number of references per step
-    (plus one spare in ``extra/``).
+    Trains the original MLP, ``references + 1`` retrains per step (one batched ensemble) and
+    one fine-tuned ``unlearned-NN.pt`` per step on top of the previous step's model.
+
+    Parameters
+    ----------
+    out_dir : Path
+        Directory to write into (created if missing).
+    seed : int
+        Seeds the table, the dealing and every model.
+    n_requests : int
+        Requests (steps) of the stream.
+    epochs : int, optional
+        Overrides the MLPs' training epochs (default 20; more epochs memorise more, so a no-op
+        becomes detectable on fewer rows).
+    references : int
+        References per step in the case file (plus one spare per step in ``extra/``).
+
+    Returns
+    -------
+    Path
+        The written ``case.toml`` (one ``[[requests]]`` table per step).
 
     Examples
     --------
