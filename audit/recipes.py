@@ -211,7 +211,7 @@ def train_steps(
     (False, (32, 2))
     """
     gen = torch.Generator().manual_seed(int(seed))
-    Xt = torch.as_tensor(np.asarray(X, dtype=np.float32))
+    Xt = torch.as_tensor(np.require(X, dtype=np.float32, requirements="W"))  # torch wants writeable memory
     yt = torch.as_tensor(np.asarray(y, dtype=np.int64))
     opt = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
     loss_fn = nn.CrossEntropyLoss()
