@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 from scipy import stats as sps
+from threadpoolctl import threadpool_limits
 
 from attacks.counts import multinomial_counts
 from audit.cost import tally
@@ -104,10 +105,12 @@ def bootstrap_means(values: np.ndarray, n_boot: int, rng: np.random.Generator) -
         raise ValueError("bootstrap needs at least one row")
     out = np.empty((int(n_boot), k))
     step = int(max(1, min(_MAX_MEAN_CHUNK, _MEAN_CHUNK_ELEMENTS // n)))
-    for done in range(0, int(n_boot), step):
-        b = min(step, int(n_boot) - done)
-        counts = multinomial_counts(n, b, rng, dtype=np.float64)
-        np.matmul(counts, v, out=out[done:done + b])
+    # a [b, n] x [n, k] product with small b and k is memory-bound: BLAS threads only contend
+    with threadpool_limits(1, user_api="blas"):
+        for done in range(0, int(n_boot), step):
+            b = min(step, int(n_boot) - done)
+            counts = multinomial_counts(n, b, rng, dtype=np.float64)
+            np.matmul(counts, v, out=out[done:done + b])
     out /= n
     tally("bootstrap_resamples", int(n_boot))
     return out
