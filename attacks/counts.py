@@ -111,8 +111,12 @@ def multinomial_counts(m: int, b: int, rng: np.random.Generator, rows_first: boo
     if m < POISSON_FROM:
         return _index_counts(m, b, rng, rows_first).astype(dtype, copy=False)
     lam = 1.0 - _Z / math.sqrt(m)
-    c = _poisson_bytes((m, b) if rows_first else (b, m), lam, rng).astype(dtype)
-    short = m - c.sum(axis=axis, dtype=np.int64)  # extra uniform draws each resample needs
+    c8 = _poisson_bytes((m, b) if rows_first else (b, m), lam, rng)
+    # extra uniform draws each resample needs; the sum of uint8 counts (<= 30 each) fits a
+    # uint32 below ~1e8 rows and adds up fastest there
+    total = c8.sum(axis=axis, dtype=np.uint32 if m < 10**8 else np.int64)
+    short = m - total.astype(np.int64)
+    c = c8.astype(dtype)
     over = np.flatnonzero(short < 0)
     if len(over):  # S > m (~1e-9 per resample): redraw those resamples from row indices
         redo = _index_counts(m, len(over), rng, rows_first)
