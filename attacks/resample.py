@@ -235,7 +235,7 @@ def paired_roc_bootstrap(
     n_boot : int
         Number of resamples.
     rng : numpy.random.Generator
-        Source of the shared resampling indices.
+        Source of the shared resample counts.
     fpr_levels : sequence of float
         FPR levels of the TPR replicates.
     pos_strata, neg_strata : ndarray, optional
