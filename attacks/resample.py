@@ -26,7 +26,8 @@ from attacks.metrics import match_strata
 __all__ = ["paired_roc_bootstrap", "tpr_at_fpr_rows", "weighted_roc"]
 
 _CHUNK_ELEMENTS = 8_000_000  # rows x resamples of one chunk of counts (32 MB of int32) ...
-_MIN_CHUNK, _MAX_CHUNK = 32, 64  # ... within these: a sparse product wants a few resamples per row
+_MIN_CHUNK, _MAX_CHUNK = 32, 64  # ... within these: a sparse product wants a few resamples per row ...
+_MEMORY_BYTES = 256 * 2**20  # ... and fewer when many distinct member scores make many slots
 
 
 def tpr_at_fpr_rows(pos: np.ndarray, neg: np.ndarray, levels: Sequence[float]) -> np.ndarray:
@@ -61,8 +62,8 @@ class _Slots:
     def __init__(self, pos: np.ndarray, neg: np.ndarray, pos_groups: Sequence[np.ndarray],
                  neg_groups: Sequence[np.ndarray], weights: np.ndarray, at: tuple[np.ndarray, np.ndarray],
                  neg_order: np.ndarray) -> None:
-        buckets, groups, i_lo, i_hi, i_base, factor = [], [], [], [], [], []
-        nb = 0
+        buckets, groups, self.strata = [], [], []
+        nb = ng = 0
         whole = len(neg_groups) == 1 and len(neg_groups[0]) == len(neg)
         for i, j, w in zip(pos_groups, neg_groups, weights, strict=True):
             u, g = np.unique(pos[i], return_inverse=True)
@@ -74,17 +75,12 @@ class _Slots:
                 rows = neg_order[inside[neg_order]]
             buckets.append((rows, nb + _bucket(u, neg[rows])))
             groups.append((i, g.ravel()))
-            first = nb + 2 * np.arange(len(u))
-            i_lo.append(first + 1)
-            i_hi.append(first + 2)
-            i_base.append(np.full(len(u), nb))
-            factor.append(np.full(len(u), w / (2.0 * len(i) * len(j))))
+            self.strata.append((nb, ng, len(u), w / (2.0 * len(i) * len(j))))  # buckets, groups, G, factor
             nb += 2 * len(u) + 1
+            ng += len(u)
         self.n_buckets = nb
-        self.group_offsets = np.cumsum([0] + [len(f) for f in factor])
-        self.i_lo, self.i_hi, self.i_base = np.concatenate(i_lo), np.concatenate(i_hi), np.concatenate(i_base)
-        self.factor = np.concatenate(factor)
-        self.n_slots = nb + len(self.factor)
+        self.group_offsets = np.cumsum([0] + [st[2] for st in self.strata])
+        self.n_slots = nb + ng
         self.n1 = sum(len(i) for i in pos_groups)
         self.n0 = sum(len(j) for j in neg_groups)
         # the slot of every count row (-1: not in this block); ``at`` says where each
@@ -96,12 +92,21 @@ class _Slots:
             self.slot_of_row[at[1][j]] = b
 
     def auc(self, S: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """AUC ``[b]`` from this block's totals ``S [n_slots, b]``; also the cumulative counts."""
+        """AUC ``[b]`` from this block's totals ``S [n_slots, b]``; also the cumulative counts.
+
+        Per stratum, with ``C`` the cumulative bucket totals from the stratum's start, a
+        member at ``u_g`` counts ``C[2g+1] + C[2g+2]`` = 2 x (below + equal / 2): integer
+        sums over strided views (exact), one float product per stratum."""
         C = np.zeros((self.n_buckets + 1, S.shape[1]), dtype=np.int64)
         np.cumsum(S[:self.n_buckets], axis=0, out=C[1:])
         M = S[self.n_buckets:]
-        twice = C[self.i_lo] + C[self.i_hi] - 2 * C[self.i_base]  # 2 x (below + equal / 2)
-        return np.einsum("g,gb,gb->b", self.factor, M, twice), C, M
+        out = np.zeros(S.shape[1])
+        for nb, g0, G, factor in self.strata:
+            Cs, Ms = C[nb:nb + 2 * G + 2], M[g0:g0 + G]
+            twice = (np.einsum("gb,gb->b", Ms, Cs[1::2][:G]) + np.einsum("gb,gb->b", Ms, Cs[2::2][:G])
+                     - 2 * Cs[0] * Ms.sum(axis=0, dtype=np.int64))
+            out += factor * twice
+        return out, C, M
 
     def tpr(self, C: np.ndarray, M: np.ndarray, levels: Sequence[float]) -> np.ndarray:
         """TPR ``[b, L]`` at each FPR level (one stratum: the unmatched block)."""
@@ -181,7 +186,7 @@ def weighted_roc(pos: np.ndarray, neg: np.ndarray, w1: np.ndarray, w0: np.ndarra
     w1, w0 = np.asarray(w1), np.asarray(w0)
     slots = _Slots(pos, neg, [np.arange(n1)], [np.arange(n0)], np.ones(1), (np.arange(n1), n1 + np.arange(n0)),
                    np.argsort(neg))
-    slots.factor = slots.factor * (n1 * n0)  # counts per resample may not sum to n1, n0
+    slots.strata = [(nb, g0, G, f * n1 * n0) for nb, g0, G, f in slots.strata]  # resample sizes vary
     S = _Blocks([slots], n1 + n0).totals(np.concatenate([w1, w0]))[0]
     auc, C, M = slots.auc(S)
     auc = auc / (w1.sum(axis=0) * w0.sum(axis=0))
@@ -283,6 +288,9 @@ def paired_roc_bootstrap(
     out = {k: {"auc": np.empty(n_boot), "auc_unmatched": np.empty(n_boot),
                "tpr": np.empty((n_boot, len(fpr_levels)))} for k in names}
     chunk = int(min(_MAX_CHUNK, max(_MIN_CHUNK, _CHUNK_ELEMENTS // max(1, n1 + n0))))
+    # per resample: its counts (int32) and, per model, slot totals and cumulative counts
+    per_resample = 4 * (n1 + n0) + 16 * max(sum(b.n_slots for b in blocks[k].blocks) for k in names)
+    chunk = int(max(1, min(chunk, _MEMORY_BYTES // per_resample)))
     X = np.empty((n1 + n0, min(chunk, n_boot)), dtype=np.int32)
     for start in range(0, n_boot, chunk):
         sl = slice(start, min(n_boot, start + chunk))
