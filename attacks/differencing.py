@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from sklearn import config_context
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import StratifiedKFold
 
@@ -187,10 +188,13 @@ def out_of_fold_scores(
     if X.size == 0 or np.all(np.ptp(X, axis=0) == 0):
         return np.full(len(m), 0.5)
     out = np.empty(len(m), dtype=np.float64)
-    for f in np.unique(folds):
-        test = folds == f
-        clf = RandomForestClassifier(n_estimators=n_estimators, min_samples_leaf=3,
-                                     random_state=int(seed) + int(f), n_jobs=1)
-        clf.fit(X[~test], m[~test])
-        out[test] = clf.predict_proba(X[test])[:, list(clf.classes_).index(1)]
+    # the forest validates its own parameters once; without this every one of its trees
+    # re-validates too (~a third of a small forest's fit, measured) — same trees either way
+    with config_context(skip_parameter_validation=True):
+        for f in np.unique(folds):
+            test = folds == f
+            clf = RandomForestClassifier(n_estimators=n_estimators, min_samples_leaf=3,
+                                         random_state=int(seed) + int(f), n_jobs=1)
+            clf.fit(X[~test], m[~test])
+            out[test] = clf.predict_proba(X[test])[:, list(clf.classes_).index(1)]
     return out

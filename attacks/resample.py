@@ -2,10 +2,12 @@
 
 Members and non-members are resampled separately (stratified: the class sizes stay
 fixed) and **the same resampled rows are used for every model**, so the difference of
-two models' AUCs is bootstrapped as a paired quantity. AUC is computed from ranks
-(:func:`attacks.metrics.auc_from_ranks`), vectorised over a chunk of resamples; TPR at
-a fixed FPR uses the resample's own non-member quantile as threshold. A resample is
-held as row counts, so memory is O(n) whatever the number of resamples.
+two models' AUCs is bootstrapped as a paired quantity. A resample is a vector of row counts
+(:func:`attacks.counts.multinomial_counts`); a chunk of them is summed into each model's
+score buckets by one sparse product (:class:`_Slots`), and the AUC (ties one half, as
+:func:`attacks.metrics.auc_from_ranks`) and the TPR at a fixed FPR (the resample's own
+non-member quantile as threshold) come from the bucket totals: O(n) per resample, no sort,
+memory O(n) whatever the number of resamples (``docs/decisions/0018-bootstrap-counts.md``).
 
 With stratum labels (class, group) the resampling is stratified within (member,
 stratum) and the AUC is the *matched* AUC of :func:`attacks.metrics.matched_auc`:
@@ -18,11 +20,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from attacks.counts import multinomial_counts
 from attacks.metrics import match_strata
 
-__all__ = ["paired_roc_bootstrap", "tpr_at_fpr_rows"]
+__all__ = ["paired_roc_bootstrap", "tpr_at_fpr_rows", "weighted_roc"]
 
-_CHUNK_ELEMENTS = 4_000_000  # resamples x rows held at once (~32 MB per float64 matrix)
+_CHUNK_ELEMENTS = 8_000_000  # rows x resamples of one chunk of counts (32 MB of int32) ...
+_MIN_CHUNK, _MAX_CHUNK = 32, 64  # ... within these: a sparse product wants a few resamples per row ...
+_MEMORY_BYTES = 256 * 2**20  # ... and fewer when many distinct member scores make many slots
 
 
 def tpr_at_fpr_rows(pos: np.ndarray, neg: np.ndarray, levels: Sequence[float]) -> np.ndarray:
@@ -41,126 +46,177 @@ def tpr_at_fpr_rows(pos: np.ndarray, neg: np.ndarray, levels: Sequence[float]) -
     return out
 
 
-class _Sorted:
-    """One model's scores prepared for O(n) AUC / TPR per resample.
+class _Slots:
+    """Where every row's resample count goes, for one model's scores and one grouping.
 
-    ``pos_cols`` / ``neg_cols`` say which columns of the resample count matrices the
-    scores belong to (a stratum's rows); the sort orders are composed with them, so a
-    resample's counts are gathered once, already in score order.
+    Within a stratum the members' distinct scores ``u_0 < ... < u_{G-1}`` cut the score
+    line into ``2G + 1`` *buckets*: below ``u_0``, equal to ``u_0``, between ``u_0`` and
+    ``u_1``, ... A non-member row adds its count to its bucket, a member row to its score's
+    *group*. The weighted Mann-Whitney count of a resample then needs only the bucket and
+    group totals: a member at ``u_g`` outranks the non-members of buckets ``< 2g + 1`` and
+    ties with bucket ``2g + 1`` (one half), and the TPR at a low FPR only the bucket where
+    the ``k + 1``-th largest non-member sits. Every model and grouping is one block of rows
+    of one sparse matrix, so a chunk of resamples is summed into all of them in one product.
     """
 
-    def __init__(self, pos: np.ndarray, neg: np.ndarray, pos_cols: np.ndarray | None = None,
-                 neg_cols: np.ndarray | None = None) -> None:
-        neg_order = np.argsort(neg, kind="stable")
-        neg_sorted = neg[neg_order]
-        self.lo = np.searchsorted(neg_sorted, pos, side="left")  # negatives strictly below
-        self.hi = np.searchsorted(neg_sorted, pos, side="right")  # ... or equal
-        self.neg_sorted = neg_sorted
-        pos_order = np.argsort(pos, kind="stable")
-        self.pos_sorted = pos[pos_order]
-        self.pos_cols = np.arange(len(pos)) if pos_cols is None else np.asarray(pos_cols)
-        self.neg_gather = neg_order if neg_cols is None else np.asarray(neg_cols)[neg_order]
-        self.pos_gather = self.pos_cols[pos_order]
-        self.cuts = _Cuts(np.r_[self.lo, self.hi], len(neg_sorted))
+    def __init__(self, pos: np.ndarray, neg: np.ndarray, pos_groups: Sequence[np.ndarray],
+                 neg_groups: Sequence[np.ndarray], weights: np.ndarray, at: tuple[np.ndarray, np.ndarray],
+                 neg_order: np.ndarray) -> None:
+        buckets, groups, self.strata = [], [], []
+        nb = ng = 0
+        whole = len(neg_groups) == 1 and len(neg_groups[0]) == len(neg)
+        for i, j, w in zip(pos_groups, neg_groups, weights, strict=True):
+            u, g = np.unique(pos[i], return_inverse=True)
+            if whole:
+                rows = neg_order
+            else:  # this stratum's rows in score order, picked from the one sort
+                inside = np.zeros(len(neg), dtype=bool)
+                inside[j] = True
+                rows = neg_order[inside[neg_order]]
+            buckets.append((rows, nb + _bucket(u, neg[rows])))
+            groups.append((i, g.ravel()))
+            self.strata.append((nb, ng, len(u), w / (2.0 * len(i) * len(j))))  # buckets, groups, G, factor
+            nb += 2 * len(u) + 1
+            ng += len(u)
+        self.n_buckets = nb
+        self.group_offsets = np.cumsum([0] + [st[2] for st in self.strata])
+        self.n_slots = nb + ng
+        self.n1 = sum(len(i) for i in pos_groups)
+        self.n0 = sum(len(j) for j in neg_groups)
+        # the slot of every count row (-1: not in this block); ``at`` says where each
+        # member / non-member is among the count rows
+        self.slot_of_row = np.full(len(at[0]) + len(at[1]), -1, dtype=np.int32)
+        for k, (i, g) in enumerate(groups):
+            self.slot_of_row[at[0][i]] = nb + self.group_offsets[k] + g
+        for j, b in buckets:
+            self.slot_of_row[at[1][j]] = b
 
-    def stats_batch(self, W1: np.ndarray, W0: np.ndarray, levels: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
-        """AUC ``[b]`` and TPR ``[b, L]`` of a batch of resamples given as integer row counts.
+    def auc(self, S: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """AUC ``[b]`` from this block's totals ``S [n_slots, b]``; also ``C``, ``M`` resample-major.
 
-        ``W1 [b, N1]``, ``W0 [b, N0]`` hold every member / non-member row; this model's
-        columns are picked by the gather maps. The counts are gathered once in score order;
-        the AUC needs the cumulative non-member count only where members sit (segment sums,
-        ``np.add.reduceat``), a TPR threshold only the top of the non-members.
-        """
-        w1 = np.take(W1, self.pos_cols, axis=1)
-        n1 = w1.sum(axis=1, dtype=np.int64)
-        w0 = np.take(W0, self.neg_gather, axis=1)
-        n0 = w0.sum(axis=1, dtype=np.int64)
-        at = self.cuts.cumulative(w0)
-        below, upto = at[:, :len(self.lo)], at[:, len(self.lo):]
-        twice = below + upto  # 2 x (below + equal / 2)
-        auc = np.einsum("bi,bi->b", w1.astype(np.int64), twice) / (2.0 * n1 * n0)
-        tpr = np.empty((w1.shape[0], len(levels)))
-        if len(levels):
-            C1 = np.zeros((w1.shape[0], len(self.pos_gather) + 1), dtype=np.int64)
-            np.cumsum(np.take(W1, self.pos_gather, axis=1), axis=1, out=C1[:, 1:])
-            rows = np.arange(w1.shape[0])
-            for j, level in enumerate(levels):
-                k = np.floor(level * n0).astype(np.int64)
-                pos_idx = _positions_above(w0, k)
-                ok = (k < n0) & (pos_idx > 0)
-                thr = np.where(ok, self.neg_sorted[np.maximum(pos_idx - 1, 0)], -np.inf)
-                above = C1[rows, np.searchsorted(self.pos_sorted, thr, side="right")]
-                tpr[:, j] = (n1 - above) / n1
-        return auc, tpr
+        Per stratum, with ``C`` the cumulative bucket totals from the stratum's start, a
+        member at ``u_g`` counts ``C[2g+1] + C[2g+2]`` = 2 x (below + equal / 2): integer
+        sums over strided views (exact), one float product per stratum. Totals are turned
+        resample-major (``[b, slots]``) first: a cumulative sum down the slots of a
+        ``[slots, b]`` array walks memory with a stride (measured 2-10x slower)."""
+        C = np.zeros((S.shape[1], self.n_buckets + 1), dtype=np.int64)
+        np.cumsum(np.ascontiguousarray(S[:self.n_buckets].T), axis=1, out=C[:, 1:])
+        M = np.ascontiguousarray(S[self.n_buckets:].T)
+        out = np.zeros(S.shape[1])
+        for nb, g0, G, factor in self.strata:
+            Cs, Ms = C[:, nb:nb + 2 * G + 2], M[:, g0:g0 + G]
+            twice = (np.einsum("bg,bg->b", Ms, Cs[:, 1::2][:, :G]) + np.einsum("bg,bg->b", Ms, Cs[:, 2::2])
+                     - 2 * Cs[:, 0] * Ms.sum(axis=1, dtype=np.int64))
+            out += factor * twice
+        return out, C, M
+
+    def tpr(self, C: np.ndarray, M: np.ndarray, levels: Sequence[float]) -> np.ndarray:
+        """TPR ``[b, L]`` at each FPR level (one stratum: the unmatched block; ``C``, ``M`` from :meth:`auc`)."""
+        b = C.shape[0]
+        out = np.empty((b, len(levels)))
+        CM = np.zeros((b, M.shape[1] + 1), dtype=np.int64)
+        np.cumsum(M, axis=1, out=CM[:, 1:])
+        for j, level in enumerate(levels):
+            k = int(np.floor(level * self.n0))  # false positives allowed
+            if k >= self.n0:
+                out[:, j] = 1.0
+                continue
+            # buckets t with more than k non-members at or above them: [0, t*]; the
+            # threshold (the k+1-th largest non-member) is in bucket t*, and the members
+            # strictly above it are the groups from ceil(t* / 2) on
+            t_star = (C[:, :self.n_buckets] < self.n0 - k).sum(axis=1) - 1
+            out[:, j] = (self.n1 - CM[np.arange(b), (t_star + 1) // 2]) / self.n1
+        return out
 
 
-class _Cuts:
-    """Where ``C[:, t] = w[:, :t].sum(axis=1)`` is needed, prepared once per model.
+class _Blocks:
+    """One model's :class:`_Slots` stacked into one sparse matrix ``A [slots, rows]``.
 
-    >>> w = np.array([[1, 0, 2, 1], [0, 3, 0, 1]])
-    >>> _Cuts(np.array([0, 2, 4, 2]), 4).cumulative(w).tolist()
-    [[0, 1, 4, 1], [0, 3, 4, 3]]
+    One matrix per model, not one for all: its totals then stay in cache (measured: ~3x
+    faster per count than one product over six models' slots)."""
+
+    def __init__(self, blocks: Sequence[_Slots], n_rows: int) -> None:
+        from scipy import sparse
+
+        self.blocks = list(blocks)
+        offsets = np.cumsum([0] + [s.n_slots for s in self.blocks])
+        self.offsets = offsets
+        slots = np.stack([np.where(s.slot_of_row >= 0, s.slot_of_row + off, -1)
+                          for s, off in zip(self.blocks, offsets, strict=False)], axis=1)  # [rows, blocks]
+        has = slots >= 0
+        indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        np.cumsum(has.sum(axis=1), out=indptr[1:])
+        indices = slots[has].astype(np.int32)  # row-major: each column of A in order, built directly
+        self.A = sparse.csc_matrix((np.ones(len(indices), dtype=np.int32), indices, indptr),
+                                   shape=(int(offsets[-1]), n_rows))
+
+    def totals(self, X: np.ndarray) -> list[np.ndarray]:
+        """Each block's totals ``[n_slots, b]`` for row counts ``X [rows, b]`` (int32)."""
+        S = np.asarray(self.A @ X.astype(np.int32, copy=False))
+        return [S[a:z] for a, z in zip(self.offsets[:-1], self.offsets[1:], strict=True)]
+
+
+def _bucket(u: np.ndarray, vs: np.ndarray) -> np.ndarray:
+    """Bucket of each sorted value of ``vs`` among the sorted distinct ``u``: ``2 * below + (equal)``.
+
+    The values come sorted (one sort per model): numpy's search then starts from the last
+    hit (measured ~5x faster than unsorted needles at a million rows).
+
+    >>> _bucket(np.array([1.0, 3.0]), np.array([0.0, 1.0, 2.0, 3.0, 4.0])).tolist()
+    [0, 1, 2, 3, 4]
     """
-
-    def __init__(self, at: np.ndarray, n: int) -> None:
-        self.n = n
-        self.cuts = np.unique(np.r_[0, at[(at > 0) & (at < n)]]).astype(np.intp)
-        self.index = np.searchsorted(self.cuts, at, side="left")  # == len(cuts) where at == n
-
-    def cumulative(self, w: np.ndarray) -> np.ndarray:
-        """``C[:, at]`` (int64) from segment sums (``np.add.reduceat``), not a full cumsum."""
-        cum = np.zeros((w.shape[0], len(self.cuts) + 1), dtype=np.int64)
-        if self.n:
-            np.cumsum(np.add.reduceat(w, self.cuts, axis=1, dtype=np.int64), axis=1, out=cum[:, 1:])
-        return cum[:, self.index]
+    lo = np.searchsorted(u, vs, side="left")
+    return 2 * lo + (np.searchsorted(u, vs, side="right") > lo)
 
 
-def _positions_above(w: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """Per row, how many sorted positions ``t`` have more than ``k`` counts at or above them.
+def weighted_roc(pos: np.ndarray, neg: np.ndarray, w1: np.ndarray, w0: np.ndarray,
+                 fpr_levels: Sequence[float] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """AUC ``[b]`` and TPR ``[b, L]`` of ``b`` resamples given as row counts, without a sort.
 
-    Only the top of the order matters for a low FPR: the counts from the top are summed
-    over a window just wide enough (doubling it for rows it does not cover).
+    ``w1 [n1, b]`` / ``w0 [n0, b]`` say how often each member / non-member row is in each
+    resample. Equal to ranking the resampled scores (ties one half; the TPR threshold is the
+    resample's ``floor(level * n0) + 1``-th largest non-member score, members strictly above
+    it count), which :func:`paired_roc_bootstrap` relies on.
 
-    >>> w = np.array([[1, 1, 1, 1], [0, 0, 4, 0]])
-    >>> _positions_above(w, np.array([1, 1])).tolist()
-    [3, 3]
+    >>> pos, neg = np.array([0.9, 0.4]), np.array([0.5, 0.1, 0.4])
+    >>> auc, tpr = weighted_roc(pos, neg, np.array([[1, 2], [1, 0]]), np.array([[1, 1], [1, 1], [1, 1]]), (0.34,))
+    >>> auc.tolist(), tpr.tolist()   # 2nd resample: member 0.9 twice, outranks every non-member
+    ([0.75, 1.0], [[0.5], [1.0]])
     """
-    b, n = w.shape
-    out = np.empty(b, dtype=np.int64)
-    todo = np.arange(b)
-    width = int(min(n, 2 * (int(k.max(initial=0)) + 1) + 64))
-    while len(todo):
-        tail = np.cumsum(w[todo, n - width:][:, ::-1], axis=1, dtype=np.int64)  # counts at or above
-        covered = (tail[:, -1] > k[todo]) | (width == n)
-        hits = (tail > k[todo, None]).sum(axis=1)  # positions in the window above k ...
-        out[todo[covered]] = (n - width + hits)[covered] if width < n else hits[covered]
-        todo = todo[~covered]
-        width = min(n, 2 * width)
-    return out
+    pos, neg = np.asarray(pos, float), np.asarray(neg, float)
+    n1, n0 = len(pos), len(neg)
+    w1, w0 = np.asarray(w1), np.asarray(w0)
+    slots = _Slots(pos, neg, [np.arange(n1)], [np.arange(n0)], np.ones(1), (np.arange(n1), n1 + np.arange(n0)),
+                   np.argsort(neg))
+    slots.strata = [(nb, g0, G, f * n1 * n0) for nb, g0, G, f in slots.strata]  # resample sizes vary
+    S = _Blocks([slots], n1 + n0).totals(np.concatenate([w1, w0]))[0]
+    auc, C, M = slots.auc(S)
+    auc = auc / (w1.sum(axis=0) * w0.sum(axis=0))
+    tpr = np.empty((w1.shape[1], len(fpr_levels)))
+    for b in range(w1.shape[1]):  # n0 / n1 of each resample (the bootstrap keeps them fixed)
+        slots.n1, slots.n0 = int(w1[:, b].sum()), int(w0[:, b].sum())
+        tpr[b] = slots.tpr(C[[b]], M[[b]], fpr_levels)[0]
+    return auc, tpr
 
 
-def _counts(cells: Sequence[np.ndarray], n: int, rng: np.random.Generator, b: int = 1) -> np.ndarray:
-    """Row counts ``[b, n]`` (uint8, or int64 if a count exceeds 255) of ``b`` resamples drawn with replacement within each cell.
+def _fill_counts(X: np.ndarray, cells: Sequence[np.ndarray], rng: np.random.Generator) -> None:
+    """Counts of ``X.shape[1]`` resamples drawn within each cell (stratified), rows first.
 
-    Each cell's draws are uniform row indices turned into counts with one ``bincount``
-    (a multinomial with equal probabilities, without its per-category binomial chain).
-
-    >>> w = _counts([np.arange(3), np.arange(3, 5)], 5, np.random.default_rng(0), b=4)
-    >>> w.shape, w[:, :3].sum(axis=1).tolist(), w[:, 3:].sum(axis=1).tolist()
-    ((4, 5), [3, 3, 3, 3], [2, 2, 2, 2])
-    """
-    parts = []
+    The count rows hold the cells one after the other (:func:`_positions`)."""
+    start = 0
     for idx in cells:
-        m = len(idx)
-        draws = rng.integers(0, m, size=(b, m), dtype=np.int64) + (np.arange(b, dtype=np.int64) * m)[:, None]
-        parts.append((idx, np.bincount(draws.ravel(), minlength=b * m).reshape(b, m)))
-    # a row drawn more than 255 times in one resample is astronomically rare, but exactness
-    # comes first: the narrow type only when every count fits it (a quarter of the traffic)
-    small = all(c.max(initial=0) <= np.iinfo(np.uint8).max for _, c in parts)
-    w = np.zeros((b, n), dtype=np.uint8 if small else np.int64)
-    for idx, c in parts:
-        w[:, idx] = c
-    return w
+        X[start:start + len(idx)] = multinomial_counts(len(idx), X.shape[1], rng, rows_first=True, dtype=X.dtype)
+        start += len(idx)
+
+
+def _positions(cells1: Sequence[np.ndarray], cells0: Sequence[np.ndarray], n1: int, n0: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Where each member / non-member row sits among the count rows (cells in order)."""
+    at1, at0 = np.empty(n1, dtype=np.int64), np.empty(n0, dtype=np.int64)
+    order1, order0 = np.concatenate(cells1), np.concatenate(cells0)
+    at1[order1] = np.arange(n1)
+    at0[order0] = n1 + np.arange(n0)
+    return at1, at0
 
 
 def paired_roc_bootstrap(
@@ -175,9 +231,9 @@ def paired_roc_bootstrap(
     """Bootstrap replicates of AUC (and TPR at ``fpr_levels``) for every model.
 
     Each resample is represented by multinomial row counts; every model's scores are
-    sorted once, and a chunk of resamples is evaluated as one matrix (cumulative counts in
-    sorted order), so a replicate costs O(n) vectorised work per model instead of a sort.
-    Equal, up to rounding, to ranking the resampled scores.
+    sorted once into buckets, and a chunk of resamples is summed into them by one sparse
+    product per model, so a replicate costs O(n) work per model instead of a sort.
+    Equal, up to rounding, to ranking the resampled scores (:func:`weighted_roc`).
 
     Parameters
     ----------
@@ -186,7 +242,7 @@ def paired_roc_bootstrap(
     n_boot : int
         Number of resamples.
     rng : numpy.random.Generator
-        Source of the shared resampling indices.
+        Source of the shared resample counts.
     fpr_levels : sequence of float
         FPR levels of the TPR replicates.
     pos_strata, neg_strata : ndarray, optional
@@ -225,21 +281,28 @@ def paired_roc_bootstrap(
         raise ValueError("no stratum has both members and non-members")
     cells1 = [np.arange(n1)] if match is None else match.pos_cells
     cells0 = [np.arange(n0)] if match is None else match.neg_cells
-    prep = {k: _Sorted(P[k], N[k]) for k in names}
-    parts = {} if match is None else {
-        k: [_Sorted(P[k][i], N[k][j], i, j) for i, j in zip(match.pos_index, match.neg_index, strict=True)]
-        for k in names}
+    at = _positions(cells1, cells0, n1, n0)
+    order = {k: np.argsort(N[k]) for k in names}  # the one sort per model (ties: any order)
+    whole = {k: _Slots(P[k], N[k], [np.arange(n1)], [np.arange(n0)], np.ones(1), at, order[k]) for k in names}
+    strat = {} if match is None else {
+        k: _Slots(P[k], N[k], match.pos_index, match.neg_index, match.weights, at, order[k]) for k in names}
+    blocks = {k: _Blocks([whole[k]] + ([strat[k]] if strat else []), n1 + n0) for k in names}
     out = {k: {"auc": np.empty(n_boot), "auc_unmatched": np.empty(n_boot),
                "tpr": np.empty((n_boot, len(fpr_levels)))} for k in names}
-    chunk = max(1, _CHUNK_ELEMENTS // max(1, n1 + n0))
+    chunk = int(min(_MAX_CHUNK, max(_MIN_CHUNK, _CHUNK_ELEMENTS // max(1, n1 + n0))))
+    # per resample: its counts (int32) and, per model, slot totals and cumulative counts
+    per_resample = 4 * (n1 + n0) + 16 * max(sum(b.n_slots for b in blocks[k].blocks) for k in names)
+    chunk = int(max(1, min(chunk, _MEMORY_BYTES // per_resample)))
+    X = np.empty((n1 + n0, min(chunk, n_boot)), dtype=np.int32)
     for start in range(0, n_boot, chunk):
         sl = slice(start, min(n_boot, start + chunk))
-        b = sl.stop - sl.start
-        W1, W0 = _counts(cells1, n1, rng, b), _counts(cells0, n0, rng, b)
+        x = X[:, :sl.stop - sl.start]
+        _fill_counts(x[:n1], cells1, rng)
+        _fill_counts(x[n1:], cells0, rng)
         for k in names:
-            a, out[k]["tpr"][sl] = prep[k].stats_batch(W1, W0, fpr_levels)
+            S = blocks[k].totals(x)
+            a, C, M = whole[k].auc(S[0])
             out[k]["auc_unmatched"][sl] = a
-            if match is not None:
-                a = sum(wt * s.stats_batch(W1, W0, ())[0] for wt, s in zip(match.weights, parts[k], strict=True))
-            out[k]["auc"][sl] = a
+            out[k]["tpr"][sl] = whole[k].tpr(C, M, fpr_levels)
+            out[k]["auc"][sl] = a if match is None else strat[k].auc(S[1])[0]
     return out

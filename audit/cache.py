@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import mmap
 import os
-import shutil
-import tempfile
 import time
 import weakref
 from collections import Counter
@@ -22,6 +20,7 @@ from typing import Any
 import numpy as np
 from scipy.special import log_softmax
 
+from audit.cache_dir import make_store_dir
 from audit.cost import tally
 from audit.errors import BadInput, one_line
 
@@ -203,8 +202,8 @@ class OutputCache:
 
     def _file(self, role: str, split: str) -> str:
         if self._dir is None:
-            self._dir = tempfile.mkdtemp(prefix="unlearn-audit-cache-", dir=self._tmp_parent)
-            self._finalizer = weakref.finalize(self, shutil.rmtree, self._dir, True)
+            self._dir, remove = make_store_dir(self._tmp_parent)
+            self._finalizer = weakref.finalize(self, remove)
         safe = "".join(ch if ch.isalnum() else "_" for ch in f"{role}.{split}")
         return os.path.join(self._dir, f"{len(self._store)}-{safe}.f32")
 

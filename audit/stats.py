@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 from scipy import stats as sps
+from threadpoolctl import threadpool_limits
 
+from attacks.counts import multinomial_counts
 from audit.cost import tally
 
 __all__ = [
@@ -32,9 +34,9 @@ __all__ = [
     "winsorize_by_references",
 ]
 
-_GEMM_FROM = 5  # columns from which bootstrap_means uses counts @ values
-_CHUNK_ELEMENTS = 20_000_000  # elements of one resample chunk (~160 MB of float64)
-_GATHER_ELEMENTS = 2_000_000  # values gathered at once by the few-column path of bootstrap_means
+_CHUNK_ELEMENTS = 20_000_000  # elements of one resample chunk of bootstrap_indices (~160 MB of float64)
+_MEAN_CHUNK_ELEMENTS = 1_600_000  # rows x resamples of one chunk of bootstrap_means (measured: ~16 at 1e5 rows)
+_MAX_MEAN_CHUNK = 256
 
 
 def ci_level(alpha: float) -> float:
@@ -84,37 +86,32 @@ def bootstrap_stat(
 def bootstrap_means(values: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """Column means of ``values [n, k]`` on ``n_boot`` resamples of its rows: ``[n_boot, k]``.
 
-    Every column is resampled with the same rows (paired), with the indices
-    :func:`bootstrap_indices` draws. Few columns are gathered one by one; from
-    ``_GEMM_FROM`` columns on, a chunk of resamples becomes row counts (one ``bincount``)
-    and the means one matrix product ``counts @ values / n`` (measured: 1.5x faster at six
-    columns, slower at one). Both give the same replicates up to the order of summation.
+    Every column is resampled with the same rows (paired). A chunk of resamples is drawn
+    as row counts (:func:`attacks.counts.multinomial_counts`: the multinomial law of
+    resampling rows with replacement, from about one random byte per row) and the means are
+    one matrix product ``counts @ values / n``, the chunk sized to stay in cache
+    (``docs/decisions/0018-bootstrap-counts.md``).
 
     >>> v = np.c_[np.arange(4.0), np.ones(4)]
     >>> r = bootstrap_means(v, 3, np.random.default_rng(0))
-    >>> idx = next(bootstrap_indices(4, 3, np.random.default_rng(0)))
-    >>> bool(np.allclose(r[:, 0], v[idx, 0].mean(axis=1))), r[:, 1].tolist()
+    >>> w = multinomial_counts(4, 3, np.random.default_rng(0))
+    >>> bool(np.allclose(r[:, 0], w @ v[:, 0] / 4)), r[:, 1].tolist()
     (True, [1.0, 1.0, 1.0])
     """
     v = np.asarray(values, dtype=np.float64)
     v = v[:, None] if v.ndim == 1 else v
     n, k = v.shape
+    if n <= 0:
+        raise ValueError("bootstrap needs at least one row")
     out = np.empty((int(n_boot), k))
-    cols = np.ascontiguousarray(v.T)
-    done = 0
-    for idx in bootstrap_indices(n, n_boot, rng, width=k):  # the GEMM path holds ~4 int64/float64 copies
-        b = idx.shape[0]
-        if k >= _GEMM_FROM:
-            flat = (idx + (np.arange(b, dtype=np.int64) * n)[:, None]).ravel()
-            counts = np.bincount(flat, minlength=b * n).reshape(b, n).astype(np.float64)
+    step = int(max(1, min(_MAX_MEAN_CHUNK, _MEAN_CHUNK_ELEMENTS // n)))
+    # a [b, n] x [n, k] product with small b and k is memory-bound: BLAS threads only contend
+    with threadpool_limits(1, user_api="blas"):
+        for done in range(0, int(n_boot), step):
+            b = min(step, int(n_boot) - done)
+            counts = multinomial_counts(n, b, rng, dtype=np.float64)
             np.matmul(counts, v, out=out[done:done + b])
-            out[done:done + b] /= n
-        else:  # gathered a few resamples at a time: the same means, ~16 MB instead of b x n float64
-            step = max(1, _GATHER_ELEMENTS // n)
-            for j, c in enumerate(cols):
-                for s0 in range(0, b, step):
-                    out[done + s0:done + min(b, s0 + step), j] = np.take(c, idx[s0:s0 + step]).mean(axis=1)
-        done += b
+    out /= n
     tally("bootstrap_resamples", int(n_boot))
     return out
 

@@ -71,12 +71,42 @@ def bench_bootstrap() -> list[dict[str, Any]]:
         {"name": "bootstrap 10 000 resamples, n = 100 000 (audit.stats)", "value": t_ours, "unit": "s",
          "note": "goal <= 2 s (issue 17)"},
         {"name": "paired: 6 columns (a model and 5 references), same resamples", "value": t_six, "unit": "s",
-         "note": "bootstrap_means: counts @ values"},
+         "note": "bootstrap_means: conditioned-Poisson counts @ values (decision record 0018)"},
         {"name": "same, peak traced memory", "value": peak / 2**20, "unit": "MiB"},
         {"name": "same with scipy.stats.bootstrap (percentile, batch=100)", "value": t_scipy, "unit": "s"},
         {"name": "scipy / audit.stats", "value": t_scipy / t_ours, "unit": "x"},
     ]
 
 
+def bench_auc_bootstrap() -> list[dict[str, Any]]:
+    """AUC bootstrap, 10 000 resamples at n = 100 000 (50 000 members, 50 000 non-members)."""
+    from scipy import stats as sps
+
+    from attacks.metrics import auc_from_ranks
+    from attacks.resample import paired_roc_bootstrap
+
+    rng = np.random.default_rng(0)
+    pos, neg = rng.normal(0.2, 1, 50_000), rng.normal(0, 1, 50_000)
+    t_one, _ = _timed(lambda: paired_roc_bootstrap({"m": pos}, {"m": neg}, 10_000, np.random.default_rng(1)))
+    t_two, _ = _timed(lambda: paired_roc_bootstrap({"u": pos, "r": pos[::-1]}, {"u": neg, "r": neg[::-1]},
+                                                   10_000, np.random.default_rng(1), (0.01, 0.001)))
+    peer_n = 100  # scipy.stats.bootstrap with the rank AUC: members and non-members resampled apart
+
+    def auc(p: np.ndarray, q: np.ndarray, axis: int = -1) -> np.ndarray:
+        return auc_from_ranks(np.moveaxis(p, axis, -1), np.moveaxis(q, axis, -1))
+
+    t_peer, _ = _timed(lambda: sps.bootstrap((pos, neg), auc, n_resamples=peer_n, batch=10, method="percentile",
+                                             paired=False, random_state=1))
+    t_peer *= 10_000 / peer_n
+    return [
+        {"name": "AUC bootstrap 10 000 resamples, n = 100 000 (50 000 + 50 000), 1 model", "value": t_one,
+         "unit": "s", "note": "goal <= 2 s (issue 17); attacks.resample: bucket totals, one sparse product"},
+        {"name": "paired AUC + TPR@(1 %, 0.1 %) FPR, 2 models, same resamples", "value": t_two, "unit": "s"},
+        {"name": "same AUC with scipy.stats.bootstrap (rank AUC, percentile)", "value": t_peer, "unit": "s",
+         "note": f"extrapolated from {peer_n} resamples"},
+        {"name": "scipy / attacks.resample (AUC, 1 model)", "value": t_peer / t_one, "unit": "x"},
+    ]
+
+
 def run() -> list[dict[str, Any]]:
-    return bench_run_vs_forward() + bench_bootstrap()
+    return bench_run_vs_forward() + bench_bootstrap() + bench_auc_bootstrap()

@@ -30,6 +30,7 @@ __all__ = [
     "existing_ancestor",
     "temp_prefix",
     "clean_stale",
+    "pid_alive",
     "make_parents",
     "umask_mode",
     "pack_file_names",
@@ -179,7 +180,12 @@ def temp_prefix(name: str, kind: str = "tmp") -> str:
     return f".{name}.{kind}-{os.getpid()}-"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (one we may not signal counts as alive).
+
+    >>> pid_alive(os.getpid())
+    True
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -195,9 +201,11 @@ def _stale_is_ours(p: Path) -> bool:
     if p.is_file() and not p.is_symlink():  # a secret's temporary file
         return p.stat().st_size <= 256
     names = pack_file_names(p) if p.is_dir() and not p.is_symlink() else None
-    from reports.pack import PACK_FILES
+    from reports.pack import _PDF_PART, PACK_FILES
 
-    return names is not None and all(n in PACK_FILES or n.startswith(f"{TEMPLATES_DIR}/") for n in names)
+    # a killed run may also leave its PDF worker's unfinished file
+    return names is not None and all(n in PACK_FILES or n == _PDF_PART or n.startswith(f"{TEMPLATES_DIR}/")
+                                     for n in names)
 
 
 def clean_stale(where: Path, names: list[str]) -> list[Path]:
@@ -231,7 +239,7 @@ def clean_stale(where: Path, names: list[str]) -> list[Path]:
             continue
         if m["kind"] == "old":
             log.warning("an interrupted run left a previous pack at %s; move it back or delete it", p)
-        elif _pid_alive(int(m["pid"])):
+        elif pid_alive(int(m["pid"])):
             log.warning("%s belongs to a running process (pid %s); left alone", p, m["pid"])
         elif not _stale_is_ours(p):
             log.warning("%s looks like a stale temporary of an interrupted run but holds other "

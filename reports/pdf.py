@@ -54,12 +54,32 @@ def _write_bytes(path: str, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the worker process
+    """Linux: have the kernel kill this worker when its parent dies, even by SIGKILL.
+
+    Without it a killed audit's worker would go on and write ``.report.pdf.part`` into a
+    temporary directory the next run may already be cleaning."""
+    import ctypes
+    import signal
+
+    parent = int(os.environ.get(_PARENT_ENV, os.getppid()))
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the parent's cancel() is all there is
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
 def _main() -> None:  # pragma: no cover - runs in the worker process
     """Worker entry: report.html on stdin, the PDF written to ``argv[1]``; an error is one line on stderr."""
     import signal
     import sys
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it terminates us if need be
+    if sys.platform.startswith("linux"):
+        _die_with_parent()
     try:
         _write_bytes(sys.argv[1], html_to_pdf(sys.stdin.buffer.read().decode("utf-8")))
     except Exception as exc:  # noqa: BLE001 - the parent raises it with this line
@@ -67,6 +87,7 @@ def _main() -> None:  # pragma: no cover - runs in the worker process
         raise SystemExit(1) from None
 
 
+_PARENT_ENV = "UNLEARN_AUDIT_PDF_PARENT"  # the caller's pid, for the worker's death check
 _WORKER = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
            "from reports.pdf import _main; _main()")
 
@@ -117,7 +138,8 @@ class PdfJob:
         # script (an audit at a script's top level) and fork would copy a large, threaded process
         root = str(Path(__file__).resolve().parents[1])
         proc = subprocess.Popen([sys.executable, "-c", _WORKER, root, str(self.path)], stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                env={**os.environ, _PARENT_ENV: str(os.getpid())})
         self._proc = proc
         self._feeder = threading.Thread(target=self._feed, args=(proc, html.encode("utf-8")), daemon=True)
         self._feeder.start()

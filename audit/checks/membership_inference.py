@@ -34,6 +34,7 @@ The attacks' per-row scores are computed in :mod:`audit.checks._mia_scores`.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from attacks.metrics import matched_auc, roc
 from attacks.resample import paired_roc_bootstrap, tpr_at_fpr_rows
@@ -140,20 +141,24 @@ def matched_test_weights(y_forget: np.ndarray, y_test: np.ndarray) -> tuple[np.n
     >>> w.round(3).tolist(), keep.tolist()
     ([2.667, 0.444, 0.444, 0.444], [True, True, True])
     """
-    labels, counts_t = np.unique(y_test, return_counts=True)
+    labels, inv_t, counts_t = np.unique(y_test, return_inverse=True, return_counts=True)
     keep = np.isin(y_forget, labels)
-    share_f = {c: float(np.mean(y_forget[keep] == c)) for c in labels} if keep.any() else {}
-    share_t = dict(zip(labels.tolist(), (counts_t / counts_t.sum()).tolist(), strict=True))
-    w = np.array([share_f.get(c, 0.0) / share_t[c] for c in y_test.tolist()])
-    return w, keep
+    counts_f = np.bincount(np.searchsorted(labels, y_forget[keep]), minlength=len(labels))
+    share_f = counts_f / keep.sum() if keep.any() else np.zeros(len(labels))
+    return (share_f / (counts_t / counts_t.sum()))[inv_t.ravel()], keep
 
 
 def _strata(ctx: CheckContext) -> tuple[np.ndarray, np.ndarray, str]:
-    """Stratum labels of the forget and test rows, and a sentence saying what was matched."""
+    """Stratum codes of the forget and test rows, and a sentence saying what was matched.
+
+    The labels (``"label=3, grp=A"``) become integer codes in their sorted order, once:
+    every later grouping sorts integers, not Python strings (the same strata, same order)."""
     fk = detect_forget_kind(ctx.case)
     how = (f"non-members matched on {', '.join(fk.strata_columns) or 'nothing'} "
            f"(forget kind: {fk.kind}; {fk.evidence})")
-    return fk.strata(ctx.case.frame("forget")), fk.strata(ctx.case.frame("test")), how
+    f, t = fk.strata(ctx.case.frame("forget")), fk.strata(ctx.case.frame("test"))
+    codes, _ = pd.factorize(np.concatenate([f, t]), sort=True)
+    return codes[:len(f)], codes[len(f):], how
 
 
 def _loss_gap_evidence(ctx: CheckContext, strata: tuple[np.ndarray, np.ndarray, str]) -> Evidence:

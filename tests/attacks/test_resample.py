@@ -45,3 +45,36 @@ def test_weighted_replicates_equal_ranking_the_resampled_scores() -> None:
         assert reps["m"]["auc"][b] == pytest.approx(auc_from_ranks(pos[i1], neg[i0]), abs=1e-12)
         want = tpr_at_fpr_rows(pos[i1][None], neg[i0][None], (0.01, 0.05))[0]
         np.testing.assert_allclose(reps["m"]["tpr"][b], want)
+
+
+def test_weighted_roc_matches_sklearn_on_resampled_rows() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from attacks.counts import multinomial_counts
+    from attacks.resample import weighted_roc
+
+    rng = np.random.default_rng(5)
+    pos, neg = np.round(rng.normal(0.6, 1, 1500), 1), np.round(rng.normal(0, 1, 2500), 1)  # ties
+    w1 = multinomial_counts(1500, 6, rng, rows_first=True)
+    w0 = multinomial_counts(2500, 6, rng, rows_first=True)
+    auc, tpr = weighted_roc(pos, neg, w1, w0, (0.01, 0.1))
+    for b in range(6):
+        p, n = np.repeat(pos, w1[:, b]), np.repeat(neg, w0[:, b])
+        want = roc_auc_score(np.r_[np.ones(len(p)), np.zeros(len(n))], np.r_[p, n])
+        assert auc[b] == pytest.approx(want, abs=1e-12)
+        np.testing.assert_allclose(tpr[b], tpr_at_fpr_rows(p[None], n[None], (0.01, 0.1))[0])
+
+
+def test_poisson_path_replicates_spread_like_index_resampling() -> None:
+    from attacks.metrics import auc_from_ranks
+
+    rng = np.random.default_rng(6)
+    pos, neg = rng.normal(0.3, 1, 1200), rng.normal(0, 1, 3000)  # cells above POISSON_FROM
+    reps = paired_roc_bootstrap({"m": pos}, {"m": neg}, 600, np.random.default_rng(1), (0.05,))
+    again = paired_roc_bootstrap({"m": pos}, {"m": neg}, 600, np.random.default_rng(1), (0.05,))
+    np.testing.assert_array_equal(reps["m"]["auc"], again["m"]["auc"])
+    draw = np.random.default_rng(2)
+    peer = np.array([auc_from_ranks(pos[draw.integers(0, 1200, 1200)], neg[draw.integers(0, 3000, 3000)])
+                     for _ in range(600)])
+    assert reps["m"]["auc"].std() == pytest.approx(peer.std(), rel=0.15)
+    assert reps["m"]["auc"].mean() == pytest.approx(peer.mean(), abs=0.003)

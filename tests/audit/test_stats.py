@@ -67,3 +67,12 @@ def test_exact_mcnemar_matches_binomial() -> None:
 
 def test_ci_level_for_tost() -> None:
     assert ci_level(0.05) == 0.9
+
+
+def test_counts_bootstrap_matches_scipy_above_the_poisson_threshold() -> None:
+    x = np.random.default_rng(8).lognormal(size=5000)  # skewed: the percentile ends differ
+    lo, hi = bootstrap_mean_ci(x, 4000, 0.9, np.random.default_rng(2))
+    ref = sps.bootstrap((x,), np.mean, n_resamples=4000, confidence_level=0.9,
+                        method="percentile", random_state=3).confidence_interval
+    half = (ref.high - ref.low) / 2
+    assert lo == pytest.approx(ref.low, abs=0.06 * half) and hi == pytest.approx(ref.high, abs=0.06 * half)
