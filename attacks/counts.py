@@ -42,6 +42,22 @@ def poisson_table(lam: float) -> tuple[np.ndarray, int, np.ndarray]:
     from ``P(C = k) - floor(256 P(C = k)) / 256`` (normalised; ``residual_cdf``) with a
     float64 uniform. The mixture is the Poisson law exactly.
 
+    Parameters
+    ----------
+    lam : float
+        The Poisson rate.
+
+    Returns
+    -------
+    thresholds : ndarray of int
+        Byte values at which the exact count steps up.
+    first_residual : int
+        The first byte value of the residual.
+    residual_cdf : ndarray of float64
+        Cumulative law of a residual byte's count.
+
+    Examples
+    --------
     >>> thr, first, cdf = poisson_table(1.0)
     >>> thr.tolist(), first, round(float(cdf[-1]), 12)
     ([94, 188, 235, 250], 253, 1.0)

@@ -38,6 +38,20 @@ log = logging.getLogger("unlearn_audit.cache")
 def make_store_dir(parent: str | None = None) -> tuple[str, Callable[[], None]]:
     """Create a locked cache directory (after cleaning stale ones); return it and its remover.
 
+    Parameters
+    ----------
+    parent : str, optional
+        Where to create it (default: the system's temporary directory).
+
+    Returns
+    -------
+    path : str
+        The new directory (holding a locked ``.lock``).
+    remove : callable
+        Removes it and releases its lock (call once).
+
+    Examples
+    --------
     >>> d, remove = make_store_dir()
     >>> os.path.basename(d).startswith(f"{PREFIX}{os.getpid()}-"), os.path.exists(os.path.join(d, ".lock"))
     (True, True)
@@ -82,6 +96,16 @@ def clean_stale_caches(parent: str | None = None) -> list[str]:
 
     ``parent`` defaults to the system's temporary directory. A directory whose process
     still runs, that another user owns, that is locked or holds other files is kept.
+
+    Parameters
+    ----------
+    parent : str, optional
+        The directory to clean (default: the system's temporary directory).
+
+    Returns
+    -------
+    list of str
+        The directories removed.
     """
     if fcntl is None:  # pragma: no cover - no locks to prove a directory stale
         return []

@@ -183,6 +183,18 @@ def temp_prefix(name: str, kind: str = "tmp") -> str:
 def pid_alive(pid: int) -> bool:
     """Whether process ``pid`` exists (one we may not signal counts as alive).
 
+    Parameters
+    ----------
+    pid : int
+        A process id.
+
+    Returns
+    -------
+    bool
+        False only when no such process exists.
+
+    Examples
+    --------
     >>> pid_alive(os.getpid())
     True
     """
