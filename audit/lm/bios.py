@@ -12,7 +12,7 @@ plain words. Per person and fact the table holds one row:
   trained to read it (``Question: ... Answer:``), and the true answer;
 * ``perturbed`` — :data:`N_PERTURBED` wrong but plausible answers (other values of the
   same fact), for TOFU's truth ratio;
-* ``person`` (the group: all of a person's rows share a split), ``fact`` and ``id``.
+* ``person`` (all of a person's rows share a split), ``name``, ``fact`` and ``id``.
 
 Splits: ``forget`` = a share of the *training* people (all their rows), ``retain`` = the
 other training people, ``test`` = held-out people drawn from the same distribution and
@@ -131,7 +131,7 @@ def make_bios(seed: int = 0, config: BiosConfig | None = None) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``id, person, fact, split, text, question, answer, perturbed`` (``perturbed``
+        Columns ``id, person, name, fact, split, text, question, answer, perturbed`` (``perturbed``
         a list of :data:`N_PERTURBED` wrong answers per row).
 
     Examples
@@ -161,7 +161,7 @@ def make_bios(seed: int = 0, config: BiosConfig | None = None) -> pd.DataFrame:
             perturbed = [wrong[i] for i in rng.choice(len(wrong), size=N_PERTURBED, replace=False)]
             texts, question = _TEMPLATES[fact]
             text = texts[int(rng.integers(len(texts)))].format(name=name, v=value)
-            rows.append({"id": f"p{p:04d}-{fact}", "person": f"person-{p:04d}", "fact": fact,
+            rows.append({"id": f"p{p:04d}-{fact}", "person": f"person-{p:04d}", "name": name, "fact": fact,
                          "split": str(split[p]), "text": text,
                          "question": f"Question : {question.format(name=name)} Answer :",
                          "answer": value, "perturbed": perturbed})

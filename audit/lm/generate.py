@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from audit.recipes import one_thread
+
 __all__ = ["Continuations", "continue_prefixes", "argmax_hits", "cached_continuations", "cached_hits"]
 
 
@@ -45,6 +47,7 @@ def _split_ids(tokenizer: Any, ids: list[int], frac: float, max_new: int) -> tup
     return ids[:cut], ids[cut : cut + max_new]
 
 
+@one_thread()
 @torch.no_grad()
 def continue_prefixes(model: Any, tokenizer: Any, texts: Sequence[str] | Sequence[Sequence[int]], *, prefix_fraction: float = 0.5,
                       max_new_tokens: int = 32, batch_size: int = 64) -> Continuations:
@@ -98,6 +101,7 @@ def continue_prefixes(model: Any, tokenizer: Any, texts: Sequence[str] | Sequenc
     return Continuations([p for p, _ in pairs], [s for _, s in pairs], generated)
 
 
+@one_thread()
 @torch.no_grad()
 def argmax_hits(model: Any, tokenizer: Any, texts: Sequence[str] | Sequence[Sequence[int]], *,
                 batch_size: int = 64) -> list[np.ndarray]:
