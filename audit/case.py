@@ -17,6 +17,7 @@ from audit.errors import BadInput, one_line
 from audit.features import non_numeric, resolve_features
 from audit.forget_kind import validate_forget_kind
 from audit.limits import limits_of
+from audit.lm.loader import is_model_directory
 from audit.references import validate_reference_request
 from audit.task import TaskInfo, decide_task, encode_targets, validate_task
 
@@ -25,7 +26,7 @@ __all__ = ["AuditCase", "load_case", "CASE_KEYS"]
 CASE_KEYS: dict[str, set[str]] = {
     "case": {"name", "request_id", "description", "operator", "forget_kind", "task"},
     "models": {"original", "unlearned", "retrained", "trusted_types"},
-    "data": {"path", "label", "split", "groups", "id", "features"},
+    "data": {"path", "label", "split", "groups", "id", "features", "text", "question", "answer", "perturbed"},
     "training": {"recipe", "params"},
     "references": {"train", "seed"},
     "policy": set(),  # validated by audit.policy
@@ -134,6 +135,9 @@ class AuditCase:
         self.commitment_key_generated = False
         self.forget_kind = validate_forget_kind(forget_kind)
         self.declared_task = validate_task(task)
+        if self.declared_task == "language_model":
+            raise BadInput("case.task", 'declared "language_model": build an audit.lm.LanguageModelCase '
+                           "(or a case file whose models are model directories with a config.json)")
         self.train_references, self.reference_seed = validate_reference_request(
             train_references, reference_seed, recipe)
         self.name = str(name)
@@ -287,6 +291,16 @@ class AuditCase:
         self._probe_models()  # a reference missing a class the others have is bad input
 
     # -- accessors -------------------------------------------------------------
+    def output_cache(self, batch_size: int) -> Any:
+        """The cache every (model, split) goes through once: an :class:`audit.cache.OutputCache`."""
+        from audit.cache import OutputCache
+
+        return OutputCache(self.models, self.inputs, self.y, batch_size=batch_size, task=self.task)
+
+    def data_extra(self) -> dict[str, Any]:
+        """Extra fields of results.json ``data`` for this kind of case (none for a table of features)."""
+        return {}
+
     @property
     def task(self) -> str:
         """``"classification"`` or ``"regression"`` (declared or detected, see ``task_info``)."""
@@ -422,6 +436,12 @@ def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = F
             if value is not None and not isinstance(value, str):
                 raise BadInput(f"{section}.{key}", f"must be a string, got {type(value).__name__}")
     references = doc.get("references", {})
+    if case_meta.get("task") == "language_model" or is_model_directory(models["original"], path.parent):
+        return _language_model_case(doc, path, allow_pickle, allow_code, gate, commitment_key)
+    for key in ("text", "question", "answer", "perturbed"):
+        if key in data:
+            raise BadInput(f"data.{key}", "is a column of a language-model case (models that are model "
+                           "directories, or [case] task = \"language_model\")")
     if "references" in doc and not training.get("recipe"):
         raise BadInput("references.train", "needs a [training] recipe to train references with")
     if "references" in doc and "train" not in references:
@@ -460,6 +480,39 @@ def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = F
         train_references=references.get("train", 0),
         reference_seed=references.get("seed", 0),
     )
+
+
+def _language_model_case(doc: dict[str, Any], path: Path, allow_pickle: bool, allow_code: bool,
+                         gate: dict[str, Any] | None, commitment_key: bytes | None) -> AuditCase:
+    """A case file whose models are causal-LM directories: :class:`audit.lm.LanguageModelCase`."""
+    from audit.lm.case import LanguageModelCase
+
+    models, data, meta = doc["models"], doc["data"], doc.get("case", {})
+    for key in ("text", "question", "answer", "perturbed"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise BadInput(f"data.{key}", f"must be a column name, got {type(data[key]).__name__}")
+    for key in ("label", "features"):
+        if key in data:
+            raise BadInput(f"data.{key}", "a language-model case has no labels or features; "
+                           "name the text column with data.text")
+    if doc.get("training") or doc.get("references"):
+        raise BadInput("training" if doc.get("training") else "references",
+                       "a language-model case trains no models itself: give the retrained references "
+                       "as model directories")
+    groups = data.get("groups", [])
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise BadInput("data.groups", "must be a list of column names")
+    retrained = models["retrained"] if isinstance(models["retrained"], list) else [models["retrained"]]
+    return LanguageModelCase(
+        models["original"], models["unlearned"], retrained, data["path"],
+        text=data.get("text", "text"), question=data.get("question"), answer=data.get("answer"),
+        perturbed=data.get("perturbed"), split=data.get("split", "split"), groups=groups, id=data.get("id"),
+        name=meta.get("name", path.stem), request_id=meta.get("request_id"),
+        description=meta.get("description"), operator=meta.get("operator"),
+        forget_kind=meta.get("forget_kind"), task=meta.get("task"), allow_pickle=allow_pickle,
+        allow_code=allow_code, base_dir=path.parent, policy=doc.get("policy"),
+        limits=limits_of(doc.get("policy"), gate), trusted_types=models.get("trusted_types"),
+        commitment_key=commitment_key)
 
 
 def _trusted_types(value: Any) -> list[str]:

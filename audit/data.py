@@ -13,7 +13,7 @@ import pandas as pd
 from audit.errors import BadInput
 from audit.limits import limits_of
 
-__all__ = ["read_table", "frame_sha256", "SPLITS", "validate_table", "check_feature_values"]
+__all__ = ["read_table", "frame_sha256", "SPLITS", "validate_table", "check_rows", "check_feature_values"]
 
 SPLITS = ("forget", "retain", "test")
 
@@ -66,7 +66,7 @@ def _check_shape(rows: int, columns: int, limits: Mapping[str, int]) -> None:
 
 
 def read_table(path: Path, limits: Mapping[str, int] | None = None) -> pd.DataFrame:
-    """Read ``.parquet``, ``.csv`` or ``.npz`` into a DataFrame, within ``limits``.
+    """Read ``.parquet``, ``.csv``, ``.jsonl`` (one JSON object per line) or ``.npz`` into a DataFrame.
 
     NPZ: every 1-D array becomes a column of that name; a 2-D array ``name`` becomes
     columns ``name[0]``, ``name[1]``, ... ``limits`` (default :func:`audit.limits.limits_of`)
@@ -76,13 +76,19 @@ def read_table(path: Path, limits: Mapping[str, int] | None = None) -> pd.DataFr
         raise BadInput("data.path", f"file not found: {path}")
     suffix = path.suffix.lower()
     limits = limits or limits_of()
-    if suffix in (".parquet", ".csv", ".npz"):
+    if suffix in (".parquet", ".csv", ".npz", ".jsonl"):
         _check_sizes(path, suffix, limits)
     try:
         if suffix == ".parquet":
             return pd.read_parquet(path)
         if suffix == ".csv":  # read at most one row past the limit: bounded memory
             df = pd.read_csv(path, nrows=limits["max_rows"] + 1)
+            if len(df) > limits["max_rows"]:
+                raise BadInput("data.path", f"{path.name} has more than {limits['max_rows']} rows, over "
+                               f"the limit general.max_rows = {limits['max_rows']}")
+            return df
+        if suffix == ".jsonl":  # one JSON object per line; at most one row past the limit
+            df = pd.read_json(path, lines=True, nrows=limits["max_rows"] + 1, dtype=False)
             if len(df) > limits["max_rows"]:
                 raise BadInput("data.path", f"{path.name} has more than {limits['max_rows']} rows, over "
                                f"the limit general.max_rows = {limits['max_rows']}")
@@ -107,7 +113,7 @@ def read_table(path: Path, limits: Mapping[str, int] | None = None) -> pd.DataFr
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
         raise BadInput("data.path", f"cannot read {path.name}: {exc}") from exc
-    raise BadInput("data.path", f"unsupported data format {suffix!r}; use .parquet, .csv or .npz")
+    raise BadInput("data.path", f"unsupported data format {suffix!r}; use .parquet, .csv, .jsonl or .npz")
 
 
 def frame_sha256(df: pd.DataFrame) -> str:
@@ -123,27 +129,20 @@ def _require_column(df: pd.DataFrame, name: str, field: str) -> None:
         raise BadInput(field, f"column {name!r} not in the data (columns: {list(df.columns)[:20]})")
 
 
-def validate_table(
-    df: pd.DataFrame,
-    label: str,
-    split: str,
-    groups: list[str],
-    id_col: str | None,
-    features: list[str] | None,
-    limits: Mapping[str, int] | None = None,
-) -> list[str]:
-    """Check the table against the case's column roles; return the candidate feature columns.
+def check_rows(df: pd.DataFrame, split: str, groups: list[str], id_col: str | None,
+               limits: Mapping[str, int]) -> None:
+    """The checks every case table shares: rows, size limits, the split, group and id columns.
 
-    The declared ``features`` or, by default, every column without another role. Which of
-    them the models use, and their values, are settled once the models are known
-    (:func:`audit.features.resolve_features`, :func:`check_feature_values`).
-    Limits (rows, columns, group values) are checked against ``limits``.
+    Examples
+    --------
+    >>> check_rows(pd.DataFrame({"split": ["forget", "retain"]}), "split", [], None, limits_of())
+    Traceback (most recent call last):
+    ...
+    audit.errors.BadInput: data.split: the test split is empty
     """
-    limits = limits or limits_of()
     if len(df) == 0:
         raise BadInput("data.path", "the data table has no rows")
     _check_shape(len(df), len(df.columns), limits)
-    _require_column(df, label, "data.label")
     _require_column(df, split, "data.split")
     for i, g in enumerate(groups):
         _require_column(df, g, f"data.groups[{i}]")
@@ -163,10 +162,31 @@ def validate_table(
     for name in ("forget", "test"):
         if not (s == name).any():
             raise BadInput("data.split", f"the {name} split is empty")
-    if df[label].isna().any():
-        raise BadInput("data.label", f"{int(df[label].isna().sum())} rows have no label")
     if id_col is not None:
         _check_ids(df, split, id_col)
+
+
+def validate_table(
+    df: pd.DataFrame,
+    label: str,
+    split: str,
+    groups: list[str],
+    id_col: str | None,
+    features: list[str] | None,
+    limits: Mapping[str, int] | None = None,
+) -> list[str]:
+    """Check the table against the case's column roles; return the candidate feature columns.
+
+    The declared ``features`` or, by default, every column without another role. Which of
+    them the models use, and their values, are settled once the models are known
+    (:func:`audit.features.resolve_features`, :func:`check_feature_values`).
+    Limits (rows, columns, group values) are checked against ``limits``.
+    """
+    limits = limits or limits_of()
+    check_rows(df, split, groups, id_col, limits)
+    _require_column(df, label, "data.label")
+    if df[label].isna().any():
+        raise BadInput("data.label", f"{int(df[label].isna().sum())} rows have no label")
     roles = {label, split, *groups} | ({id_col} if id_col else set())
     if features is None:
         features = [c for c in df.columns if c not in roles]

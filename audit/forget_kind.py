@@ -196,10 +196,10 @@ def detect_forget_kind(
     if len(forget) == 0:
         raise BadInput("data.split", "no forget rows: nothing to classify")
     rate = len(forget) / (len(forget) + len(retain))
-    labels = _values(forget, retain, label, rate) if task != "regression" else []
+    labels = _values(forget, retain, label, rate) if task == "classification" else []
     by_group = {g: _values(forget, retain, g, rate) for g in groups}
     kind, evidence = _classify(labels, [v for vs in by_group.values() for v in vs], label, rate)
-    strata = ((label,) if task != "regression" else ()) + tuple(
+    strata = ((label,) if task == "classification" else ()) + tuple(
         g for g, vs in by_group.items() if any(v.plausible and v.share >= MOSTLY for v in vs))
     if declared is not None and declared != kind:
         evidence = f"declared in the case file as {declared}; the rows alone suggest {kind}: {evidence}"

@@ -167,6 +167,7 @@ def build_results(
             "forget_set_sha256": case.forget_set_commitment(),
             "forget_set_commitment_scheme": _commitment_scheme(case),
             "forget_kind": _forget_kind(case),
+            **case.data_extra(),
         },
         "checks": checks,
         **_extensions(),

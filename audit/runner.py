@@ -120,8 +120,7 @@ def run_audit(
     pol, policy_sources = resolve_policy(case, policy)  # validated; the case may only tighten a gate
     own_cache = cache is None
     if cache is None:
-        cache = OutputCache(case.models, case.inputs, case.y, batch_size=pol["general"]["batch_size"],
-                            task=case.task)
+        cache = case.output_cache(pol["general"]["batch_size"])  # a TokenCache for a language model
     elif cache.task != case.task:
         raise ValueError(f"the given cache holds {cache.task} outputs; the case is {case.task}")
     try:

@@ -25,9 +25,11 @@ import pandas as pd
 
 from audit.errors import BadInput
 
-__all__ = ["TASKS", "TaskInfo", "validate_task", "model_task", "decide_task", "encode_targets"]
+__all__ = ["TASKS", "CASE_TASKS", "TaskInfo", "validate_task", "model_task", "decide_task", "encode_targets"]
 
 TASKS = ("classification", "regression")
+#: every task a case may declare: the two above, and a causal language model (:mod:`audit.lm`)
+CASE_TASKS = (*TASKS, "language_model")
 # labels with at most this many distinct integer values look like class indices
 _CLASS_LIKE_VALUES = 20
 
@@ -59,11 +61,11 @@ def validate_task(value: object, field: str = "case.task") -> str | None:
     >>> validate_task("regresion")
     Traceback (most recent call last):
     ...
-    audit.errors.BadInput: case.task: must be "classification" or "regression", got 'regresion'
+    audit.errors.BadInput: case.task: must be "classification", "regression" or "language_model", got 'regresion'
     """
-    if value is None or value in TASKS:
+    if value is None or value in CASE_TASKS:
         return value  # type: ignore[return-value]
-    raise BadInput(field, f'must be "classification" or "regression", got {value!r}')
+    raise BadInput(field, f'must be "classification", "regression" or "language_model", got {value!r}')
 
 
 def model_task(model: Any) -> str | None:

@@ -1,8 +1,8 @@
 """``identity``: is the "unlearned" model the original itself?
 
 Runs before any statistics. U fails at once when its digest equals O's, or when its
-log-probabilities (a regressor's predictions) equal O's on every audited row (within
-``atol``) while the retrained references differ from O — a re-exported no-op. Nothing else
+log-probabilities (a regressor's predictions; a language model's per-token log-probabilities)
+equal O's on every audited row (within ``atol``) while the retrained references differ from O — a re-exported no-op. Nothing else
 needs to be measured to know that such a model forgot nothing.
 """
 
@@ -18,11 +18,15 @@ __all__ = ["SPEC", "run", "max_output_gap"]
 
 
 def max_output_gap(ctx: CheckContext, a: str, b: str) -> float:
-    """Largest absolute log-probability (regression: prediction) difference of ``a`` and ``b``."""
+    """Largest absolute log-probability (regression: prediction; language model: per-token
+    log-probability) difference of ``a`` and ``b``."""
     def gap(la: np.ndarray, lb: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.max(np.abs(la - lb), axis=1)
 
     def split_gap(s: str) -> float:
+        if ctx.cache.task == "language_model":  # per-token log p(x_t | x_<t), already cached
+            va, vb = ctx.cache.token_logprobs(a, s).values, ctx.cache.token_logprobs(b, s).values
+            return float(np.max(np.abs(va - vb))) if va.size else 0.0
         if ctx.cache.task == "regression":
             return float(np.max(np.abs(ctx.cache.values(a, s) - ctx.cache.values(b, s))))
         return float(np.max(ctx.cache.rowwise(gap, s, a, b)))
@@ -68,5 +72,5 @@ SPEC = CheckSpec(
                        minimum=0, maximum=1e-2, tighter="higher"),
     },
     kind="identity",
-    tasks=("classification", "regression"),
+    tasks=("classification", "regression", "language_model"),
 )
