@@ -203,7 +203,7 @@ TERMS: tuple[Term, ...] = (
        "one (the average, over the wrong answers, of their per-word probability divided by the true answer's). "
        "About 1 means it cannot tell the true answer from the wrong ones, as for a person it never read about; "
        "0.3 means it finds the true answer about three times as likely as a wrong one: it still knows the fact.",
-       r"\btruth[ _]ratio\b"),
+       r"\btruth[ _]ratios?\b|\blog_truth_ratio\b"),
     _t("forget quality", "TOFU's point score: the p-value of a two-sample Kolmogorov-Smirnov test between the "
        "truth ratios of the unlearned and of a retrained model on the forgotten facts. It has no confidence "
        "interval and no retrain-to-retrain noise floor; the knowledge-probe check asks the same question with "
@@ -317,6 +317,8 @@ _METRICS = {
                            "(extraction strength; 0 = nothing, 1 = all)",
     "answer_probability": "probability it gives the true answer to a question about a fact (answer probability)",
     "truth_ratio": "how likely it finds wrong answers compared with the true one (truth ratio; 1 = cannot tell)",
+    "log_truth_ratio": "the logarithm of the truth ratio, averaged over questions (0 = cannot tell the true answer "
+                       "from wrong ones, below 0 = still knows the facts)",
     "prefix_fraction": "share of each text shown as the prompt",
 }
 

@@ -9,9 +9,12 @@ once per model and key):
 * **truth ratio** (TOFU, Maini et al. 2024) — with the case's wrong-but-plausible
   ``perturbed`` answers ``a'_1 .. a'_m``: ``(1/m) sum_j P(a'_j | q) ** (1/|a'_j|) /
   P(a | q) ** (1/|a|)``. About 1 when the model cannot tell the true answer from the wrong
-  ones (a model that never saw the fact); far below 1 when it knows the fact. Per-row
-  ratios are capped at the references' 99th percentile (the same cap for every model), as
-  a ratio of small probabilities is heavy-tailed.
+  ones (a model that never saw the fact); far below 1 when it knows the fact. A ratio of
+  small probabilities is heavy-tailed (on bios the retrains' mean ratio was 62 while their
+  median was near 1), so the gated statistic is the mean of ``ln(truth ratio)`` — 0 for a
+  model that cannot tell, negative when it still knows the facts, positive when it prefers
+  the wrong answers — and the geometric mean ``exp(mean ln TR)`` is reported as
+  ``truth_ratio``.
 
 Through the decision kernel against each retrained reference on the same rows: on the
 forget split two-sided (a U that is *surer than a retrain that the true answer is wrong*
@@ -31,9 +34,8 @@ from audit.checks.base import CheckContext, CheckSpec
 from audit.checks.options import SPLITS, Option, switches
 from audit.decision import Evidence
 from audit.results import CheckResult, Figure, Metric
-from audit.stats import winsorize_by_references
 
-__all__ = ["SPEC", "run", "answer_probability", "truth_ratio"]
+__all__ = ["SPEC", "run", "answer_probability", "truth_ratio", "probe_rows"]
 
 
 def _row_means(ragged: Any) -> np.ndarray:
@@ -74,31 +76,38 @@ def truth_ratio(mean_logprob_true: np.ndarray, mean_logprob_perturbed: list[np.n
                      for t, p in zip(true, mean_logprob_perturbed, strict=True)])
 
 
-def _perturbed_rows(ctx: CheckContext, role: str, split: str, questions: list[str],
+def _perturbed_rows(cache: Any, role: str, split: str, questions: list[str],
                     perturbed: list[list[str]]) -> list[np.ndarray]:
     counts = [len(p) for p in perturbed]
     prompts = [q for q, c in zip(questions, counts, strict=True) for _ in range(c)]
     flat = [a for p in perturbed for a in p]
-    means = _row_means(ctx.cache.conditional_logprobs(role, f"knowledge_probe:perturbed:{split}", prompts, flat))
+    means = _row_means(cache.conditional_logprobs(role, f"knowledge_probe:perturbed:{split}", prompts, flat))
     return np.split(means, np.cumsum(counts)[:-1])
 
 
-def _split_rows(ctx: CheckContext, split: str) -> dict[str, dict[str, np.ndarray]]:
-    """``{metric: {role: per-row values}}`` for one split."""
-    _, roles = model_roles(ctx)
-    cache = ctx.cache
-    questions, answers = list(cache.questions(split)), list(cache.answers(split))
+def probe_rows(cache: Any, role: str, split: str) -> dict[str, np.ndarray]:
+    """Per QA row of ``split`` (rows with a question): ``answer_probability`` and, when every row
+    has wrong answers, ``truth_ratio`` under ``role`` (conditional log-probs computed once per key).
+
+    Also what :mod:`audit.lm.compare` reads for TOFU's forget quality, from the same cache.
+    """
+    questions, answers = cache.questions(split), cache.answers(split)
+    keep = [i for i, q in enumerate(questions) if q is not None]
+    questions, answers = [questions[i] for i in keep], [answers[i] for i in keep]
     perturbed = cache.perturbed(split)
-    out: dict[str, dict[str, np.ndarray]] = {"answer_probability": {}, "truth_ratio": {}}
-    for r in roles:
-        true = _row_means(cache.conditional_logprobs(r, f"knowledge_probe:answer:{split}", questions, answers))
-        out["answer_probability"][r] = answer_probability(true)
-        if perturbed is not None:
-            pert = [list(p) for p in perturbed]
-            out["truth_ratio"][r] = truth_ratio(true, _perturbed_rows(ctx, r, split, questions, pert))
-    if not out["truth_ratio"]:
-        del out["truth_ratio"]
+    perturbed = [list(perturbed[i] or []) for i in keep] if perturbed else []
+    true = _row_means(cache.conditional_logprobs(role, f"knowledge_probe:answer:{split}", questions, answers))
+    out = {"answer_probability": answer_probability(true)}
+    if perturbed and all(perturbed):
+        out["truth_ratio"] = truth_ratio(true, _perturbed_rows(cache, role, split, questions, perturbed))
     return out
+
+
+def _split_rows(ctx: CheckContext, split: str) -> dict[str, dict[str, np.ndarray]]:
+    """``{metric: {role: per-row values}}`` for one split's rows that have a question."""
+    _, roles = model_roles(ctx)
+    per_role = {r: probe_rows(ctx.cache, r, split) for r in roles}
+    return {m: {r: per_role[r][m] for r in roles} for m in per_role["unlearned"]}
 
 
 def _figure(rows: dict[str, np.ndarray], refs: list[str]) -> Figure:
@@ -118,10 +127,11 @@ def run(ctx: CheckContext) -> CheckResult:
     """Answer probability and truth ratio of U on the forgotten facts, against the retrains'."""
     pol = ctx.policy
     refs, _ = model_roles(ctx)
-    if ctx.cache.questions("forget") is None or ctx.cache.answers("forget") is None:
+    if not any(q is not None for q in ctx.cache.questions("forget")):
         return finish(ctx, "knowledge_probe", SPEC.title, [], [], _summary,
                       missing=["a question and an answer column ([data] question / answer)"])
     evidence: list[Evidence] = []
+    info: list[Metric] = []
     figures: list[Figure] = []
     missing: list[str] = []
     src = "each retrained reference's probabilities for the same questions"
@@ -133,14 +143,17 @@ def run(ctx: CheckContext) -> CheckResult:
         evidence.append(row_evidence(ctx, "answer_probability", split, rows["answer_probability"], comparator,
                                      float(pol["answer_probability_margin"]), src))
         if split == "forget" and "truth_ratio" in rows:
-            capped, _ = winsorize_by_references(rows["truth_ratio"], refs)
-            evidence.append(row_evidence(ctx, "truth_ratio", split, capped, comparator,
-                                         float(pol["truth_ratio_margin"]), src,
-                                         note="per-row ratios capped at the references' 99th percentile"))
+            logs = {r: np.log(v) for r, v in rows["truth_ratio"].items()}
+            evidence.append(row_evidence(ctx, "log_truth_ratio", split, logs, comparator,
+                                         float(pol["log_truth_ratio_margin"]), src))
+            info.append(Metric("truth_ratio", split, float(np.exp(logs["unlearned"].mean())),
+                               reference=float(np.mean([np.exp(logs[r].mean()) for r in refs])),
+                               comparator="info", n=len(logs["unlearned"]),
+                               note="geometric mean of the per-question truth ratios; reported, not gated"))
             figures.append(_figure(rows["truth_ratio"], refs))
         elif split == "forget":
-            missing.append("perturbed (wrong) answers per question, for the truth ratio ([data] perturbed)")
-    return finish(ctx, "knowledge_probe", SPEC.title, evidence, [], _summary, figures=figures, missing=missing)
+            missing.append("perturbed (wrong) answers for every question, for the truth ratio ([data] perturbed)")
+    return finish(ctx, "knowledge_probe", SPEC.title, evidence, info, _summary, figures=figures, missing=missing)
 
 
 def _summary(status: str, metrics: list[Metric]) -> str:
@@ -170,6 +183,8 @@ SPEC = CheckSpec(
                               "retrain (one-sided)", items=Option(str, choices=SPLITS), tighter="superset"),
         "answer_probability_margin": Option(float, 0.05, "floor of the answer-probability band", minimum=0,
                                             maximum=1, tighter="lower"),
-        "truth_ratio_margin": Option(float, 0.1, "floor of the truth-ratio band", minimum=0, tighter="lower"),
+        "log_truth_ratio_margin": Option(float, 0.25, "floor of the band of the mean log truth ratio (0.25 = "
+                                         "a geometric-mean ratio within about 22 % of the retrains')", minimum=0,
+                                         tighter="lower"),
     },
 )

@@ -16,11 +16,15 @@ them next to the audit's verdicts on the same models.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from attacks.sequence import lowest_share_mean
+
 __all__ = ["forget_quality", "min_k_logprob", "muse_auc", "privleak"]
+
+MUSE_K = 0.4  # MUSE's Min-K% share
 
 
 def forget_quality(truth_ratio_unlearned: np.ndarray, truth_ratio_retrained: np.ndarray) -> float:
@@ -36,17 +40,17 @@ def forget_quality(truth_ratio_unlearned: np.ndarray, truth_ratio_retrained: np.
     return float(ks_2samp(np.asarray(truth_ratio_unlearned), np.asarray(truth_ratio_retrained)).pvalue)
 
 
-def min_k_logprob(token_logprobs: Sequence[np.ndarray], k: float = 0.4) -> np.ndarray:
+def min_k_logprob(ragged: Any, k: float = MUSE_K) -> np.ndarray:
     """Per text, the mean of its lowest ``k`` share of token log-probabilities (Min-K% Prob).
 
-    >>> min_k_logprob([np.array([-1.0, -3.0, -0.5, -2.0, -0.1])], k=0.4).tolist()
+    ``ragged`` is a :class:`audit.lm.cache.Ragged` of token log-probabilities; the lowest
+    share is :func:`attacks.sequence.lowest_share_mean` (the membership check's Min-K%).
+
+    >>> from audit.lm.cache import Ragged
+    >>> min_k_logprob(Ragged.from_rows([np.array([-1.0, -3.0, -0.5, -2.0, -0.1])])).tolist()
     [-2.5]
     """
-    out = []
-    for row in token_logprobs:
-        row = np.sort(np.asarray(row, dtype=np.float64))
-        out.append(float(row[: max(1, int(k * len(row)))].mean()) if len(row) else np.nan)
-    return np.array(out)
+    return lowest_share_mean(np.asarray(ragged.values), np.asarray(ragged.offsets), k)
 
 
 def muse_auc(forget_scores: np.ndarray, holdout_scores: np.ndarray) -> float:

@@ -50,7 +50,7 @@ class LMConfig:
     lr: float = 3e-3
 
 
-TINY = LMConfig(n_embd=48, n_layer=2, n_head=2, epochs=25, batch_size=32, lr=5e-3)
+TINY = LMConfig(n_embd=48, n_layer=2, n_head=2, epochs=40, batch_size=32, lr=5e-3)
 SCENARIO = LMConfig()
 
 

@@ -16,6 +16,7 @@ SCENARIOS: dict[str, str] = {
     "digits": "audit.scenarios.digits:build_digits",
     "accent": "audit.scenarios.accent:build_accent",
     "cv-ranking": "audit.scenarios.cv_ranking:build_cv_ranking",
+    "bios": "audit.scenarios.bios:build_bios",
 }
 
 

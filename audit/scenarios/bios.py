@@ -43,18 +43,19 @@ class BiosSize:
     methods: dict[str, tuple[str, UnlearnConfig]]
 
 
-def _methods(steps: int, collapse_steps: int) -> dict[str, tuple[str, UnlearnConfig]]:
+def _methods(steps: int, lr: float, collapse_steps: int) -> dict[str, tuple[str, UnlearnConfig]]:
+    """Schedules: NPO / GD with ``steps`` at ``lr``; gradient ascent ``collapse_steps`` at 1e-3 (collapses)."""
     return {
-        "unlearned": ("npo_retain", UnlearnConfig(steps=steps, lr=1e-3, beta=0.1)),
+        "unlearned": ("npo_retain", UnlearnConfig(steps=steps, lr=lr, beta=0.1)),
         "extra/gradient-ascent": ("gradient_ascent", UnlearnConfig(steps=collapse_steps, lr=1e-3)),
-        "extra/gradient-difference": ("gradient_difference", UnlearnConfig(steps=steps, lr=1e-3)),
-        "extra/npo": ("npo", UnlearnConfig(steps=steps, lr=1e-3, beta=0.1)),
+        "extra/gradient-difference": ("gradient_difference", UnlearnConfig(steps=steps, lr=lr)),
+        "extra/npo": ("npo", UnlearnConfig(steps=steps, lr=lr, beta=0.1)),
     }
 
 
 SIZES: dict[str, BiosSize] = {
-    "full": BiosSize(BiosConfig(n_train=150, n_test=30, forget_fraction=0.1), SCENARIO, 3, _methods(40, 150)),
-    "tiny": BiosSize(BiosConfig(n_train=60, n_test=20, forget_fraction=0.1), TINY, 3, _methods(25, 100)),
+    "full": BiosSize(BiosConfig(n_train=150, n_test=30, forget_fraction=0.1), SCENARIO, 3, _methods(30, 5e-4, 150)),
+    "tiny": BiosSize(BiosConfig(n_train=40, n_test=10, forget_fraction=0.125), TINY, 3, _methods(15, 5e-4, 100)),
 }
 
 #: method-comparison candidates: name -> model directory (relative to the case directory)

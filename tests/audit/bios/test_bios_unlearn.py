@@ -10,7 +10,6 @@ import torch
 from audit.lm.bios import training_strings
 from audit.lm.train import encode_batch
 from audit.lm.unlearn import METHODS, UnlearnConfig, npo_loss, sequence_nll, unlearn
-
 from tests.audit.bios._tiny_lm import micro
 
 
