@@ -33,7 +33,8 @@ import torch.nn.functional as F
 from audit.lm.train import encode_batch
 from audit.recipes import one_thread
 
-__all__ = ["UnlearnConfig", "METHODS", "sequence_nll", "npo_loss", "unlearn"]
+__all__ = ["UnlearnConfig", "METHODS", "sequence_nll", "npo_loss", "unlearn", "gradient_ascent", "gradient_difference",
+           "npo", "npo_retain"]
 
 
 @dataclass(frozen=True)
@@ -197,3 +198,19 @@ def unlearn(method: str, model: Any, forget_texts: Sequence[str], retain_texts: 
         torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
         opt.step()
     return student.eval()
+
+
+def _named(method: str) -> Callable[..., Any]:
+    def run(model: Any, forget_texts: Sequence[str], retain_texts: Sequence[str], *, seed: int,
+            config: UnlearnConfig | None = None, tokenizer: Any = None) -> Any:
+        return unlearn(method, model, forget_texts, retain_texts, seed=seed, config=config, tokenizer=tokenizer)
+
+    run.__name__ = run.__qualname__ = method
+    run.__doc__ = f"``unlearn({method!r}, ...)``: the interface's per-method form (see :func:`unlearn`)."
+    return run
+
+
+gradient_ascent = _named("gradient_ascent")
+gradient_difference = _named("gradient_difference")
+npo = _named("npo")
+npo_retain = _named("npo_retain")

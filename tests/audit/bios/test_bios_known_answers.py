@@ -52,6 +52,9 @@ def _assert_known(res: dict[str, dict]) -> None:
     for check in LM_CHECKS:
         assert _status(retrain, check) == "pass", (check, retrain["checks"])
         assert _status(noop, check) == "fail", check
+        # the original (positive control) is told apart from the retrains: it memorised the forget people
+        ctl = next(c["controls"] for c in retrain["checks"] if c["id"] == check)
+        assert ctl["positive"]["status"] == "fail" and ctl["negative"]["failed"] == 0, ctl
     assert retrain["verdict"] in ("pass", "warn")
     assert noop["verdict"] == "fail" and ga["verdict"] == "fail"
     # the collapse is caught as damage (utility, or U reproducing / knowing less than a retrain)
