@@ -19,7 +19,7 @@ def test_bios_is_a_registered_scenario() -> None:
 def test_case_loads_as_a_language_model_case(bios_dir: Path) -> None:
     case = load_case(bios_dir / "case.toml")
     assert case.task == "language_model"
-    assert case.n == {"forget": 25, "retain": 175, "test": 50}
+    assert case.n == {"forget": 25, "retain": 175, "test": 50}  # 5 forget, 35 retain, 10 held-out people
     assert len(case.reference_roles) == 3
 
 
