@@ -14,7 +14,8 @@ split through the case's ``TokenCache``). Per row:
   teacher-forced argmax hits: greedy decoding from a true prefix reproduces the rest iff
   every later argmax is the true token.
 
-Each mean goes through the decision kernel (:func:`audit.checks._paired.row_evidence`)
+ROUGE-L and extraction strength are gated by default, exact match reported (``gate_on``).
+Each gated mean goes through the decision kernel (:func:`audit.checks._paired.row_evidence`)
 against every retrained reference on the same rows: two-sided on the forget split (a U
 that reproduces *less* than a retrain — a collapsed model — fails as over-unlearning), and
 one-sided (``at_least``, harm) on ``harm_splits`` (the retained texts must still be
@@ -113,6 +114,8 @@ def run(ctx: CheckContext) -> CheckResult:
     refs, roles = model_roles(ctx)
     evidence: list[Evidence] = []
     figures: list[Figure] = []
+    info = [Metric("prefix_fraction", "forget", float(pol["prefix_fraction"]), comparator="info",
+                   note="share of each text's tokens given as the prompt; reported, not gated")]
     src = "each retrained reference's continuations of the same prefixes"
     plan = [("forget", "two_sided")] + [(s, "at_least") for s in pol["harm_splits"] if s != "forget"]
     for split, comparator in plan:
@@ -120,13 +123,15 @@ def run(ctx: CheckContext) -> CheckResult:
             continue
         per_role = {r: _rows(ctx, r, split) for r in roles}
         for name in _METRICS:
+            rows = {r: per_role[r][name] for r in roles}
             if name in pol["gate_on"]:
-                rows = {r: per_role[r][name] for r in roles}
                 evidence.append(row_evidence(ctx, name, split, rows, comparator, float(pol[f"{name}_margin"]), src))
+            else:
+                info.append(Metric(name, split, float(rows["unlearned"].mean()),
+                                   reference=float(np.mean([rows[r].mean() for r in refs])), comparator="info",
+                                   n=len(rows["unlearned"]), note="reported, not gated (policy gate_on)"))
         if split == "forget":
             figures.append(_histogram({r: per_role[r]["rouge_l"] for r in roles}, refs, split))
-    info = [Metric("prefix_fraction", "forget", float(pol["prefix_fraction"]), comparator="info",
-                   note="share of each text's tokens given as the prompt; reported, not gated")]
     return finish(ctx, "verbatim_memorisation", SPEC.title, evidence, info, _summary, figures=figures)
 
 
@@ -156,7 +161,9 @@ SPEC = CheckSpec(
         "prefix_fraction": Option(float, 0.5, "share of each text's tokens given as the prompt",
                                   minimum=0, maximum=1, exclusive_minimum=True),
         "max_new_tokens": Option(int, 32, "longest continuation compared with the true suffix", minimum=1),
-        "gate_on": Option(list, list(_METRICS), "metrics that decide the status (the others are not computed)",
+        "gate_on": Option(list, ["rouge_l", "extraction_strength"], "metrics that decide the status (the others "
+                          "are reported); exact match is off by default: a retrain's rate is a rare event near "
+                          "0, so one reference with two hits in 25 texts failed the negative control on bios",
                           items=Option(str, choices=_METRICS), min_items=1, tighter="superset"),
         "harm_splits": Option(list, ["retain"], "splits where U must reproduce at least as much as a retrain "
                               "(one-sided: catches a collapsed model)", items=Option(str, choices=SPLITS),

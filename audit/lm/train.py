@@ -22,7 +22,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 from audit.lm.tokenizer import save_tokenizer
 from audit.recipes import _SEEDING, one_thread
 
-__all__ = ["LMConfig", "TINY", "MICRO", "SCENARIO", "encode_batch", "new_model", "train_lm", "fit_steps", "save_lm"]
+__all__ = ["LMConfig", "TINY", "SCENARIO", "encode_batch", "new_model", "train_lm", "fit_steps", "save_lm"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,6 @@ class LMConfig:
 
 
 TINY = LMConfig(n_embd=48, n_layer=2, n_head=2, epochs=40, batch_size=32, lr=5e-3)
-MICRO = LMConfig(n_embd=32, n_layer=1, n_head=2, epochs=30, batch_size=32, lr=1e-2)
 SCENARIO = LMConfig()
 
 

@@ -14,8 +14,10 @@ people never trained on. Models (:mod:`audit.lm.train`, Hugging Face directories
   ``retrained-other-seed`` (a fourth retrain: pointed at as ``unlearned`` it must pass),
   ``gradient-ascent`` (driven to collapse), ``gradient-difference``, ``npo``.
 
-``size = "tiny"`` builds the same case with fewer people and a smaller model (the slow tests),
-``"micro"`` with a one-layer model (the fast tests).
+``size = "tiny"`` builds the same case with 50 people and a smaller model, for the tests. (A
+one-layer "micro" size was tried for the fast tests and dropped: its retrains differ so much
+by seed on the retained texts that the verbatim check's negative control failed — the kernel
+then reports a mis-calibrated check as inconclusive, and the no-op was not failed.)
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import pandas as pd
 
 from audit.lm.bios import BiosConfig, make_bios, training_strings
 from audit.lm.tokenizer import build_tokenizer
-from audit.lm.train import MICRO, SCENARIO, TINY, LMConfig, save_lm, train_lm
+from audit.lm.train import SCENARIO, TINY, LMConfig, save_lm, train_lm
 from audit.lm.unlearn import UnlearnConfig, unlearn
 
 __all__ = ["SIZES", "BiosSize", "CANDIDATES", "build_bios", "case_toml"]
@@ -57,7 +59,6 @@ def _methods(steps: int, lr: float, collapse_steps: int) -> dict[str, tuple[str,
 SIZES: dict[str, BiosSize] = {
     "full": BiosSize(BiosConfig(n_train=150, n_test=30, forget_fraction=0.1), SCENARIO, 3, _methods(30, 5e-4, 150)),
     "tiny": BiosSize(BiosConfig(n_train=40, n_test=10, forget_fraction=0.125), TINY, 3, _methods(15, 5e-4, 100)),
-    "micro": BiosSize(BiosConfig(n_train=40, n_test=10, forget_fraction=0.125), MICRO, 3, _methods(15, 1e-3, 100)),
 }
 
 #: method-comparison candidates: name -> model directory (relative to the case directory)
@@ -87,7 +88,7 @@ def build_bios(out_dir: Path, seed: int = 0, size: str = "full") -> Path:
         unlearning runs.
     size : str
         ``"full"`` (the scenario: 0.13 M-parameter models, 3-4 minutes each on the loaded two-core
-        build machine), ``"tiny"`` (slow tests) or ``"micro"`` (fast tests).
+        build machine) or ``"tiny"`` (tests).
 
     Returns
     -------

@@ -1,6 +1,6 @@
-"""The micro ``bios`` scenario and its known-answer audits, built once per test session (read-only).
+"""The tiny ``bios`` scenario and its known-answer audits, built once per test session (read-only).
 
-``bios_dir``: ``build_bios(size="micro", seed=0)`` — data, models, case.toml. ``bios_audits``:
+``bios_dir``: ``build_bios(size="tiny", seed=0)`` — data, models, case.toml. ``bios_audits``:
 the audits the fast tests read — a fresh retrain, the no-op (the original with weight noise, so
 the identity check does not end the audit) and gradient ascent driven to collapse — each with
 the forward passes its token cache counted.
@@ -58,7 +58,7 @@ def bios_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from audit.scenarios.bios import build_bios
 
     d = tmp_path_factory.mktemp("bios")
-    assert build_bios(d, seed=0, size="micro") == d / "case.toml"
+    assert build_bios(d, seed=0, size="tiny") == d / "case.toml"
     return d
 
 

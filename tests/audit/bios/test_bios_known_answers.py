@@ -1,6 +1,6 @@
 """Known answers on bios: a fresh retrain passes, the no-op fails, gradient ascent to collapse fails.
 
-Fast tier: seed 0 of the micro scenario (built once per session), audited with the LM checks of
+Fast tier: seed 0 of the tiny scenario (built once per session), audited with the LM checks of
 this branch and utility. Slow tier: seeds 0-2 of the tiny scenario (people, models and unlearning
 all re-drawn per seed) with the full default policy.
 """
