@@ -68,7 +68,12 @@ CANDIDATES = {"retrain": "extra/retrained-other-seed", "noop": "original",
 
 
 def case_toml(n_references: int, name: str = "bios") -> str:
-    """The case file of a bios directory (the format of ``[case] task = "language_model"``)."""
+    """The case file of a bios directory (the format of ``[case] task = "language_model"``).
+
+    >>> import tomllib
+    >>> tomllib.loads(case_toml(3))["models"]["retrained"]
+    ['retrained-0', 'retrained-1', 'retrained-2']
+    """
     refs = ", ".join(f'"retrained-{i}"' for i in range(n_references))
     return (f'[case]\nname = "{name}"\ntask = "language_model"\n\n'
             f'[models]\noriginal = "original"\nunlearned = "unlearned"\nretrained = [{refs}]\n\n'
