@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint fuzz bench calibrate calibrate-quick clean
+.PHONY: install demo test test-all lint fuzz bench calibrate calibrate-quick bios clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,5 +45,12 @@ calibrate: $(STAMP)
 calibrate-quick: $(STAMP)
 	$(VENV)/bin/unlearn-audit calibrate --quick --jobs $(CALIBRATE_JOBS)
 
+# The bios language-model scenario (issue 16): build it (about 6 models of ~0.13 M parameters,
+# trained on this CPU) and print the side-by-side audit of retrain, no-op, GA, GD, NPO, NPO + retain.
+BIOS_DIR ?= bios-out
+bios: $(STAMP)
+	$(VENV)/bin/unlearn-audit scenario bios --out $(BIOS_DIR)
+	$(PY) -m audit.lm.compare $(BIOS_DIR)
+
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache
+	rm -rf $(VENV) demo-out bios-out .pytest_cache

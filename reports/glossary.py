@@ -254,6 +254,37 @@ TERMS: tuple[Term, ...] = (
        "prove which ids were covered, while nobody can recover an id from the report.", r"\bcommitment\b"),
     _t("evidence pack", "This directory: results.json, the reports, a manifest of hashes and an attestation; "
        "the command unlearn-audit verify checks that none of it was changed.", r"\bevidence pack\b|\bmanifest\b"),
+    # language models (issue 16): verbatim memorisation and knowledge probes
+    _t("greedy continuation", "What a language model writes after the start of a text when it always picks its "
+       "most likely next word; the verbatim-memorisation check gives it the first half of each forgotten text.",
+       r"\bgreedy\b|\bcontinuations?\b"),
+    _t("exact match", "The share of forgotten texts whose greedy continuation reproduces the rest of the text "
+       "word for word: an exact-match rate of 0.3 means 3 in 10 forgotten texts come back verbatim from their "
+       "first half.", r"\bexact[ _-]match"),
+    _t("ROUGE-L", "How much of the true rest of a text a continuation reproduces, in order: the longest run of "
+       "words the two share (not necessarily adjacent) divided by the length of the true rest. A ROUGE-L of 0.3 "
+       "means the continuation recovers 30 % of the words of the forgotten text's ending, in order.",
+       r"\bROUGE(-L)?\b|\brouge_l\b", case=True),
+    _t("extraction strength", "How little of a forgotten text an attacker must show the model before it "
+       "reproduces the rest exactly: 1 minus the shortest sufficient prefix as a share of the text. An extraction "
+       "strength of 0.3 means the model, shown the first 70 % of a text, writes the last 30 % itself; 0 means not "
+       "even the last word comes back.", r"\bextraction[ _]strength\b"),
+    _t("answer probability", "The probability the model gives the true answer when asked a question about a "
+       "fact, per answer word (the geometric mean over the answer's tokens): 0.3 means each word of the true "
+       "answer gets 30 % of the model's probability; a model that never saw the fact spreads it over all "
+       "plausible answers.", r"\banswer[ _]probability\b"),
+    _t("truth ratio", "From TOFU: how likely the model finds wrong but plausible answers compared with the true "
+       "one (the average, over the wrong answers, of their per-word probability divided by the true answer's). "
+       "About 1 means it cannot tell the true answer from the wrong ones, as for a person it never read about; "
+       "0.3 means it finds the true answer about three times as likely as a wrong one: it still knows the fact.",
+       r"\btruth[ _]ratios?\b|\blog_truth_ratio\b"),
+    _t("forget quality", "TOFU's point score: the p-value of a two-sample Kolmogorov-Smirnov test between the "
+       "truth ratios of the unlearned and of a retrained model on the forgotten facts. It has no confidence "
+       "interval and no retrain-to-retrain noise floor; the knowledge-probe check asks the same question with "
+       "both.", r"\bforget[ _]quality\b"),
+    _t("privleak", "MUSE's point score: the relative gap (AUC of the unlearned model minus AUC of a retrained "
+       "model, divided by the latter) of a Min-K% membership attack on the forgotten texts against held-out "
+       "texts; 0 = like the retrain, negative = under-unlearned, positive = over-unlearned.", r"\bprivleak\b"),
 )
 
 
@@ -325,7 +356,8 @@ _CHECKS = {"identity": "the identity check", "utility": "utility", "output_diver
            "unlearning_inference": "unlearning inference", "subgroup_shift": "subgroup shift",
            "feature_removal": "feature removal", "canary": "canaries", "feature_injection": "feature injection",
            "sequence_membership": "sequence membership", "lm_utility": "language-model utility",
-           "lm_divergence": "token-level divergence"}
+           "lm_divergence": "token-level divergence",
+           "verbatim_memorisation": "verbatim memorisation", "knowledge_probe": "the knowledge probe"}
 #: What each check asks, in words (the report's checks table).
 QUESTIONS = {"identity": "Is the 'unlearned' model simply the original?",
              "utility": "Is it as accurate as a retrained model?",
@@ -339,7 +371,9 @@ QUESTIONS = {"identity": "Is the 'unlearned' model simply the original?",
              "sequence_membership": "Can an attacker still tell the forgotten texts from texts it never saw?",
              "lm_utility": "Does it predict kept and new texts as well as a retrained model (perplexity)?",
              "lm_divergence": "Do its next-token predictions differ from retrained models' more than those "
-                              "differ among themselves?"}
+                              "differ among themselves?",
+             "verbatim_memorisation": "Does it still complete the forgotten texts word for word?",
+             "knowledge_probe": "Does it still know the forgotten facts when asked?"}
 
 
 def split_words(split: str) -> str:
@@ -415,6 +449,15 @@ _METRICS = {
     "token_kl": "how far its next-token predictions are from the retrained models' (KL divergence; 0 = identical)",
     "top1_disagreement": "share of positions where its most likely next token differs from the retrained models'",
     "privleak": "relative AUC gap to the retrained models, in percent (privleak)",
+    "exact_match": "share of forgotten texts it completes word for word from their first half (exact match)",
+    "rouge_l": "share of each forgotten text's ending it reproduces, in order (ROUGE-L)",
+    "extraction_strength": "how much of a forgotten text it writes itself from the shortest sufficient start "
+                           "(extraction strength; 0 = nothing, 1 = all)",
+    "answer_probability": "probability it gives the true answer to a question about a fact (answer probability)",
+    "truth_ratio": "how likely it finds wrong answers compared with the true one (truth ratio; 1 = cannot tell)",
+    "log_truth_ratio": "the logarithm of the truth ratio, averaged over questions (0 = cannot tell the true answer "
+                       "from wrong ones, below 0 = still knows the facts)",
+    "prefix_fraction": "share of each text shown as the prompt",
 }
 
 

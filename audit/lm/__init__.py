@@ -5,7 +5,12 @@ model directories) goes through the same engine as a tabular one: the case loade
 the decision kernel, the results builder and the evidence pack. This package holds what is
 particular to text: loading model directories offline (:mod:`audit.lm.loader`), the text table
 (:mod:`audit.lm.text_data`), the case (:mod:`audit.lm.case`) and the per-token output cache
-(:mod:`audit.lm.cache`). Names are imported lazily (``audit.case`` imports the loader).
+(:mod:`audit.lm.cache`); and the ``bios`` scenario's pieces: synthetic biographies
+(:mod:`audit.lm.bios`), their tokenizer (:mod:`audit.lm.tokenizer`), seeded GPT-2 training
+(:mod:`audit.lm.train`), the unlearning baselines (:mod:`audit.lm.unlearn`), greedy
+continuations (:mod:`audit.lm.generate`), the field's point scores (:mod:`audit.lm.point_scores`)
+and the method comparison (:mod:`audit.lm.compare`). Names are imported lazily (``audit.case``
+imports the loader).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ SCENARIOS: dict[str, str] = {
     "accent": "audit.scenarios.accent:build_accent",
     "cv-ranking": "audit.scenarios.cv_ranking:build_cv_ranking",
     "stream": "audit.scenarios.stream:build_stream",
+    "bios": "audit.scenarios.bios:build_bios",
 }
 
 

@@ -109,7 +109,7 @@ def test_every_declared_default_validates() -> None:
 def test_spec_defaults_are_derived_from_the_declarations() -> None:
     for cid, spec in registry().items():
         assert set(spec.options) >= {"required", "enabled"}, cid
-        assert spec.defaults == default_policy(spec.tasks[0])[cid]  # on a task it supports
+        assert spec.defaults == default_policy(spec.tasks[0])[cid]  # the defaults on a task it supports
         assert all(isinstance(o, Option) for o in spec.options.values())
 
 

@@ -1,0 +1,74 @@
+"""The field's point scores, computed for comparison with the audit's verdicts (not gated).
+
+* **forget quality** (TOFU, Maini et al. 2024): the p-value of a two-sample
+  Kolmogorov-Smirnov test (``scipy.stats.ks_2samp``) between the truth ratios of the
+  unlearned model and of a retrained model on the forget questions; TOFU calls a method
+  forgotten when it is large (commonly above 0.05);
+* **privleak** (MUSE, Shi et al. 2024): ``(AUC_U - AUC_R) / AUC_R x 100`` where AUC is that
+  of a Min-K% Prob attack (Shi et al. 2024, k = 40 %) separating the forget texts from
+  held-out texts, with MUSE's orientation — the score is the negative Min-K% log-probability,
+  so a model that still fits the forget texts has AUC near 0 and privleak near -100, a
+  retrain about 0, and an over-unlearned model a positive value.
+
+Neither has a confidence interval or a retrain-to-retrain noise floor; the README shows
+them next to the audit's verdicts on the same models.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from attacks.sequence import lowest_share_mean
+
+__all__ = ["forget_quality", "min_k_logprob", "muse_auc", "privleak"]
+
+MUSE_K = 0.4  # MUSE's Min-K% share
+
+
+def forget_quality(truth_ratio_unlearned: np.ndarray, truth_ratio_retrained: np.ndarray) -> float:
+    """TOFU's forget quality: the KS-test p-value between two samples of truth ratios.
+
+    >>> rng = np.random.default_rng(0)
+    >>> a, b = rng.uniform(size=200), rng.uniform(size=200)
+    >>> forget_quality(a, b) > 0.05, forget_quality(a, b / 10) < 1e-6
+    (True, True)
+    """
+    from scipy.stats import ks_2samp
+
+    return float(ks_2samp(np.asarray(truth_ratio_unlearned), np.asarray(truth_ratio_retrained)).pvalue)
+
+
+def min_k_logprob(ragged: Any, k: float = MUSE_K) -> np.ndarray:
+    """Per text, the mean of its lowest ``k`` share of token log-probabilities (Min-K% Prob).
+
+    ``ragged`` is a :class:`audit.lm.cache.Ragged` of token log-probabilities; the lowest
+    share is :func:`attacks.sequence.lowest_share_mean` (the membership check's Min-K%).
+
+    >>> from audit.lm.cache import Ragged
+    >>> min_k_logprob(Ragged.from_rows([np.array([-1.0, -3.0, -0.5, -2.0, -0.1])])).tolist()
+    [-2.5]
+    """
+    return lowest_share_mean(np.asarray(ragged.values), np.asarray(ragged.offsets), k)
+
+
+def muse_auc(forget_scores: np.ndarray, holdout_scores: np.ndarray) -> float:
+    """AUC of the score ``-MinK`` with the forget texts as the positive class (MUSE's orientation).
+
+    >>> muse_auc(np.array([-0.1, -0.2]), np.array([-3.0, -2.0]))   # members fit better: AUC 0
+    0.0
+    """
+    from sklearn.metrics import roc_auc_score
+
+    y = np.r_[np.ones(len(forget_scores)), np.zeros(len(holdout_scores))]
+    return float(roc_auc_score(y, -np.r_[forget_scores, holdout_scores]))
+
+
+def privleak(auc_unlearned: float, auc_retrained: float) -> float:
+    """MUSE's privleak in percent: the relative AUC gap to the retrained model.
+
+    >>> privleak(0.0, 0.5), privleak(0.5, 0.5), round(privleak(0.6, 0.5), 6)
+    (-100.0, 0.0, 20.0)
+    """
+    return (float(auc_unlearned) - float(auc_retrained)) / float(auc_retrained) * 100.0
