@@ -9,6 +9,11 @@ examples — run it by hand and turn what it finds into fixes and regression tes
 
 from __future__ import annotations
 
+# conftest files hold fixtures and no doctests; under --doctest-modules each would also be
+# collected as a module named "conftest", and the nested ones (tests/audit/lm, tests/audit/bios)
+# would clash with this one
+collect_ignore_glob = ["conftest.py", "*/conftest.py", "*/*/conftest.py"]
+
 import os
 import shutil
 from pathlib import Path
