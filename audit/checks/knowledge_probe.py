@@ -45,6 +45,19 @@ def _row_means(ragged: Any) -> np.ndarray:
 def answer_probability(mean_logprob: np.ndarray) -> np.ndarray:
     """``exp`` of the mean answer-token log-probability: ``P(a | q) ** (1 / |a|)`` per row.
 
+    Parameters
+    ----------
+    mean_logprob : array, shape (n,)
+        Per row, the mean log-probability of the answer's tokens given the question (and
+        the answer's earlier tokens).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` float64 length-normalised answer probabilities in ``[0, 1]``.
+
+    Examples
+    --------
     >>> answer_probability(np.log(np.array([0.5, 0.25]))).round(3).tolist()
     [0.5, 0.25]
     """
@@ -86,10 +99,29 @@ def _perturbed_rows(cache: Any, role: str, split: str, questions: list[str],
 
 
 def probe_rows(cache: Any, role: str, split: str) -> dict[str, np.ndarray]:
-    """Per QA row of ``split`` (rows with a question): ``answer_probability`` and, when every row
-    has wrong answers, ``truth_ratio`` under ``role`` (conditional log-probs computed once per key).
+    """Per QA row of ``split`` (rows with a question): ``answer_probability`` and ``truth_ratio``.
 
-    Also what :mod:`audit.lm.compare` reads for TOFU's forget quality, from the same cache.
+    Rows whose question is None are dropped. The answers' (and perturbed answers')
+    conditional log-probabilities come from ``cache.conditional_logprobs`` under the keys
+    ``knowledge_probe:answer:<split>`` and ``knowledge_probe:perturbed:<split>``, so each is
+    computed once per role. Also what :mod:`audit.lm.compare` reads for TOFU's forget
+    quality, from the same cache.
+
+    Parameters
+    ----------
+    cache : TokenCache
+        The language-model case's cache (:class:`audit.lm.cache.TokenCache`).
+    role : str
+        The model scored (``"unlearned"``, ``"original"`` or a reference role).
+    split : str
+        ``"forget"``, ``"retain"`` or ``"test"``.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``{"answer_probability": (n,)}`` over the ``n`` rows with a question, plus
+        ``"truth_ratio": (n,)`` only when the case has a ``perturbed`` column and every one of
+        those rows has at least one wrong answer.
     """
     questions, answers = cache.questions(split), cache.answers(split)
     keep = [i for i, q in enumerate(questions) if q is not None]
@@ -124,7 +156,26 @@ def _figure(rows: dict[str, np.ndarray], refs: list[str]) -> Figure:
 
 
 def run(ctx: CheckContext) -> CheckResult:
-    """Answer probability and truth ratio of U on the forgotten facts, against the retrains'."""
+    """Answer probability and truth ratio of U on the forgotten facts, against the retrains'.
+
+    Parameters
+    ----------
+    ctx : CheckContext
+        The language-model case, its :class:`audit.lm.cache.TokenCache`, this check's policy
+        (``harm_splits``, ``answer_probability_margin``, ``log_truth_ratio_margin``) and its
+        seeded rng.
+
+    Returns
+    -------
+    CheckResult
+        Decided by the kernel (:func:`audit.checks._paired.finish`): ``answer_probability``
+        on the forget split (two-sided) and on each non-empty ``harm_splits`` split
+        (``at_least``), ``log_truth_ratio`` on the forget split (two-sided) when every forget
+        question has perturbed answers, with ``truth_ratio`` (geometric mean) as info and a
+        histogram of the per-question truth ratios. Inconclusive, naming the missing
+        question / answer columns, when no forget row has a question; without perturbed
+        answers the truth ratio is listed as missing.
+    """
     pol = ctx.policy
     refs, _ = model_roles(ctx)
     if not any(q is not None for q in ctx.cache.questions("forget")):

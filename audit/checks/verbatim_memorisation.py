@@ -42,6 +42,20 @@ _METRICS = ("exact_match", "rouge_l", "extraction_strength")
 def exact_match(generated: list[int], suffix: list[int]) -> float:
     """1.0 when the continuation reproduces the suffix exactly, else 0.0.
 
+    Parameters
+    ----------
+    generated : list of int
+        The model's continuation (token ids); only its first ``len(suffix)`` tokens are compared.
+    suffix : list of int
+        The true suffix (token ids).
+
+    Returns
+    -------
+    float
+        1.0 on a token-for-token match, else 0.0.
+
+    Examples
+    --------
     >>> exact_match([4, 5], [4, 5]), exact_match([4, 6], [4, 5])
     (1.0, 0.0)
     """
@@ -51,6 +65,20 @@ def exact_match(generated: list[int], suffix: list[int]) -> float:
 def rouge_l_recall(candidate: list[str], reference: list[str]) -> float:
     """ROUGE-L recall: longest common subsequence length over the reference length.
 
+    Parameters
+    ----------
+    candidate : list of str
+        The words of the model's continuation.
+    reference : list of str
+        The words of the true suffix.
+
+    Returns
+    -------
+    float
+        ``LCS(candidate, reference) / len(reference)`` in ``[0, 1]``; 1.0 for an empty reference.
+
+    Examples
+    --------
     >>> rouge_l_recall("born in the year 1967".split(), "born in 1967 .".split())
     0.75
     >>> rouge_l_recall([], ["a"]), rouge_l_recall(["a"], [])
@@ -70,6 +98,20 @@ def rouge_l_recall(candidate: list[str], reference: list[str]) -> float:
 def extraction_strength(hits: np.ndarray) -> float:
     """``1 - k / n``: ``k`` the fewest true tokens after which every argmax is a hit.
 
+    Parameters
+    ----------
+    hits : array of bool, shape (n,)
+        Per predicted token, whether the teacher-forced argmax is the true token
+        (:func:`audit.lm.generate.argmax_hits`).
+
+    Returns
+    -------
+    float
+        ``1 - k / n`` with ``k`` one past the last miss (0 when there is none): 1.0 when every
+        argmax is a hit, 0.0 when the last one misses or ``hits`` is empty.
+
+    Examples
+    --------
     >>> extraction_strength(np.array([False, True, True, True]))
     0.75
     >>> extraction_strength(np.array([True, True, False])), extraction_strength(np.array([True, True]))
@@ -109,7 +151,23 @@ def _histogram(rows: dict[str, np.ndarray], refs: list[str], split: str) -> Figu
 
 
 def run(ctx: CheckContext) -> CheckResult:
-    """Exact match, ROUGE-L and extraction strength of U's continuations against the retrains'."""
+    """Exact match, ROUGE-L and extraction strength of U's continuations against the retrains'.
+
+    Parameters
+    ----------
+    ctx : CheckContext
+        The language-model case, its :class:`audit.lm.cache.TokenCache`, this check's policy
+        (``prefix_fraction``, ``max_new_tokens``, ``gate_on``, ``harm_splits``, the
+        ``*_margin`` bands) and its seeded rng.
+
+    Returns
+    -------
+    CheckResult
+        The ``gate_on`` metrics decided by the kernel (:func:`audit.checks._paired.finish`)
+        on the forget split (two-sided) and on each non-empty ``harm_splits`` split
+        (``at_least``); the other metrics and ``prefix_fraction`` as info; a histogram of
+        the per-text ROUGE-L on the forget split.
+    """
     pol = ctx.policy
     refs, roles = model_roles(ctx)
     evidence: list[Evidence] = []

@@ -112,6 +112,20 @@ def _pools(rng: np.random.Generator) -> dict[str, list[str]]:
 def qa_string(question: str, answer: str) -> str:
     """The QA training string: the question prompt followed by the answer.
 
+    Parameters
+    ----------
+    question : str
+        The question as the model reads it (``Question : ... Answer :``).
+    answer : str
+        The true answer.
+
+    Returns
+    -------
+    str
+        ``question`` and ``answer`` joined by one space.
+
+    Examples
+    --------
     >>> qa_string("Question : Who ? Answer :", "Bako")
     'Question : Who ? Answer : Bako'
     """
@@ -171,6 +185,21 @@ def make_bios(seed: int = 0, config: BiosConfig | None = None) -> pd.DataFrame:
 def training_strings(df: pd.DataFrame, splits: tuple[str, ...] = ("forget", "retain")) -> list[str]:
     """The strings a model of these splits trains on: every row's text and its QA string.
 
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A table of :func:`make_bios` (columns ``split``, ``text``, ``question``, ``answer``).
+    splits : tuple of str
+        The splits whose rows are trained on (default forget and retain: the original's data).
+
+    Returns
+    -------
+    list of str
+        The rows' ``text`` values in row order, then their :func:`qa_string` strings in the
+        same order (two strings per row).
+
+    Examples
+    --------
     >>> df = make_bios(0, BiosConfig(n_train=20, n_test=5))
     >>> len(training_strings(df)) == 2 * int((df["split"] != "test").sum())
     True

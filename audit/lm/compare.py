@@ -33,7 +33,36 @@ CHECKS = ("identity", "sequence_membership", "verbatim_memorisation", "knowledge
 
 
 def candidate_case(case_dir: str | Path, unlearned: str) -> Any:
-    """The case of ``case_dir/case.toml`` with ``unlearned`` (a model directory, relative) as U."""
+    """The case of ``case_dir/case.toml`` with ``unlearned`` (a model directory, relative) as U.
+
+    The original, the retrained references and the ``[data]`` columns are those of
+    ``case.toml``; only the unlearned model is replaced, and the case is named
+    ``"<case name>: <unlearned>"`` (case name ``bios`` when ``[case] name`` is absent).
+
+    Parameters
+    ----------
+    case_dir : str or Path
+        A directory written by ``unlearn-audit scenario bios`` (holding ``case.toml``).
+    unlearned : str
+        The candidate's model directory, relative to ``case_dir`` (e.g. ``"extra/npo"``).
+
+    Returns
+    -------
+    LanguageModelCase
+        The :class:`audit.lm.case.LanguageModelCase` with that candidate as ``unlearned``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``case_dir`` has no ``case.toml``.
+    tomllib.TOMLDecodeError
+        When ``case.toml`` is not valid TOML.
+    KeyError
+        When ``case.toml`` lacks its ``[models]`` or ``[data]`` table, or ``original``,
+        ``retrained`` or ``path`` in them.
+    audit.errors.BadInput
+        When :class:`audit.lm.case.LanguageModelCase` rejects the models or the data.
+    """
     from audit.lm.case import LanguageModelCase
 
     d = Path(case_dir)
@@ -134,7 +163,24 @@ def _markdown(df: pd.DataFrame) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m audit.lm.compare CASE_DIR [--seed N]``: print the comparison as a Markdown table."""
+    """``python -m audit.lm.compare CASE_DIR [--seed N]``: print the comparison as a Markdown table.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The command-line arguments (``sys.argv[1:]`` when None): the case directory and an
+        optional ``--seed`` (default 0) passed to :func:`compare_candidates`.
+
+    Returns
+    -------
+    int
+        0 once the table of every :data:`audit.scenarios.bios.CANDIDATES` entry is printed.
+
+    Raises
+    ------
+    SystemExit
+        From ``argparse`` on missing or malformed arguments (status 2) or ``--help`` (status 0).
+    """
     ap = argparse.ArgumentParser(prog="python -m audit.lm.compare", description=__doc__.splitlines()[0])
     ap.add_argument("case_dir")
     ap.add_argument("--seed", type=int, default=0)

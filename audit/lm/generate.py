@@ -28,7 +28,19 @@ __all__ = ["Continuations", "continue_prefixes", "argmax_hits", "cached_continua
 
 @dataclass
 class Continuations:
-    """Per text: the prefix token ids, the true suffix ids and the model's greedy continuation ids."""
+    """Per text: the prefix token ids, the true suffix ids and the model's greedy continuation ids.
+
+    Attributes
+    ----------
+    prefixes : list of list of int
+        Per text of ``n`` tokens after its leading ``[BOS]`` (kept in the prompt when the text
+        starts with one), the prompt: that ``[BOS]`` and the first ``ceil(prefix_fraction * n)``
+        tokens, at least one and, when ``n >= 2``, at most ``n - 1``.
+    suffixes : list of list of int
+        Per text, the true tokens after the prefix, at most ``max_new_tokens`` of them.
+    generated : list of list of int
+        Per text, the model's greedy continuation of the prefix, as long as its suffix.
+    """
 
     prefixes: list[list[int]]
     suffixes: list[list[int]]
@@ -107,6 +119,24 @@ def argmax_hits(model: Any, tokenizer: Any, texts: Sequence[str] | Sequence[Sequ
                 batch_size: int = 64) -> list[np.ndarray]:
     """Per text, per predicted token: is the model's argmax given the true prefix the true token?
 
+    Parameters
+    ----------
+    model, tokenizer
+        A transformers causal LM and its tokenizer (with a pad token).
+    texts : sequence of str, or of token-id sequences
+        The texts scored (strings are tokenised as the model reads them, ``[BOS]`` included;
+        token-id sequences are taken as they are).
+    batch_size : int
+        Texts per forward pass (right-padded, with an attention mask).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Per text of ``m`` tokens, a bool array of shape ``(m - 1,)``: entry ``j`` is whether
+        the argmax after tokens ``0..j`` is token ``j + 1``.
+
+    Examples
+    --------
     >>> from audit.lm.tokenizer import build_tokenizer
     >>> from audit.lm.train import TINY, new_model
     >>> tok = build_tokenizer(["a b c d"])
@@ -137,7 +167,30 @@ def _split_tokens(cache: Any, split: str) -> list[list[int]]:
 
 def cached_continuations(cache: Any, role: str, split: str, *, prefix_fraction: float,
                          max_new_tokens: int) -> Continuations:
-    """:func:`continue_prefixes` of ``role`` on ``split``'s texts, computed once via ``cache.memo``."""
+    """:func:`continue_prefixes` of ``role`` on ``split``'s texts, computed once via ``cache.memo``.
+
+    The texts are the split's shared tokenisation (``cache.token_ids``); the pass is counted
+    with ``cache.count_forward`` under ``generate:<split>``. The memo key includes
+    ``prefix_fraction`` and ``max_new_tokens``, so other settings compute anew.
+
+    Parameters
+    ----------
+    cache : TokenCache
+        The language-model case's :class:`audit.lm.cache.TokenCache`.
+    role : str
+        The model that generates.
+    split : str
+        ``"forget"``, ``"retain"`` or ``"test"``.
+    prefix_fraction : float
+        Share of each text's tokens given as the prompt.
+    max_new_tokens : int
+        Longest continuation (and longest suffix compared).
+
+    Returns
+    -------
+    Continuations
+        The prefixes, true suffixes and greedy continuations, in the split's row order.
+    """
     def compute() -> Continuations:
         lm = cache.lm(role)
         seqs = _split_tokens(cache, split)
@@ -149,7 +202,25 @@ def cached_continuations(cache: Any, role: str, split: str, *, prefix_fraction: 
 
 
 def cached_hits(cache: Any, role: str, split: str) -> list[np.ndarray]:
-    """:func:`argmax_hits` of ``role`` on ``split``'s texts, computed once via ``cache.memo``."""
+    """:func:`argmax_hits` of ``role`` on ``split``'s texts, computed once via ``cache.memo``.
+
+    The texts are the split's shared tokenisation (``cache.token_ids``); the pass is counted
+    with ``cache.count_forward`` under ``argmax_hits:<split>``.
+
+    Parameters
+    ----------
+    cache : TokenCache
+        The language-model case's :class:`audit.lm.cache.TokenCache`.
+    role : str
+        The model scored.
+    split : str
+        ``"forget"``, ``"retain"`` or ``"test"``.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Per text, the bool hits of its predicted tokens, in the split's row order.
+    """
     def compute() -> list[np.ndarray]:
         lm = cache.lm(role)
         seqs = _split_tokens(cache, split)

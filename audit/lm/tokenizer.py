@@ -58,6 +58,15 @@ def build_tokenizer(corpus: Iterable[str]) -> PreTrainedTokenizerFast:
 def save_tokenizer(tokenizer: PreTrainedTokenizerFast, directory: str | Path) -> None:
     """Write ``tokenizer.json`` and its config into ``directory`` (created if needed).
 
+    Parameters
+    ----------
+    tokenizer : PreTrainedTokenizerFast
+        From :func:`build_tokenizer`.
+    directory : str or Path
+        Where the files go (``tokenizer.save_pretrained``); parents are created too.
+
+    Examples
+    --------
     >>> import tempfile
     >>> from transformers import AutoTokenizer
     >>> d = tempfile.mkdtemp(); save_tokenizer(build_tokenizer(["a b ."]), d)

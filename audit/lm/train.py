@@ -58,6 +58,24 @@ def encode_batch(tokenizer: PreTrainedTokenizerFast, texts: Sequence[str],
                  max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``(input_ids, attention_mask)``: ``[BOS] text [EOS]``, right-padded with ``[PAD]``.
 
+    Parameters
+    ----------
+    tokenizer : PreTrainedTokenizerFast
+        From :func:`audit.lm.tokenizer.build_tokenizer` (encoding prepends ``[BOS]``).
+    texts : sequence of str
+        The strings to encode (at least one).
+    max_len : int
+        Longest row in tokens: an encoding is cut to its first ``max_len - 1`` tokens
+        before ``[EOS]`` is appended.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        ``(input_ids, attention_mask)``, both int64 of shape ``(len(texts), width)`` with
+        ``width`` the longest row; the mask is 1 on real tokens, 0 on padding.
+
+    Examples
+    --------
     >>> from audit.lm.tokenizer import build_tokenizer
     >>> tok = build_tokenizer(["a b c"])
     >>> ids, mask = encode_batch(tok, ["a b", "c"], 8)
@@ -77,6 +95,25 @@ def encode_batch(tokenizer: PreTrainedTokenizerFast, texts: Sequence[str],
 def new_model(tokenizer: PreTrainedTokenizerFast, config: LMConfig, seed: int) -> GPT2LMHeadModel:
     """A freshly initialised GPT-2 whose weights depend on ``seed`` alone (dropout off).
 
+    ``torch.manual_seed(seed)`` and the initialisation run under the engine's seeding lock,
+    so no other thread draws from torch's global generator in between.
+
+    Parameters
+    ----------
+    tokenizer : PreTrainedTokenizerFast
+        Gives the vocabulary size and the ``[BOS]``, ``[EOS]`` and ``[PAD]`` ids.
+    config : LMConfig
+        The architecture (``n_embd``, ``n_layer``, ``n_head``, ``n_positions``).
+    seed : int
+        Seeds the initial weights.
+
+    Returns
+    -------
+    transformers.GPT2LMHeadModel
+        Untrained, with every dropout probability 0.
+
+    Examples
+    --------
     >>> from audit.lm.tokenizer import build_tokenizer
     >>> tok = build_tokenizer(["a b c"])
     >>> a, b = new_model(tok, TINY, 3), new_model(tok, TINY, 3)
@@ -102,8 +139,30 @@ def fit_steps(model: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast, texts:
               config: LMConfig, seed: int) -> GPT2LMHeadModel:
     """Train ``model`` in place on ``texts`` (next-token cross-entropy) and return it in eval mode.
 
-    The order of the strings comes from ``torch.Generator().manual_seed(seed)``; nothing
-    else is random (dropout is off), so the result is a function of its arguments.
+    ``config.epochs`` passes, each over a fresh permutation of the strings in batches of
+    ``config.batch_size`` (padding excluded from the loss); AdamW (weight decay 0.01,
+    betas 0.9 / 0.98) at peak ``config.lr`` with linear warm-up over the first 5 % of the
+    steps and linear decay after, gradients clipped to norm 1, on one intra-op thread. The
+    order of the strings comes from ``torch.Generator().manual_seed(seed)``; nothing else is
+    random (dropout is off), so the result is a function of its arguments.
+
+    Parameters
+    ----------
+    model : transformers.GPT2LMHeadModel
+        The model trained (modified in place), e.g. from :func:`new_model`.
+    tokenizer : PreTrainedTokenizerFast
+        Encodes the texts (:func:`encode_batch`, cut to ``config.n_positions`` tokens).
+    texts : sequence of str
+        The training strings.
+    config : LMConfig
+        The schedule (``epochs``, ``batch_size``, ``lr``, ``n_positions``).
+    seed : int
+        Seeds the batch order.
+
+    Returns
+    -------
+    transformers.GPT2LMHeadModel
+        ``model`` itself, trained, in eval mode.
     """
     ids, mask = encode_batch(tokenizer, texts, config.n_positions)
     gen = torch.Generator().manual_seed(int(seed))
@@ -169,6 +228,25 @@ def save_lm(model: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast, director
     ``meta`` (e.g. the seed, the training splits, the :class:`LMConfig`) is recorded in
     ``config.json`` under ``unlearn_audit``.
 
+    Parameters
+    ----------
+    model : transformers.GPT2LMHeadModel
+        The model saved; when ``meta`` is given, its ``config.unlearn_audit`` is set to it.
+    tokenizer : PreTrainedTokenizerFast
+        Saved alongside (:func:`audit.lm.tokenizer.save_tokenizer`).
+    directory : str or Path
+        Where the files go; created, with its parents, if needed.
+    meta : dict, optional
+        Provenance recorded in ``config.json``; :class:`LMConfig` values are stored as dicts.
+
+    Returns
+    -------
+    Path
+        ``directory``, holding ``config.json``, ``generation_config.json``,
+        ``model.safetensors`` and the tokenizer files.
+
+    Examples
+    --------
     >>> import tempfile
     >>> from audit.lm.tokenizer import build_tokenizer
     >>> tok = build_tokenizer(["a b"])

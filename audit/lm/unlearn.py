@@ -68,6 +68,24 @@ class UnlearnConfig:
 def sequence_nll(model: Any, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per sequence: the summed next-token NLL and the number of predicted tokens.
 
+    A token is predicted when it and its position are unmasked (``mask[:, 1:] == 1``); the
+    first token (``[BOS]``) is never predicted.
+
+    Parameters
+    ----------
+    model : transformers causal LM
+        The model scored (gradients flow unless the caller disables them).
+    ids, mask : torch.Tensor
+        ``(batch, width)`` input ids and attention mask, right-padded (:func:`audit.lm.train.encode_batch`).
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        ``(nll, n)``, both ``(batch,)`` in the logits' dtype: the summed token NLL (nats)
+        and the count of predicted tokens of each sequence.
+
+    Examples
+    --------
     >>> from audit.lm.tokenizer import build_tokenizer
     >>> from audit.lm.train import TINY, new_model
     >>> tok = build_tokenizer(["a b c"]); m = new_model(tok, TINY, 0)
@@ -87,6 +105,22 @@ def npo_loss(logp: torch.Tensor, logp_ref: torch.Tensor, beta: float) -> torch.T
 
     At ``pi = pi_ref`` each term is ``(2/beta) log 2``; it falls to 0 as ``pi`` -> 0.
 
+    Parameters
+    ----------
+    logp : torch.Tensor, shape (batch,)
+        Summed token log-probabilities of each forget sequence under the model being unlearned.
+    logp_ref : torch.Tensor, shape (batch,)
+        The same under the frozen reference (the input model).
+    beta : float
+        NPO's inverse temperature.
+
+    Returns
+    -------
+    torch.Tensor
+        The scalar loss, ``(2 / beta) * mean(softplus(beta * (logp - logp_ref)))``.
+
+    Examples
+    --------
     >>> round(float(npo_loss(torch.zeros(3), torch.zeros(3), 0.5)), 4)   # (2 / 0.5) log 2
     2.7726
     """
@@ -166,6 +200,12 @@ def unlearn(method: str, model: Any, forget_texts: Sequence[str], retain_texts: 
     transformers causal LM
         The unlearned copy.
 
+    Raises
+    ------
+    ValueError
+        When ``method`` is not in :data:`METHODS`, or ``model`` is a bare transformers model
+        and ``tokenizer`` is None.
+
     Examples
     --------
     >>> from audit.lm.tokenizer import build_tokenizer
@@ -206,7 +246,31 @@ def _named(method: str) -> Callable[..., Any]:
         return unlearn(method, model, forget_texts, retain_texts, seed=seed, config=config, tokenizer=tokenizer)
 
     run.__name__ = run.__qualname__ = method
-    run.__doc__ = f"``unlearn({method!r}, ...)``: the interface's per-method form (see :func:`unlearn`)."
+    run.__doc__ = f"""``unlearn({method!r}, ...)``: the interface's per-method form (see :func:`unlearn`).
+
+    Parameters
+    ----------
+    model : transformers causal LM or LanguageModel
+        The original; never modified.
+    forget_texts, retain_texts : sequence of str
+        Training strings of the forget and retain rows.
+    seed : int
+        Seeds the batch order.
+    config : UnlearnConfig, optional
+        Steps, learning rate, beta, retain weight.
+    tokenizer : PreTrainedTokenizerFast, optional
+        Required when ``model`` is a bare transformers model.
+
+    Returns
+    -------
+    transformers causal LM
+        The unlearned copy, in eval mode.
+
+    Raises
+    ------
+    ValueError
+        When ``model`` is a bare transformers model and ``tokenizer`` is None.
+    """
     return run
 
 

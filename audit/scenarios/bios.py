@@ -38,7 +38,21 @@ __all__ = ["SIZES", "BiosSize", "CANDIDATES", "build_bios", "case_toml"]
 
 @dataclass(frozen=True)
 class BiosSize:
-    """People, model and unlearning schedules of one scenario size."""
+    """People, model and unlearning schedules of one scenario size.
+
+    Attributes
+    ----------
+    people : BiosConfig
+        How many training and held-out people, and the forget share.
+    model : LMConfig
+        Architecture and training schedule of the original and of every retrain.
+    n_references : int
+        Retrained references in the case (``retrained-0`` ...); one more retrain is written
+        as the ``extra/retrained-other-seed`` candidate.
+    methods : dict of str to (str, UnlearnConfig)
+        ``{model directory: (method of audit.lm.unlearn.METHODS, schedule)}``: the unlearned
+        models derived from the original.
+    """
 
     people: BiosConfig
     model: LMConfig
@@ -70,6 +84,22 @@ CANDIDATES = {"retrain": "extra/retrained-other-seed", "noop": "original",
 def case_toml(n_references: int, name: str = "bios") -> str:
     """The case file of a bios directory (the format of ``[case] task = "language_model"``).
 
+    Parameters
+    ----------
+    n_references : int
+        Retrained references listed under ``[models] retrained`` (``retrained-0`` ...
+        ``retrained-<n_references - 1>``).
+    name : str
+        The ``[case] name``.
+
+    Returns
+    -------
+    str
+        The TOML text: ``original`` / ``unlearned`` model directories, the references, and the
+        ``[data]`` table pointing at ``data.parquet`` and its columns.
+
+    Examples
+    --------
     >>> import tomllib
     >>> tomllib.loads(case_toml(3))["models"]["retrained"]
     ['retrained-0', 'retrained-1', 'retrained-2']
@@ -89,8 +119,9 @@ def build_bios(out_dir: Path, seed: int = 0, size: str = "full") -> Path:
     out_dir : Path
         Directory to write into (created by :func:`audit.scenarios.build_scenario`).
     seed : int
-        Seeds the people, the original (``seed``), the references (``seed + 1 + i``) and the
-        unlearning runs.
+        Seeds the people (``seed``) and, with ``base = 1000 * seed``, the original (``base``),
+        the retrains (``base + 1 + i``, the last one the ``extra/retrained-other-seed``
+        candidate) and the unlearning runs' batch order (``base``).
     size : str
         ``"full"`` (the scenario: 0.13 M-parameter models, 3-4 minutes each on the loaded two-core
         build machine) or ``"tiny"`` (tests).
