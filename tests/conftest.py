@@ -9,11 +9,6 @@ examples — run it by hand and turn what it finds into fixes and regression tes
 
 from __future__ import annotations
 
-# conftest files hold fixtures and no doctests; under --doctest-modules each would also be
-# collected as a module named "conftest", and the nested ones (tests/audit/lm, tests/audit/bios)
-# would clash with this one
-collect_ignore_glob = ["conftest.py", "*/conftest.py", "*/*/conftest.py"]
-
 import os
 import shutil
 from pathlib import Path
@@ -22,6 +17,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, settings
+
+# conftest files hold fixtures and no doctests; under --doctest-modules each would also be
+# collected as a module named "conftest", and the nested ones (tests/audit/lm, tests/audit/bios)
+# would clash with this one
+collect_ignore_glob = ["conftest.py", "*/conftest.py", "*/*/conftest.py"]
 
 _HYPOTHESIS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
 settings.register_profile("default", max_examples=40, derandomize=True, **_HYPOTHESIS)
