@@ -212,7 +212,7 @@ def train_steps(
     """
     gen = torch.Generator().manual_seed(int(seed))
     Xt = torch.as_tensor(np.require(X, dtype=np.float32, requirements="W"))  # torch wants writeable memory
-    yt = torch.as_tensor(np.asarray(y, dtype=np.int64))
+    yt = torch.as_tensor(np.require(y, dtype=np.int64, requirements="W"))
     opt = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
     loss_fn = nn.CrossEntropyLoss()
     steps = 0

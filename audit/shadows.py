@@ -196,7 +196,7 @@ def _train_ensemble(X: np.ndarray, y: np.ndarray, subsets: list[np.ndarray], n_c
                     seeds: list[int], params: list[torch.Tensor], epochs: int, lr: float,
                     weight_decay: float, batch_size: int) -> list[torch.Tensor]:
     Xt = torch.as_tensor(np.require(X, dtype=np.float32, requirements="W"))  # torch wants writeable memory
-    yt = torch.as_tensor(np.asarray(y, dtype=np.int64))
+    yt = torch.as_tensor(np.require(y, dtype=np.int64, requirements="W"))
     onehot = torch.eye(n_classes)[yt]  # [n, C], gathered once per step with the rows
     bufs = [torch.empty_like(p) for p in params]  # gradients land here every step
     for p, b in zip(params, bufs, strict=True):
