@@ -1,11 +1,11 @@
 """unlearn-audit: verify machine unlearning against retrained reference models."""
 
-from audit.errors import AuditError, BadInput
-from audit.results import CheckResult, Figure, Finding, Metric, Table, worst_status
+from audit.core.results import CheckResult, Figure, Finding, Metric, Table, worst_status
+from audit.shared.errors import AuditError, BadInput
 
 __version__ = "0.1.0"
 
-_LAZY = {"AuditResult": "audit.result_api", "run_audit": "audit.runner"}
+_LAZY = {"AuditResult": "audit.engine.result_api", "run_audit": "audit.engine.runner"}
 
 
 def __getattr__(name: str) -> object:

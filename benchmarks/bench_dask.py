@@ -1,6 +1,6 @@
 """Dask: the same parallel work in one process and on a two-worker ``LocalCluster``.
 
-Three workloads that go through :mod:`audit.cluster` (joblib): scikit-learn references
+Three workloads that go through :mod:`audit.training.cluster` (joblib): scikit-learn references
 (one fit per seed), a torch-mlp reference ensemble (split one group per worker) and a few
 cells of the calibration grid. Each is timed in this process and on a ``LocalCluster``
 of 2 worker processes (1 thread each) side by side; the cluster's start-up is timed apart.
@@ -28,8 +28,8 @@ def _workloads() -> dict[str, Callable[[], Any]]:
     from sklearn.ensemble import RandomForestClassifier
 
     from audit.calibration import quick_grid, run_grid
-    from audit.recipes import SklearnModel, get_recipe
-    from audit.references import reference_seeds, train_references
+    from audit.training.recipes import SklearnModel, get_recipe
+    from audit.training.references import reference_seeds, train_references
 
     ds = load_digits()
     X, y = (ds.data / 16.0).astype(np.float32), ds.target
@@ -49,7 +49,7 @@ def _workloads() -> dict[str, Callable[[], Any]]:
 def run() -> list[dict[str, Any]]:
     import distributed
 
-    from audit.cluster import compute_on
+    from audit.training.cluster import compute_on
 
     work = _workloads()
     rows: list[dict[str, Any]] = []

@@ -18,9 +18,9 @@ def _timed(fn: Any) -> tuple[float, Any]:
 
 
 def bench_run_vs_forward() -> list[dict[str, Any]]:
-    from audit.cache import OutputCache
-    from audit.case import load_case
-    from audit.runner import run_audit
+    from audit.core.cache import OutputCache
+    from audit.core.case import load_case
+    from audit.engine.runner import run_audit
     from audit.scenarios import build_scenario
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -55,7 +55,7 @@ def bench_run_vs_forward() -> list[dict[str, Any]]:
 def bench_bootstrap() -> list[dict[str, Any]]:
     from scipy import stats as sps
 
-    from audit.stats import bootstrap_mean_ci, bootstrap_means
+    from audit.core.stats import bootstrap_mean_ci, bootstrap_means
 
     x = np.random.default_rng(0).normal(size=100_000)
     tracemalloc.start()
@@ -68,13 +68,13 @@ def bench_bootstrap() -> list[dict[str, Any]]:
     six = np.random.default_rng(0).normal(size=(100_000, 6))
     t_six, _ = _timed(lambda: bootstrap_means(six, 10_000, np.random.default_rng(1)))
     return [
-        {"name": "bootstrap 10 000 resamples, n = 100 000 (audit.stats)", "value": t_ours, "unit": "s",
+        {"name": "bootstrap 10 000 resamples, n = 100 000 (audit.core.stats)", "value": t_ours, "unit": "s",
          "note": "goal <= 2 s (issue 17)"},
         {"name": "paired: 6 columns (a model and 5 references), same resamples", "value": t_six, "unit": "s",
          "note": "bootstrap_means: conditioned-Poisson counts @ values (decision record 0018)"},
         {"name": "same, peak traced memory", "value": peak / 2**20, "unit": "MiB"},
         {"name": "same with scipy.stats.bootstrap (percentile, batch=100)", "value": t_scipy, "unit": "s"},
-        {"name": "scipy / audit.stats", "value": t_scipy / t_ours, "unit": "x"},
+        {"name": "scipy / audit.core.stats", "value": t_scipy / t_ours, "unit": "x"},
     ]
 
 

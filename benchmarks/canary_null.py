@@ -2,8 +2,8 @@
 
 Simulates ``m`` pairs (x_u, x_r) ~ Bin(n, q) x Bin(n, q) (U behaves like a retrain) over a
 grid of q and n, and counts detections at ``alpha`` for the old plug-in test (the retrain's
-observed rate taken as the known q of :func:`audit.canary.canary_test`) and the exact
-two-sample test (:func:`audit.canary.canary_two_sample_test`). Prints a Markdown table with
+observed rate taken as the known q of :func:`audit.lab.canary.canary_test`) and the exact
+two-sample test (:func:`audit.lab.canary.canary_two_sample_test`). Prints a Markdown table with
 the exact size next to the simulated rate, and the power against a backdoor rate.
 
 Run: ``python -m benchmarks.canary_null [m] [alpha]``.
@@ -17,7 +17,7 @@ import time
 import numpy as np
 from scipy import stats
 
-from audit.canary import canary_threshold, canary_two_sample_power
+from audit.lab.canary import canary_threshold, canary_two_sample_power
 
 QS = (0.01, 0.05, 0.1, 0.3, 0.5, 0.9)
 NS = (30, 100, 300)

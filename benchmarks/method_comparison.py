@@ -4,7 +4,7 @@ Usage::
 
     nice python -m benchmarks.method_comparison --out /tmp/method-comparison [--seeds 0,1,2] [--render-only]
 
-Four method audits (``audit.method_audit.run_method_audit``), each results.json kept in ``--out``:
+Four method audits (``audit.lab.method_audit.run_method_audit``), each results.json kept in ``--out``:
 
 * ``digits-class`` — digits, class 3 removed whole (``forget_kind = "class"``), the torch MLP
   (128 hidden units, 40 epochs): every torch baseline plus ``unsir`` and ``gkt``;
@@ -71,10 +71,10 @@ def _cancer_case(d: Path) -> Path:
 
 
 def _run(name: str, spec: dict[str, Any], seeds: list[int], tmp: Path) -> dict[str, Any]:
-    from audit.case import load_case
-    from audit.method_audit import run_method_audit
-    from audit.recipes import get_recipe
+    from audit.core.case import load_case
+    from audit.lab.method_audit import run_method_audit
     from audit.scenarios import build_scenario
+    from audit.training.recipes import get_recipe
 
     if spec["case"] == "digits":
         case = load_case(build_scenario("digits", tmp / name))
@@ -98,7 +98,7 @@ def _fmt(v: Any) -> str:
 
 def render(results: dict[str, dict[str, Any]]) -> str:
     """One Markdown table over the runs' comparison tables (rebuilt from their method checks)."""
-    from audit.method_comparison import method_comparison
+    from audit.lab.method_comparison import method_comparison
 
     head = ["run", "method", *SHOWN]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

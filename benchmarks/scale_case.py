@@ -19,10 +19,10 @@ import pandas as pd
 
 
 def build_case(n_test: int, n_forget: int = 1000, n_retain: int = 20_000, seed: int = 0):  # noqa: ANN201
-    """The generated :class:`audit.case.AuditCase` (10 classes, 20 features, one 4-value group)."""
+    """The generated :class:`audit.core.case.AuditCase` (10 classes, 20 features, one 4-value group)."""
     from sklearn.linear_model import LogisticRegression
 
-    from audit.case import AuditCase
+    from audit.core.case import AuditCase
 
     rng = np.random.default_rng(seed)
     classes, dims = 10, 20
@@ -79,7 +79,7 @@ class PeakPerCheck:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from audit.runner import run_audit
+    from audit.engine.runner import run_audit
 
     ap = argparse.ArgumentParser()
     ap.add_argument("n_test", type=int)

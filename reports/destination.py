@@ -20,7 +20,7 @@ import re
 import shutil
 from pathlib import Path
 
-from audit.errors import BadInput
+from audit.shared.errors import BadInput
 from reports.manifest import MANIFEST, SIGNATURE, file_entry
 
 __all__ = [
@@ -118,7 +118,7 @@ def check_destination(out: Path, field: str = "out") -> None:
     Returns
     -------
     None
-        Raises :class:`audit.errors.BadInput` otherwise.
+        Raises :class:`audit.shared.errors.BadInput` otherwise.
 
     Examples
     --------

@@ -28,7 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from audit.errors import BadInput
+from audit.shared.errors import BadInput
 from reports.destination import (
     TEMPLATES_DIR,
     check_destination,
@@ -256,7 +256,7 @@ def _check_secret(secret: Path, out: Path) -> None:
     if secret.resolve().is_relative_to(out.resolve()):
         raise BadInput("--commitment-key", f"{secret} is inside the pack; the key must stay outside it")
     if secret.exists() or secret.is_symlink():
-        from audit.commitment import default_key_path, read_key
+        from audit.shared.commitment import default_key_path, read_key
 
         ours = secret == default_key_path(out) and is_previous_pack(out) and secret.is_file()
         if not ours:
@@ -317,11 +317,11 @@ def write_pack(
     Parameters
     ----------
     results : dict
-        The results dict of :func:`audit.runner.run_audit` (validated against the schema).
+        The results dict of :func:`audit.engine.runner.run_audit` (validated against the schema).
     out_dir : path
         Destination: absent, an empty directory, or an unchanged pack this tool wrote
         (:func:`reports.destination.check_destination`); anything else raises
-        :class:`audit.errors.BadInput` and nothing is touched. Missing parents are created
+        :class:`audit.shared.errors.BadInput` and nothing is touched. Missing parents are created
         only at the final rename.
     inputs : mapping of role to path, optional
         Input files (models, data) whose SHA-256 and size the manifest and the attestation record.

@@ -33,7 +33,7 @@ from jinja2 import (
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from audit.errors import BadInput
+from audit.shared.errors import BadInput
 from reports.glossary import QUESTIONS, terms_used, visible_text
 from reports.summary import executive_summary, human
 from reports.svg import render_figure

@@ -1,7 +1,7 @@
 """Inline SVG figures drawn from the figure data in results.json.
 
 Reports never compute metrics: these functions only place the numbers a check put in
-``figure["data"]`` (shapes documented in :class:`audit.results.Figure`). Every piece of
+``figure["data"]`` (shapes documented in :class:`audit.core.results.Figure`). Every piece of
 text is XML-escaped, so untrusted labels (group names) render as text. The output is
 deterministic: same data, same bytes.
 """

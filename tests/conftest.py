@@ -53,7 +53,7 @@ def run_cli(case: Path, out: Path) -> tuple[int, dict]:
 
     from typer.testing import CliRunner
 
-    from audit.cli import app
+    from audit.cli.app import app
     from reports import validate_results
 
     res = CliRunner().invoke(app, ["run", str(case), "--out", str(out), "--format", "json"])

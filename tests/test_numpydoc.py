@@ -26,8 +26,8 @@ import pytest
 
 PACKAGES = ("audit", "attacks", "reports")
 ALLOWED = frozenset({
-    "audit.case", "audit.cache", "audit.runner", "audit.method_audit", "audit.checks.method",
-    "audit.stats", "attacks.resample", "reports.pdf",
+    "audit.core.case", "audit.core.cache", "audit.engine.runner", "audit.lab.method_audit", "audit.checks.method",
+    "audit.core.stats", "attacks.resample", "reports.pdf",
 })
 
 

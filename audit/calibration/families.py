@@ -1,18 +1,18 @@
 """Model families of the calibration grid: how to train, export, load and perturb each.
 
-* ``mlp`` — :class:`audit.recipes.MLP` trained by :func:`audit.recipes.train_mlp` (torch on
-  one thread), exported as safetensors and loaded by :func:`audit.adapters.load_model` with
-  ``architecture = "audit.recipes:MLP"``; the re-export is a ``torch.save`` state dict.
+* ``mlp`` — :class:`audit.training.recipes.MLP` trained by :func:`audit.training.recipes.train_mlp` (torch on
+  one thread), exported as safetensors and loaded by :func:`audit.core.adapters.load_model` with
+  ``architecture = "audit.training.recipes:MLP"``; the re-export is a ``torch.save`` state dict.
 * ``logreg`` — scikit-learn ``LogisticRegression`` (lbfgs: deterministic, so every retrain
   on one retain set is the same model and the seed spread is zero), exported with
   ``skops.io.dump`` and loaded through the reviewed-types skops path of
-  :mod:`audit.adapters`; the re-export is the same estimator zip-deflated.
+  :mod:`audit.core.adapters`; the re-export is the same estimator zip-deflated.
 * ``forest`` — scikit-learn ``RandomForestClassifier``, exported and loaded like ``logreg``
-  (its ``sklearn.tree._tree.Tree`` is among :data:`audit.adapters.SKOPS_REVIEWED_TYPES`).
+  (its ``sklearn.tree._tree.Tree`` is among :data:`audit.core.adapters.SKOPS_REVIEWED_TYPES`).
 
 A scikit-learn model fitted without a class (the ``class`` forget kind) is widened to every
-class by :class:`audit.adapters.WidenedClasses` (log-probability ``log(1e-12)`` for the missing
-class), which :class:`audit.case.AuditCase` applies to any model whose classes are a strict
+class by :class:`audit.core.adapters.WidenedClasses` (log-probability ``log(1e-12)`` for the missing
+class), which :class:`audit.core.case.AuditCase` applies to any model whose classes are a strict
 subset of the original's.
 """
 
@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from audit.adapters import WidenedClasses, load_model
-from audit.recipes import SklearnModel, TorchModule, train_mlp
+from audit.core.adapters import WidenedClasses, load_model
+from audit.training.recipes import SklearnModel, TorchModule, train_mlp
 
 __all__ = ["FAMILIES", "Sizes", "QUICK_SIZES", "FULL_SIZES", "fit", "export",
            "logits", "mean_loss", "linear_epoch", "forest_extend"]
@@ -109,7 +109,7 @@ def fit(family: str, X: np.ndarray, y: np.ndarray, n_classes: int, seed: int, si
 
 def export(family: str, raw: Any, directory: Path, name: str, n_classes: int, n_features: int,
            sizes: Sizes, alt: bool = False) -> Any:
-    """Write ``raw`` to ``directory`` and load it back through :func:`audit.adapters.load_model`.
+    """Write ``raw`` to ``directory`` and load it back through :func:`audit.core.adapters.load_model`.
 
     ``alt`` writes the same function as different bytes (the re-exported no-op).
 
@@ -143,7 +143,7 @@ def export(family: str, raw: Any, directory: Path, name: str, n_classes: int, n_
         path = directory / f"{name}.{'pt' if alt else 'safetensors'}"
         torch.save(state, path) if alt else save_file(state, str(path))
         kwargs = {"n_features": n_features, "n_classes": n_classes, "hidden": list(sizes.mlp_hidden)}
-        return load_model({"path": str(path), "architecture": "audit.recipes:MLP", "kwargs": kwargs},
+        return load_model({"path": str(path), "architecture": "audit.training.recipes:MLP", "kwargs": kwargs},
                           f"calibration.{name}")
     import skops.io as sio
 

@@ -1,7 +1,7 @@
 """The calibration grid: which cells to build, running the real audit on each, the outcomes.
 
 :func:`run_grid` builds every cell (:func:`audit.calibration.variants.build_cell`), runs
-:func:`audit.runner.run_audit` (built-in policy) on each variant and keeps a small
+:func:`audit.engine.runner.run_audit` (built-in policy) on each variant and keeps a small
 :class:`CaseResult` per case (verdict, check statuses, timing), so memory stays flat.
 Cells run in parallel through joblib (loky, one BLAS / torch thread per worker).
 """
@@ -245,7 +245,7 @@ def _error_results(cell: Cell, variants: Iterable[str], message: str) -> list[Ca
 
 
 def _audit_one(cell: Cell, built: Any, variant: str) -> CaseResult:
-    from audit.runner import run_audit
+    from audit.engine.runner import run_audit
 
     t0 = time.perf_counter()
     try:
@@ -295,7 +295,7 @@ def run_grid(cells: list[Cell], jobs: int = 1, variants: tuple[str, ...] = VARIA
              progress: Callable[[int, int, Cell], None] | None = None) -> list[CaseResult]:
     """Run :func:`run_cell` over ``cells`` with ``jobs`` joblib workers; results in cell order.
 
-    Inside :func:`audit.cluster.compute_on` the cells run on the Dask cluster's workers.
+    Inside :func:`audit.training.cluster.compute_on` the cells run on the Dask cluster's workers.
 
     ``progress(done, total, cell)`` is called as each cell finishes.
 
@@ -318,11 +318,10 @@ def run_grid(cells: list[Cell], jobs: int = 1, variants: tuple[str, ...] = VARIA
 
     from joblib import Parallel, delayed, parallel_config
 
-    from audit import cluster
-
+    from audit.training import cluster
     out: list[CaseResult] = []
     on_dask = cluster.describe()["backend"] == "dask"
-    # on a Dask cluster (audit.cluster.compute_on) the cells go to its workers, unchanged
+    # on a Dask cluster (audit.training.cluster.compute_on) the cells go to its workers, unchanged
     local = nullcontext() if on_dask else parallel_config(backend="loky", inner_max_num_threads=1)
     with local:
         gen = Parallel(n_jobs=-1 if on_dask else jobs, return_as="generator")(

@@ -41,7 +41,7 @@ from audit.calibration.families import (
     linear_epoch,
     mean_loss,
 )
-from audit.case import AuditCase
+from audit.core.case import AuditCase
 
 __all__ = ["VARIANTS", "EXPECTED", "Cell", "BuiltCell", "build_cell", "make_case",
            "variant_skip_reason"]
@@ -187,8 +187,8 @@ class _Parts:
 def _finetune(p: _Parts, seed: int) -> Any:
     X, y, fam = p.ds.X, p.ds.y, p.cell.family
     if fam == "mlp":
-        from audit.methods.baselines import finetune
-        from audit.recipes import TorchModule
+        from audit.lab.methods.baselines import finetune
+        from audit.training.recipes import TorchModule
 
         data = ((X[p.forget], y[p.forget]), (X[p.retain], y[p.retain]))
         return finetune(TorchModule(p.original_raw), *data, None, seed, epochs=1).module
@@ -219,8 +219,8 @@ def _ascent_round(p: _Parts, model: Any, seed: int) -> Any:
     Xf, yf = p.ds.X[p.forget], p.ds.y[p.forget]
     if p.cell.family == "logreg":
         return linear_epoch(model, Xf, yf, lr=0.1, seed=seed, ascent=True)
-    from audit.methods.baselines import gradient_ascent
-    from audit.recipes import TorchModule
+    from audit.lab.methods.baselines import gradient_ascent
+    from audit.training.recipes import TorchModule
 
     retain = (p.ds.X[p.retain], p.ds.y[p.retain])
     return gradient_ascent(TorchModule(model), (Xf, yf), retain, None, seed, steps=5, lr=1e-3).module
@@ -299,7 +299,7 @@ def build_cell(cell: Cell, directory: Path, variants: tuple[str, ...] = VARIANTS
 
 
 def make_case(built: BuiltCell, variant: str) -> AuditCase:
-    """The in-memory :class:`~audit.case.AuditCase` of one variant of a built cell.
+    """The in-memory :class:`~audit.core.case.AuditCase` of one variant of a built cell.
 
     Parameters
     ----------

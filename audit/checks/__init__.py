@@ -1,5 +1,5 @@
 """Check registry: every module in this package that defines ``SPEC`` is a check; extensions
-add theirs with :func:`audit.extensions.register` (``register("check")(SPEC)``)."""
+add theirs with :func:`audit.core.extensions.register` (``register("check")(SPEC)``)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def registry() -> dict[str, CheckSpec]:
     >>> "utility" in registry()
     True
     """
-    from audit.extensions import registered
+    from audit.core.extensions import registered
 
     extra = registered("check")
     if not extra:
@@ -45,7 +45,7 @@ def builtin_registry() -> dict[str, CheckSpec]:
     if _REGISTRY is None:
         found: list[CheckSpec] = []
         for info in pkgutil.iter_modules(__path__):
-            if info.name.startswith("_") or info.name == "base":
+            if info.ispkg or info.name.startswith("_") or info.name == "base":
                 continue
             mod = importlib.import_module(f"{__name__}.{info.name}")
             spec = getattr(mod, "SPEC", None)

@@ -31,8 +31,8 @@ from sklearn.metrics import roc_auc_score
 
 from audit.checks._paired import leave_one_out_rows, model_roles, row_evidence
 from audit.checks.base import CheckContext
-from audit.decision import Evidence
-from audit.results import Metric
+from audit.core.decision import Evidence
+from audit.core.results import Metric
 
 __all__ = ["class_seed_evidence", "class_info", "kept_argmax"]
 

@@ -25,8 +25,8 @@ from attacks.population import (
 )
 from attacks.rmia import rmia_scores
 from audit.checks.base import CheckContext
-from audit.errors import BadInput
-from audit.shadows import case_shadows
+from audit.shared.errors import BadInput
+from audit.training.shadows import case_shadows
 
 __all__ = ["REFERENCE_ATTACK", "SHADOW_ATTACKS", "KNOWN_ATTACKS", "REGRESSION_ATTACKS", "attack_scores",
            "plausible_cache_dir", "cache_dir"]
@@ -139,14 +139,14 @@ def plausible_cache_dir(field: str, value: str) -> None:
     Returns
     -------
     None
-        Raises :class:`audit.errors.BadInput` for a path that cannot be a cache directory.
+        Raises :class:`audit.shared.errors.BadInput` for a path that cannot be a cache directory.
 
     Examples
     --------
     >>> plausible_cache_dir("f", "/proc/self")
     Traceback (most recent call last):
     ...
-    audit.errors.BadInput: f: '/proc/self' is on a system pseudo-filesystem, not a cache directory
+    audit.shared.errors.BadInput: f: '/proc/self' is on a system pseudo-filesystem, not a cache directory
     """
     if value in ("", "none"):
         return

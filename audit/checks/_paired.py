@@ -1,7 +1,7 @@
 """Shared machinery of the checks: evidence from per-row values, and deciding it.
 
 Every gated metric of every check, in model and in method mode, goes through
-:mod:`audit.decision` (the one decision kernel) via :func:`row_evidence` / :func:`finish`.
+:mod:`audit.core.decision` (the one decision kernel) via :func:`row_evidence` / :func:`finish`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from audit.checks.base import CheckContext
-from audit.decision import Evidence, check_controls, decide_all, row_mean_stats
-from audit.results import CheckResult, Metric, worst_status
+from audit.core.decision import Evidence, check_controls, decide_all, row_mean_stats
+from audit.core.results import CheckResult, Metric, worst_status
 
 __all__ = ["resolve_margin", "row_evidence", "leave_one_out_rows", "finish", "model_roles"]
 
@@ -172,7 +172,7 @@ def finish(ctx: CheckContext, check_id: str, title: str, evidence: list[Evidence
     summary : callable
         ``summary(status, metrics) -> str``.
     **kwargs
-        Further :class:`audit.results.CheckResult` fields (tables, figures, notes, missing).
+        Further :class:`audit.core.results.CheckResult` fields (tables, figures, notes, missing).
 
     Returns
     -------

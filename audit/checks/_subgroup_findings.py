@@ -18,9 +18,7 @@ import numpy as np
 import pandas as pd
 
 from audit.checks.base import CheckContext
-from audit.results import Finding
-from audit.stats import bootstrap_mean_ci, ci_level
-from audit.subgroups import (
+from audit.checks.subgroups import (
     ForgetLikeness,
     GroupTest,
     bin_features,
@@ -28,8 +26,10 @@ from audit.subgroups import (
     forget_shares,
     slice_label,
 )
-from audit.subgroups.inference import sign_test
-from audit.subgroups.kernel import kernel_group_metrics
+from audit.checks.subgroups.inference import sign_test
+from audit.checks.subgroups.kernel import kernel_group_metrics
+from audit.core.results import Finding
+from audit.core.stats import bootstrap_mean_ci, ci_level
 
 __all__ = ["SPLIT", "METRIC_NAMES", "metric_name", "role_outputs", "declared_findings", "removal_findings",
            "discovered_findings"]

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from audit.checks.options import Option, defaults_of
-from audit.decision import Settings
-from audit.results import CheckResult
+from audit.core.decision import Settings
+from audit.core.results import CheckResult
 
 if TYPE_CHECKING:  # pragma: no cover
-    from audit.cache import OutputCache
-    from audit.case import AuditCase
+    from audit.core.cache import OutputCache
+    from audit.core.case import AuditCase
 
 __all__ = ["CheckSpec", "CheckContext"]
 
@@ -121,7 +121,7 @@ class CheckSpec:
     # changed, which any light fine-tune of O escapes)
     power: bool = True
     # the tasks the check supports; on another task's case it is ``skipped`` with the reason,
-    # and not required by default (:func:`audit.policy.default_policy`)
+    # and not required by default (:func:`audit.core.policy.default_policy`)
     tasks: tuple[str, ...] = ("classification",)
     unsupported: str = ""  # why, in words, when the case's task is not among ``tasks``
 

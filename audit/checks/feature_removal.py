@@ -26,12 +26,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit.cache import normalise_logits
 from audit.checks._paired import finish, model_roles, row_evidence
 from audit.checks.base import CheckContext, CheckSpec
 from audit.checks.options import SPLITS, Option, switches
-from audit.decision import Evidence
-from audit.results import CheckResult, Metric
+from audit.core.cache import normalise_logits
+from audit.core.decision import Evidence
+from audit.core.results import CheckResult, Metric
 
 __all__ = ["SPEC", "run", "dependence_rows"]
 

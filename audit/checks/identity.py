@@ -12,7 +12,7 @@ import numpy as np
 
 from audit.checks.base import CheckContext, CheckSpec
 from audit.checks.options import Option, switches
-from audit.results import CheckResult, Metric
+from audit.core.results import CheckResult, Metric
 
 __all__ = ["SPEC", "run", "max_output_gap"]
 

@@ -24,7 +24,7 @@ from audit.checks._paired import (
 )
 from audit.checks.base import CheckContext, CheckSpec
 from audit.checks.options import SPLITS, Option, switches
-from audit.results import CheckResult, Metric
+from audit.core.results import CheckResult, Metric
 
 __all__ = ["SPEC", "run"]
 

@@ -3,7 +3,7 @@
 Perplexity of a split = ``exp(total NLL / total predicted tokens)`` over its texts. Texts are
 resampled, not tokens (a text's tokens are not independent): the numerator and the token count
 are bootstrapped together on the same resampled texts for every model
-(:func:`audit.stats.bootstrap_means`), so U's and each reference's perplexities are paired.
+(:func:`audit.core.stats.bootstrap_means`), so U's and each reference's perplexities are paired.
 One-sided (``at_most``): U fails only when its perplexity is higher than a fresh retrain's
 would be; a lower one is reported as an improvement. The margin floor is ``ppl_margin_factor``
 times the references' perplexity; the kernel widens it to their seed spread.
@@ -16,9 +16,9 @@ import numpy as np
 from audit.checks._paired import finish, model_roles
 from audit.checks.base import CheckContext, CheckSpec
 from audit.checks.options import SPLITS, Option, switches
-from audit.decision import Evidence, ModelStat
-from audit.results import CheckResult, Metric
-from audit.stats import bootstrap_means
+from audit.core.decision import Evidence, ModelStat
+from audit.core.results import CheckResult, Metric
+from audit.core.stats import bootstrap_means
 
 __all__ = ["SPEC", "run", "perplexity_stats"]
 
@@ -35,7 +35,7 @@ def perplexity_stats(nll_sums: dict[str, np.ndarray], tokens: np.ndarray, n_boot
         Predicted tokens per text (same order as every ``nll_sums`` array).
     n_boot : int
         Bootstrap replicates; texts are resampled, the same resample for every model and for
-        the token counts (:func:`audit.stats.bootstrap_means`).
+        the token counts (:func:`audit.core.stats.bootstrap_means`).
     rng : numpy.random.Generator
         Source of the resampling.
 

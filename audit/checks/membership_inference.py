@@ -7,7 +7,7 @@ context. Gated, per attack: the attack's AUC under U against the retrain distrib
 the same AUC (each reference attacked the same way; the offline-LiRA attack scores each
 reference with the *other* references as OUT models). Also gated: the loss gap (mean
 forget loss minus the label-matched mean test loss). Every model is bootstrapped on the
-same resampled rows, and the decision kernel (:mod:`audit.decision`) adds the
+same resampled rows, and the decision kernel (:mod:`audit.core.decision`) adds the
 references' seed spread:
 
 * pass — U's delta lies inside the retrain distribution's equivalence region;
@@ -49,11 +49,11 @@ from audit.checks._mia_scores import (
 from audit.checks._paired import finish, model_roles
 from audit.checks.base import CheckContext, CheckSpec
 from audit.checks.options import Option, switches
-from audit.cost import tally
-from audit.decision import Evidence, ModelStat, row_mean_stats
-from audit.forget_kind import detect_forget_kind
-from audit.results import CheckResult, Figure, Finding, Metric, Table
-from audit.stats import ci_level, winsorize_by_references
+from audit.core.cost import tally
+from audit.core.decision import Evidence, ModelStat, row_mean_stats
+from audit.core.forget_kind import detect_forget_kind
+from audit.core.results import CheckResult, Figure, Finding, Metric, Table
+from audit.core.stats import ci_level, winsorize_by_references
 
 __all__ = ["SPEC", "run", "matched_test_weights"]
 

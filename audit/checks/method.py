@@ -1,12 +1,12 @@
 """``method`` (method mode): is an unlearning *method* indistinguishable from retraining?
 
-A method audit (:func:`audit.method_audit.run_method_audit`) trains, per seed ``s``, an
+A method audit (:func:`audit.lab.method_audit.run_method_audit`) trains, per seed ``s``, an
 original ``O_s`` on forget + retain rows carrying a planted signal (decision record 0008),
 runs the method to get ``U_s``, and trains ``K`` retrained references ``R_j`` on the retain
 rows only. The runner then runs this check once per method (result id ``method_<name>``),
 its context's ``extras["seeds"]`` holding one :class:`SeedRun` per seed, whose ``cache``
 answers for the roles ``unlearned`` (``U_s``), ``original`` (``O_s``) and
-``retrained:j`` exactly like a model audit's :class:`audit.cache.OutputCache`.
+``retrained:j`` exactly like a model audit's :class:`audit.core.cache.OutputCache`.
 
 Every gated metric of every seed goes through the one decision kernel
 (:func:`audit.checks._paired.finish`): ``U_s`` is the candidate, each ``R_j`` is scored as
@@ -44,10 +44,10 @@ from audit.checks._paired import finish, model_roles, row_evidence
 from audit.checks.base import CheckContext, CheckSpec
 from audit.checks.options import Option, switches
 from audit.checks.output_divergence import row_divergences
-from audit.decision import Evidence, ModelStat, row_mean_stats
-from audit.method_attacks import challenge_metrics, ulira_metric
-from audit.results import CheckResult, Metric
-from audit.stats import winsorize_by_references
+from audit.core.decision import Evidence, ModelStat, row_mean_stats
+from audit.core.results import CheckResult, Metric
+from audit.core.stats import winsorize_by_references
+from audit.lab.method_attacks import challenge_metrics, ulira_metric
 
 __all__ = ["SPEC", "SeedRun", "run"]
 
@@ -56,7 +56,7 @@ __all__ = ["SPEC", "SeedRun", "run"]
 class SeedRun:
     """One seed of one method: the outputs of ``U_s``, ``O_s`` and the references, and costs.
 
-    ``cache`` is any object with :class:`audit.cache.OutputCache`'s reading methods and
+    ``cache`` is any object with :class:`audit.core.cache.OutputCache`'s reading methods and
     roles ``unlearned``, ``original``, ``retrained:0..K-1``; its splits are ``forget``,
     ``retain``, ``test``, ``forget_zeroed`` (forget rows, planted column 0) and ``trigger``
     (triggered test rows, labelled with the target class).

@@ -1,14 +1,14 @@
 """Declared policy options: type, default, allowed values and what *tighter* means.
 
 Every check declares its options next to its code (``SPEC.options``); ``[general]``
-options are declared in :mod:`audit.policy`. One declaration drives three things:
+options are declared in :mod:`audit.core.policy`. One declaration drives three things:
 
 * validation of a policy value before any work starts (:func:`validate_value`) — the
   type is exact (``bool`` is not ``int``; NaN and infinities are refused; ``"auto"`` only
   where ``allow_auto``), ranges, choices and list elements (``items``);
 * the gate rule (:func:`tightens`): with ``--policy GATE.toml`` a case file's
   ``[policy]`` may only move an option in its declared *tighter* direction;
-* the policy reference table in README.md (:func:`audit.policy.reference_table`).
+* the policy reference table in README.md (:func:`audit.core.policy.reference_table`).
 
 ``tighter`` is one of
 
@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit.errors import BadInput
+from audit.shared.errors import BadInput
 
 __all__ = ["Option", "switches", "defaults_of", "validate_value", "tightens", "SPLITS"]
 
@@ -76,7 +76,7 @@ class Option:
         Name of an ``AuditCase`` attribute (a list) that a non-default value must be in;
         checked once the case is loaded.
     check : callable, optional
-        ``check(field, value)`` raises :class:`audit.errors.BadInput` for a value the type and
+        ``check(field, value)`` raises :class:`audit.shared.errors.BadInput` for a value the type and
         range allow but that cannot work (e.g. a directory nothing can be written to).
 
     Examples
@@ -87,7 +87,7 @@ class Option:
     >>> validate_value("policy.utility.accuracy_margin", margin, -0.1)
     Traceback (most recent call last):
     ...
-    audit.errors.BadInput: policy.utility.accuracy_margin: must be >= 0, got -0.1
+    audit.shared.errors.BadInput: policy.utility.accuracy_margin: must be >= 0, got -0.1
     """
 
     type: type
@@ -225,7 +225,7 @@ def _check_choice(field: str, opt: Option, value: Any) -> None:
 def validate_value(field: str, opt: Option, value: Any) -> Any:
     """Return ``value`` checked against ``opt`` (integers become floats for ``float``).
 
-    Raises :class:`audit.errors.BadInput` naming ``field`` (``field[i]`` for a list
+    Raises :class:`audit.shared.errors.BadInput` naming ``field`` (``field[i]`` for a list
     element) on the first violation.
 
     Parameters
@@ -248,7 +248,7 @@ def validate_value(field: str, opt: Option, value: Any) -> Any:
     >>> validate_value("policy.output_divergence.gate_on", gate_on, ["KL"])
     Traceback (most recent call last):
     ...
-    audit.errors.BadInput: policy.output_divergence.gate_on[0]: 'KL' is not one of ['kl', 'js']; did you mean 'kl'?
+    audit.shared.errors.BadInput: policy.output_divergence.gate_on[0]: 'KL' is not one of ['kl', 'js']; did you mean 'kl'?
     """
     if opt.allow_auto and value == "auto":
         return value

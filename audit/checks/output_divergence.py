@@ -31,9 +31,11 @@ from audit.checks._paired import (
 )
 from audit.checks.base import CheckContext, CheckSpec
 from audit.checks.options import SPLITS, Option, switches
-from audit.decision import Evidence
-from audit.divergence import row_divergences  # re-exported: the one home is audit.divergence
-from audit.results import CheckResult, Figure, Metric
+from audit.core.decision import Evidence
+from audit.core.divergence import (
+    row_divergences,  # re-exported: the one home is audit.core.divergence
+)
+from audit.core.results import CheckResult, Figure, Metric
 
 __all__ = ["SPEC", "run", "row_divergences"]
 

@@ -17,8 +17,8 @@ import numpy as np
 from audit.checks._paired import finish
 from audit.checks.base import CheckContext, CheckSpec
 from audit.checks.options import Option, switches
-from audit.decision import Evidence, ModelStat
-from audit.results import CheckResult, Metric, Table
+from audit.core.decision import Evidence, ModelStat
+from audit.core.results import CheckResult, Metric, Table
 
 __all__ = ["SPEC", "run", "flat_distances"]
 

@@ -25,10 +25,10 @@ from audit.checks._paired import finish, model_roles
 from audit.checks.base import CheckContext, CheckSpec
 from audit.checks.membership_inference import _roc_figure
 from audit.checks.options import Option, switches
-from audit.cost import tally
-from audit.decision import Evidence, ModelStat
-from audit.results import CheckResult, Figure, Finding, Metric, Table
-from audit.stats import ci_level
+from audit.core.cost import tally
+from audit.core.decision import Evidence, ModelStat
+from audit.core.results import CheckResult, Figure, Finding, Metric, Table
+from audit.core.stats import ci_level
 
 __all__ = ["SPEC", "run", "privleak"]
 

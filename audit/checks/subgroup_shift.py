@@ -41,9 +41,7 @@ from audit.checks._subgroup_findings import (
 )
 from audit.checks.base import CheckContext, CheckSpec
 from audit.checks.options import Option, switches
-from audit.decision import check_controls
-from audit.results import CheckResult, Figure, Finding, Metric, Table
-from audit.subgroups import (
+from audit.checks.subgroups import (
     ForgetLikeness,
     GroupTest,
     compare_groups,
@@ -51,8 +49,10 @@ from audit.subgroups import (
     group_metrics,
     slice_label,
 )
-from audit.subgroups.inference import HARM_SIGN
-from audit.subgroups.kernel import kernel_group_metrics
+from audit.checks.subgroups.inference import HARM_SIGN
+from audit.checks.subgroups.kernel import kernel_group_metrics
+from audit.core.decision import check_controls
+from audit.core.results import CheckResult, Figure, Finding, Metric, Table
 
 __all__ = ["SPEC", "run"]
 
@@ -72,7 +72,7 @@ def _outputs(ctx: CheckContext) -> dict[str, Any]:
 
 
 def _validate(pol: dict[str, Any], binary: bool) -> list[str]:
-    # option values are validated up front from SPEC.options (audit.policy)
+    # option values are validated up front from SPEC.options (audit.core.policy)
     return [m for m in pol["metrics"] if binary or m not in ("fnr", "fpr")]
 
 

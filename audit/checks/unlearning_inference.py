@@ -41,9 +41,9 @@ from attacks.resample import paired_roc_bootstrap
 from audit.checks._paired import finish, model_roles
 from audit.checks.base import CheckContext, CheckSpec
 from audit.checks.options import Option, switches
-from audit.cost import tally
-from audit.decision import Evidence, ModelStat
-from audit.results import CheckResult, Finding, Metric, Table
+from audit.core.cost import tally
+from audit.core.decision import Evidence, ModelStat
+from audit.core.results import CheckResult, Finding, Metric, Table
 
 __all__ = ["SPEC", "run", "sample_rows"]
 

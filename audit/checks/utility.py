@@ -8,7 +8,7 @@ A harm check: it asks a one-sided question — is U *worse* than a fresh retrain
 Accuracy fails only below the retrain distribution (``at_least``), loss only above it
 (``at_most``); a U better than the retrains is reported, never blocking. Each reference's
 accuracy and loss on the same rows is measured; the decision kernel
-(:mod:`audit.decision`) adds their seed spread to the row bootstrap.
+(:mod:`audit.core.decision`) adds their seed spread to the row bootstrap.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import numpy as np
 from audit.checks._paired import finish, model_roles, resolve_margin, row_evidence
 from audit.checks.base import CheckContext, CheckSpec
 from audit.checks.options import SPLITS, Option, switches
-from audit.decision import Evidence, ModelStat, row_mean_stats
-from audit.results import CheckResult, Metric
-from audit.stats import winsorize_by_references
+from audit.core.decision import Evidence, ModelStat, row_mean_stats
+from audit.core.results import CheckResult, Metric
+from audit.core.stats import winsorize_by_references
 
 __all__ = ["SPEC", "run"]
 

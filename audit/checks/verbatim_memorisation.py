@@ -30,9 +30,9 @@ import numpy as np
 from audit.checks._paired import finish, model_roles, row_evidence
 from audit.checks.base import CheckContext, CheckSpec
 from audit.checks.options import SPLITS, Option, switches
-from audit.decision import Evidence
+from audit.core.decision import Evidence
+from audit.core.results import CheckResult, Figure, Metric
 from audit.lm.generate import cached_continuations, cached_hits
-from audit.results import CheckResult, Figure, Metric
 
 __all__ = ["SPEC", "run", "exact_match", "rouge_l_recall", "extraction_strength"]
 

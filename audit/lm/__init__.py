@@ -9,7 +9,7 @@ particular to text: loading model directories offline (:mod:`audit.lm.loader`), 
 (:mod:`audit.lm.bios`), their tokenizer (:mod:`audit.lm.tokenizer`), seeded GPT-2 training
 (:mod:`audit.lm.train`), the unlearning baselines (:mod:`audit.lm.unlearn`), greedy
 continuations (:mod:`audit.lm.generate`), the field's point scores (:mod:`audit.lm.point_scores`)
-and the method comparison (:mod:`audit.lm.compare`). Names are imported lazily (``audit.case``
+and the method comparison (:mod:`audit.lm.compare`). Names are imported lazily (``audit.core.case``
 imports the loader).
 """
 

@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from audit.cost import tally
-from audit.errors import BadInput, one_line
+from audit.core.cost import tally
+from audit.shared.errors import BadInput, one_line
 
 if TYPE_CHECKING:  # pragma: no cover
     from audit.lm.case import LanguageModelCase

@@ -1,6 +1,6 @@
 """The language-model audit case: causal-LM directories + a text table, validated up front.
 
-:class:`LanguageModelCase` is an :class:`audit.case.AuditCase` (same accessors: ``n``,
+:class:`LanguageModelCase` is an :class:`audit.core.case.AuditCase` (same accessors: ``n``,
 ``mask``, ``frame``, ``reference_roles``, ``data_sha256``, the forget-id commitment), built
 from model directories (:func:`audit.lm.loader.load_causal_lm`) and a text table
 (:func:`audit.lm.text_data.validate_text_table`). Every text is tokenized once here, with the
@@ -19,14 +19,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit.case import AuditCase, _check_recipe_code, _trusted_types
-from audit.data import read_table
-from audit.errors import BadInput
-from audit.forget_kind import validate_forget_kind
-from audit.limits import limits_of
+from audit.core.case import AuditCase, _check_recipe_code, _trusted_types
+from audit.core.data import read_table
+from audit.core.forget_kind import validate_forget_kind
+from audit.core.limits import limits_of
+from audit.core.task import TaskInfo
 from audit.lm.loader import LanguageModel, load_causal_lm
 from audit.lm.text_data import TextColumns, validate_text_table
-from audit.task import TaskInfo
+from audit.shared.errors import BadInput
 
 __all__ = ["LanguageModelCase", "DEFAULT_MAX_TOKENS", "from_case_file"]
 
@@ -66,7 +66,7 @@ class LanguageModelCase(AuditCase):
     >>> LanguageModelCase("o", "u", [], pd.DataFrame({"text": ["a"], "split": ["forget"]}))
     Traceback (most recent call last):
     ...
-    audit.errors.BadInput: models.retrained: at least one retrained reference model is needed
+    audit.shared.errors.BadInput: models.retrained: at least one retrained reference model is needed
     """
 
     def __init__(self, original: Any, unlearned: Any, retrained: Sequence[Any], data: pd.DataFrame | str | Path,
@@ -253,7 +253,7 @@ class LanguageModelCase(AuditCase):
         Parameters
         ----------
         batch_size : int
-            Ignored (kept for :meth:`audit.case.AuditCase.output_cache`'s signature): the
+            Ignored (kept for :meth:`audit.core.case.AuditCase.output_cache`'s signature): the
             TokenCache sizes its batches by bytes, see :data:`audit.lm.cache.MAX_BATCH_BYTES`.
 
         Returns
@@ -283,7 +283,7 @@ def from_case_file(doc: dict[str, Any], path: Path, allow_pickle: bool, allow_co
                          gate: dict[str, Any] | None, commitment_key: bytes | None) -> LanguageModelCase:
     """A parsed case file (``doc``) whose models are causal-LM directories, as a :class:`LanguageModelCase`.
 
-    Called by :func:`audit.case.load_case`, which has checked the sections and their keys.
+    Called by :func:`audit.core.case.load_case`, which has checked the sections and their keys.
 
     Parameters
     ----------
@@ -295,7 +295,7 @@ def from_case_file(doc: dict[str, Any], path: Path, allow_pickle: bool, allow_co
     allow_pickle, allow_code : bool
         The trust flags passed on to :class:`LanguageModelCase`.
     gate : dict, optional
-        The ``--policy`` file's tables (for the data limits, :func:`audit.limits.limits_of`).
+        The ``--policy`` file's tables (for the data limits, :func:`audit.core.limits.limits_of`).
     commitment_key : bytes, optional
         The 32-byte forget-id commitment key.
 
@@ -318,7 +318,7 @@ def from_case_file(doc: dict[str, Any], path: Path, allow_pickle: bool, allow_co
     >>> from_case_file(doc, Path("case.toml"), False, False, None, None)
     Traceback (most recent call last):
     ...
-    audit.errors.BadInput: data.label: a language-model case has no labels or features; name the text column with data.text
+    audit.shared.errors.BadInput: data.label: a language-model case has no labels or features; name the text column with data.text
     """
     models, data, meta = doc["models"], doc["data"], doc.get("case", {})
     for key in ("text", "question", "answer", "perturbed"):

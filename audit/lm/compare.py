@@ -3,7 +3,7 @@
 A built ``bios`` case directory (:mod:`audit.scenarios.bios`) ships, besides its case, the
 candidates of :data:`audit.scenarios.bios.CANDIDATES`: a fresh retrain, the original (no-op),
 gradient ascent driven to collapse, gradient difference, NPO and NPO with a retain term.
-:func:`compare_candidates` runs :func:`audit.runner.run_audit` once per candidate (``unlearned``
+:func:`compare_candidates` runs :func:`audit.engine.runner.run_audit` once per candidate (``unlearned``
 = that model; the same original, references and data) and returns one row per candidate: the
 verdict, every check's status, and — computed from the **same** token cache the audit read —
 the field's point scores (:mod:`audit.lm.point_scores`): TOFU's forget quality and MUSE's
@@ -60,7 +60,7 @@ def candidate_case(case_dir: str | Path, unlearned: str) -> Any:
     KeyError
         When ``case.toml`` lacks its ``[models]`` or ``[data]`` table, or ``original``,
         ``retrained`` or ``path`` in them.
-    audit.errors.BadInput
+    audit.shared.errors.BadInput
         When :class:`audit.lm.case.LanguageModelCase` rejects the models or the data.
     """
     from audit.lm.case import LanguageModelCase
@@ -131,7 +131,7 @@ def compare_candidates(case_dir: str | Path, candidates: dict[str, str] | None =
     pandas.DataFrame
         Indexed by candidate.
     """
-    from audit.runner import run_audit
+    from audit.engine.runner import run_audit
     from audit.scenarios.bios import CANDIDATES
 
     rows = []

@@ -14,7 +14,7 @@ slow tokenizer's vocabulary). The rules:
 * GGUF is refused: transformers' GGUF reader needs the ``gguf`` package, which this build
   does not ship.
 
-Every failure is :class:`audit.errors.BadInput` naming ``models.<role>``.
+Every failure is :class:`audit.shared.errors.BadInput` naming ``models.<role>``.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from audit.errors import BadInput, one_line
-from audit.model_formats import file_sha256
+from audit.core.model_formats import file_sha256
+from audit.shared.errors import BadInput, one_line
 
 __all__ = ["LanguageModel", "load_causal_lm", "is_model_directory", "offline"]
 
@@ -259,9 +259,9 @@ def load_causal_lm(path: str | os.PathLike[str], *, role: str, allow_pickle: boo
     >>> load_causal_lm("no/such/model", role="unlearned")
     Traceback (most recent call last):
     ...
-    audit.errors.BadInput: models.unlearned: not a model directory: no/such/model
+    audit.shared.errors.BadInput: models.unlearned: not a model directory: no/such/model
     """
-    from audit.cache import field_of_role
+    from audit.core.cache import field_of_role
 
     field = field_of_role(role)
     directory = Path(path)

@@ -1,6 +1,6 @@
 """The text table of a language-model case: one row per text, with its split.
 
-Read from Parquet, JSONL or CSV (:func:`audit.data.read_table`, within the case's limits).
+Read from Parquet, JSONL or CSV (:func:`audit.core.data.read_table`, within the case's limits).
 Columns, named in ``[data]``:
 
 * ``text`` (required) — the sequence the membership and divergence checks score;
@@ -10,7 +10,7 @@ Columns, named in ``[data]``:
   array in JSONL or in a CSV cell; every row with an answer has at least one;
 * ``split`` (forget | retain | test), ``groups`` and ``id`` as in every case.
 
-Every bad value is :class:`audit.errors.BadInput` naming the ``[data]`` field and the first
+Every bad value is :class:`audit.shared.errors.BadInput` naming the ``[data]`` field and the first
 offending row.
 """
 
@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit.data import _require_column, check_rows
-from audit.errors import BadInput
+from audit.core.data import _require_column, check_rows
+from audit.shared.errors import BadInput
 
 __all__ = ["TextColumns", "validate_text_table"]
 
@@ -128,9 +128,9 @@ def validate_text_table(df: pd.DataFrame, columns: TextColumns, split: str, grou
     columns : TextColumns
         The declared text / question / answer / perturbed columns.
     split, groups, id_col : str, list of str, str or None
-        As in every case (:func:`audit.data.check_rows`).
+        As in every case (:func:`audit.core.data.check_rows`).
     limits : mapping
-        The data limits in force (:func:`audit.limits.limits_of`).
+        The data limits in force (:func:`audit.core.limits.limits_of`).
 
     Returns
     -------
@@ -139,14 +139,14 @@ def validate_text_table(df: pd.DataFrame, columns: TextColumns, split: str, grou
 
     Examples
     --------
-    >>> from audit.limits import limits_of
+    >>> from audit.core.limits import limits_of
     >>> df = pd.DataFrame({"text": ["a b", "c d"], "split": ["forget", "test"]})
     >>> len(validate_text_table(df, TextColumns(), "split", [], None, limits_of()))
     2
     >>> validate_text_table(df.assign(text=["a", 3]), TextColumns(), "split", [], None, limits_of())
     Traceback (most recent call last):
     ...
-    audit.errors.BadInput: data.text: row 1: 'text' must be a string, got int 3
+    audit.shared.errors.BadInput: data.text: row 1: 'text' must be a string, got int 3
     """
     check_rows(df, split, groups, id_col, limits)
     df = df.reset_index(drop=True)

@@ -1,8 +1,8 @@
 """Train a small GPT-2-style causal LM from scratch on CPU, seeded, and save it as a HF directory.
 
 The model is ``transformers.GPT2LMHeadModel`` with dropout off, initialised under the
-engine's seeding lock (:data:`audit.recipes._SEEDING`, the pattern of
-:func:`audit.recipes.seeded_mlp`: torch's global generator is seeded and drawn from while no
+engine's seeding lock (:data:`audit.training.recipes._SEEDING`, the pattern of
+:func:`audit.training.recipes.seeded_mlp`: torch's global generator is seeded and drawn from while no
 other thread can draw) and trained with AdamW on batches drawn by a private
 ``torch.Generator``, on one intra-op thread — so the weights depend on the seed and the data
 alone. :func:`save_lm` writes ``config.json``, ``model.safetensors`` and the tokenizer files:
@@ -20,7 +20,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
 from audit.lm.tokenizer import save_tokenizer
-from audit.recipes import _SEEDING, one_thread
+from audit.training.recipes import _SEEDING, one_thread
 
 __all__ = ["LMConfig", "TINY", "SCENARIO", "encode_batch", "new_model", "train_lm", "fit_steps", "save_lm"]
 

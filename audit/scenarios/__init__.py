@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from audit.errors import BadInput
+from audit.shared.errors import BadInput
 
 __all__ = ["SCENARIOS", "build_scenario"]
 

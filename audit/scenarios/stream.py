@@ -6,10 +6,10 @@ the training rows leave in ``N_REQUESTS = 10`` requests of 2 % each (split value
 
 * ``original.pt`` — trained on every training row (memorises its rows);
 * ``unlearned-01.pt`` … — request ``i`` served by the baseline ``finetune``
-  (:func:`audit.methods.baselines.finetune`) applied to the *previous step's* model, on the
+  (:func:`audit.lab.methods.baselines.finetune`) applied to the *previous step's* model, on the
   cumulative retain set: the approximation error of each step is carried into the next;
 * ``retrained-01-0.pt`` … — ``N_REFERENCES`` retrains from scratch on each cumulative retain
-  set (one batched ensemble, :func:`audit.shadows.train_mlp_ensemble`);
+  set (one batched ensemble, :func:`audit.training.shadows.train_mlp_ensemble`);
 * ``extra/retrained-other-seed-01.pt`` … — one more retrain per step with another seed, for
   the known-answer rerun (point each request's ``unlearned`` at it and every step must pass).
 
@@ -26,12 +26,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from audit.methods.baselines import finetune
-from audit.recipes import TorchModule, train_mlp
-from audit.references import ensemble_modules
+from audit.engine.stream import deal_requests
+from audit.lab.methods.baselines import finetune
 from audit.scenarios.digits import MLP_PARAMS, digits_frame
-from audit.shadows import train_mlp_ensemble
-from audit.stream import deal_requests
+from audit.training.recipes import TorchModule, train_mlp
+from audit.training.references import ensemble_modules
+from audit.training.shadows import train_mlp_ensemble
 
 __all__ = ["build_stream", "stream_frame", "N_REQUESTS", "N_REFERENCES", "FINETUNE"]
 
@@ -48,7 +48,7 @@ def stream_frame(seed: int = 0, n_requests: int = N_REQUESTS) -> pd.DataFrame:
     ----------
     seed : int
         Seeds the digits table's split (:func:`audit.scenarios.digits.digits_frame`) and the
-        dealing (:func:`audit.stream.deal_requests`).
+        dealing (:func:`audit.engine.stream.deal_requests`).
     n_requests : int
         Requests the forget rows are dealt into.
 

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 from sklearn.datasets import load_digits
 
-from audit.case import AuditCase
-from audit.recipes import get_recipe
-from audit.runner import run_audit
+from audit.core.case import AuditCase
+from audit.engine.runner import run_audit
+from audit.training.recipes import get_recipe
 
 MLP = {"hidden": [128], "epochs": 40, "lr": 2e-3, "batch_size": 32}
 N_REFERENCES = 3

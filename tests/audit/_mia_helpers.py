@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from audit.cache import OutputCache
-from audit.case import load_case
 from audit.checks import CheckContext, registry
-from audit.policy import default_policy, merge_policy
+from audit.core.cache import OutputCache
+from audit.core.case import load_case
+from audit.core.policy import default_policy, merge_policy
 
 
 def gradient_ascent(case_dir: Path, out: Path, steps: int = 60, lr: float = 1e-3) -> None:

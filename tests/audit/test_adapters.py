@@ -9,10 +9,10 @@ import pytest
 import torch
 from scipy.special import log_softmax
 
-from audit.adapters import CallableModel, load_model
-from audit.cache import normalise_logits
-from audit.errors import BadInput
-from audit.recipes import MLP, TorchModule
+from audit.core.adapters import CallableModel, load_model
+from audit.core.cache import normalise_logits
+from audit.shared.errors import BadInput
+from audit.training.recipes import MLP, TorchModule
 
 X = np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32)
 
@@ -56,7 +56,7 @@ def test_torchscript_and_state_dicts(tmp_path: Path) -> None:
     from safetensors.torch import save_file
 
     save_file(net.state_dict(), str(tmp_path / "w.safetensors"))
-    arch = {"architecture": "audit.recipes:MLP", "kwargs": {"n_features": 4, "n_classes": 3, "hidden": [8]}}
+    arch = {"architecture": "audit.training.recipes:MLP", "kwargs": {"n_features": 4, "n_classes": 3, "hidden": [8]}}
     for spec in ("m.pt", {"path": "w.pth", **arch}, {"path": "w.safetensors", **arch}):
         m = load_model(spec, "models.x", tmp_path)
         np.testing.assert_allclose(m.predict_logits(X), expected, atol=1e-5)
@@ -65,7 +65,7 @@ def test_torchscript_and_state_dicts(tmp_path: Path) -> None:
 
 def test_state_dict_with_wrong_architecture_is_bad_input(tmp_path: Path) -> None:
     torch.save(MLP(4, 3, (8,)).state_dict(), tmp_path / "w.pth")
-    spec = {"path": "w.pth", "architecture": "audit.recipes:MLP",
+    spec = {"path": "w.pth", "architecture": "audit.training.recipes:MLP",
             "kwargs": {"n_features": 4, "n_classes": 3, "hidden": [16]}}
     with pytest.raises(BadInput, match="models.x"):
         load_model(spec, "models.x", tmp_path)
@@ -80,7 +80,7 @@ def test_torch_load_refuses_pickled_code(tmp_path: Path) -> None:
 
     torch.save({"x": Evil()}, tmp_path / "w.pth")
     with pytest.raises(BadInput):
-        load_model({"path": "w.pth", "architecture": "audit.recipes:MLP",
+        load_model({"path": "w.pth", "architecture": "audit.training.recipes:MLP",
                     "kwargs": {"n_features": 4, "n_classes": 3}}, "models.x", tmp_path)
 
 
@@ -119,8 +119,8 @@ def test_class_removal_retrain_is_widened_to_the_originals_classes() -> None:
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
 
-    from audit.adapters import WidenedClasses
-    from audit.case import AuditCase
+    from audit.core.adapters import WidenedClasses
+    from audit.core.case import AuditCase
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 3))

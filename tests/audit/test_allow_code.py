@@ -13,11 +13,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from audit.adapters import load_model
-from audit.case import AuditCase
-from audit.cli import app
-from audit.code_import import import_object, module_origin
-from audit.errors import BadInput
+from audit.cli.app import app
+from audit.core.adapters import load_model
+from audit.core.case import AuditCase
+from audit.core.code_import import import_object, module_origin
+from audit.shared.errors import BadInput
 
 runner = CliRunner()
 

@@ -13,7 +13,7 @@ import skops.io as sio
 from sklearn.linear_model import LogisticRegression
 from typer.testing import CliRunner
 
-from audit.cli import app
+from audit.cli.app import app
 
 runner = CliRunner()
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.case import AuditCase
-from audit.runner import run_audit
+from audit.core.case import AuditCase
+from audit.engine.runner import run_audit
 
 
 class CountingModel:
@@ -40,7 +40,7 @@ def test_each_model_split_runs_once(tiny_frame) -> None:
         assert ran <= n_total
         assert ran in {a + b for a in split_sizes for b in split_sizes if a != b} | {n_total}
     # a second audit on the same cache adds no forward pass
-    from audit.cache import OutputCache
+    from audit.core.cache import OutputCache
 
     cache = OutputCache(case.models, case.X, case.y, batch_size=64)
     run_audit(case, cache=cache)
@@ -54,7 +54,7 @@ def test_batches_respect_batch_size(tiny_frame) -> None:
     m = CountingModel(np.ones(4))
     case = AuditCase(original=m, unlearned=m, retrained=[m], data=tiny_frame,
                      groups=["school"], id="row_id")
-    from audit.cache import OutputCache
+    from audit.core.cache import OutputCache
 
     cache = OutputCache(case.models, case.X, case.y, batch_size=16)
     calls_before = m.calls

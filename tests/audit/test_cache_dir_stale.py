@@ -10,13 +10,13 @@ import sys
 import textwrap
 from pathlib import Path
 
-from audit.cache_dir import PREFIX, clean_stale_caches, make_store_dir
+from audit.core.cache_dir import PREFIX, clean_stale_caches, make_store_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
 _CHILD = textwrap.dedent("""
     import os, sys, time
-    from audit.cache_dir import make_store_dir
+    from audit.core.cache_dir import make_store_dir
     path, _ = make_store_dir(sys.argv[1])
     with open(os.path.join(path, "0-unlearned_test.f32"), "wb") as f:
         f.write(b"\\0" * 4096)

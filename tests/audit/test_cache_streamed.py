@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import audit.cache
-from audit.adapters import CallableModel
-from audit.cache import OutputCache
-from audit.errors import BadInput
-from audit.runner import run_audit
+import audit.core.cache
+from audit.core.adapters import CallableModel
+from audit.core.cache import OutputCache
+from audit.engine.runner import run_audit
+from audit.shared.errors import BadInput
 from benchmarks.scale_case import build_case
 
 _VOLATILE = ("cost", "started_at", "finished_at", "environment")
@@ -73,7 +73,7 @@ class _Spy:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         self.dirs: list[Path] = []
-        monkeypatch.setattr(audit.cache, "SPILL_BYTES", 0)  # every output memory-mapped
+        monkeypatch.setattr(audit.core.cache, "SPILL_BYTES", 0)  # every output memory-mapped
         monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
         original = OutputCache._file
 
@@ -138,7 +138,7 @@ def test_memory_stays_bounded_per_batch() -> None:
             c.losses("a", "test"), c.losses("b", "test")  # both forward passes
             _, forward_peak = tracemalloc.get_traced_memory()
             tracemalloc.reset_peak()
-            from audit.divergence import row_divergences
+            from audit.core.divergence import row_divergences
 
             rows = c.rowwise(lambda la, lb, yy: row_divergences(la, lb), "test", "a", "b")
             _, rowwise_peak = tracemalloc.get_traced_memory()

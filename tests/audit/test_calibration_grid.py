@@ -30,8 +30,8 @@ from audit.calibration import (
     run_cell,
     wrong_cases,
 )
-from audit.case import AuditCase
-from audit.cli import app
+from audit.cli.app import app
+from audit.core.case import AuditCase
 
 _TINY = Cell("breast_cancer", "logreg", "random10", 0, references=2, quick=True)
 

@@ -3,8 +3,8 @@
 import pytest
 from scipy import stats
 
-from audit.canary import canary_power, canary_test, canary_threshold, queries_for_power
-from audit.errors import BadInput
+from audit.lab.canary import canary_power, canary_test, canary_threshold, queries_for_power
+from audit.shared.errors import BadInput
 
 
 def test_published_setting_threshold_is_10_not_9():

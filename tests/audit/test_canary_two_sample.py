@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from audit.canary import canary_two_sample_power, canary_two_sample_test
-from audit.errors import BadInput
+from audit.lab.canary import canary_two_sample_power, canary_two_sample_test
+from audit.shared.errors import BadInput
 
 GRID = [(q, n) for q in (0.01, 0.05, 0.1, 0.3, 0.5, 0.9) for n in (30, 100, 300)]
 

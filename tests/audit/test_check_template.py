@@ -30,8 +30,8 @@ import pytest
 
 from audit.calibration.variants import make_case
 from audit.checks import registry
-from audit.errors import BadInput
-from audit.runner import run_audit
+from audit.engine.runner import run_audit
+from audit.shared.errors import BadInput
 from reports import validate_results
 
 CHECK = "output_divergence"                    # the check under test (its SPEC.id)
@@ -81,8 +81,7 @@ def test_a_noop_fails(runs, seed: int) -> None:
 
 def test_a_bad_option_is_refused_before_any_work(known_answer_cell, monkeypatch) -> None:
     case = make_case(known_answer_cell(*CELL, FAST[0]), "retrain")
-    from audit import cache as cache_module
-
+    from audit.core import cache as cache_module
     def no_forward_pass(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a model ran before the policy was validated")
 

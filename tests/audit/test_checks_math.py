@@ -9,7 +9,7 @@ from scipy.special import log_softmax
 from scipy.stats import entropy
 
 from audit.checks.parameter_distance import flat_distances
-from audit.divergence import row_divergences
+from audit.core.divergence import row_divergences
 
 
 def test_row_divergences_match_scipy() -> None:
@@ -34,8 +34,8 @@ def test_flat_distances() -> None:
 
 
 def test_parameter_distance_skips_on_mismatched_architectures(tiny_frame) -> None:
-    from audit.case import AuditCase
-    from audit.runner import run_audit
+    from audit.core.case import AuditCase
+    from audit.engine.runner import run_audit
 
     class M:
         format, sha256 = "callable", None

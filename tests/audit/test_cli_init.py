@@ -9,8 +9,8 @@ import tomllib
 import pandas as pd
 from typer.testing import CliRunner
 
-from audit import cli_init
-from audit.cli import app
+from audit.cli import init as cli_init
+from audit.cli.app import app
 
 
 def _init(d, out, *extra):

@@ -9,13 +9,13 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-import audit.cli_progress
+import audit.cli.progress
 from audit import __version__, run_audit
-from audit.cli import app, parse_formats
-from audit.cli_progress import CheckProgress, show_progress
-from audit.errors import BadInput
-from audit.policy import resolve_policy
-from audit.runner import planned_checks
+from audit.cli.app import app, parse_formats
+from audit.cli.progress import CheckProgress, show_progress
+from audit.core.policy import resolve_policy
+from audit.engine.runner import planned_checks
+from audit.shared.errors import BadInput
 from reports import verify_pack
 
 
@@ -25,7 +25,7 @@ def test_version_prints_name_and_version():
 
 
 def test_progress_bar_advances_once_per_check(tiny_dir):
-    from audit.case import load_case
+    from audit.core.case import load_case
 
     case = load_case(tiny_dir / "case.toml")
     total = len(planned_checks(resolve_policy(case, None)[0]))
@@ -57,7 +57,7 @@ def test_no_bar_when_quiet_or_not_a_tty(monkeypatch):
 
 def test_run_quiet_writes_only_the_asked_views(tiny_dir, tmp_path, monkeypatch):
     calls: list[bool] = []
-    monkeypatch.setattr(audit.cli_progress, "show_progress", lambda quiet, stream=None: calls.append(quiet) or False)
+    monkeypatch.setattr(audit.cli.progress, "show_progress", lambda quiet, stream=None: calls.append(quiet) or False)
     out = tmp_path / "pack"
     res = CliRunner().invoke(app, ["run", str(tiny_dir / "case.toml"), "--out", str(out), "--no-pdf",
                                    "--quiet", "--format", "json"])

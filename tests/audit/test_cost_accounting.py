@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from audit.cache import OutputCache
-from audit.case import load_case
-from audit.runner import run_audit
+from audit.core.cache import OutputCache
+from audit.core.case import load_case
+from audit.engine.runner import run_audit
 from tests.conftest import write_variant
 
 

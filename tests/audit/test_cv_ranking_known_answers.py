@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from audit.case import load_case
-from audit.runner import run_audit
+from audit.core.case import load_case
+from audit.engine.runner import run_audit
 from tests.conftest import write_variant
 
 

@@ -12,12 +12,12 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from typer.testing import CliRunner
 
-from audit import cluster
-from audit.cli import app
-from audit.errors import BadInput
-from audit.recipes import SklearnModel, get_recipe
-from audit.references import reference_seeds, train_references
-from audit.shadows import train_shadows
+from audit.cli.app import app
+from audit.shared.errors import BadInput
+from audit.training import cluster
+from audit.training.recipes import SklearnModel, get_recipe
+from audit.training.references import reference_seeds, train_references
+from audit.training.shadows import train_shadows
 
 distributed = pytest.importorskip("distributed")
 

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit.case import AuditCase
-from audit.errors import BadInput
-from audit.features import is_numeric_column
+from audit.core.case import AuditCase
+from audit.core.features import is_numeric_column
+from audit.shared.errors import BadInput
 from tests.conftest import run_cli, write_variant
 
 COLUMNS = ["city", "x1", "x2", "member"]

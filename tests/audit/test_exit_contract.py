@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from audit.cli import app
+from audit.cli.app import app
 
 runner = CliRunner()
 
@@ -30,7 +30,7 @@ def _left_over(tmp_path: Path) -> list[str]:
 
 def test_internal_error_is_exit_3_one_line_no_traceback(tiny_dir: Path, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("audit.runner.run_audit", _boom)
+    monkeypatch.setattr("audit.engine.runner.run_audit", _boom)
     res = runner.invoke(app, ["run", str(_case(tiny_dir, tmp_path)), "--out", str(tmp_path / "pack")])
     assert res.exit_code == 3, res.output
     assert "error: internal: ValueError: engine bug second line (run with --debug" in res.output
@@ -41,7 +41,7 @@ def test_internal_error_is_exit_3_one_line_no_traceback(tiny_dir: Path, tmp_path
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_debug_shows_the_traceback_and_keeps_exit_3(where: str, tiny_dir: Path, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("audit.runner.run_audit", _boom)
+    monkeypatch.setattr("audit.engine.runner.run_audit", _boom)
     args = ["run", str(_case(tiny_dir, tmp_path)), "--out", str(tmp_path / "pack")]
     args = ["--debug", *args] if where == "before" else [*args, "--debug"]
     res = runner.invoke(app, args)
@@ -53,7 +53,7 @@ def test_interrupt_is_exit_3_not_1(tiny_dir: Path, tmp_path: Path, monkeypatch: 
     def interrupted(*_: Any, **__: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("audit.runner.run_audit", interrupted)
+    monkeypatch.setattr("audit.engine.runner.run_audit", interrupted)
     res = runner.invoke(app, ["run", str(_case(tiny_dir, tmp_path)), "--out", str(tmp_path / "pack")])
     assert res.exit_code == 3 and "interrupted" in res.output
     assert _left_over(tmp_path) == []
@@ -85,7 +85,7 @@ def test_deeply_nested_policy_toml(tiny_dir: Path, tmp_path: Path) -> None:
 ])
 def test_bad_policy_values_exit_2_before_any_work(policy: str, field: str, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("audit.case.load_case", _boom)  # the policy is refused before the case loads
+    monkeypatch.setattr("audit.core.case.load_case", _boom)  # the policy is refused before the case loads
     pol = tmp_path / "policy.toml"
     pol.write_text(policy)
     res = runner.invoke(app, ["run", str(tmp_path / "case.toml"), "--out", str(tmp_path / "pack"),
@@ -103,7 +103,7 @@ def test_negative_seed_is_a_usage_error(command: list[str], tmp_path: Path) -> N
 
 def test_template_syntax_error_refused_before_the_audit(tiny_dir: Path, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("audit.runner.run_audit", _boom)
+    monkeypatch.setattr("audit.engine.runner.run_audit", _boom)
     tpl = tmp_path / "tpl"
     tpl.mkdir()
     (tpl / "report.html.j2").write_text("{{ nope(")
@@ -121,8 +121,8 @@ def test_pack_write_failure_is_bad_input(exc: Exception, field: str, tiny_dir: P
     def fail(*_: Any, **__: Any) -> None:
         raise exc
 
-    monkeypatch.setattr("audit.runner.run_audit", lambda *a, **k: {"verdict": "pass", "exit_code": 0})
-    monkeypatch.setattr("audit.runner.write_evidence", fail)
+    monkeypatch.setattr("audit.engine.runner.run_audit", lambda *a, **k: {"verdict": "pass", "exit_code": 0})
+    monkeypatch.setattr("audit.engine.runner.write_evidence", fail)
     res = runner.invoke(app, ["run", str(_case(tiny_dir, tmp_path)), "--out", str(tmp_path / "pack")])
     assert res.exit_code == 2 and f"error: {field}:" in res.output and exc.strerror in res.output
 
@@ -134,15 +134,15 @@ def test_template_render_error_is_bad_input(tiny_dir: Path, tmp_path: Path,
     def fail(*_: Any, **__: Any) -> None:
         raise jinja2.UndefinedError("'dict object' has no attribute 'nope'")
 
-    monkeypatch.setattr("audit.runner.run_audit", lambda *a, **k: {"verdict": "pass", "exit_code": 0})
-    monkeypatch.setattr("audit.runner.write_evidence", fail)
+    monkeypatch.setattr("audit.engine.runner.run_audit", lambda *a, **k: {"verdict": "pass", "exit_code": 0})
+    monkeypatch.setattr("audit.engine.runner.write_evidence", fail)
     res = runner.invoke(app, ["run", str(_case(tiny_dir, tmp_path)), "--out", str(tmp_path / "pack")])
     assert res.exit_code == 2 and "error: --template:" in res.output and "nope" in res.output
 
 
 def test_out_under_a_file_is_refused_up_front(tiny_dir: Path, tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("audit.runner.run_audit", _boom)
+    monkeypatch.setattr("audit.engine.runner.run_audit", _boom)
     case = _case(tiny_dir, tmp_path)
     res = runner.invoke(app, ["run", str(case), "--out", str(case.parent / "data.csv" / "pack")])
     assert res.exit_code == 2 and "error: --out:" in res.output and "not a directory" in res.output

@@ -1,4 +1,4 @@
-"""One extension mechanism (audit.extensions.register): a check, a model format and a method.
+"""One extension mechanism (audit.core.extensions.register): a check, a model format and a method.
 
 The extension module below is the worked example of docs/architecture.md.
 """
@@ -11,22 +11,22 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from audit import extensions
-from audit.case import load_case
-from audit.cli import app
-from audit.errors import BadInput
-from audit.methods.user import resolve_methods
-from audit.policy import default_policy
-from audit.runner import run_audit
+from audit.cli.app import app
+from audit.core import extensions
+from audit.core.case import load_case
+from audit.core.policy import default_policy
+from audit.engine.runner import run_audit
+from audit.lab.methods.user import resolve_methods
+from audit.shared.errors import BadInput
 
 EXTENSION = '''
 import numpy as np
 
-from audit.adapters import load_model
+from audit.core.adapters import load_model
 from audit.checks import CheckSpec
 from audit.checks._paired import finish, model_roles, row_evidence
 from audit.checks.options import Option, switches
-from audit.extensions import register
+from audit.core.extensions import register
 
 LOADED = []
 

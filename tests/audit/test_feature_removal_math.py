@@ -6,11 +6,11 @@ import pytest
 from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
 
-from audit.case import AuditCase
 from audit.checks.feature_removal import dependence_rows
-from audit.errors import BadInput
-from audit.recipes import SklearnModel
-from audit.runner import run_audit
+from audit.core.case import AuditCase
+from audit.engine.runner import run_audit
+from audit.shared.errors import BadInput
+from audit.training.recipes import SklearnModel
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from audit.case import AuditCase
-from audit.cli import app
-from audit.errors import BadInput
+from audit.cli.app import app
+from audit.core.case import AuditCase
+from audit.shared.errors import BadInput
 from tests.conftest import run_cli
 
 FEATURES = ["a", "b", "c", "d"]
@@ -138,7 +138,7 @@ def test_declared_model_features_must_match_its_own_names(tmp_path: Path) -> Non
 
     df = _frame()
     sio.dump(LogisticRegression().fit(df[FEATURES], df["label"]), tmp_path / "m.skops")
-    from audit.adapters import load_model
+    from audit.core.adapters import load_model
 
     with pytest.raises(BadInput) as err:
         load_model({"path": "m.skops", "features": ["d", "c", "b", "a"]}, "models.original", tmp_path)

@@ -11,10 +11,10 @@ import skops.io as sio
 from sklearn.linear_model import LogisticRegression
 
 from attacks.metrics import matched_auc
-from audit.case import AuditCase, load_case
-from audit.errors import BadInput
-from audit.forget_kind import detect_forget_kind
-from audit.limits import limits_of
+from audit.core.case import AuditCase, load_case
+from audit.core.forget_kind import detect_forget_kind
+from audit.core.limits import limits_of
+from audit.shared.errors import BadInput
 
 
 def _table(seed: int, n: int = 900) -> pd.DataFrame:

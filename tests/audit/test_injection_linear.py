@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from audit.errors import BadInput
-from audit.injection import (
+from audit.lab.injection import (
     inject_feature,
     injection_ratio,
     logistic_injection,
     ridge_injection_sweep,
 )
+from audit.shared.errors import BadInput
 
 
 @pytest.mark.parametrize("seed", [0, 1, *(pytest.param(s, marks=pytest.mark.slow) for s in (2, 3, 4))])

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from audit.injection import attribution_ratio, inject_feature
-from audit.methods import unlearn
-from audit.recipes import get_recipe
+from audit.lab.injection import attribution_ratio, inject_feature
+from audit.lab.methods import unlearn
+from audit.training.recipes import get_recipe
 
 
 def _setup(seed):

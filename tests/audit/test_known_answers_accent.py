@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from audit.cli import app
+from audit.cli.app import app
 from reports import validate_results
 from tests.conftest import run_cli, write_variant
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from audit.cli import app
-from audit.runner import run_audit
+from audit.cli.app import app
+from audit.engine.runner import run_audit
 from reports import validate_results
 from tests.audit._regression_case import write_regression_case
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from audit.calibration.variants import make_case
-from audit.runner import run_audit
+from audit.engine.runner import run_audit
 
 CELLS = [("digits", "mlp", "random10"), ("accent", "forest", "group")]
 FAST, SLOW = (0, 1), (2, 3, 4)

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from audit.case import AuditCase
-from audit.cli import app
-from audit.data import read_table
-from audit.errors import BadInput
-from audit.limits import limits_of
+from audit.cli.app import app
+from audit.core.case import AuditCase
+from audit.core.data import read_table
+from audit.core.limits import limits_of
+from audit.shared.errors import BadInput
 
 runner = CliRunner()
 _f = staticmethod(lambda X: np.c_[np.zeros(len(X)), X[:, 0]])

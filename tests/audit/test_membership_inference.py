@@ -83,8 +83,8 @@ def test_gradient_ascent_too_far_is_flagged_as_over_unlearning(digits_dir, tmp_p
 
 
 def test_rerun_trains_no_shadows(digits_dir, tmp_path, shadow_cache, noop) -> None:
-    from audit.case import load_case
-    from audit.shadows import case_shadows
+    from audit.core.case import load_case
+    from audit.training.shadows import case_shadows
 
     case = load_case(_variant(digits_dir, tmp_path, "original.pt"))
     sh, nf, nt = case_shadows(case, 16, 0, shadow_cache)

@@ -11,10 +11,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from audit.case import AuditCase
-from audit.cli import app
-from audit.errors import BadInput
-from audit.runner import run_audit
+from audit.cli.app import app
+from audit.core.case import AuditCase
+from audit.engine.runner import run_audit
+from audit.shared.errors import BadInput
 
 runner = CliRunner()
 

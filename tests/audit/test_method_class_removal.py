@@ -20,17 +20,17 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from audit.case import load_case
-from audit.cli_methods import register
-from audit.errors import BadInput
-from audit.method_audit import run_method_audit
+from audit.cli.methods import register
+from audit.core.case import load_case
+from audit.lab.method_audit import run_method_audit
+from audit.shared.errors import BadInput
 from reports import validate_results
 from tests.conftest import write_digits_method_case
 
 POLICY = {"general": {"n_bootstrap": 200}}
 CLASS = 3
 BROKEN = '''
-from audit.methods import unlearn
+from audit.lab.methods import unlearn
 
 
 def unsir_repair_only(model, forget, retain, *, seed, recipe):
@@ -206,7 +206,7 @@ def test_broken_variants_keep_the_class_and_fail(strong: dict[str, Any], name: s
 
 
 def test_requests_survived_column_only_with_stream_data(fast: dict[str, Any]) -> None:
-    from audit.method_comparison import method_comparison
+    from audit.lab.method_comparison import method_comparison
 
     checks = [c for c in fast["results"]["checks"] if c["id"] in ("method_retrain", "method_noop")]
     table = method_comparison(["retrain", "noop"], checks, "digits", [0, 1], CLASS, "class",

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from audit.methods import unlearn
+from audit.lab.methods import unlearn
 from tests.audit._class_removal import accuracies, audit_of, world
 
 FAST, SLOW = (0, 1), (2, 3, 4)

@@ -14,11 +14,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from audit.case import load_case
-from audit.cli_methods import register
-from audit.errors import BadInput
-from audit.method_audit import run_method_audit
-from audit.methods.user import resolve_methods
+from audit.cli.methods import register
+from audit.core.case import load_case
+from audit.lab.method_audit import run_method_audit
+from audit.lab.methods.user import resolve_methods
+from audit.shared.errors import BadInput
 from reports import validate_results
 from tests.conftest import write_digits_method_case
 
@@ -27,7 +27,7 @@ import copy
 
 import torch
 
-from audit.recipes import TorchModule
+from audit.training.recipes import TorchModule
 
 
 def keep_original(model, forget, retain, *, seed):
@@ -129,7 +129,7 @@ def test_user_method_needs_allow_code_and_the_protocol(case_dir):
     with pytest.raises(BadInput, match="--method.*--allow-code"):
         resolve_methods([USER[0]], allow_code=False, base_dir=case.base_dir)
     for spec, why in [(f"{MINE}:wrong_signature", "must take"), (f"{MINE}:nope", "cannot import"),
-                      ("no_such_mod_xyz:f", "no module"), ("audit.recipes:MLP", "not a function"),
+                      ("no_such_mod_xyz:f", "no module"), ("audit.training.recipes:MLP", "not a function"),
                       ("os:system", "must take"), ("retrian", "unknown method")]:
         with pytest.raises(BadInput, match=why) as exc:
             resolve_methods([spec], allow_code=True, base_dir=case.base_dir)

@@ -5,7 +5,12 @@ import pytest
 from scipy import stats
 
 from attacks.lira import ulira
-from audit.method_attacks import challenge_metrics, loso_ulira_scores, per_seed_auc, ulira_metric
+from audit.lab.method_attacks import (
+    challenge_metrics,
+    loso_ulira_scores,
+    per_seed_auc,
+    ulira_metric,
+)
 
 
 def _gaussians(shift, k=10, n=400, seed=0):
@@ -71,8 +76,8 @@ def test_challenge_separated_vs_identical():
 @pytest.fixture(scope="module")
 def digits_results(tmp_path_factory):
     """retrain and noop x 4 seeds on scikit-learn's digits (small MLPs; the case's own models unused)."""
-    from audit.case import load_case
-    from audit.method_audit import run_method_audit
+    from audit.core.case import load_case
+    from audit.lab.method_audit import run_method_audit
     from tests.conftest import write_digits_method_case
 
     path = write_digits_method_case(tmp_path_factory.mktemp("digits_ulira"))

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from audit.errors import BadInput
-from audit.methods import unlearn
+from audit.lab.methods import unlearn
+from audit.shared.errors import BadInput
 from tests.audit._class_removal import accuracies, audit_of, world
 
 FAST, SLOW = (0, 1), (2, 3, 4)

@@ -19,11 +19,11 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_moons
 
-from audit.case import AuditCase
-from audit.errors import BadInput
-from audit.methods import unlearn
-from audit.recipes import get_recipe
-from audit.runner import run_audit
+from audit.core.case import AuditCase
+from audit.engine.runner import run_audit
+from audit.lab.methods import unlearn
+from audit.shared.errors import BadInput
+from audit.training.recipes import get_recipe
 
 FAST, SLOW = (0, 1), (2, 3, 4)
 VARIANTS = {"eubo": {}, "adjusted": {"variant": "adjusted"}, "broken": {"variant": "adjusted", "lam": 1.0}}

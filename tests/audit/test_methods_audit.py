@@ -6,10 +6,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from audit.case import load_case
-from audit.cli_methods import register
-from audit.errors import BadInput
-from audit.method_audit import run_method_audit
+from audit.cli.methods import register
+from audit.core.case import load_case
+from audit.lab.method_audit import run_method_audit
+from audit.shared.errors import BadInput
 from reports import validate_results, verify_pack
 from tests.conftest import write_digits_method_case
 

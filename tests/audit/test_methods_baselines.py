@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from audit.errors import BadInput
-from audit.methods import METHODS, unlearn
-from audit.methods.linear import fit_logreg
-from audit.recipes import get_recipe
+from audit.lab.methods import METHODS, unlearn
+from audit.lab.methods.linear import fit_logreg
+from audit.shared.errors import BadInput
+from audit.training.recipes import get_recipe
 
 
 @pytest.fixture(scope="module")

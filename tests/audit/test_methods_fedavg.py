@@ -4,9 +4,9 @@ approximate recovery-rounds removal keeps more of it; the no-op keeps it all."""
 import numpy as np
 import pytest
 
-from audit.errors import BadInput
-from audit.injection import attribution_ratio
-from audit.methods.fedavg import fedavg_recover, fedavg_retrain, train_fedavg
+from audit.lab.injection import attribution_ratio
+from audit.lab.methods.fedavg import fedavg_recover, fedavg_retrain, train_fedavg
+from audit.shared.errors import BadInput
 
 
 def _clients(seed):

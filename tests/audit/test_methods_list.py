@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from audit.cli import app
-from audit.extensions import register, unregister
-from audit.methods import METHODS
+from audit.cli.app import app
+from audit.core.extensions import register, unregister
+from audit.lab.methods import METHODS
 
 
 def test_list_shows_every_built_in_method_and_exits_0_without_out() -> None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audit.errors import BadInput
-from audit.methods import unlearn
-from audit.recipes import get_recipe
+from audit.lab.methods import unlearn
+from audit.shared.errors import BadInput
+from audit.training.recipes import get_recipe
 
 
 def _data(seed: int, n: int = 400, d: int = 6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -51,8 +51,8 @@ def test_logreg_recipe_bad_input() -> None:
 
 @pytest.mark.slow  # ~1 min on the shared 2-core machine
 def test_method_audit_on_breast_cancer_logreg(tmp_path) -> None:
-    from audit.case import load_case
-    from audit.method_audit import run_method_audit
+    from audit.core.case import load_case
+    from audit.lab.method_audit import run_method_audit
     from benchmarks.method_comparison import _cancer_case
 
     case = load_case(_cancer_case(tmp_path / "cancer"))

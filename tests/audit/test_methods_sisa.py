@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from audit.errors import BadInput
-from audit.methods.sisa import sisa_unlearn, train_shard, train_sisa
+from audit.lab.methods.sisa import sisa_unlearn, train_shard, train_sisa
+from audit.shared.errors import BadInput
 
 
 @pytest.fixture(scope="module")

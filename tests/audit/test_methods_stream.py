@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from audit.case import load_case
-from audit.cli import app
-from audit.errors import BadInput
-from audit.method_stream import run_method_stream
-from audit.recipes import get_recipe
+from audit.cli.app import app
+from audit.core.case import load_case
+from audit.lab.method_stream import run_method_stream
+from audit.shared.errors import BadInput
+from audit.training.recipes import get_recipe
 from tests.audit._stream_helpers import FAST_POLICY
 
 

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit.adapters import CallableModel
-from audit.cache import OutputCache
-from audit.case import AuditCase
-from audit.errors import BadInput
-from audit.runner import run_audit
+from audit.core.adapters import CallableModel
+from audit.core.cache import OutputCache
+from audit.core.case import AuditCase
+from audit.engine.runner import run_audit
+from audit.shared.errors import BadInput
 
 
 def _good(X: np.ndarray) -> np.ndarray:

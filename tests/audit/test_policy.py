@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from audit.errors import BadInput
-from audit.policy import default_policy, merge_policy
-from audit.runner import exit_code_of, verdict_of
+from audit.core.policy import default_policy, merge_policy
+from audit.engine.runner import exit_code_of, verdict_of
+from audit.shared.errors import BadInput
 
 
 def test_defaults_cover_every_registered_check() -> None:
@@ -56,8 +56,8 @@ def test_exit_codes(verdict: str, code: int) -> None:
 
 
 def test_required_check_can_be_relaxed_by_policy(tiny_dir) -> None:
-    from audit.case import load_case
-    from audit.runner import run_audit
+    from audit.core.case import load_case
+    from audit.engine.runner import run_audit
 
     case = load_case(tiny_dir / "case.toml")
     res = run_audit(case, policy={"output_divergence": {"required": False},

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from audit.cli import app
+from audit.cli.app import app
 
 runner = CliRunner()
 # keep the accepted runs fast: the gate switches off what these tests do not need

@@ -8,14 +8,14 @@ import pytest
 
 from audit.checks import registry
 from audit.checks.options import Option, validate_value
-from audit.errors import BadInput
-from audit.policy import (
+from audit.core.policy import (
     GENERAL_OPTIONS,
     declarations,
     default_policy,
     merge_policy,
     validate_policy,
 )
+from audit.shared.errors import BadInput
 
 BAD = [
     # (section, key, value, field named in the error)

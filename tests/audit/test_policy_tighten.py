@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 
 from audit.checks.options import Option, tightens
-from audit.errors import BadInput
-from audit.policy import declarations, default_policy, resolve_policy
+from audit.core.policy import declarations, default_policy, resolve_policy
+from audit.shared.errors import BadInput
 
 
 def _case(policy: dict | None = None, features: tuple[str, ...] = ("f0", "f1")) -> SimpleNamespace:

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from audit.adapters import CallableModel
-from audit.cache import OutputCache
-from audit.case import AuditCase, load_case
-from audit.cli import app
-from audit.errors import BadInput
-from audit.runner import run_audit
+from audit.cli.app import app
+from audit.core.adapters import CallableModel
+from audit.core.cache import OutputCache
+from audit.core.case import AuditCase, load_case
+from audit.engine.runner import run_audit
+from audit.shared.errors import BadInput
 from tests.audit._regression_case import write_regression_case
 
 

@@ -55,7 +55,6 @@ def test_a_result_survives_a_json_round_trip_as_a_plain_dict():
 
 def test_api_is_exported_and_examples_run():
     assert {"AuditResult", "run_audit"} <= set(audit.__all__)
-    from audit import result_api
-
+    from audit.engine import result_api
     failures, attempted = doctest.testmod(result_api, optionflags=doctest.ELLIPSIS)
     assert failures == 0 and attempted >= 8

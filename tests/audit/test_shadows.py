@@ -8,8 +8,8 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
-from audit.recipes import Recipe, SklearnModel, get_recipe, train_mlp
-from audit.shadows import ensemble_logits, train_mlp_ensemble, train_shadows
+from audit.training.recipes import Recipe, SklearnModel, get_recipe, train_mlp
+from audit.training.shadows import ensemble_logits, train_mlp_ensemble, train_shadows
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_seeded_initialisation_is_thread_safe() -> None:
     """Threads seeding torch's global generator at once (a threaded Dask worker) get their own seed's weights."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from audit.recipes import seeded_mlp
+    from audit.training.recipes import seeded_mlp
 
     def weights(seed: int) -> np.ndarray:
         return seeded_mlp(64, 10, (128,), seed).net[0].weight.detach().numpy().copy()

@@ -7,8 +7,8 @@ import doctest
 import numpy as np
 import pytest
 
-from audit.case import AuditCase
-from audit.runner import run_audit
+from audit.core.case import AuditCase
+from audit.engine.runner import run_audit
 
 
 def _lin(w):
@@ -38,8 +38,8 @@ def test_absolute_margin_does_not_replace_a_second_reference(tiny_frame) -> None
     assert "needs >= 2 retrained references" in ut["metrics"][0]["note"]
 
 
-@pytest.mark.parametrize("module", ["audit.stats", "audit.results", "audit.case", "audit.adapters",
-                                    "audit.recipes", "audit.runner", "audit.cli_contract"])
+@pytest.mark.parametrize("module", ["audit.core.stats", "audit.core.results", "audit.core.case", "audit.core.adapters",
+                                    "audit.training.recipes", "audit.engine.runner", "audit.cli.contract"])
 def test_docstring_examples_run(module: str) -> None:
     import importlib
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from audit.stats import (
+from audit.core.stats import (
     benjamini_hochberg,
     bootstrap_mean_ci,
     ci_level,

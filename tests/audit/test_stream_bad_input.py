@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from audit.cli import app
-from audit.errors import BadInput
-from audit.stream import Request, StreamCase, load_stream_case
+from audit.cli.app import app
+from audit.engine.stream import Request, StreamCase, load_stream_case
+from audit.shared.errors import BadInput
 
 
 def _f(X: np.ndarray) -> np.ndarray:

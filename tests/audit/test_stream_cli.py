@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from audit.cli import app
+from audit.cli.app import app
 from reports.schema import validate_results
 
 

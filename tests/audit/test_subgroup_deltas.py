@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 import scipy.stats as sps
 
-from audit.decision import Settings
-from audit.stats import benjamini_hochberg, exact_mcnemar, holm
-from audit.subgroups import compare_groups, enumerate_slices
-from audit.subgroups.inference import sign_test
-from audit.subgroups.kernel import kernel_group_metrics
+from audit.checks.subgroups import compare_groups, enumerate_slices
+from audit.checks.subgroups.inference import sign_test
+from audit.checks.subgroups.kernel import kernel_group_metrics
+from audit.core.decision import Settings
+from audit.core.stats import benjamini_hochberg, exact_mcnemar, holm
 
 MARGINS = {"accuracy": 0.05, "fnr": 0.08, "fpr": 0.08, "loss": None, "loss_factor": 0.5}
 
@@ -124,8 +124,8 @@ def test_sign_test_equals_exact_mcnemar(b: int, c: int) -> None:
 
 
 def test_discrete_bootstrap_matches_row_bootstrap() -> None:
-    from audit.stats import bootstrap_mean_ci
-    from audit.subgroups.inference import within_group_ci
+    from audit.checks.subgroups.inference import within_group_ci
+    from audit.core.stats import bootstrap_mean_ci
 
     rng = np.random.default_rng(9)
     d = rng.choice([-1.0, 0.0, 1.0, 0.5], 400, p=[0.2, 0.6, 0.1, 0.1])

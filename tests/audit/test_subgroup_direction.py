@@ -15,9 +15,9 @@ import pytest
 from scipy.special import log_softmax
 from sklearn.linear_model import LogisticRegression
 
-from audit.case import AuditCase
 from audit.checks import registry
-from audit.runner import run_audit
+from audit.core.case import AuditCase
+from audit.engine.runner import run_audit
 
 FEATS = ["x0", "x1", "x2", "gb"]
 _OFF = {cid: {"enabled": False} for cid in registry() if cid != "subgroup_shift"}
@@ -113,8 +113,8 @@ def test_improvement_reported_not_blocking_harm_blocks_more_seeds(seed: int) -> 
 
 
 def test_blocks_is_declared_and_may_only_tighten_under_a_gate() -> None:
-    from audit.errors import BadInput
-    from audit.policy import check_tightens, declarations, default_policy
+    from audit.core.policy import check_tightens, declarations, default_policy
+    from audit.shared.errors import BadInput
 
     opt = declarations()["subgroup_shift"]["blocks"]
     assert opt.default == "harm" and opt.choices == ("harm", "both")
@@ -125,8 +125,8 @@ def test_blocks_is_declared_and_may_only_tighten_under_a_gate() -> None:
 
 
 def test_one_min_group_size_declaration() -> None:
-    from audit.errors import BadInput
-    from audit.policy import declarations, default_policy, merge_policy
+    from audit.core.policy import declarations, default_policy, merge_policy
+    from audit.shared.errors import BadInput
 
     owners = [s for s, opts in declarations().items() if "min_group_size" in opts]
     assert owners == ["subgroup_shift"]

@@ -8,7 +8,7 @@ import pytest
 from fairlearn.metrics import MetricFrame, false_negative_rate, false_positive_rate
 from sklearn.metrics import accuracy_score, log_loss
 
-from audit.subgroups import enumerate_slices, group_metrics, rates, slice_mask
+from audit.checks.subgroups import enumerate_slices, group_metrics, rates, slice_mask
 
 
 def _data(seed: int, n: int = 900) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
@@ -70,7 +70,7 @@ def test_several_roles_and_undefined_rates() -> None:
 
 
 def test_missing_group_column_is_bad_input() -> None:
-    from audit.errors import BadInput
+    from audit.shared.errors import BadInput
 
     with pytest.raises(BadInput, match="nope"):
         enumerate_slices(pd.DataFrame({"g": ["a"]}), ["nope"])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from audit.case import AuditCase
 from audit.checks import registry
-from audit.runner import run_audit
+from audit.core.case import AuditCase
+from audit.engine.runner import run_audit
 
 
 def test_no_groups_passes_with_note() -> None:

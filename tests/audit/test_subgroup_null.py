@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import SGDClassifier
 
-from audit.decision import Settings
-from audit.subgroups import bin_features, discover_slices, enumerate_slices
-from audit.subgroups.kernel import kernel_group_metrics
+from audit.checks.subgroups import bin_features, discover_slices, enumerate_slices
+from audit.checks.subgroups.kernel import kernel_group_metrics
+from audit.core.decision import Settings
 
 
 def _null_world(seed: int) -> dict:
@@ -80,7 +80,7 @@ def test_null_detector_is_not_blind() -> None:
 def test_welch_matches_scipy() -> None:
     import scipy.stats as sps
 
-    from audit.subgroups.discovery import _welch
+    from audit.checks.subgroups.discovery import _welch
 
     rng = np.random.default_rng(3)
     x = rng.normal(size=300)

@@ -16,9 +16,9 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
-from audit.case import AuditCase
 from audit.checks import registry
-from audit.runner import run_audit
+from audit.core.case import AuditCase
+from audit.engine.runner import run_audit
 from audit.scenarios.accent import approximate_unlearn
 
 FEATS = ["hr", "bp", "spo2", "temp", "resp", "sig_a", "sig_b"]

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from audit.case import load_case
 from audit.checks import registry
-from audit.runner import run_audit
+from audit.core.case import load_case
+from audit.engine.runner import run_audit
 from audit.scenarios.accent import SHARED_LANGUAGE
 from tests.conftest import write_variant
 
@@ -99,7 +99,7 @@ def test_original_as_unlearned_harms_no_group(accent_dir: Path, tmp_path: Path) 
 
 
 def test_bad_policy_value(accent_dir: Path) -> None:
-    from audit.errors import BadInput
+    from audit.shared.errors import BadInput
 
     with pytest.raises(BadInput, match="on_shift"):
         _check(accent_dir / "case.toml", on_shift="ignore")

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from audit.case import AuditCase, load_case
-from audit.cli import app
-from audit.errors import BadInput
-from audit.references import SEED_FLOOR, reference_seeds
+from audit.cli.app import app
+from audit.core.case import AuditCase, load_case
+from audit.shared.errors import BadInput
+from audit.training.references import SEED_FLOOR, reference_seeds
 from tests.conftest import run_cli
 
 TINY_MLP = {"hidden": [8], "epochs": 3}
@@ -62,7 +62,7 @@ def test_same_seed_same_models_other_seed_other_models() -> None:
 
 
 def test_batched_references_match_the_one_by_one_recipe() -> None:
-    from audit.recipes import get_recipe
+    from audit.training.recipes import get_recipe
 
     case = _case(train_references=2)
     recipe = get_recipe("torch-mlp", TINY_MLP)
@@ -74,7 +74,7 @@ def test_batched_references_match_the_one_by_one_recipe() -> None:
 
 
 def test_seeds_never_collide_with_the_shadow_models(monkeypatch: pytest.MonkeyPatch) -> None:
-    import audit.shadows as shadows
+    import audit.training.shadows as shadows
 
     seen: list[int] = []
 

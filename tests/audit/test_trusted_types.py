@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from audit.case import load_case
-from audit.cli import app
-from audit.errors import BadInput
+from audit.cli.app import app
+from audit.core.case import load_case
+from audit.shared.errors import BadInput
 
 TREE_PREDICTOR = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
 

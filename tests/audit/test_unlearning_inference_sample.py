@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from audit.errors import BadInput
+from audit.shared.errors import BadInput
 from tests.audit._mia_helpers import run_check
 from tests.conftest import write_variant
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audit.case import CASE_KEYS, load_case
-from audit.errors import BadInput
+from audit.core.case import CASE_KEYS, load_case
+from audit.shared.errors import BadInput
 from tests.fuzz.base import CASE_TOML
 
 _FILES = ["original.skops", "unlearned.skops", "retrained-0.skops", "data.csv", "case.toml",

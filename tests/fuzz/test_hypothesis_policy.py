@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audit.errors import BadInput
-from audit.policy import declarations, default_policy, merge_policy, validate_policy
+from audit.core.policy import declarations, default_policy, merge_policy, validate_policy
+from audit.shared.errors import BadInput
 
 _DECL = declarations()
 _SECTIONS = sorted(_DECL)

@@ -1,11 +1,11 @@
-"""Hand-built results dicts in the engine's exact shapes (via audit.results objects)."""
+"""Hand-built results dicts in the engine's exact shapes (via audit.core.results objects)."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-from audit.results import CheckResult, Figure, Finding, Metric, Table
+from audit.core.results import CheckResult, Figure, Finding, Metric, Table
 
 XSS = "<script>alert(1)</script>"
 SHA = {role: f"{i:x}" * 64 for i, role in enumerate(("original", "unlearned", "r0", "r1", "data"), 1)}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import reports.pack
-from audit.errors import BadInput
+from audit.shared.errors import BadInput
 from reports import verify_pack, write_pack
 from tests.reports.fixtures import sample_results
 

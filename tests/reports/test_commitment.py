@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from audit.cli import app
-from audit.commitment import (
+from audit.cli.app import app
+from audit.shared.commitment import (
     SCHEME,
     commit_ids,
     default_key_path,
@@ -21,7 +21,7 @@ from audit.commitment import (
     new_key,
     read_key,
 )
-from audit.errors import BadInput
+from audit.shared.errors import BadInput
 from tests.reports.test_cli_pack import _fast_policy
 
 runner = CliRunner()

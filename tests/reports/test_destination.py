@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from audit.cli import app
-from audit.commitment import default_key_path, key_text, new_key
-from audit.errors import BadInput
+from audit.cli.app import app
+from audit.shared.commitment import default_key_path, key_text, new_key
+from audit.shared.errors import BadInput
 from reports import verify_pack, write_pack
 from reports.destination import clean_stale
 from tests.reports.fixtures import sample_results

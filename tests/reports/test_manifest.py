@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from audit.errors import BadInput
+from audit.shared.errors import BadInput
 from reports import build_statement, sha256_file, verify_pack, write_pack
 from reports.manifest import STATEMENT_TYPE, TEST_RESULT_TYPE, load_signing_key
 from tests.reports.fixtures import SHA, sample_results, with_verdict

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from audit.errors import BadInput
+from audit.shared.errors import BadInput
 from reports import verify_pack, write_pack
 from reports.pack import FORMATS
 from tests.reports.fixtures import sample_results

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from jinja2.exceptions import SecurityError, UndefinedError
 
-from audit.errors import BadInput
+from audit.shared.errors import BadInput
 from reports import environment, render_html, render_markdown, verify_pack, write_pack
 from tests.reports.fixtures import XSS, sample_results
 

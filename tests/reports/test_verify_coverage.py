@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import reports.verify
-from audit.cli import app
+from audit.cli.app import app
 from reports import sha256_file, verify_pack, write_pack
 from reports.manifest import canonical_json
 from tests.reports.conftest import write_key

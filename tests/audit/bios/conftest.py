@@ -36,8 +36,8 @@ def noisy_original(case_dir: Path, dest: Path, scale: float = 1e-4) -> str:
 
 def known_answer_audits(case_dir: Path, work: Path, policy: dict | None) -> dict[str, dict[str, Any]]:
     """``{candidate: {"result": results, "passes": forward passes}}`` for retrain, noop, gradient ascent."""
+    from audit.engine.runner import run_audit
     from audit.lm.compare import candidate_case
-    from audit.runner import run_audit
 
     out = {}
     for name, rel in (("retrain", "extra/retrained-other-seed"), ("noop", noisy_original(case_dir, work / "noop")),

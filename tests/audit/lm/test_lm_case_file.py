@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from audit.case import load_case
-from audit.cli import app
-from audit.errors import BadInput
+from audit.cli.app import app
+from audit.core.case import load_case
 from audit.lm.case import LanguageModelCase
+from audit.shared.errors import BadInput
 
 
 def _run(case, out):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from audit.case import load_case
-from audit.runner import run_audit
+from audit.core.case import load_case
+from audit.engine.runner import run_audit
 
 
 def test_every_model_and_split_is_forwarded_once_across_all_checks(tiny_lms, tmp_path):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from audit.case import load_case
-from audit.runner import run_audit
+from audit.core.case import load_case
+from audit.engine.runner import run_audit
 
 
 def _check(result, cid: str) -> dict:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from audit.errors import BadInput
 from audit.lm.loader import load_causal_lm
+from audit.shared.errors import BadInput
 
 
 def _copy(tiny_lms, tmp_path: Path, name: str = "m") -> Path:

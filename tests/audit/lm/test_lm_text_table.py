@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit.errors import BadInput
-from audit.limits import limits_of
+from audit.core.limits import limits_of
 from audit.lm.text_data import TextColumns, validate_text_table
+from audit.shared.errors import BadInput
 
 QA = TextColumns("text", "q", "a", "wrong")
 

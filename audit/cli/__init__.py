@@ -1,0 +1,1 @@
+"""The command line: ``unlearn-audit`` (:func:`audit.cli.app.main`) and its sub-commands."""

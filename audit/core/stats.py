@@ -1,0 +1,211 @@
+"""Statistics: paired bootstrap CIs, multiplicity control, exact tests.
+
+Statuses are decided in one place, :mod:`audit.core.decision`; this module only measures.
+
+Conventions
+-----------
+* Reported intervals are at level ``1 - 2*alpha`` (:func:`ci_level`; 90 % at the
+  default ``alpha = 0.05``).
+* Bootstraps are *paired*: when U and R are compared on the same rows, the same
+  resampled rows are used for both, so the per-row difference is what is resampled.
+* Resampling is vectorised and chunked so that memory stays bounded in ``n``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+from scipy import stats as sps
+from threadpoolctl import threadpool_limits
+
+from attacks.counts import multinomial_counts
+from audit.core.cost import tally
+
+__all__ = [
+    "bootstrap_indices",
+    "bootstrap_stat",
+    "bootstrap_mean_ci",
+    "bootstrap_means",
+    "ci_level",
+    "holm",
+    "benjamini_hochberg",
+    "exact_mcnemar",
+    "winsorize_by_references",
+]
+
+_CHUNK_ELEMENTS = 20_000_000  # elements of one resample chunk of bootstrap_indices (~160 MB of float64)
+_MEAN_CHUNK_ELEMENTS = 1_600_000  # rows x resamples of one chunk of bootstrap_means (measured: ~16 at 1e5 rows)
+_MAX_MEAN_CHUNK = 256
+
+
+def ci_level(alpha: float) -> float:
+    """Confidence level of the interval used for a TOST at level ``alpha``.
+
+    >>> ci_level(0.05)
+    0.9
+    """
+    return round(1.0 - 2.0 * alpha, 12)
+
+
+def bootstrap_indices(
+    n: int, n_boot: int, rng: np.random.Generator, width: int = 1
+) -> Iterator[np.ndarray]:
+    """Yield chunks of bootstrap row indices, shape ``[b, n]``, ``b`` summing to ``n_boot``.
+
+    ``width`` is the number of values per row the caller will gather, used only to
+    size chunks so that ``b * n * width`` stays below a fixed budget.
+    """
+    if n <= 0:
+        raise ValueError("bootstrap needs at least one row")
+    per_chunk = max(1, _CHUNK_ELEMENTS // max(1, n * width))
+    done = 0
+    while done < n_boot:
+        b = min(per_chunk, n_boot - done)
+        yield rng.integers(0, n, size=(b, n), dtype=np.int64 if n > 2**31 - 1 else np.int32)
+        done += b
+
+
+def bootstrap_stat(
+    statistic: Callable[[np.ndarray], np.ndarray],
+    n: int,
+    n_boot: int,
+    rng: np.random.Generator,
+    width: int = 1,
+) -> np.ndarray:
+    """Evaluate ``statistic(idx)`` on every bootstrap resample.
+
+    ``statistic`` receives an index array ``[b, n]`` and returns ``[b]`` or ``[b, k]``.
+    Returns the stacked replicates, ``[n_boot]`` or ``[n_boot, k]``.
+    """
+    parts = [np.asarray(statistic(idx)) for idx in bootstrap_indices(n, n_boot, rng, width)]
+    tally("bootstrap_resamples", int(n_boot))
+    return np.concatenate(parts, axis=0)
+
+
+def bootstrap_means(values: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Column means of ``values [n, k]`` on ``n_boot`` resamples of its rows: ``[n_boot, k]``.
+
+    Every column is resampled with the same rows (paired). A chunk of resamples is drawn
+    as row counts (:func:`attacks.counts.multinomial_counts`: the multinomial law of
+    resampling rows with replacement, from about one random byte per row) and the means are
+    one matrix product ``counts @ values / n``, the chunk sized to stay in cache
+    (``docs/decisions/0018-bootstrap-counts.md``).
+
+    >>> v = np.c_[np.arange(4.0), np.ones(4)]
+    >>> r = bootstrap_means(v, 3, np.random.default_rng(0))
+    >>> w = multinomial_counts(4, 3, np.random.default_rng(0))
+    >>> bool(np.allclose(r[:, 0], w @ v[:, 0] / 4)), r[:, 1].tolist()
+    (True, [1.0, 1.0, 1.0])
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[:, None] if v.ndim == 1 else v
+    n, k = v.shape
+    if n <= 0:
+        raise ValueError("bootstrap needs at least one row")
+    out = np.empty((int(n_boot), k))
+    step = int(max(1, min(_MAX_MEAN_CHUNK, _MEAN_CHUNK_ELEMENTS // n)))
+    # a [b, n] x [n, k] product with small b and k is memory-bound: BLAS threads only contend
+    with threadpool_limits(1, user_api="blas"):
+        for done in range(0, int(n_boot), step):
+            b = min(step, int(n_boot) - done)
+            counts = multinomial_counts(n, b, rng, dtype=np.float64)
+            np.matmul(counts, v, out=out[done:done + b])
+    out /= n
+    tally("bootstrap_resamples", int(n_boot))
+    return out
+
+
+def bootstrap_mean_ci(
+    values: np.ndarray,
+    n_boot: int,
+    confidence: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap CI of the column means of ``values`` (``[n]`` or ``[n, k]``).
+
+    For a paired comparison pass the per-row difference (or stack the per-row
+    quantities as columns: every column is resampled with the same rows).
+
+    Returns ``(lo, hi)``, scalars for 1-D input, arrays of length ``k`` otherwise.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> lo, hi = bootstrap_mean_ci(rng.normal(size=500), 2000, 0.95, rng)
+    >>> bool(lo < 0 < hi)
+    True
+    """
+    v = np.asarray(values, dtype=np.float64)
+    one_d = v.ndim == 1
+    if one_d:
+        v = v[:, None]
+    reps = bootstrap_means(v, n_boot, rng)
+    tail = (1.0 - confidence) / 2.0
+    lo, hi = np.quantile(reps, [tail, 1.0 - tail], axis=0)
+    if one_d:
+        return lo[0], hi[0]
+    return lo, hi
+
+
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1).
+
+    >>> holm(np.array([0.01, 0.04, 0.03])).round(3).tolist()
+    [0.03, 0.06, 0.06]
+    """
+    p = np.asarray(p_values, dtype=float)
+    m = p.size
+    if m == 0:
+        return p.copy()
+    order = np.argsort(p, kind="stable")
+    adj_sorted = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.minimum(adj_sorted, 1.0)
+    return out
+
+
+def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (scipy's ``false_discovery_control``)."""
+    p = np.asarray(p_values, dtype=float)
+    if p.size == 0:
+        return p.copy()
+    return np.asarray(sps.false_discovery_control(p, method="bh"))
+
+
+def exact_mcnemar(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant counts ``b`` and ``c``.
+
+    Under H0 the ``b`` discordant pairs of one kind among ``b + c`` follow
+    Binomial(b + c, 1/2).
+
+    >>> round(exact_mcnemar(10, 2), 4)
+    0.0386
+    """
+    n = int(b) + int(c)
+    if n == 0:
+        return 1.0
+    return float(sps.binomtest(int(b), n, 0.5, alternative="two-sided").pvalue)
+
+
+def winsorize_by_references(
+    rows: dict[str, np.ndarray], refs: list[str], q: float = 0.99
+) -> tuple[dict[str, np.ndarray], float]:
+    """Cap every model's per-row values at the references' pooled ``q`` quantile.
+
+    Per-row log-losses are heavy-tailed: a random forest that gives a row probability 0
+    scores ``-log(1e-12) = 27.6`` there, and one such row moves a reference's mean loss by
+    more than the spread of all the others. A Winsorised mean (the same cap for every model,
+    taken from the references) keeps the comparison about the bulk: a row beyond the cap
+    counts as "at least as bad as the retrains' worst 1 %". Returns the capped rows and the cap.
+
+    >>> rows = {"u": np.array([0.1, 30.0]), "r": np.r_[np.full(200, 0.2), 5.0, 5.0]}
+    >>> capped, cap = winsorize_by_references(rows, ["r"])
+    >>> round(cap, 2), capped["u"].tolist()
+    (0.2, [0.1, 0.2])
+    """
+    pooled = np.concatenate([np.asarray(rows[r], dtype=np.float64) for r in refs]) if refs else np.empty(0)
+    if pooled.size == 0:
+        return dict(rows), float("inf")
+    cap = float(np.quantile(pooled, q))
+    return {k: np.minimum(np.asarray(v, dtype=np.float64), cap) for k, v in rows.items()}, cap
