@@ -28,7 +28,8 @@ def _workloads() -> dict[str, Callable[[], Any]]:
     from sklearn.ensemble import RandomForestClassifier
 
     from audit.calibration import quick_grid, run_grid
-    from audit.training.recipes import SklearnModel, get_recipe
+    from audit.core.model_objects import SklearnModel
+    from audit.training.recipes import get_recipe
     from audit.training.references import reference_seeds, train_references
 
     ds = load_digits()

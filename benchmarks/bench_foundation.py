@@ -19,7 +19,7 @@ def _timed(fn: Any) -> tuple[float, Any]:
 
 def bench_run_vs_forward() -> list[dict[str, Any]]:
     from audit.core.cache import OutputCache
-    from audit.core.case import load_case
+    from audit.core.case_file import load_case
     from audit.engine.runner import run_audit
     from audit.scenarios import build_scenario
 

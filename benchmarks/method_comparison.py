@@ -71,7 +71,7 @@ def _cancer_case(d: Path) -> Path:
 
 
 def _run(name: str, spec: dict[str, Any], seeds: list[int], tmp: Path) -> dict[str, Any]:
-    from audit.core.case import load_case
+    from audit.core.case_file import load_case
     from audit.lab.method_audit import run_method_audit
     from audit.scenarios import build_scenario
     from audit.training.recipes import get_recipe

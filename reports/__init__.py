@@ -1,6 +1,6 @@
 """Rendering of evidence packs from results.json (never computes a metric)."""
 
-from reports.manifest import build_statement, canonical_json, load_signing_key, sha256_file
+from reports.manifest import build_statement, canonical_json, load_signing_key
 from reports.pack import PACK_FILES, dump_results, write_pack
 from reports.pdf import html_to_pdf
 from reports.render import environment, render_html, render_junit, render_markdown, render_view
@@ -23,7 +23,6 @@ __all__ = [
     "render_junit",
     "render_markdown",
     "render_view",
-    "sha256_file",
     "validate_results",
     "verify_pack",
     "write_pack",

@@ -21,7 +21,13 @@ import shutil
 from pathlib import Path
 
 from audit.shared.errors import BadInput
-from reports.manifest import MANIFEST, SIGNATURE, file_entry
+from audit.shared.processes import pid_alive
+from reports.manifest import ATTESTATION, MANIFEST, SIGNATURE, file_entry
+from reports.render import VIEWS
+
+#: every file an evidence pack may hold (what ``--out`` may overwrite)
+PACK_FILES = ("results.json", *VIEWS, "report.pdf", ATTESTATION, MANIFEST, SIGNATURE)
+_PDF_PART = ".report.pdf.part"  # the PDF worker's file, renamed to report.pdf once complete
 
 __all__ = [
     "TEMPLATES_DIR",
@@ -30,7 +36,6 @@ __all__ = [
     "existing_ancestor",
     "temp_prefix",
     "clean_stale",
-    "pid_alive",
     "make_parents",
     "umask_mode",
     "pack_file_names",
@@ -180,41 +185,12 @@ def temp_prefix(name: str, kind: str = "tmp") -> str:
     return f".{name}.{kind}-{os.getpid()}-"
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (one we may not signal counts as alive).
-
-    Parameters
-    ----------
-    pid : int
-        A process id.
-
-    Returns
-    -------
-    bool
-        False only when no such process exists.
-
-    Examples
-    --------
-    >>> pid_alive(os.getpid())
-    True
-    """
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
-
-
 def _stale_is_ours(p: Path) -> bool:
     if p.lstat().st_uid != os.getuid():
         return False
     if p.is_file() and not p.is_symlink():  # a secret's temporary file
         return p.stat().st_size <= 256
     names = pack_file_names(p) if p.is_dir() and not p.is_symlink() else None
-    from reports.pack import _PDF_PART, PACK_FILES
-
     # a killed run may also leave its PDF worker's unfinished file
     return names is not None and all(n in PACK_FILES or n == _PDF_PART or n.startswith(f"{TEMPLATES_DIR}/")
                                      for n in names)

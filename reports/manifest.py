@@ -24,6 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from audit.shared.digest import file_sha256
 from audit.shared.errors import BadInput
 
 __all__ = [
@@ -34,7 +35,6 @@ __all__ = [
     "TEST_RESULT_TYPE",
     "canonical_json",
     "sha256_bytes",
-    "sha256_file",
     "file_entry",
     "input_entries",
     "templates_digest",
@@ -97,26 +97,6 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks.
-
-    Parameters
-    ----------
-    path : path-like
-        A file.
-
-    Returns
-    -------
-    str
-        64 hex digits.
-    """
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def file_entry(path: Path) -> dict[str, Any]:
     """``{"sha256", "size"}`` of one file.
 
@@ -130,7 +110,7 @@ def file_entry(path: Path) -> dict[str, Any]:
     dict
         ``{"sha256": hex digest, "size": bytes}``.
     """
-    return {"sha256": sha256_file(path), "size": path.stat().st_size}
+    return {"sha256": file_sha256(path), "size": path.stat().st_size}
 
 
 def templates_digest(files: Mapping[str, bytes]) -> str:

@@ -30,6 +30,8 @@ from typing import Any
 
 from audit.shared.errors import BadInput
 from reports.destination import (
+    _PDF_PART,
+    PACK_FILES,
     TEMPLATES_DIR,
     check_destination,
     clean_stale,
@@ -50,7 +52,6 @@ from reports.manifest import (
     input_entries,
     load_signing_key,
     sha256_bytes,
-    sha256_file,
     sign_bytes,
     templates_digest,
 )
@@ -58,11 +59,9 @@ from reports.pdf import PdfJob, html_to_pdf
 from reports.render import VIEWS, environment, render_view, shipped_environment
 from reports.schema import SchemaError, validate_results
 
-__all__ = ["term_interrupts", "write_pack", "dump_results", "sha256_file", "builtin_templates_digest", "PACK_FILES", "FORMATS"]
+__all__ = ["term_interrupts", "write_pack", "dump_results", "builtin_templates_digest", "PACK_FILES", "FORMATS"]
 
-PACK_FILES = ("results.json", *VIEWS, "report.pdf", ATTESTATION, MANIFEST, SIGNATURE)
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
-_PDF_PART = ".report.pdf.part"  # the worker's file, renamed to report.pdf once complete
 #: View names accepted by ``write_pack(formats=...)`` and the file each one writes.
 FORMATS = {"json": "results.json", "html": "report.html", "md": "report.md", "junit": "junit.xml",
            "pdf": "report.pdf"}

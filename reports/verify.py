@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from audit.shared.digest import file_sha256
 from reports.destination import TEMPLATES_DIR, pack_file_names
 from reports.manifest import (
     ATTESTATION,
@@ -28,7 +29,6 @@ from reports.manifest import (
     build_statement,
     canonical_json,
     sha256_bytes,
-    sha256_file,
     templates_digest,
     verify_signature,
 )
@@ -72,7 +72,7 @@ def _check_files(d: Path, manifest: dict[str, Any]) -> list[str]:
             problems.append(f"{name}: missing")
         elif f.stat().st_size != entry["size"]:
             problems.append(f"{name}: size mismatch")
-        elif sha256_file(f) != entry["sha256"]:
+        elif file_sha256(f) != entry["sha256"]:
             problems.append(f"{name}: sha256 mismatch")
     names = pack_file_names(d)
     if names is None:

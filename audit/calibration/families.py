@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from audit.core.adapters import WidenedClasses, load_model
-from audit.training.recipes import SklearnModel, TorchModule, train_mlp
+from audit.core.model_objects import SklearnModel, TorchModule
+from audit.training.recipes import train_mlp
 
 __all__ = ["FAMILIES", "Sizes", "QUICK_SIZES", "FULL_SIZES", "fit", "export",
            "logits", "mean_loss", "linear_epoch", "forest_extend"]

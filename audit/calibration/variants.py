@@ -187,8 +187,8 @@ class _Parts:
 def _finetune(p: _Parts, seed: int) -> Any:
     X, y, fam = p.ds.X, p.ds.y, p.cell.family
     if fam == "mlp":
+        from audit.core.model_objects import TorchModule
         from audit.lab.methods.baselines import finetune
-        from audit.training.recipes import TorchModule
 
         data = ((X[p.forget], y[p.forget]), (X[p.retain], y[p.retain]))
         return finetune(TorchModule(p.original_raw), *data, None, seed, epochs=1).module
@@ -219,8 +219,8 @@ def _ascent_round(p: _Parts, model: Any, seed: int) -> Any:
     Xf, yf = p.ds.X[p.forget], p.ds.y[p.forget]
     if p.cell.family == "logreg":
         return linear_epoch(model, Xf, yf, lr=0.1, seed=seed, ascent=True)
+    from audit.core.model_objects import TorchModule
     from audit.lab.methods.baselines import gradient_ascent
-    from audit.training.recipes import TorchModule
 
     retain = (p.ds.X[p.retain], p.ds.y[p.retain])
     return gradient_ascent(TorchModule(model), (Xf, yf), retain, None, seed, steps=5, lr=1e-3).module

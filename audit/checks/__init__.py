@@ -7,6 +7,7 @@ import importlib
 import pkgutil
 
 from audit.checks.base import CheckContext, CheckSpec
+from audit.shared.errors import BadInput
 
 __all__ = ["CheckContext", "CheckSpec", "registry", "builtin_registry"]
 
@@ -25,11 +26,16 @@ def registry() -> dict[str, CheckSpec]:
     >>> "utility" in registry()
     True
     """
-    from audit.core.extensions import registered
+    from audit.core.extensions import refuse_builtin_clash, registered
 
     extra = registered("check")
     if not extra:
         return builtin_registry()
+    refuse_builtin_clash("check", builtin_registry())
+    odd = sorted(name for name, spec in extra.items() if not isinstance(spec, CheckSpec))
+    if odd:
+        raise BadInput("extension", f"check {odd[0]!r} is registered as a {type(extra[odd[0]]).__name__}, "
+                       "not a CheckSpec")
     found = sorted([*builtin_registry().values(), *extra.values()], key=lambda s: (s.order, s.id))
     return {s.id: s for s in found}
 

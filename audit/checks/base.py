@@ -3,7 +3,7 @@
 A check is a module in ``audit/checks/`` that defines a module-level ``SPEC``
 (:class:`CheckSpec`). The registry discovers such modules automatically, so adding a
 check means adding one module, and its policy options (type, default, range, what
-tighter means; :class:`audit.checks.options.Option`) are declared next to its code.
+tighter means; :class:`audit.core.options.Option`) are declared next to its code.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from audit.checks.options import Option, defaults_of
 from audit.core.decision import Settings
+from audit.core.options import Option, defaults_of
 from audit.core.results import CheckResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,7 +72,7 @@ class CheckSpec:
     """Declaration of a check.
 
     ``options`` declares every policy key of the check (it must contain ``required`` and
-    ``enabled``, see :func:`audit.checks.options.switches`); a policy key that is not
+    ``enabled``, see :func:`audit.core.options.switches`); a policy key that is not
     declared, or a value outside its declaration, is rejected as bad input before any
     check runs. ``defaults`` is derived from the declarations.
 
@@ -99,7 +99,7 @@ class CheckSpec:
 
     Examples
     --------
-    >>> from audit.checks.options import switches
+    >>> from audit.core.options import switches
     >>> spec = CheckSpec("demo", "Demo", run=lambda ctx: None, options=switches(False))
     >>> spec.defaults
     {'required': False, 'enabled': True}
@@ -121,7 +121,7 @@ class CheckSpec:
     # changed, which any light fine-tune of O escapes)
     power: bool = True
     # the tasks the check supports; on another task's case it is ``skipped`` with the reason,
-    # and not required by default (:func:`audit.core.policy.default_policy`)
+    # and not required by default (:func:`audit.engine.policy.default_policy`)
     tasks: tuple[str, ...] = ("classification",)
     unsupported: str = ""  # why, in words, when the case's task is not among ``tasks``
 

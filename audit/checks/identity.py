@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from audit.checks.base import CheckContext, CheckSpec
-from audit.checks.options import Option, switches
+from audit.core.options import Option, switches
 from audit.core.results import CheckResult, Metric
 
 __all__ = ["SPEC", "run", "max_output_gap"]

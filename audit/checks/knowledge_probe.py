@@ -31,8 +31,8 @@ import numpy as np
 
 from audit.checks._paired import finish, model_roles, row_evidence
 from audit.checks.base import CheckContext, CheckSpec
-from audit.checks.options import SPLITS, Option, switches
 from audit.core.decision import Evidence
+from audit.core.options import SPLITS, Option, switches
 from audit.core.results import CheckResult, Figure, Metric
 
 __all__ = ["SPEC", "run", "answer_probability", "truth_ratio", "probe_rows"]

@@ -23,7 +23,7 @@ from audit.checks._paired import (
     row_evidence,
 )
 from audit.checks.base import CheckContext, CheckSpec
-from audit.checks.options import SPLITS, Option, switches
+from audit.core.options import SPLITS, Option, switches
 from audit.core.results import CheckResult, Metric
 
 __all__ = ["SPEC", "run"]

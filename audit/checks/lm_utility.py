@@ -15,8 +15,8 @@ import numpy as np
 
 from audit.checks._paired import finish, model_roles
 from audit.checks.base import CheckContext, CheckSpec
-from audit.checks.options import SPLITS, Option, switches
 from audit.core.decision import Evidence, ModelStat
+from audit.core.options import SPLITS, Option, switches
 from audit.core.results import CheckResult, Metric
 from audit.core.stats import bootstrap_means
 

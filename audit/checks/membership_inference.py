@@ -48,10 +48,10 @@ from audit.checks._mia_scores import (
 )
 from audit.checks._paired import finish, model_roles
 from audit.checks.base import CheckContext, CheckSpec
-from audit.checks.options import Option, switches
 from audit.core.cost import tally
 from audit.core.decision import Evidence, ModelStat, row_mean_stats
 from audit.core.forget_kind import detect_forget_kind
+from audit.core.options import Option, switches
 from audit.core.results import CheckResult, Figure, Finding, Metric, Table
 from audit.core.stats import ci_level, winsorize_by_references
 

@@ -37,17 +37,17 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
+from attacks.metrics import auc
+from audit.checks._method_attacks import challenge_metrics, ulira_metric
 from audit.checks._method_class import class_info, class_seed_evidence
 from audit.checks._paired import finish, model_roles, row_evidence
 from audit.checks.base import CheckContext, CheckSpec
-from audit.checks.options import Option, switches
-from audit.checks.output_divergence import row_divergences
 from audit.core.decision import Evidence, ModelStat, row_mean_stats
+from audit.core.divergence import row_divergences
+from audit.core.options import Option, switches
 from audit.core.results import CheckResult, Metric
 from audit.core.stats import winsorize_by_references
-from audit.lab.method_attacks import challenge_metrics, ulira_metric
 
 __all__ = ["SPEC", "SeedRun", "run"]
 
@@ -126,7 +126,7 @@ def _seed_evidence(ctx: CheckContext, tag: str) -> tuple[list[Evidence], list[st
 
 def _mia_auc(cache: Any, role: str) -> float:
     f, t = cache.losses(role, "forget"), cache.losses(role, "test")
-    return float(roc_auc_score(np.r_[np.ones(len(f)), np.zeros(len(t))], -np.r_[f, t]))
+    return auc(-np.r_[f, t], np.r_[np.ones(len(f)), np.zeros(len(t))])
 
 
 def _kl_info(runs: list[SeedRun], split: str) -> Metric:

@@ -30,11 +30,11 @@ from audit.checks._paired import (
     row_evidence,
 )
 from audit.checks.base import CheckContext, CheckSpec
-from audit.checks.options import SPLITS, Option, switches
 from audit.core.decision import Evidence
 from audit.core.divergence import (
     row_divergences,  # re-exported: the one home is audit.core.divergence
 )
+from audit.core.options import SPLITS, Option, switches
 from audit.core.results import CheckResult, Figure, Metric
 
 __all__ = ["SPEC", "run", "row_divergences"]

@@ -16,8 +16,8 @@ import numpy as np
 
 from audit.checks._paired import finish
 from audit.checks.base import CheckContext, CheckSpec
-from audit.checks.options import Option, switches
 from audit.core.decision import Evidence, ModelStat
+from audit.core.options import Option, switches
 from audit.core.results import CheckResult, Metric, Table
 
 __all__ = ["SPEC", "run", "flat_distances"]

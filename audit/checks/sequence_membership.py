@@ -24,9 +24,9 @@ from attacks.sequence import SEQUENCE_ATTACKS, sequence_scores
 from audit.checks._paired import finish, model_roles
 from audit.checks.base import CheckContext, CheckSpec
 from audit.checks.membership_inference import _roc_figure
-from audit.checks.options import Option, switches
 from audit.core.cost import tally
 from audit.core.decision import Evidence, ModelStat
+from audit.core.options import Option, switches
 from audit.core.results import CheckResult, Figure, Finding, Metric, Table
 from audit.core.stats import ci_level
 

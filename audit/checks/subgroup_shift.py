@@ -40,7 +40,6 @@ from audit.checks._subgroup_findings import (
     role_outputs,
 )
 from audit.checks.base import CheckContext, CheckSpec
-from audit.checks.options import Option, switches
 from audit.checks.subgroups import (
     ForgetLikeness,
     GroupTest,
@@ -52,6 +51,7 @@ from audit.checks.subgroups import (
 from audit.checks.subgroups.inference import HARM_SIGN
 from audit.checks.subgroups.kernel import kernel_group_metrics
 from audit.core.decision import check_controls
+from audit.core.options import Option, switches
 from audit.core.results import CheckResult, Figure, Finding, Metric, Table
 
 __all__ = ["SPEC", "run"]
@@ -72,7 +72,7 @@ def _outputs(ctx: CheckContext) -> dict[str, Any]:
 
 
 def _validate(pol: dict[str, Any], binary: bool) -> list[str]:
-    # option values are validated up front from SPEC.options (audit.core.policy)
+    # option values are validated up front from SPEC.options (audit.engine.policy)
     return [m for m in pol["metrics"] if binary or m not in ("fnr", "fpr")]
 
 

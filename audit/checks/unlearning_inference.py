@@ -40,9 +40,9 @@ from attacks.metrics import auc_from_ranks
 from attacks.resample import paired_roc_bootstrap
 from audit.checks._paired import finish, model_roles
 from audit.checks.base import CheckContext, CheckSpec
-from audit.checks.options import Option, switches
 from audit.core.cost import tally
 from audit.core.decision import Evidence, ModelStat
+from audit.core.options import Option, switches
 from audit.core.results import CheckResult, Finding, Metric, Table
 
 __all__ = ["SPEC", "run", "sample_rows"]

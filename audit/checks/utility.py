@@ -17,8 +17,8 @@ import numpy as np
 
 from audit.checks._paired import finish, model_roles, resolve_margin, row_evidence
 from audit.checks.base import CheckContext, CheckSpec
-from audit.checks.options import SPLITS, Option, switches
 from audit.core.decision import Evidence, ModelStat, row_mean_stats
+from audit.core.options import SPLITS, Option, switches
 from audit.core.results import CheckResult, Metric
 from audit.core.stats import winsorize_by_references
 

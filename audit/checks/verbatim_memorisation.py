@@ -29,8 +29,8 @@ import numpy as np
 
 from audit.checks._paired import finish, model_roles, row_evidence
 from audit.checks.base import CheckContext, CheckSpec
-from audit.checks.options import SPLITS, Option, switches
 from audit.core.decision import Evidence
+from audit.core.options import SPLITS, Option, switches
 from audit.core.results import CheckResult, Figure, Metric
 from audit.lm.generate import cached_continuations, cached_hits
 

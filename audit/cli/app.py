@@ -16,6 +16,10 @@ from typing import Annotated, Any
 
 import typer
 
+from audit.cli.console import bad_input as _bad_input
+from audit.cli.console import check_out as _check_out
+from audit.cli.console import err as _err
+from audit.cli.console import summary as _summary
 from audit.cli.contract import ContractGroup
 from audit.shared.errors import BadInput
 
@@ -24,24 +28,6 @@ __all__ = ["app", "main", "parse_formats"]
 app = typer.Typer(cls=ContractGroup, add_completion=False, no_args_is_help=True,
                   help="Verify machine unlearning against retrained reference models. "
                        "Add --debug anywhere to see the traceback of an internal error.")
-
-_STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "inconclusive": "magenta",
-                 "error": "red", "skipped": "dim"}
-
-
-def _err(msg: str) -> None:
-    typer.echo(msg, err=True)
-
-
-def _bad_input(exc: BadInput) -> typer.Exit:
-    _err(f"error: {exc.field}: {exc.message}")
-    return typer.Exit(2)
-
-
-def _interactive() -> bool:
-    from audit.cli.progress import show_progress
-
-    return show_progress(quiet=False)
 
 
 def _version(value: bool) -> None:
@@ -104,9 +90,9 @@ def _audit(case_path: Path, out: Path, policy: Path | None, seed: int, allow_pic
     ``dask`` is a scheduler address (:func:`audit.training.cluster.scheduler_address`): the case's
     extra references and shadow models then train on that cluster.
     """
-    from audit.core.case import load_case
+    from audit.core.case_file import load_case
     from audit.core.extensions import load_extensions
-    from audit.core.policy import default_policy, load_policy_file, merge_policy
+    from audit.engine.policy import default_policy, load_policy_file, merge_policy
     from audit.training.cluster import compute_on
 
     load_extensions(extensions or [], allow_code, base_dir=Path(case_path).resolve().parent)
@@ -140,10 +126,9 @@ def _run_with_progress(case: Any, overrides: dict[str, Any] | None, seed: int,
                        quiet: bool) -> dict[str, Any]:
     """``run_audit`` with a bar per check on a terminal (stderr), silent otherwise."""
     from audit.cli.progress import CheckProgress, show_progress
-    from audit.core.policy import resolve_policy
-    from audit.engine.runner import planned_checks, run_audit
+    from audit.engine.policy import resolve_policy
+    from audit.engine.runner import planned_checks, run_audit, run_stream
     from audit.engine.stream import StreamCase
-    from audit.engine.stream_runner import run_stream
 
     run: Any = run_stream if isinstance(case, StreamCase) else run_audit
     if not show_progress(quiet):
@@ -201,13 +186,6 @@ def _check_writable(out: Path) -> None:
                        f"{exc.strerror or exc}") from exc
 
 
-def _check_out(out: Path) -> None:
-    """``--out`` must be absent, empty or an unchanged pack of this tool (nothing touched)."""
-    from reports.destination import check_destination
-
-    check_destination(out, "--out")
-
-
 def _commitment_key(path: Path | None, out: Path) -> bytes | None:
     """The controller's key when ``--commitment-key`` names an existing file.
 
@@ -228,32 +206,6 @@ def _commitment_key(path: Path | None, out: Path) -> bytes | None:
     if target.resolve().is_relative_to(out.resolve()):
         raise BadInput("--commitment-key", f"{target} is inside the pack; the key must stay outside it")
     return None
-
-
-def _summary(results: dict[str, Any], out: Path) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(stderr=False, highlight=False)
-    if "stream" in results:
-        from audit.cli.stream import print_stream_table
-
-        print_stream_table(results)
-    v = results["verdict"]
-    console.print(f"[bold]{results['case']['name']}[/bold] — verdict: "
-                  f"[bold {_STATUS_STYLE[v]}]{v.upper()}[/bold {_STATUS_STYLE[v]}]")
-    table = Table(show_header=True, header_style="bold")
-    for col in ("check", "status", "required", "summary"):
-        table.add_column(col, overflow="fold")
-    for c in results["checks"]:
-        style = _STATUS_STYLE[c["status"]]
-        table.add_row(c["id"], f"[{style}]{c['status']}[/{style}]", "yes" if c["required"] else "no",
-                      c["summary"])
-    console.print(table)
-    blocking = [c["id"] for c in results["checks"] if c["required"] and c["status"] not in ("pass", "warn")]
-    if blocking:
-        console.print(f"[bold]blocking the gate:[/bold] {', '.join(blocking)}")
-    console.print(f"evidence pack: {out}  (check it with: unlearn-audit verify {out})")
 
 
 @app.command()

@@ -77,20 +77,20 @@ def calibrate_command(
         run_grid,
         skipped,
     )
-    from audit.cli.app import _bad_input, _err, _interactive
+    from audit.cli.console import bad_input, err, interactive
 
     n_seeds = seeds if seeds is not None else (2 if quick else 5)
     try:
         _validate(n_seeds, references, jobs, out)
     except BadInput as exc:
-        raise _bad_input(exc) from None
+        raise bad_input(exc) from None
     target = out if out is not None else (None if quick else Path("CALIBRATION.md"))
     cells = quick_grid(n_seeds, references) if quick else full_grid(n_seeds, references)
-    show = _interactive()
+    show = interactive()
 
     def progress(done: int, total: int, cell: object) -> None:
         if show:
-            _err(f"[{done}/{total}] {cell.dataset} {cell.family} {cell.kind} seed {cell.seed}")
+            err(f"[{done}/{total}] {cell.dataset} {cell.family} {cell.kind} seed {cell.seed}")
 
     from audit.training.cluster import compute_on, describe, scheduler_address
 
@@ -101,7 +101,7 @@ def calibrate_command(
             where = describe()
             results = run_grid(cells, jobs=jobs, progress=progress)
     except BadInput as exc:
-        raise _bad_input(exc) from None
+        raise bad_input(exc) from None
     seconds = time.perf_counter() - t0
     typer.echo(render_text(results))
     typer.echo(f"{len(results)} cases in {seconds:.0f} s")

@@ -106,8 +106,8 @@ def _ints(text: str, field: str) -> list[int]:
 def _run(case_path: Path, out: Path, methods: list[str], seeds: str, seed: int, epochs: int | None,
          allow_pickle: bool, allow_code: bool = False, extensions: list[str] | None = None,
          forget_kind: str | None = None, forget_class: int | None = None) -> dict:
-    from audit.cli.app import _check_out
-    from audit.core.case import load_case
+    from audit.cli.console import check_out
+    from audit.core.case_file import load_case
     from audit.core.extensions import load_extensions
     from audit.engine.runner import case_inputs
     from audit.lab.method_audit import run_method_audit
@@ -116,7 +116,7 @@ def _run(case_path: Path, out: Path, methods: list[str], seeds: str, seed: int, 
     from reports import write_pack
 
     load_extensions(extensions or [], allow_code, base_dir=Path(case_path).resolve().parent)
-    _check_out(out)
+    check_out(out)
     case = load_case(case_path, allow_pickle=allow_pickle, allow_code=allow_code)
     specs = resolve_methods(methods, allow_code=allow_code, base_dir=case.base_dir) if methods else None
     if not case.recipe:
@@ -166,7 +166,7 @@ def methods_command(
         "(default methods: retrain, noop, finetune, sisa; one pack per method under --out)."))] = None,
 ) -> None:
     """Run unlearning methods x seeds under control and write one side-by-side pack."""
-    from audit.cli.app import _bad_input, _summary
+    from audit.cli.console import bad_input, summary
     from audit.lab.methods.user import split_specs
 
     if list_:
@@ -200,10 +200,10 @@ def methods_command(
             results = run(case, out, names, seeds, seed, epochs, allow_pickle, allow_code, extension,
                            forget_kind, forget_class)
     except BadInput as exc:
-        raise _bad_input(exc) from None
+        raise bad_input(exc) from None
     if stream is not None:
         raise typer.Exit(results["exit_code"])
-    _summary(results, out)
+    summary(results, out)
     _print_comparison(results)
     raise typer.Exit(results["exit_code"])
 

@@ -25,8 +25,8 @@ from audit.core.model_formats import (
     load_skops,
     load_torch,
 )
+from audit.core.model_objects import SklearnModel, TorchModule
 from audit.shared.errors import BadInput
-from audit.training.recipes import SklearnModel, TorchModule
 
 __all__ = [
     "ModelAdapter",

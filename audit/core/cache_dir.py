@@ -20,7 +20,7 @@ import stat
 import tempfile
 from collections.abc import Callable
 
-from reports.destination import pid_alive
+from audit.shared.processes import pid_alive
 
 try:  # POSIX; elsewhere directories are made and removed, but never cleaned after a crash
     import fcntl

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -17,20 +16,11 @@ from audit.core.features import non_numeric, resolve_features
 from audit.core.forget_kind import validate_forget_kind
 from audit.core.limits import limits_of
 from audit.core.task import TaskInfo, decide_task, encode_targets, validate_task
-from audit.lm.loader import is_model_directory
 from audit.shared.errors import BadInput, one_line
 from audit.training.references import validate_reference_request
 
-__all__ = ["AuditCase", "load_case", "read_case_doc", "case_kwargs", "CASE_KEYS"]
+__all__ = ["AuditCase"]
 
-CASE_KEYS: dict[str, set[str]] = {
-    "case": {"name", "request_id", "description", "operator", "forget_kind", "task"},
-    "models": {"original", "unlearned", "retrained", "trusted_types"},
-    "data": {"path", "label", "split", "groups", "id", "features", "text", "question", "answer", "perturbed"},
-    "training": {"recipe", "params"},
-    "references": {"train", "seed"},
-    "policy": set(),  # validated by audit.core.policy
-}
 _PROBE_ROWS = 8
 
 
@@ -375,9 +365,9 @@ class AuditCase:
     @cached_property
     def data_sha256(self) -> str:
         if self.data_path is not None:
-            from reports.pack import sha256_file
+            from audit.shared.digest import file_sha256
 
-            return sha256_file(self.data_path)
+            return file_sha256(self.data_path)
         return frame_sha256(self.data)
 
     def forget_set_commitment(self) -> str | None:
@@ -402,136 +392,6 @@ def _check_recipe_code(recipe: Any, allow_code: bool) -> None:
     if isinstance(recipe, str) and ":" in recipe and not allow_code:
         raise BadInput("training.recipe", f"{recipe!r} names a Python function, which would run "
                        "when models are trained; pass --allow-code to trust it")
-
-
-def read_case_doc(path: str | Path) -> dict[str, Any]:
-    """The parsed TOML of a case file; a missing or unreadable file is bad input naming ``case``."""
-    path = Path(path)
-    if not path.is_file():
-        raise BadInput("case", f"case file not found: {path}")
-    try:
-        return tomllib.loads(path.read_text("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise BadInput("case", f"{path.name} is not valid TOML: {exc}") from exc
-    except RecursionError as exc:
-        raise BadInput("case", f"{path.name} is too deeply nested to read") from exc
-
-
-def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = False,
-              gate: dict[str, Any] | None = None, commitment_key: bytes | None = None) -> AuditCase:
-    """Read a TOML case file (see DESIGN.md) and build a validated :class:`AuditCase`.
-
-    ``gate`` (the ``--policy`` tables) bounds the data limits in force while loading.
-    ``commitment_key`` is the data controller's key for the forget-id commitment
-    (:mod:`audit.shared.commitment`); without it one is generated per run. A file with
-    ``[[requests]]`` is a stream (:func:`audit.engine.stream.load_stream_case`).
-    """
-    path = Path(path)
-    doc = read_case_doc(path)
-    if "requests" in doc:
-        raise BadInput("requests", "this case file is a stream of deletion requests: audit it with "
-                       "`unlearn-audit run` or audit.engine.stream.load_stream_case / run_stream")
-    kwargs = case_kwargs(doc, path, allow_pickle=allow_pickle, allow_code=allow_code, gate=gate,
-                         commitment_key=commitment_key)
-    if isinstance(kwargs, AuditCase):  # a language-model case, built by audit.lm.case
-        return kwargs
-    return AuditCase(**kwargs)
-
-
-def case_kwargs(doc: dict[str, Any], path: Path, *, allow_pickle: bool = False, allow_code: bool = False,
-                gate: dict[str, Any] | None = None, commitment_key: bytes | None = None,
-                stream: bool = False) -> dict[str, Any] | AuditCase:
-    """Validate a case file's tables and return the :class:`AuditCase` keyword arguments.
-
-    A language-model case (model directories, or ``[case] task = "language_model"``) is
-    built whole by :func:`audit.lm.case.from_case_file` and returned as the case itself.
-
-    ``stream``: the file's models come per request (``[[requests]]``), so ``[models]``
-    holds the original only and the result has no ``unlearned`` / ``retrained``.
-    """
-    for key, value in doc.items():
-        if key not in CASE_KEYS:
-            raise BadInput(key, f"unknown section; allowed: {sorted(set(CASE_KEYS) | ({'requests'} if stream else set()))}")
-        if not isinstance(value, dict):
-            raise BadInput(key, "must be a table")
-        allowed = CASE_KEYS[key]
-        extra = set(value) - allowed if allowed else set()
-        if extra:
-            raise BadInput(f"{key}.{sorted(extra)[0]}", f"unknown key; allowed: {sorted(allowed)}")
-    models, data = doc.get("models"), doc.get("data")
-    if not models:
-        raise BadInput("models", "section missing")
-    if not data:
-        raise BadInput("data", "section missing")
-    for key in ("original",) if stream else ("original", "unlearned", "retrained"):
-        if key not in models:
-            raise BadInput(f"models.{key}", "missing")
-    for key in ("unlearned", "retrained") if stream else ():
-        if key in models:
-            raise BadInput(f"models.{key}", "a stream case gives each request's models in its [[requests]] "
-                           "table (unlearned = ..., retrained = [...])")
-    if "path" not in data:
-        raise BadInput("data.path", "missing")
-    case_meta, training = doc.get("case", {}), doc.get("training", {})
-    for section, keys in (("case", ("name", "request_id", "description", "operator", "forget_kind", "task")),
-                          ("data", ("path", "label", "split", "id"))):
-        for key in keys:
-            value = doc.get(section, {}).get(key)
-            if value is not None and not isinstance(value, str):
-                raise BadInput(f"{section}.{key}", f"must be a string, got {type(value).__name__}")
-    references = doc.get("references", {})
-    if case_meta.get("task") == "language_model" or is_model_directory(models["original"], path.parent):
-        from audit.lm.case import from_case_file
-
-        if stream:
-            raise BadInput("requests", "stream audits of language models are not supported; audit "
-                           "each request's model as its own case")
-        return from_case_file(doc, path, allow_pickle, allow_code, gate, commitment_key)
-    for key in ("text", "question", "answer", "perturbed"):
-        if key in data:
-            raise BadInput(f"data.{key}", "is a column of a language-model case (models that are model "
-                           "directories, or [case] task = \"language_model\")")
-    if "references" in doc and not training.get("recipe"):
-        raise BadInput("references.train", "needs a [training] recipe to train references with")
-    if "references" in doc and "train" not in references:
-        raise BadInput("references.train", "missing")
-    features = data.get("features")
-    if features is not None and (not isinstance(features, list) or not all(isinstance(f, str) for f in features)):
-        raise BadInput("data.features", f"features must be a list of column names, got {features!r}")
-    groups = data.get("groups", [])
-    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
-        raise BadInput("data.groups", "must be a list of column names")
-    kwargs: dict[str, Any] = dict(
-        original=models["original"],
-        data=data["path"],
-        label=data.get("label", "label"),
-        split=data.get("split", "split"),
-        groups=groups,
-        id=data.get("id"),
-        features=features,
-        name=case_meta.get("name", path.stem),
-        request_id=case_meta.get("request_id"),
-        description=case_meta.get("description"),
-        operator=case_meta.get("operator"),
-        forget_kind=case_meta.get("forget_kind"),
-        task=case_meta.get("task"),
-        recipe=training.get("recipe"),
-        recipe_params=training.get("params"),
-        allow_pickle=allow_pickle,
-        allow_code=allow_code,
-        base_dir=path.parent,
-        policy=doc.get("policy"),
-        limits=limits_of(doc.get("policy"), gate),
-        trusted_types=models.get("trusted_types"),
-        commitment_key=commitment_key,
-        train_references=references.get("train", 0),
-        reference_seed=references.get("seed", 0),
-    )
-    if not stream:
-        kwargs["unlearned"] = models["unlearned"]
-        kwargs["retrained"] = (models["retrained"] if isinstance(models["retrained"], list)
-                               else [models["retrained"]])
-    return kwargs
 
 
 def _trusted_types(value: Any) -> list[str]:

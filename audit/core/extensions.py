@@ -36,7 +36,8 @@ from typing import Any, TypeVar
 
 from audit.shared.errors import BadInput
 
-__all__ = ["KINDS", "register", "registered", "unregister", "load_extensions"]
+__all__ = ["KINDS", "BUILTIN_FORMATS", "register", "registered", "unregister", "refuse_builtin_clash",
+           "load_extensions"]
 
 KINDS = ("check", "method", "adapter")
 _REG: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
@@ -44,16 +45,42 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 T = TypeVar("T")
 
 
-def _builtin(kind: str, name: str) -> bool:
-    if kind == "check":
-        from audit.checks import builtin_registry
+#: the model formats :func:`audit.core.adapters.load_model` reads itself (an adapter may not take them)
+BUILTIN_FORMATS = ("onnx", "skops", "torch", "torchscript", "pickle")
 
-        return name in builtin_registry()
-    if kind == "method":
-        from audit.lab.methods import METHODS
 
-        return name in METHODS
-    return name in ("onnx", "skops", "torch", "torchscript", "pickle")
+def refuse_builtin_clash(kind: str, builtins: Any) -> None:
+    """Refuse an extension registered under a built-in's name (checked where the built-ins live).
+
+    The registry stays below the checks and the methods: :func:`audit.checks.registry` and
+    :func:`audit.lab.methods.user.resolve_methods` call this with their built-in names when
+    they merge the extensions in; adapters' built-in formats are refused at :func:`register`.
+
+    Parameters
+    ----------
+    kind : str
+        ``check`` or ``method``.
+    builtins : iterable of str
+        The built-in names of that kind.
+
+    Raises
+    ------
+    BadInput
+        Naming ``extension``.
+
+    Examples
+    --------
+    >>> refuse_builtin_clash("method", ["retrain"])
+    >>> _ = register("method", "retrain_doc")(lambda model, forget, retain, *, seed: model)
+    >>> refuse_builtin_clash("method", ["retrain_doc"])
+    Traceback (most recent call last):
+    ...
+    audit.shared.errors.BadInput: extension: method 'retrain_doc' is already a built-in
+    >>> unregister("method", "retrain_doc")
+    """
+    clash = sorted(set(_REG[kind]) & set(builtins))
+    if clash:
+        raise BadInput("extension", f"{kind} {clash[0]!r} is already a built-in")
 
 
 def register(kind: str, name: str | None = None) -> Callable[[T], T]:
@@ -79,19 +106,18 @@ def register(kind: str, name: str | None = None) -> Callable[[T], T]:
     >>> "doc_noop" in registered("method")
     True
     >>> unregister("method", "doc_noop")
-    >>> register("method", "noop")(doc_noop)
+    >>> register("adapter", "onnx")(lambda path, table: None)
     Traceback (most recent call last):
     ...
-    audit.shared.errors.BadInput: extension: method 'noop' is already a built-in
+    audit.shared.errors.BadInput: extension: adapter 'onnx' is already a built-in
     """
     if kind not in KINDS:
         raise ValueError(f"unknown extension kind {kind!r}; use one of {KINDS}")
 
     def add(obj: T) -> T:
         if kind == "check":
-            from audit.checks.base import CheckSpec
-
-            if not isinstance(obj, CheckSpec):
+            # a CheckSpec (audit.checks.base, a layer above this registry): its id and its run
+            if not (isinstance(getattr(obj, "id", None), str) and callable(getattr(obj, "run", None))):
                 raise BadInput("extension", f"a check is registered as a CheckSpec, got {type(obj).__name__}")
             key = obj.id
         else:
@@ -100,7 +126,7 @@ def register(kind: str, name: str | None = None) -> Callable[[T], T]:
             key = str(name or getattr(obj, "__name__", ""))
         if not _NAME.match(key):
             raise BadInput("extension", f"{kind} name {key!r} must match [a-z][a-z0-9_]*")
-        if _builtin(kind, key):
+        if kind == "adapter" and key in BUILTIN_FORMATS:  # checks and methods: refuse_builtin_clash
             raise BadInput("extension", f"{kind} {key!r} is already a built-in")
         if key in _REG[kind] and _REG[kind][key] is not obj:
             raise BadInput("extension", f"{kind} {key!r} is already registered by another extension")

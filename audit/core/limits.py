@@ -9,7 +9,7 @@ adversarial case ends with exit 2 in bounded memory instead of exhausting the ma
 
 The limits in force while a case loads are the defaults, lowered by a gate policy and set
 by the case's own ``[policy.general]`` (the usual tightening rules are enforced afterwards,
-by :func:`audit.core.policy.resolve_policy`).
+by :func:`audit.engine.policy.resolve_policy`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from audit.checks.options import Option, validate_value
+from audit.core.options import Option, validate_value
 from audit.shared.errors import BadInput
 
 __all__ = ["LIMIT_OPTIONS", "limits_of"]

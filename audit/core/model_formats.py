@@ -7,12 +7,11 @@ its defaults, :data:`SKOPS_REVIEWED_TYPES` and the case's reviewed ``trusted_typ
 TorchScript archives, or a state dict (``weights_only=True`` / safetensors) into an
 ``architecture`` that must be a ``torch.nn.Module`` subclass, imported under the
 ``--allow-code`` rule. Every loaded model carries the SHA-256 of its file(s)
-(:func:`file_sha256`).
+(:func:`audit.shared.digest.file_sha256`).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,11 @@ from typing import Any
 import numpy as np
 
 from audit.core.code_import import import_object
+from audit.core.model_objects import SklearnModel, TorchModule
+from audit.shared.digest import file_sha256
 from audit.shared.errors import BadInput, one_line
-from audit.training.recipes import SklearnModel, TorchModule
 
-__all__ = ["OnnxModel", "SKOPS_REVIEWED_TYPES", "file_sha256", "load_skops", "load_torch"]
+__all__ = ["OnnxModel", "SKOPS_REVIEWED_TYPES", "load_skops", "load_torch"]
 
 # Types skops does not trust by default that we reviewed: optimiser state of
 # MLPClassifier and the tree structure of tree ensembles (plain data, no code).
@@ -32,36 +32,6 @@ SKOPS_REVIEWED_TYPES: tuple[str, ...] = (
     "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
     "sklearn.tree._tree.Tree",
 )
-
-def file_sha256(*paths: Path, extra: str = "") -> str:
-    """Hex SHA-256 over the bytes of ``paths`` (in order, read in 1 MiB blocks), then ``extra``.
-
-    Parameters
-    ----------
-    *paths : Path
-        The model's files.
-    extra : str
-        Appended after the files (e.g. the architecture and kwargs a state dict is loaded into).
-
-    Returns
-    -------
-    str
-        64 hex digits.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> p = Path(tempfile.mkdtemp()) / "m.bin"; _ = p.write_bytes(b"abc")
-    >>> file_sha256(p)[:16]
-    'ba7816bf8f01cfea'
-    """
-    h = hashlib.sha256()
-    for p in paths:
-        with open(p, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    h.update(extra.encode())
-    return h.hexdigest()
 
 
 class OnnxModel:

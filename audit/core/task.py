@@ -102,7 +102,7 @@ def validate_task(value: object, field: str = "case.task") -> str | None:
 def model_task(model: Any) -> str | None:
     """``"regression"`` / ``"classification"`` for a scikit-learn model, else ``None`` (unknown).
 
-    A feature binding forwards to the adapter it wraps (:class:`audit.training.recipes.SklearnModel`).
+    A feature binding forwards to the adapter it wraps (:class:`audit.core.model_objects.SklearnModel`).
 
     Parameters
     ----------

@@ -20,8 +20,8 @@ from audit.checks import CheckContext, registry
 from audit.core.cache import OutputCache
 from audit.core.case import AuditCase
 from audit.core.cost import Meter, metered
-from audit.core.policy import resolve_policy, split_over_looks
 from audit.core.results import CheckResult
+from audit.engine.policy import resolve_policy, split_over_looks
 from audit.engine.result_api import AuditResult
 from audit.engine.results_builder import (
     SCHEMA_VERSION,
@@ -31,12 +31,14 @@ from audit.engine.results_builder import (
     case_inputs,
     cost_summary,
 )
+from audit.engine.stream import StreamCase
+from audit.engine.stream_results import stream_result
 from audit.engine.verdict import EXIT_CODES, audit_controls, exit_code_of, gate_verdict, verdict_of
 from audit.shared.errors import BadInput
 
 # the verdict (audit.engine.verdict) and the results builder (audit.engine.results_builder) are re-exported
 # here: runner is the module users and the CLI import them from
-__all__ = ["run_audit", "run_method_checks", "build_results", "planned_checks", "verdict_of", "gate_verdict",
+__all__ = ["run_audit", "run_stream", "run_method_checks", "build_results", "planned_checks", "verdict_of", "gate_verdict",
            "audit_controls", "exit_code_of", "write_evidence", "cost_summary", "case_inputs", "EXIT_CODES",
            "SCHEMA_VERSION", "_model_entry", "_now"]
 
@@ -68,7 +70,7 @@ def _unsupported(spec: Any, task: str, required: bool) -> dict[str, Any]:
 def planned_checks(pol: dict[str, Any], mode: str = "model") -> list[str]:
     """Ids of the checks :func:`run_audit` runs under the resolved policy ``pol``, in order.
 
-    >>> from audit.core.policy import default_policy
+    >>> from audit.engine.policy import default_policy
     >>> "utility" in planned_checks(default_policy())
     True
     """
@@ -90,11 +92,11 @@ def run_audit(
     ----------
     case : AuditCase or path
         The validated case, or the path of a case file (loaded with
-        :func:`audit.core.case.load_case`, pickles and code not trusted); a file with
-        ``[[requests]]`` is audited as a stream (:func:`audit.engine.stream_runner.run_stream`).
+        :func:`audit.core.case_file.load_case`, pickles and code not trusted); a file with
+        ``[[requests]]`` is audited as a stream (:func:`audit.engine.runner.run_stream`).
     policy : dict, optional
         The gate policy (a ``--policy`` file) on top of the built-in defaults; the case
-        file's ``[policy]`` may then only tighten it (see :func:`audit.core.policy.resolve_policy`).
+        file's ``[policy]`` may then only tighten it (see :func:`audit.engine.policy.resolve_policy`).
     seed : int
         Seeds every bootstrap; same case + same seed gives the same results.
     progress : callable, optional
@@ -104,7 +106,7 @@ def run_audit(
     looks : int
         How many audits of one sequence this run is one of (a stream's steps): the kernel's
         ``fail_level`` and ``1 - retrain_coverage`` are divided by it
-        (:func:`audit.core.policy.split_over_looks`, decision record 0016).
+        (:func:`audit.engine.policy.split_over_looks`, decision record 0016).
 
     Returns
     -------
@@ -120,12 +122,11 @@ def run_audit(
     ('fail', 1)
     """
     if isinstance(case, (str, os.PathLike)):
-        from audit.core.case import load_case
+        from audit.core.case_file import load_case
         from audit.engine.stream import is_stream_file
 
-        if is_stream_file(case):  # [[requests]]: every step and the sequence (audit.engine.stream_runner)
+        if is_stream_file(case):  # [[requests]]: every step and the sequence (audit.engine.runner.run_stream)
             from audit.engine.stream import load_stream_case
-            from audit.engine.stream_runner import run_stream
 
             return run_stream(load_stream_case(case), policy=policy, seed=seed, progress=progress)
         case = load_case(case)
@@ -143,6 +144,48 @@ def run_audit(
         if own_cache:  # memory-mapped outputs removed on success, bad input, error or interrupt
             cache.close()
 
+
+
+def run_stream(stream: StreamCase, policy: dict[str, Any] | None = None, seed: int = 0,
+               progress: Callable[[str], None] | None = None) -> AuditResult:
+    """Audit every step of ``stream`` and the sequence; return results.json (mode ``stream``).
+
+    Each step is :func:`run_audit` of :meth:`StreamCase.step` with the policy split over the
+    stream's looks; the sequence is built by :func:`audit.engine.stream_results.stream_result`.
+
+    Parameters
+    ----------
+    stream : StreamCase
+        The validated stream (:func:`audit.engine.stream.load_stream_case`).
+    policy : dict, optional
+        The gate policy, as for :func:`run_audit`; every step runs under it with
+        ``fail_level`` and ``1 - retrain_coverage`` divided by the number of steps.
+    seed : int
+        Seeds every step's bootstraps (the same seed at every step).
+    progress : callable, optional
+        Called with each check id before it runs, step after step.
+
+    Returns
+    -------
+    AuditResult
+        The deciding step's model audit with the sequence verdict, exit code and ``stream``.
+
+    Examples
+    --------
+    >>> from audit.scenarios import build_scenario           # doctest: +SKIP
+    >>> from audit.engine.stream import load_stream_case     # doctest: +SKIP
+    >>> r = run_stream(load_stream_case(build_scenario("stream", "/tmp/s")))  # doctest: +SKIP
+    >>> r["stream"]["first_failing_step"] > 1                # doctest: +SKIP
+    True
+    """
+    started = _now()
+    general = resolve_policy(stream.step(1), policy)[0]["general"]  # validated before any step runs
+    steps, seconds = [], []
+    for i in range(1, len(stream) + 1):
+        t0 = time.perf_counter()
+        steps.append(run_audit(stream.step(i), policy=policy, seed=seed, progress=progress, looks=len(stream)))
+        seconds.append(time.perf_counter() - t0)
+    return stream_result(stream, steps, seconds, general, started)
 
 def _run_checks(case: AuditCase, pol: dict[str, Any], policy_sources: Any, cache: OutputCache, seed: int,
                 mode: str, progress: Callable[[str], None] | None, started: str) -> AuditResult:

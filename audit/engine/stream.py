@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit.core.case import AuditCase, case_kwargs, read_case_doc
+from audit.core.case import AuditCase
+from audit.core.case_file import case_kwargs, read_case_doc
 from audit.core.data import read_table
 from audit.shared.errors import BadInput
 
@@ -367,7 +368,7 @@ def load_stream_case(path: str | Path, allow_pickle: bool = False, allow_code: b
     path : str or Path
         The case file; its ``[models]`` holds the original only.
     allow_pickle, allow_code : bool
-        Trust flags, as for :func:`audit.core.case.load_case`.
+        Trust flags, as for :func:`audit.core.case_file.load_case`.
     gate : dict, optional
         The ``--policy`` file's tables (for the data limits).
     commitment_key : bytes, optional

@@ -19,14 +19,14 @@ from collections.abc import Callable
 import numpy as np
 
 from audit.core.cache import normalise_logits
-from audit.lab.methods.linear import (
+from audit.shared.errors import BadInput
+from audit.training.linear import (
     fit_logreg,
     fit_ridge,
     influence_removal,
     newton_removal,
     pru_removal,
 )
-from audit.shared.errors import BadInput
 
 __all__ = [
     "inject_feature",

@@ -38,8 +38,8 @@ from audit.checks.method import SeedRun
 from audit.core.adapters import WidenedClasses
 from audit.core.cache import OutputCache
 from audit.core.case import AuditCase
-from audit.core.policy import resolve_policy
 from audit.core.results import CheckResult
+from audit.engine.policy import resolve_policy
 from audit.lab.canary import canary_two_sample_test
 from audit.lab.method_class import class_removal_rows, resolve_method_forget_kind
 from audit.lab.method_comparison import method_comparison
@@ -274,7 +274,7 @@ def run_method_audit(
 
     Examples
     --------
-    >>> from audit.core.case import load_case                                   # doctest: +SKIP
+    >>> from audit.core.case_file import load_case                                   # doctest: +SKIP
     >>> res = run_method_audit(load_case("digits/case.toml"), ["retrain", "noop"], [0, 1])  # doctest: +SKIP
     >>> {c["id"]: c["status"] for c in res["checks"]}                      # doctest: +SKIP
     {'method_comparison': 'skipped', 'method_retrain': 'pass', 'method_noop': 'fail'}

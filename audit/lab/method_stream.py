@@ -11,7 +11,7 @@ dealt at random into ``N`` requests (:func:`audit.engine.stream.deal_requests`).
   cumulative retain set (the recipe, as one batched ensemble for ``torch-mlp``; a SISA
   ensemble for ``sisa``), with seeds the method's models do not use;
 
-and the stream is audited by :func:`audit.engine.stream_runner.run_stream` — every step a model audit
+and the stream is audited by :func:`audit.engine.runner.run_stream` — every step a model audit
 through the one runner and kernel. The answer per method is ``stream.requests_survived``:
 the requests served before the first failing step (all of them when none fails). SISA's
 exact shard retraining is the natural comparison to an approximate method such as
@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 
 from audit.core.case import AuditCase
-from audit.core.policy import resolve_policy
+from audit.engine.policy import resolve_policy
+from audit.engine.runner import run_stream
 from audit.engine.stream import Request, StreamCase, deal_requests
-from audit.engine.stream_runner import run_stream
 from audit.lab.method_audit import original_model
 from audit.lab.methods.base import run_method
 from audit.lab.methods.user import MethodSpec, resolve_methods
@@ -112,7 +112,7 @@ def run_method_stream(case: AuditCase, methods: list[str | MethodSpec] | None = 
 
     Examples
     --------
-    >>> from audit.core.case import load_case                                   # doctest: +SKIP
+    >>> from audit.core.case_file import load_case                                   # doctest: +SKIP
     >>> out = run_method_stream(load_case("digits/case.toml"), ["finetune", "sisa"], 5)  # doctest: +SKIP
     >>> {m: r["stream"]["requests_survived"] for m, r in out.items()}      # doctest: +SKIP
     """

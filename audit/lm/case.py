@@ -283,7 +283,7 @@ def from_case_file(doc: dict[str, Any], path: Path, allow_pickle: bool, allow_co
                          gate: dict[str, Any] | None, commitment_key: bytes | None) -> LanguageModelCase:
     """A parsed case file (``doc``) whose models are causal-LM directories, as a :class:`LanguageModelCase`.
 
-    Called by :func:`audit.core.case.load_case`, which has checked the sections and their keys.
+    Called by :func:`audit.core.case_file.load_case`, which has checked the sections and their keys.
 
     Parameters
     ----------

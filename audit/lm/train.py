@@ -1,7 +1,7 @@
 """Train a small GPT-2-style causal LM from scratch on CPU, seeded, and save it as a HF directory.
 
 The model is ``transformers.GPT2LMHeadModel`` with dropout off, initialised under the
-engine's seeding lock (:data:`audit.training.recipes._SEEDING`, the pattern of
+engine's seeding lock (:data:`audit.training.loop.SEEDING`, the pattern of
 :func:`audit.training.recipes.seeded_mlp`: torch's global generator is seeded and drawn from while no
 other thread can draw) and trained with AdamW on batches drawn by a private
 ``torch.Generator``, on one intra-op thread — so the weights depend on the seed and the data
@@ -20,7 +20,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
 from audit.lm.tokenizer import save_tokenizer
-from audit.training.recipes import _SEEDING, one_thread
+from audit.training.loop import SEEDING, one_thread
 
 __all__ = ["LMConfig", "TINY", "SCENARIO", "encode_batch", "new_model", "train_lm", "fit_steps", "save_lm"]
 
@@ -124,7 +124,7 @@ def new_model(tokenizer: PreTrainedTokenizerFast, config: LMConfig, seed: int) -
                      n_layer=config.n_layer, n_head=config.n_head, resid_pdrop=0.0, embd_pdrop=0.0,
                      attn_pdrop=0.0, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                      pad_token_id=tokenizer.pad_token_id)
-    with _SEEDING:
+    with SEEDING:
         torch.manual_seed(int(seed))
         model = GPT2LMHeadModel(cfg)
     return model

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from audit.lm.train import encode_batch
-from audit.training.recipes import one_thread
+from audit.training.loop import one_thread
 
 __all__ = ["UnlearnConfig", "METHODS", "sequence_nll", "npo_loss", "unlearn", "gradient_ascent", "gradient_difference",
            "npo", "npo_retain"]

@@ -20,7 +20,8 @@ import pandas as pd
 import torch
 from sklearn.datasets import load_digits
 
-from audit.training.recipes import MLP, train_mlp, train_steps
+from audit.training.loop import train_steps
+from audit.training.recipes import MLP, train_mlp
 
 __all__ = ["build_digits", "digits_frame", "MLP_PARAMS"]
 

@@ -26,10 +26,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from audit.core.model_objects import TorchModule
 from audit.engine.stream import deal_requests
 from audit.lab.methods.baselines import finetune
 from audit.scenarios.digits import MLP_PARAMS, digits_frame
-from audit.training.recipes import TorchModule, train_mlp
+from audit.training.recipes import train_mlp
 from audit.training.references import ensemble_modules
 from audit.training.shadows import train_mlp_ensemble
 

@@ -34,9 +34,10 @@ import numpy as np
 import torch
 
 from audit.core.adapters import load_model
+from audit.core.model_objects import TorchModule
 from audit.shared.errors import BadInput
 from audit.training import cluster
-from audit.training.recipes import MLP, Recipe, TorchModule, seeded_mlp
+from audit.training.recipes import MLP, Recipe, seeded_mlp
 from audit.training.shadows import train_mlp_ensemble_on_workers
 
 __all__ = ["MAX_TRAINED_REFERENCES", "SEED_FLOOR", "reference_seeds", "validate_reference_request",

@@ -36,7 +36,8 @@ import torch
 
 from audit.core.cache import normalise_logits
 from audit.training import cluster
-from audit.training.recipes import Recipe, one_thread, seeded_mlp
+from audit.training.loop import one_thread
+from audit.training.recipes import Recipe, seeded_mlp
 
 __all__ = ["train_mlp_ensemble", "train_mlp_ensemble_on_workers", "ensemble_logits", "ShadowSet", "train_shadows", "shadow_key"]
 

@@ -10,8 +10,8 @@ import torch
 
 from audit.checks import CheckContext, registry
 from audit.core.cache import OutputCache
-from audit.core.case import load_case
-from audit.core.policy import default_policy, merge_policy
+from audit.core.case_file import load_case
+from audit.engine.policy import default_policy, merge_policy
 
 
 def gradient_ascent(case_dir: Path, out: Path, steps: int = 60, lr: float = 1e-3) -> None:

@@ -75,7 +75,7 @@ def test_story_holds(accent_dir: Path) -> None:
 
 
 def test_case_loads_with_foundation(accent_dir: Path) -> None:
-    from audit.core.case import load_case
+    from audit.core.case_file import load_case
 
     case = load_case(accent_dir / "case.toml")
     assert sorted(case.features) == sorted(FEATURES)

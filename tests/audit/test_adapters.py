@@ -11,8 +11,9 @@ from scipy.special import log_softmax
 
 from audit.core.adapters import CallableModel, load_model
 from audit.core.cache import normalise_logits
+from audit.core.model_objects import TorchModule
 from audit.shared.errors import BadInput
-from audit.training.recipes import MLP, TorchModule
+from audit.training.recipes import MLP
 
 X = np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32)
 

@@ -13,7 +13,7 @@ import audit.cli.progress
 from audit import __version__, run_audit
 from audit.cli.app import app, parse_formats
 from audit.cli.progress import CheckProgress, show_progress
-from audit.core.policy import resolve_policy
+from audit.engine.policy import resolve_policy
 from audit.engine.runner import planned_checks
 from audit.shared.errors import BadInput
 from reports import verify_pack
@@ -25,7 +25,7 @@ def test_version_prints_name_and_version():
 
 
 def test_progress_bar_advances_once_per_check(tiny_dir):
-    from audit.core.case import load_case
+    from audit.core.case_file import load_case
 
     case = load_case(tiny_dir / "case.toml")
     total = len(planned_checks(resolve_policy(case, None)[0]))

@@ -13,9 +13,10 @@ from sklearn.linear_model import LogisticRegression
 from typer.testing import CliRunner
 
 from audit.cli.app import app
+from audit.core.model_objects import SklearnModel
 from audit.shared.errors import BadInput
 from audit.training import cluster
-from audit.training.recipes import SklearnModel, get_recipe
+from audit.training.recipes import get_recipe
 from audit.training.references import reference_seeds, train_references
 from audit.training.shadows import train_shadows
 

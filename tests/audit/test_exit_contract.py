@@ -85,7 +85,7 @@ def test_deeply_nested_policy_toml(tiny_dir: Path, tmp_path: Path) -> None:
 ])
 def test_bad_policy_values_exit_2_before_any_work(policy: str, field: str, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("audit.core.case.load_case", _boom)  # the policy is refused before the case loads
+    monkeypatch.setattr("audit.core.case_file.load_case", _boom)  # the policy is refused before the case loads
     pol = tmp_path / "policy.toml"
     pol.write_text(policy)
     res = runner.invoke(app, ["run", str(tmp_path / "case.toml"), "--out", str(tmp_path / "pack"),

@@ -8,9 +8,9 @@ from sklearn.linear_model import LogisticRegression
 
 from audit.checks.feature_removal import dependence_rows
 from audit.core.case import AuditCase
+from audit.core.model_objects import SklearnModel
 from audit.engine.runner import run_audit
 from audit.shared.errors import BadInput
-from audit.training.recipes import SklearnModel
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ import skops.io as sio
 from sklearn.linear_model import LogisticRegression
 
 from attacks.metrics import matched_auc
-from audit.core.case import AuditCase, load_case
+from audit.core.case import AuditCase
+from audit.core.case_file import load_case
 from audit.core.forget_kind import detect_forget_kind
 from audit.core.limits import limits_of
 from audit.shared.errors import BadInput

@@ -83,7 +83,7 @@ def test_gradient_ascent_too_far_is_flagged_as_over_unlearning(digits_dir, tmp_p
 
 
 def test_rerun_trains_no_shadows(digits_dir, tmp_path, shadow_cache, noop) -> None:
-    from audit.core.case import load_case
+    from audit.core.case_file import load_case
     from audit.training.shadows import case_shadows
 
     case = load_case(_variant(digits_dir, tmp_path, "original.pt"))

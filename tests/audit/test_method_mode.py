@@ -15,7 +15,7 @@ import typer
 from typer.testing import CliRunner
 
 from audit.cli.methods import register
-from audit.core.case import load_case
+from audit.core.case_file import load_case
 from audit.lab.method_audit import run_method_audit
 from audit.lab.methods.user import resolve_methods
 from audit.shared.errors import BadInput
@@ -27,7 +27,7 @@ import copy
 
 import torch
 
-from audit.training.recipes import TorchModule
+from audit.core.model_objects import TorchModule
 
 
 def keep_original(model, forget, retain, *, seed):

@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 
 from attacks.lira import ulira
-from audit.lab.method_attacks import (
+from audit.checks._method_attacks import (
     challenge_metrics,
     loso_ulira_scores,
     per_seed_auc,
@@ -76,7 +76,7 @@ def test_challenge_separated_vs_identical():
 @pytest.fixture(scope="module")
 def digits_results(tmp_path_factory):
     """retrain and noop x 4 seeds on scikit-learn's digits (small MLPs; the case's own models unused)."""
-    from audit.core.case import load_case
+    from audit.core.case_file import load_case
     from audit.lab.method_audit import run_method_audit
     from tests.conftest import write_digits_method_case
 

@@ -7,7 +7,7 @@ import typer
 from typer.testing import CliRunner
 
 from audit.cli.methods import register
-from audit.core.case import load_case
+from audit.core.case_file import load_case
 from audit.lab.method_audit import run_method_audit
 from audit.shared.errors import BadInput
 from reports import validate_results, verify_pack

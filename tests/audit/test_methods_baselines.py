@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from audit.lab.methods import METHODS, unlearn
-from audit.lab.methods.linear import fit_logreg
 from audit.shared.errors import BadInput
+from audit.training.linear import fit_logreg
 from audit.training.recipes import get_recipe
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from audit.lab.methods.linear import fit_logreg, guo_noise, influence_removal, newton_removal
+from audit.training.linear import fit_logreg, guo_noise, influence_removal, newton_removal
 
 
 def _data(seed, n=500, d=8):

@@ -51,7 +51,7 @@ def test_logreg_recipe_bad_input() -> None:
 
 @pytest.mark.slow  # ~1 min on the shared 2-core machine
 def test_method_audit_on_breast_cancer_logreg(tmp_path) -> None:
-    from audit.core.case import load_case
+    from audit.core.case_file import load_case
     from audit.lab.method_audit import run_method_audit
     from benchmarks.method_comparison import _cancer_case
 

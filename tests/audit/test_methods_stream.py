@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from audit.cli.app import app
-from audit.core.case import load_case
+from audit.core.case_file import load_case
 from audit.lab.method_stream import run_method_stream
 from audit.shared.errors import BadInput
 from audit.training.recipes import get_recipe

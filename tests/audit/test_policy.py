@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from audit.core.policy import default_policy, merge_policy
+from audit.engine.policy import default_policy, merge_policy
 from audit.engine.runner import exit_code_of, verdict_of
 from audit.shared.errors import BadInput
 
@@ -56,7 +56,7 @@ def test_exit_codes(verdict: str, code: int) -> None:
 
 
 def test_required_check_can_be_relaxed_by_policy(tiny_dir) -> None:
-    from audit.core.case import load_case
+    from audit.core.case_file import load_case
     from audit.engine.runner import run_audit
 
     case = load_case(tiny_dir / "case.toml")

@@ -7,8 +7,8 @@ import math
 import pytest
 
 from audit.checks import registry
-from audit.checks.options import Option, validate_value
-from audit.core.policy import (
+from audit.core.options import Option, validate_value
+from audit.engine.policy import (
     GENERAL_OPTIONS,
     declarations,
     default_policy,

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from audit.checks.options import Option, tightens
-from audit.core.policy import declarations, default_policy, resolve_policy
+from audit.core.options import Option, tightens
+from audit.engine.policy import declarations, default_policy, resolve_policy
 from audit.shared.errors import BadInput
 
 

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from audit.cli.app import app
 from audit.core.adapters import CallableModel
 from audit.core.cache import OutputCache
-from audit.core.case import AuditCase, load_case
+from audit.core.case import AuditCase
+from audit.core.case_file import load_case
 from audit.engine.runner import run_audit
 from audit.shared.errors import BadInput
 from tests.audit._regression_case import write_regression_case

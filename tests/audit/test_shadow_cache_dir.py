@@ -25,7 +25,7 @@ def test_a_usable_directory_is_created_and_returned(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("value", ["/proc/self", "/sys", "/dev/shm/x", "a\x00b"])
 def test_the_policy_refuses_it_before_any_work(value: str) -> None:
-    from audit.core.policy import default_policy, merge_policy
+    from audit.engine.policy import default_policy, merge_policy
 
     with pytest.raises(BadInput, match="policy.membership_inference.shadow_cache_dir"):
         merge_policy(default_policy(), {"membership_inference": {"shadow_cache_dir": value}}, "policy")

@@ -8,7 +8,8 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
-from audit.training.recipes import Recipe, SklearnModel, get_recipe, train_mlp
+from audit.core.model_objects import SklearnModel
+from audit.training.recipes import Recipe, get_recipe, train_mlp
 from audit.training.shadows import ensemble_logits, train_mlp_ensemble, train_shadows
 
 

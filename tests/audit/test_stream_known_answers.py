@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from audit.engine.runner import run_stream
 from audit.engine.stream import load_stream_case
-from audit.engine.stream_runner import run_stream
 from tests.audit._stream_helpers import FAST_POLICY, variant
 
 

@@ -113,7 +113,7 @@ def test_improvement_reported_not_blocking_harm_blocks_more_seeds(seed: int) -> 
 
 
 def test_blocks_is_declared_and_may_only_tighten_under_a_gate() -> None:
-    from audit.core.policy import check_tightens, declarations, default_policy
+    from audit.engine.policy import check_tightens, declarations, default_policy
     from audit.shared.errors import BadInput
 
     opt = declarations()["subgroup_shift"]["blocks"]
@@ -125,7 +125,7 @@ def test_blocks_is_declared_and_may_only_tighten_under_a_gate() -> None:
 
 
 def test_one_min_group_size_declaration() -> None:
-    from audit.core.policy import declarations, default_policy, merge_policy
+    from audit.engine.policy import declarations, default_policy, merge_policy
     from audit.shared.errors import BadInput
 
     owners = [s for s, opts in declarations().items() if "min_group_size" in opts]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from audit.checks import registry
-from audit.core.case import load_case
+from audit.core.case_file import load_case
 from audit.engine.runner import run_audit
 from audit.scenarios.accent import SHARED_LANGUAGE
 from tests.conftest import write_variant

@@ -13,7 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from audit.cli.app import app
-from audit.core.case import AuditCase, load_case
+from audit.core.case import AuditCase
+from audit.core.case_file import load_case
 from audit.shared.errors import BadInput
 from audit.training.references import SEED_FLOOR, reference_seeds
 from tests.conftest import run_cli

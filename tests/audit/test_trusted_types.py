@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from audit.cli.app import app
-from audit.core.case import load_case
+from audit.core.case_file import load_case
 from audit.shared.errors import BadInput
 
 TREE_PREDICTOR = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"

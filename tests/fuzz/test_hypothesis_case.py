@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audit.core.case import CASE_KEYS, load_case
+from audit.core.case_file import CASE_KEYS, load_case
 from audit.shared.errors import BadInput
 from tests.fuzz.base import CASE_TOML
 

@@ -55,7 +55,7 @@ def private_case(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 @pytest.fixture(scope="session")
 def real_run(private_case: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
     """(results, pack dir) of a real audit of the tiny case, seed 0."""
-    from audit.core.case import load_case
+    from audit.core.case_file import load_case
     from audit.engine.runner import run_audit, write_evidence
 
     case = load_case(private_case)

@@ -12,8 +12,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from audit.shared.digest import file_sha256
 from audit.shared.errors import BadInput
-from reports import build_statement, sha256_file, verify_pack, write_pack
+from reports import build_statement, verify_pack, write_pack
 from reports.manifest import STATEMENT_TYPE, TEST_RESULT_TYPE, load_signing_key
 from tests.reports.fixtures import SHA, sample_results, with_verdict
 
@@ -30,9 +31,9 @@ def test_manifest_hashes_every_output_and_input(tmp_path: Path) -> None:
     files = {p.name for p in pack.iterdir()} - {"manifest.json"}
     assert set(manifest["outputs"]) == files
     for name, entry in manifest["outputs"].items():
-        assert entry == {"sha256": sha256_file(pack / name), "size": (pack / name).stat().st_size}
+        assert entry == {"sha256": file_sha256(pack / name), "size": (pack / name).stat().st_size}
     assert manifest["inputs"]["model:unlearned"] == {"path": "unlearned.onnx", "size": 12,
-                                                     "sha256": sha256_file(model)}
+                                                     "sha256": file_sha256(model)}
     assert manifest["signature"] is None and manifest["templates"]["source"] == "builtin"
 
 
@@ -56,7 +57,7 @@ def test_statement_is_in_toto_v1_with_model_subjects(signed_pack: Path) -> None:
     assert pred["failedTests"] == ["subgroup_shift", "output_divergence"]
     assert pred["warnedTests"] == ["parameter_distance"]  # informative check, skipped
     config = {c["name"]: c["digest"]["sha256"] for c in pred["configuration"]}
-    assert config["results.json"] == sha256_file(signed_pack / "results.json")
+    assert config["results.json"] == file_sha256(signed_pack / "results.json")
     assert config["data.parquet"] == SHA["data"]
 
 

@@ -66,7 +66,7 @@ def test_privacy_scan_can_fail(private_case: Path) -> None:
 
 def test_same_case_and_seed_give_identical_results_json(real_run: tuple[dict[str, Any], Path],
                                                         private_case: Path, tmp_path: Path) -> None:
-    from audit.core.case import load_case
+    from audit.core.case_file import load_case
     from audit.engine.runner import run_audit, write_evidence
     from audit.shared.commitment import default_key_path, read_key
 

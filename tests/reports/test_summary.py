@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from markdown_it import MarkdownIt
 
-from audit.core.policy import declarations, default_policy, policy_table
+from audit.engine.policy import declarations, default_policy, policy_table
 from reports import render_html, render_markdown
 from reports.glossary import TERMS, terms_used, visible_text
 from reports.summary import FAILURE_WORDS, HEADLINES, executive_summary
@@ -206,7 +206,7 @@ def test_policy_table_without_meanings_still_renders_as_a_table() -> None:
 
 
 def _live(case_toml: Path) -> dict[str, Any]:
-    from audit.core.case import load_case
+    from audit.core.case_file import load_case
     from audit.engine.runner import run_audit
 
     return dict(run_audit(load_case(case_toml), seed=0))

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 import reports.verify
 from audit.cli.app import app
-from reports import sha256_file, verify_pack, write_pack
+from audit.shared.digest import file_sha256
+from reports import verify_pack, write_pack
 from reports.manifest import canonical_json
 from tests.reports.conftest import write_key
 from tests.reports.fixtures import sample_results
@@ -31,7 +32,7 @@ def _rehash(pack: Path) -> None:
     """What a forger without the key does after an edit: recompute every digest."""
     manifest = json.loads((pack / "manifest.json").read_text())
     for name, entry in manifest["outputs"].items():
-        entry.update(sha256=sha256_file(pack / name), size=(pack / name).stat().st_size)
+        entry.update(sha256=file_sha256(pack / name), size=(pack / name).stat().st_size)
     (pack / "manifest.json").write_text(canonical_json(manifest))
 
 

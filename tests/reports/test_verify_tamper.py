@@ -62,10 +62,10 @@ def test_consistent_rewrite_of_an_unsigned_pack_is_caught_by_content_checks(tmp_
     results["verdict"] = "pass"
     (pack / "results.json").write_text(canonical_json(results))
     manifest = json.loads((pack / "manifest.json").read_text())
-    from reports import sha256_file
+    from audit.shared.digest import file_sha256
 
     for name, entry in manifest["outputs"].items():
-        entry.update(sha256=sha256_file(pack / name), size=(pack / name).stat().st_size)
+        entry.update(sha256=file_sha256(pack / name), size=(pack / name).stat().st_size)
     (pack / "manifest.json").write_text(canonical_json(manifest))
     problems = verify_pack(pack)
     assert "attestation.intoto.json: does not match results.json (or the manifest's inputs)" in problems

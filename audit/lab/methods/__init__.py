@@ -34,14 +34,14 @@ from audit.lab.methods.baselines import (
     random_labels,
     retrain,
 )
-from audit.lab.methods.bayes import BayesLogReg, fit_bayes_logreg
 from audit.lab.methods.fedavg import FedModel, fedavg_recover, fedavg_retrain, train_fedavg
 from audit.lab.methods.gkt import gkt
-from audit.lab.methods.linear import LogReg, fit_logreg
 from audit.lab.methods.sisa import Sisa, sisa_unlearn, train_sisa
 from audit.lab.methods.unsir import unsir
 from audit.lab.methods.vbu import vbu
 from audit.shared.errors import BadInput
+from audit.training.bayes_logreg import BayesLogReg, fit_bayes_logreg
+from audit.training.linear import LogReg, fit_logreg
 
 __all__ = [
     "METHODS",

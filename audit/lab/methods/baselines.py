@@ -5,7 +5,7 @@
 * ``finetune`` — continue training the original on the retain set (catastrophic forgetting);
 * ``gradient_ascent`` — ascend the cross-entropy on the forget set;
 * ``random_labels`` — train on the forget rows with random wrong labels, mixed with retain rows;
-* ``newton`` — Guo 2020 certified removal for :class:`audit.lab.methods.linear.LogReg` models;
+* ``newton`` — Guo 2020 certified removal for :class:`audit.training.linear.LogReg` models;
 * ``influence`` — the influence-function step (Koh & Liang 2017) with the full-data Hessian.
 """
 
@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from audit.core.model_objects import TorchModule
 from audit.lab.methods.base import Data, n_classes_of
-from audit.lab.methods.linear import LogReg, influence_removal, newton_removal
 from audit.shared.errors import BadInput
-from audit.training.recipes import TorchModule, train_steps
+from audit.training.linear import LogReg, influence_removal, newton_removal
+from audit.training.loop import train_steps
 
 # train_steps is re-exported: the one training loop lives in audit.training.recipes
 __all__ = ["retrain", "noop", "finetune", "gradient_ascent", "random_labels", "newton", "influence",
@@ -197,7 +198,7 @@ def influence(model: Any, forget: Data, retain: Data, recipe: Any, seed: int) ->
     Parameters
     ----------
     model : adapter
-        The original model; must be a :class:`audit.lab.methods.linear.LogReg`.
+        The original model; must be a :class:`audit.training.linear.LogReg`.
     forget, retain : (X, y)
         The rows to forget and the rows kept; together they are the training data the
         Hessian is taken over.
@@ -209,7 +210,7 @@ def influence(model: Any, forget: Data, retain: Data, recipe: Any, seed: int) ->
     Returns
     -------
     LogReg
-        :func:`audit.lab.methods.linear.influence_removal` of the forget rows.
+        :func:`audit.training.linear.influence_removal` of the forget rows.
 
     Raises
     ------

@@ -20,7 +20,8 @@ import torch
 
 from audit.lab.methods.base import Data
 from audit.shared.errors import BadInput
-from audit.training.recipes import MLP, seeded_mlp, train_steps
+from audit.training.loop import train_steps
+from audit.training.recipes import MLP, seeded_mlp
 
 __all__ = ["FedModel", "train_fedavg", "fedavg_retrain", "fedavg_recover", "find_client"]
 

@@ -33,10 +33,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from audit.core.divergence import distillation_kl
+from audit.core.model_objects import TorchModule
 from audit.lab.methods.base import Data
 from audit.lab.methods.baselines import _module
 from audit.lab.methods.unsir import forgotten_classes
-from audit.training.recipes import TorchModule, one_thread, seeded
+from audit.training.loop import one_thread, seeded
 
 __all__ = ["gkt", "Generator", "gated"]
 

@@ -19,7 +19,7 @@ it knows only which class(es) to drop and holds (a subset of) the retained data.
 3. **Repair** (one epoch, a lower learning rate): train on the retained subset only.
 
 Both training steps use the suite's one minibatch trainer
-(:func:`audit.training.recipes.train_steps`); only the noise (not the network) is
+(:func:`audit.training.loop.train_steps`); only the noise (not the network) is
 optimised in step 1.
 """
 
@@ -31,10 +31,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from audit.core.model_objects import TorchModule
 from audit.lab.methods.base import Data, n_classes_of
 from audit.lab.methods.baselines import _module
 from audit.shared.errors import BadInput
-from audit.training.recipes import TorchModule, one_thread, train_steps
+from audit.training.loop import one_thread, train_steps
 
 __all__ = ["unsir", "error_maximising_noise", "forgotten_classes"]
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.core.code_import import import_object
-from audit.core.extensions import registered
+from audit.core.extensions import refuse_builtin_clash, registered
 from audit.lab.methods import METHODS
 from audit.shared.errors import BadInput
 
@@ -175,6 +175,7 @@ def resolve_methods(specs: list[str | MethodSpec], allow_code: bool = False,
     ...
     audit.shared.errors.BadInput: --method: unknown method 'nope'; built-ins: fedavg_recover, ..., or give 'package.module:function'
     """
+    refuse_builtin_clash("method", METHODS)
     out: list[MethodSpec] = []
     for spec in specs:
         if isinstance(spec, MethodSpec):

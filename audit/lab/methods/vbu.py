@@ -21,7 +21,7 @@ For a Gaussian ``q(theta | D) = N(m, S)`` the condition is the Mahalanobis ball
 ``(theta - m)^T S^{-1} (theta - m) < -2 log lambda``.
 
 Both variants use the same Monte-Carlo reparameterisation and L-BFGS as the training
-recipe (:mod:`audit.lab.methods.bayes`), start from ``q(theta | D)`` and never read the
+recipe (:mod:`audit.training.bayes_logreg`), start from ``q(theta | D)`` and never read the
 retained rows. (The paper's second trick, a reverse-KL objective, is not implemented.)
 """
 
@@ -36,7 +36,8 @@ import torch
 
 from audit.core.divergence import gaussian_kl
 from audit.lab.methods.base import Data
-from audit.lab.methods.bayes import (
+from audit.shared.errors import BadInput
+from audit.training.bayes_logreg import (
     BayesLogReg,
     augment,
     base_draws,
@@ -45,8 +46,7 @@ from audit.lab.methods.bayes import (
     pack,
     unpack,
 )
-from audit.shared.errors import BadInput
-from audit.training.recipes import one_thread
+from audit.training.loop import one_thread
 
 __all__ = ["vbu", "VARIANTS"]
 
@@ -71,7 +71,7 @@ def vbu(
     model: Any, forget: Data, retain: Data, recipe: Any, seed: int, *, variant: str = "eubo",
     lam: float | None = None, n_samples: int | None = None, maxiter: int = 500,
 ) -> BayesLogReg:
-    """Unlearn ``forget`` from a :class:`~audit.lab.methods.bayes.BayesLogReg` posterior by the EUBO.
+    """Unlearn ``forget`` from a :class:`~audit.training.bayes_logreg.BayesLogReg` posterior by the EUBO.
 
     Parameters
     ----------
@@ -93,7 +93,7 @@ def vbu(
 
     Examples
     --------
-    >>> from audit.lab.methods.bayes import fit_bayes_logreg
+    >>> from audit.training.bayes_logreg import fit_bayes_logreg
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(120, 2)); y = (X[:, 0] > 0).astype(int)
     >>> q = fit_bayes_logreg(X, y, 2, seed=0)

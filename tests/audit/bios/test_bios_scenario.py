@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from audit.core.case import load_case
+from audit.core.case_file import load_case
 from audit.scenarios import SCENARIOS
 from audit.scenarios.bios import CANDIDATES
 

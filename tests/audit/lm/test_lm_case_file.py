@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from audit.cli.app import app
-from audit.core.case import load_case
+from audit.core.case_file import load_case
 from audit.lm.case import LanguageModelCase
 from audit.shared.errors import BadInput
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from audit.core.case import load_case
+from audit.core.case_file import load_case
 from audit.engine.runner import run_audit
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from audit.core.case import load_case
+from audit.core.case_file import load_case
 from audit.engine.runner import run_audit
 from tests.audit.lm.conftest import TinyLMs
 

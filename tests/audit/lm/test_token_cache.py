@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from audit.core.case import load_case
+from audit.core.case_file import load_case
 from audit.lm.cache import TokenCache
 
 

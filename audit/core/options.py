@@ -1,14 +1,14 @@
 """Declared policy options: type, default, allowed values and what *tighter* means.
 
 Every check declares its options next to its code (``SPEC.options``); ``[general]``
-options are declared in :mod:`audit.core.policy`. One declaration drives three things:
+options are declared in :mod:`audit.engine.policy`. One declaration drives three things:
 
 * validation of a policy value before any work starts (:func:`validate_value`) — the
   type is exact (``bool`` is not ``int``; NaN and infinities are refused; ``"auto"`` only
   where ``allow_auto``), ranges, choices and list elements (``items``);
 * the gate rule (:func:`tightens`): with ``--policy GATE.toml`` a case file's
   ``[policy]`` may only move an option in its declared *tighter* direction;
-* the policy reference table in README.md (:func:`audit.core.policy.reference_table`).
+* the policy reference table in README.md (:func:`audit.engine.policy.reference_table`).
 
 ``tighter`` is one of
 

@@ -1,8 +1,8 @@
-"""Auditing a stream of deletion requests: every step through the one runner, and the sequence.
+"""The results of a stream of deletion requests: the sequence from its steps' model audits.
 
-Each step of a :class:`~audit.engine.stream.StreamCase` is a model audit of its own
-(:func:`audit.engine.runner.run_audit`: the same checks, the same decision kernel and controls),
-run with the policy split over the stream's looks (:func:`audit.core.policy.split_over_looks`).
+Each step of a :class:`~audit.engine.stream.StreamCase` is a model audit of its own, run by
+:func:`audit.engine.runner.run_stream` (:func:`audit.engine.runner.run_audit`: the same checks, the same decision kernel and controls),
+run with the policy split over the stream's looks (:func:`audit.engine.policy.split_over_looks`).
 The sequence as a whole:
 
 * **per-step verdict** — each step's gate verdict (the no-power rule applies per step);
@@ -23,18 +23,15 @@ first step with the worst verdict; else the last) with the sequence verdict on t
 from __future__ import annotations
 
 import copy
-import time
-from collections.abc import Callable
 from typing import Any
 
 from audit.core.results import worst_status
 from audit.engine.result_api import AuditResult
 from audit.engine.results_builder import _model_entry, _now, case_inputs
-from audit.engine.runner import run_audit
 from audit.engine.stream import StreamCase
 from audit.engine.verdict import exit_code_of
 
-__all__ = ["run_stream", "sequence_verdict", "drift_series", "stream_section"]
+__all__ = ["stream_result", "sequence_verdict", "drift_series", "stream_section"]
 
 
 def sequence_verdict(verdicts: list[str]) -> tuple[str, int | None]:
@@ -214,21 +211,22 @@ def _reason(section: dict[str, Any], steps: list[dict[str, Any]]) -> str:
     return f"step {k} of {n} is {verdict}: {steps[k - 1]['verdict_reason']}"
 
 
-def run_stream(stream: StreamCase, policy: dict[str, Any] | None = None, seed: int = 0,
-               progress: Callable[[str], None] | None = None) -> AuditResult:
-    """Audit every step of ``stream`` and the sequence; return results.json (mode ``stream``).
+def stream_result(stream: StreamCase, steps: list[dict[str, Any]], seconds: list[float],
+                  general: dict[str, Any], started: str) -> AuditResult:
+    """results.json of a stream from its steps' model audits (what :func:`audit.engine.runner.run_stream` returns).
 
     Parameters
     ----------
     stream : StreamCase
-        The validated stream (:func:`audit.engine.stream.load_stream_case`).
-    policy : dict, optional
-        The gate policy, as for :func:`audit.engine.runner.run_audit`; every step runs under it with
-        ``fail_level`` and ``1 - retrain_coverage`` divided by the number of steps.
-    seed : int
-        Seeds every step's bootstraps (the same seed at every step).
-    progress : callable, optional
-        Called with each check id before it runs, step after step.
+        The stream whose steps were audited.
+    steps : list of dict
+        Each step's results.json, in order.
+    seconds : list of float
+        Each step's wall time.
+    general : dict
+        The resolved policy's ``general`` table (before the split over the looks).
+    started : str
+        When the stream's audit started (ISO 8601).
 
     Returns
     -------
@@ -237,22 +235,12 @@ def run_stream(stream: StreamCase, policy: dict[str, Any] | None = None, seed: i
 
     Examples
     --------
-    >>> from audit.scenarios import build_scenario           # doctest: +SKIP
-    >>> from audit.engine.stream import load_stream_case            # doctest: +SKIP
-    >>> r = run_stream(load_stream_case(build_scenario("stream", "/tmp/s")))  # doctest: +SKIP
-    >>> r["stream"]["first_failing_step"] > 1                # doctest: +SKIP
-    True
+    >>> from audit.engine.runner import run_stream                # doctest: +SKIP
+    >>> r = run_stream(load_stream_case("stream/case.toml"))       # doctest: +SKIP
+    >>> r["stream"]["first_failing_step"]                          # doctest: +SKIP
+    6
     """
-    from audit.core.policy import resolve_policy
-
-    started = _now()
-    base = resolve_policy(stream.step(1), policy)[0]["general"]  # validated before any step runs
-    steps, seconds = [], []
-    for i in range(1, len(stream) + 1):
-        t0 = time.perf_counter()
-        steps.append(run_audit(stream.step(i), policy=policy, seed=seed, progress=progress, looks=len(stream)))
-        seconds.append(time.perf_counter() - t0)
-    section = stream_section(stream, steps, seconds, base)
+    section = stream_section(stream, steps, seconds, general)
     top = copy.deepcopy(dict(steps[_deciding([r["verdict"] for r in steps])]))
     verdict = section["verdict"]
     top["case"] = {"name": stream.name, "request_id": stream.request_id, "mode": "stream",

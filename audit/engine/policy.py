@@ -1,6 +1,6 @@
 """Policy: thresholds and which checks are required, declared and validated up front.
 
-Every option is declared (:class:`audit.checks.options.Option`): ``[general]`` here in
+Every option is declared (:class:`audit.core.options.Option`): ``[general]`` here in
 ``GENERAL_OPTIONS``, each check's in its ``SPEC.options``. Layout::
 
     [general]
@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audit.checks import registry
-from audit.checks.options import Option, defaults_of, tightens, validate_value
 from audit.core.limits import LIMIT_OPTIONS
+from audit.core.options import Option, defaults_of, tightens, validate_value
 from audit.shared.errors import BadInput
 
 if TYPE_CHECKING:  # pragma: no cover
