@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audit.core.policy import declarations, default_policy, merge_policy, validate_policy
+from audit.engine.policy import declarations, default_policy, merge_policy, validate_policy
 from audit.shared.errors import BadInput
 
 _DECL = declarations()
