@@ -23,6 +23,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from audit.cli.console import err as _err
 from audit.shared.errors import BadInput
 
 __all__ = ["ContractGroup", "DEBUG_FLAG", "EXIT_BAD_INPUT", "EXIT_INTERNAL"]
@@ -31,10 +32,6 @@ DEBUG_FLAG = "--debug"
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
 _META_KEY = "unlearn_audit.debug"
-
-
-def _err(msg: str) -> None:
-    typer.echo(msg, err=True)
 
 
 def _pass_through(exc: BaseException) -> bool:
