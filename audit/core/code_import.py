@@ -54,7 +54,7 @@ def trusted_roots() -> tuple[Path, ...]:
 
 
 def _own_package_dirs() -> tuple[Path, ...]:
-    here = Path(__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[2]  # audit/core/code_import.py → the project root
     return tuple(here / name for name in ("audit", "attacks", "reports"))
 
 
