@@ -11,9 +11,9 @@ from attacks.challenge import (
     forgetting_quality,
 )
 from attacks.differencing import FEATURES, difference_features, make_folds, out_of_fold_scores
+from attacks.epsilon import EpsilonBound, clopper_pearson, empirical_epsilon
 from attacks.lira import gaussian_moments, lira_offline, lira_online, ulira
 from attacks.metrics import (
-    EpsilonBound,
     LowFPRWarning,
     MatchedAUC,
     StrataMatch,
@@ -22,8 +22,6 @@ from attacks.metrics import (
     auc_from_ranks,
     balanced_accuracy,
     calibrate_threshold,
-    clopper_pearson,
-    empirical_epsilon,
     match_strata,
     matched_auc,
     roc,

@@ -8,7 +8,7 @@ options are declared in :mod:`audit.engine.policy`. One declaration drives three
   where ``allow_auto``), ranges, choices and list elements (``items``);
 * the gate rule (:func:`tightens`): with ``--policy GATE.toml`` a case file's
   ``[policy]`` may only move an option in its declared *tighter* direction;
-* the policy reference table in README.md (:func:`audit.engine.policy.reference_table`).
+* the policy reference table in README.md (:func:`audit.engine.policy_table.reference_table`).
 
 ``tighter`` is one of
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from audit.core.case import AuditCase
 from audit.core.cost import Meter
-from audit.engine.policy import policy_table
+from audit.engine.policy_table import policy_table
 from audit.engine.result_api import AuditResult
 from audit.engine.verdict import audit_controls, exit_code_of, gate_verdict
 from audit.training import cluster

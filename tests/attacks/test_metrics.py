@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
+from attacks.epsilon import clopper_pearson, empirical_epsilon
 from attacks.metrics import (
     LowFPRWarning,
     advantage,
@@ -15,8 +16,6 @@ from attacks.metrics import (
     auc_from_ranks,
     balanced_accuracy,
     calibrate_threshold,
-    clopper_pearson,
-    empirical_epsilon,
     tpr_at_fpr,
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from audit.engine.policy import reference_table
+from audit.engine.policy_table import reference_table
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 START, END = "<!-- policy-reference:start -->\n", "<!-- policy-reference:end -->"
@@ -15,4 +15,4 @@ def test_readme_policy_table_matches_the_declarations() -> None:
     table = text[text.index(START) + len(START):text.index(END)]
     assert table == reference_table(), (
         "README policy table is stale; regenerate it with "
-        "python -c 'from audit.engine.policy import reference_table; print(reference_table())'")
+        "python -c 'from audit.engine.policy_table import reference_table; print(reference_table())'")

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from markdown_it import MarkdownIt
 
-from audit.engine.policy import declarations, default_policy, policy_table
+from audit.engine.policy import declarations, default_policy
+from audit.engine.policy_table import policy_table
 from reports import render_html, render_markdown
 from reports.glossary import TERMS, terms_used, visible_text
 from reports.summary import FAILURE_WORDS, HEADLINES, executive_summary
