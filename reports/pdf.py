@@ -35,6 +35,19 @@ def _fetcher() -> Any:
 def html_to_pdf(html: str) -> bytes:
     """Render ``html`` (report.html text) to PDF bytes with WeasyPrint, fetching nothing.
 
+    No resource the HTML refers to (image, stylesheet URL) is fetched; WeasyPrint's and
+    fontTools' logging is quietened to errors.
+
+    Parameters
+    ----------
+    html : str
+        A self-contained HTML document.
+
+    Returns
+    -------
+    bytes
+        The PDF file's contents.
+
     Examples
     --------
     >>> html_to_pdf("<p>verdict PASS</p>")[:5]
@@ -101,6 +114,16 @@ class PdfJob:
     process and its bytes are written by :meth:`wait`. :meth:`wait` returns when the file is complete and raises the renderer's
     error (``RuntimeError`` with the worker's message from a process); :meth:`cancel`
     stops a worker process (interrupts, errors elsewhere in the pack).
+
+    Parameters
+    ----------
+    html : str
+        report.html's text.
+    path : path
+        The PDF file to write (the worker writes it directly; a thread's bytes by :meth:`wait`).
+    render : callable, optional
+        ``render(html) -> bytes``; default (or :func:`html_to_pdf` itself): :func:`html_to_pdf`
+        in a worker process, falling back to a thread if no process can be started.
 
     Examples
     --------

@@ -60,6 +60,24 @@ class SeedRun:
     roles ``unlearned``, ``original``, ``retrained:0..K-1``; its splits are ``forget``,
     ``retain``, ``test``, ``forget_zeroed`` (forget rows, planted column 0) and ``trigger``
     (triggered test rows, labelled with the target class).
+
+    Attributes
+    ----------
+    seed : int
+        The training seed.
+    cache : object
+        The seed's outputs, as above (the lab's view of its :class:`audit.core.cache.OutputCache`).
+    canary : CanaryTwoSampleTest or None
+        The exact two-sample canary test of U's trigger hits against the paired retrain's
+        (:func:`audit.lab.canary.canary_two_sample_test`); ``None`` for a class removal.
+    seconds : float
+        The method's wall time (``seconds_unlearn``).
+    retrain_seconds : float
+        Wall time of training the paired retrained reference (its reference value).
+    storage_bytes : int
+        Extra state the method keeps (SISA checkpoints); 0 if none.
+    extra : dict of str to float
+        Method-specific numbers; the first seed's are reported as notes.
     """
 
     seed: int
@@ -182,7 +200,21 @@ def _is_class(ctx: CheckContext) -> bool:
 
 
 def run(ctx: CheckContext) -> CheckResult:
-    """Decide one method over every seed with the kernel; report the seed-level detectors."""
+    """Decide one method over every seed with the kernel; report the seed-level detectors.
+
+    Parameters
+    ----------
+    ctx : CheckContext
+        The method's context: ``extras`` holds ``method`` (its name), ``seeds`` (one
+        :class:`SeedRun` per seed), ``target`` (the planted target class) and
+        ``forget_kind`` (``"random"``, the default, or ``"class"``).
+
+    Returns
+    -------
+    CheckResult
+        Id ``method_<name>``: the gated per-seed metrics decided together by
+        :func:`audit.checks._paired.finish`, the reported ones beside them.
+    """
     name, runs = ctx.extras["method"], ctx.extras["seeds"]
     seed_evidence = class_seed_evidence if _is_class(ctx) else _seed_evidence
     evidence: list[Evidence] = []

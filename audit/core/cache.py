@@ -43,6 +43,18 @@ class _Stored:
 def field_of_role(role: str) -> str:
     """The case-file field of a model role, for messages.
 
+    Parameters
+    ----------
+    role : str
+        A cache role: ``original``, ``unlearned``, ``retrained:<i>`` or another (kept as is).
+
+    Returns
+    -------
+    str
+        ``models.original``, ``models.unlearned``, ``models.retrained[<i>]``, else ``role``.
+
+    Examples
+    --------
     >>> field_of_role("retrained:2"), field_of_role("unlearned"), field_of_role("shadow:3")
     ('models.retrained[2]', 'models.unlearned', 'shadow:3')
     """
@@ -57,9 +69,32 @@ def check_output(out: object, rows: int, role: str, split: str, classes: int | N
                  offset: int = 0) -> np.ndarray:
     """Refuse a model output that is not a finite ``[rows, classes >= 2]`` array (``BadInput``).
 
-    The message names the model (``models.retrained[1]``) and the split; ``offset`` is the
-    batch's first row within the split.
+    Parameters
+    ----------
+    out : array_like
+        One batch of a model's output (logits or log-probabilities).
+    rows : int
+        Rows the batch must have.
+    role, split : str
+        The model's role and the split, for the message (:func:`field_of_role`).
+    classes : int, optional
+        Columns earlier batches had; a batch with another count is refused.
+    offset : int
+        The batch's first row within the split (the message's first bad row counts from it).
 
+    Returns
+    -------
+    ndarray, shape (rows, classes)
+        ``out`` as float64.
+
+    Raises
+    ------
+    BadInput
+        Naming the model (``models.retrained[1]``): not numeric, wrong shape, a class count
+        other than ``classes``, or NaN / inf values.
+
+    Examples
+    --------
     >>> check_output(np.zeros((3, 2)), 3, "unlearned", "forget").shape
     (3, 2)
     >>> check_output(np.array([[0.0, np.nan]]), 1, "retrained:1", "test")
@@ -87,6 +122,24 @@ def check_output(out: object, rows: int, role: str, split: str, classes: int | N
 def check_values(out: object, rows: int, role: str, split: str, offset: int = 0) -> np.ndarray:
     """Refuse a regressor's output that is not ``rows`` finite numbers (``[rows]`` or ``[rows, 1]``).
 
+    Parameters
+    ----------
+    out : array_like
+        One batch of a regressor's predictions.
+    rows : int
+        Rows the batch must have.
+    role, split : str
+        The model's role and the split, for the :class:`BadInput` message.
+    offset : int
+        The batch's first row within the split.
+
+    Returns
+    -------
+    ndarray, shape (rows,)
+        ``out`` as float64, a ``[rows, 1]`` column flattened.
+
+    Examples
+    --------
     >>> check_values(np.ones((3, 1)), 3, "unlearned", "forget").shape
     (3,)
     >>> check_values(np.array([1.0, np.inf]), 2, "retrained:0", "retain", offset=10)
@@ -114,6 +167,22 @@ def normalise_logits(out: np.ndarray) -> np.ndarray:
     """Turn raw model output (logits or log-probabilities) into log-probabilities.
 
     ``log_softmax`` is idempotent on log-probabilities, so either input is accepted.
+
+    Parameters
+    ----------
+    out : array_like, shape (n, classes)
+        Raw output; anything not 2-D raises ``ValueError``.
+
+    Returns
+    -------
+    ndarray, shape (n, classes)
+        float64 log-probabilities (each row's ``exp`` sums to 1).
+
+    Examples
+    --------
+    >>> lp = normalise_logits(np.array([[0.0, np.log(3.0)]]))
+    >>> np.exp(lp).round(2).tolist(), bool(np.allclose(normalise_logits(lp), lp))
+    ([[0.25, 0.75]], True)
     """
     z = np.asarray(out, dtype=np.float64)
     if z.ndim != 2:
@@ -133,6 +202,10 @@ class OutputCache:
     when the cache is garbage-collected); smaller ones stay in RAM. A one-column output
     (a regression model's predictions) fits the same store. After each full pass over a
     memory-mapped store its pages are released from the resident set (``MADV_DONTNEED``).
+
+    The readers (:meth:`logprobs`, :meth:`losses`, :meth:`predictions` ...) take ``role``, a
+    key of ``models`` or a role given to :meth:`add_model`, and ``split``, a split that
+    ``features`` and ``labels`` answer for; the first read of a (role, split) runs the pass.
 
     Parameters
     ----------
@@ -230,7 +303,26 @@ class OutputCache:
         return [r for r in self._models if r.startswith("retrained:")]
 
     def add_model(self, role: str, model: object) -> None:
-        """Register another model (e.g. a shadow) under ``role``."""
+        """Register another model (e.g. a shadow) under ``role``.
+
+        Parameters
+        ----------
+        role : str
+            A new role; one already registered raises ``ValueError``.
+        model : adapter
+            Anything with ``predict_logits(X)`` (:mod:`audit.core.adapters`).
+
+        Examples
+        --------
+        >>> from audit.core.adapters import CallableModel
+        >>> c, m = OutputCache({}, dict().get, dict().get), CallableModel(lambda X: X)
+        >>> c.add_model("shadow:0", m); c.roles
+        ['shadow:0']
+        >>> c.add_model("shadow:0", m)
+        Traceback (most recent call last):
+        ...
+        ValueError: role 'shadow:0' already registered
+        """
         if role in self._models:
             raise ValueError(f"role {role!r} already registered")
         self._models[role] = model
@@ -312,20 +404,50 @@ class OutputCache:
             raise TypeError(f"a regression model has no {what}; read values() or losses()")
 
     def values(self, role: str, split: str) -> np.ndarray:
-        """A regressor's predictions ``[n]`` (float64) of ``role`` on ``split``, computed once."""
+        """A regressor's predictions (a copy); a classifier's cache raises ``TypeError``.
+
+        Parameters
+        ----------
+        role, split : str
+            As for every reader (:class:`OutputCache`).
+
+        Returns
+        -------
+        ndarray of float64, shape (n,)
+        """
         if self.task != "regression":
             raise TypeError("values() are a regressor's predictions; a classifier has logprobs()")
         return self._stored(role, split).pred.copy()
 
     def logprobs32(self, role: str, split: str) -> np.ndarray:
-        """The stored float32 log-probabilities ``[n, classes]``, read-only, no copy (maybe memory-mapped)."""
+        """The stored float32 log-probabilities, read-only, no copy (maybe memory-mapped).
+
+        Parameters
+        ----------
+        role, split : str
+            As for every reader (:class:`OutputCache`).
+
+        Returns
+        -------
+        ndarray of float32, shape (n, classes)
+        """
         self._classifier_only("log-probabilities")
         view = self._stored(role, split).logp.view()
         view.flags.writeable = False
         return view
 
     def logprobs(self, role: str, split: str) -> np.ndarray:
-        """Log-probabilities ``[n, classes]`` as a float64 copy (prefer :meth:`rowwise` on large splits)."""
+        """Log-probabilities as a float64 copy (prefer :meth:`rowwise` on large splits).
+
+        Parameters
+        ----------
+        role, split : str
+            As for every reader (:class:`OutputCache`).
+
+        Returns
+        -------
+        ndarray of float64, shape (n, classes)
+        """
         self._classifier_only("log-probabilities")
         stored = self._stored(role, split).logp
         out = stored.astype(np.float64)
@@ -355,6 +477,20 @@ class OutputCache:
         role in ``roles`` and the chunk's labels, and returns an array ``[batch]`` or a
         dict of such arrays; the chunks are concatenated. Only one chunk per role is
         ever held as float64, whatever the split's size.
+
+        Parameters
+        ----------
+        fn : callable
+            ``fn(*logps, y)`` as above.
+        split : str
+            The split whose rows are chunked (``batch_size`` rows a chunk).
+        *roles : str
+            The roles whose log-probabilities ``fn`` gets, in this order.
+
+        Returns
+        -------
+        ndarray or dict of str to ndarray
+            ``fn``'s per-chunk results concatenated, shape ``(n,)`` each.
 
         Examples
         --------
@@ -393,16 +529,47 @@ class OutputCache:
         return self._y[split]
 
     def losses(self, role: str, split: str) -> np.ndarray:
-        """Per-row cross-entropy ``-log p(y|x)`` (regression: squared error ``(f(x) - y)^2``;
-        float64, a stored column, returned as a copy)."""
+        """Per-row cross-entropy ``-log p(y|x)`` (regression: squared error ``(f(x) - y)^2``).
+
+        Parameters
+        ----------
+        role, split : str
+            As for every reader (:class:`OutputCache`).
+
+        Returns
+        -------
+        ndarray of float64, shape (n,)
+            A copy of the stored column.
+        """
         return self._stored(role, split).loss.copy()
 
     def predictions(self, role: str, split: str) -> np.ndarray:
-        """Per-row predicted class (regression: the predicted value; a stored column, returned as a copy)."""
+        """Per-row predicted class, the argmax (regression: the predicted value).
+
+        Parameters
+        ----------
+        role, split : str
+            As for every reader (:class:`OutputCache`).
+
+        Returns
+        -------
+        ndarray, shape (n,)
+            A copy of the stored column: int64 classes (float64 values for a regressor).
+        """
         return self._stored(role, split).pred.copy()
 
     def correct(self, role: str, split: str) -> np.ndarray:
-        """Per-row 0/1 correctness as float64 (a classifier's; a regressor has none)."""
+        """Per-row 0/1 correctness (prediction == label); a regressor's cache raises ``TypeError``.
+
+        Parameters
+        ----------
+        role, split : str
+            As for every reader (:class:`OutputCache`).
+
+        Returns
+        -------
+        ndarray of float64, shape (n,)
+        """
         if self.task == "regression":
             raise TypeError("a regression model has no per-row correctness; read losses()")
         return (self._stored(role, split).pred == self.labels(split)).astype(np.float64)

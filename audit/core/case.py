@@ -88,6 +88,10 @@ class AuditCase:
     ...                  label="label", split="split")
     >>> case.n
     {'forget': 10, 'retain': 30, 'test': 20}
+    >>> case.X("forget").shape, case.y("test").shape, case.frame("retain").shape
+    ((10, 1), (20,), (30, 3))
+    >>> case.features, case.forget_set_commitment() is None   # no id column: no commitment
+    (['x'], True)
     """
 
     def __init__(
@@ -283,13 +287,31 @@ class AuditCase:
 
     # -- accessors -------------------------------------------------------------
     def output_cache(self, batch_size: int) -> Any:
-        """The cache every (model, split) goes through once: an :class:`audit.core.cache.OutputCache`."""
+        """The cache every (model, split) goes through once.
+
+        Parameters
+        ----------
+        batch_size : int
+            Rows per forward call.
+
+        Returns
+        -------
+        OutputCache
+            A new :class:`audit.core.cache.OutputCache` over :attr:`models`, fed
+            :meth:`inputs` and :meth:`y`, with the case's :attr:`task` (nothing computed yet).
+        """
         from audit.core.cache import OutputCache
 
         return OutputCache(self.models, self.inputs, self.y, batch_size=batch_size, task=self.task)
 
     def data_extra(self) -> dict[str, Any]:
-        """Extra fields of results.json ``data`` for this kind of case (none for a table of features)."""
+        """Extra fields of results.json ``data`` for this kind of case.
+
+        Returns
+        -------
+        dict
+            Empty for a table of features (a language-model case adds ``text``).
+        """
         return {}
 
     @property
@@ -320,7 +342,19 @@ class AuditCase:
         return self.data[self.features].to_numpy(dtype=np.float32)
 
     def X(self, split: str) -> np.ndarray:
-        """Float32 feature matrix of a split (only for all-numeric features)."""
+        """Float32 feature matrix of a split, columns in :attr:`features` order.
+
+        A non-numeric feature column raises :class:`BadInput` naming ``data.features``.
+
+        Parameters
+        ----------
+        split : str
+            ``forget``, ``retain`` or ``test``.
+
+        Returns
+        -------
+        ndarray of float32, shape (rows, features)
+        """
         return self._X[self.mask(split)]
 
     @cached_property
@@ -329,17 +363,52 @@ class AuditCase:
         return bool(non_numeric(self.data, self.features))
 
     def inputs_of(self, rows: np.ndarray) -> np.ndarray | pd.DataFrame:
-        """Model input of some rows: the float32 matrix, or a DataFrame when a feature is text."""
+        """Model input of some rows: the float32 matrix, or a DataFrame when a feature is text.
+
+        Parameters
+        ----------
+        rows : ndarray of int
+            Row positions in the case's table.
+
+        Returns
+        -------
+        ndarray or DataFrame
+            ``[len(rows), features]`` float32, or the feature columns of those rows (index reset).
+        """
         if self.has_text_features:
             return self.data[self.features].iloc[rows].reset_index(drop=True)
         return self._X[rows]
 
     def inputs(self, split: str) -> np.ndarray | pd.DataFrame:
-        """What models are fed for a split (each model picks its own columns by name)."""
+        """What models are fed for a split (each model picks its own columns by name).
+
+        Parameters
+        ----------
+        split : str
+            ``forget``, ``retain`` or ``test``.
+
+        Returns
+        -------
+        ndarray or DataFrame
+            :meth:`inputs_of` the split's rows.
+        """
         return self.inputs_of(np.flatnonzero(self.mask(split)))
 
     def encoded_X(self, split: str) -> np.ndarray:
-        """Numeric encoding of a split's features (text columns one-hot), for similarity models."""
+        """Numeric encoding of a split's features (text columns one-hot), for similarity models.
+
+        The one-hot columns come from the whole table, so every split has the same columns;
+        with no text feature this is :meth:`X`.
+
+        Parameters
+        ----------
+        split : str
+            ``forget``, ``retain`` or ``test``.
+
+        Returns
+        -------
+        ndarray of float32, shape (rows, encoded columns)
+        """
         if not self.has_text_features:
             return self.X(split)
         text = non_numeric(self.data, self.features)
@@ -347,11 +416,34 @@ class AuditCase:
         return enc.to_numpy(dtype=np.float32)[self.mask(split)]
 
     def y(self, split: str) -> np.ndarray:
-        """Integer class indices of a split (float targets for regression)."""
+        """Integer class indices of a split (float targets for regression).
+
+        Labels given as the models' ``classes_`` values are their positions in ``classes_``.
+
+        Parameters
+        ----------
+        split : str
+            ``forget``, ``retain`` or ``test``.
+
+        Returns
+        -------
+        ndarray, shape (rows,)
+            int64 class indices, or float64 targets for a regression case.
+        """
         return self._y[self.mask(split)]
 
     def frame(self, split: str) -> pd.DataFrame:
-        """The split's rows (all columns), index reset."""
+        """The split's rows (all columns), index reset.
+
+        Parameters
+        ----------
+        split : str
+            ``forget``, ``retain`` or ``test``.
+
+        Returns
+        -------
+        DataFrame
+        """
         return self.data.loc[self.mask(split)].reset_index(drop=True)
 
     @property
@@ -371,7 +463,16 @@ class AuditCase:
         return frame_sha256(self.data)
 
     def forget_set_commitment(self) -> str | None:
-        """Keyed commitment (``hmac-sha256-v1``) to the forget ids; ``None`` without an id column."""
+        """Keyed commitment (``hmac-sha256-v1``) to the forget ids (:mod:`audit.shared.commitment`).
+
+        Without a ``commitment_key`` the first call generates one and sets
+        ``commitment_key_generated``; later calls reuse it.
+
+        Returns
+        -------
+        str or None
+            The commitment, or ``None`` when the case has no id column.
+        """
         if self.id_col is None:
             return None
         from audit.shared.commitment import commit_ids, new_key

@@ -30,7 +30,29 @@ CASE_KEYS: dict[str, set[str]] = {
 
 
 def read_case_doc(path: str | Path) -> dict[str, Any]:
-    """The parsed TOML of a case file; a missing or unreadable file is bad input naming ``case``."""
+    """The parsed TOML of a case file; a missing or unreadable file is bad input naming ``case``.
+
+    Parameters
+    ----------
+    path : path
+        The case file.
+
+    Returns
+    -------
+    dict
+        The TOML document, not validated (:func:`case_kwargs` validates it).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "case.toml"; _ = f.write_text('case = {name = "demo"}')
+    >>> read_case_doc(f)
+    {'case': {'name': 'demo'}}
+    >>> read_case_doc(f.with_name("absent.toml"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    audit.shared.errors.BadInput: case: case file not found: .../absent.toml
+    """
     path = Path(path)
     if not path.is_file():
         raise BadInput("case", f"case file not found: {path}")
@@ -49,7 +71,26 @@ def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = F
     ``gate`` (the ``--policy`` tables) bounds the data limits in force while loading.
     ``commitment_key`` is the data controller's key for the forget-id commitment
     (:mod:`audit.shared.commitment`); without it one is generated per run. A file with
-    ``[[requests]]`` is a stream (:func:`audit.engine.stream.load_stream_case`).
+    ``[[requests]]`` is a stream (:func:`audit.engine.stream.load_stream_case`): bad input
+    naming ``requests`` here.
+
+    Parameters
+    ----------
+    path : path
+        The case file; relative paths in it are read from its directory.
+    allow_pickle : bool
+        Trust pickle / joblib model files (``--allow-pickle``).
+    allow_code : bool
+        Trust code the case names by import path (``--allow-code``).
+    gate : dict, optional
+        The ``--policy`` tables.
+    commitment_key : bytes, optional
+        32-byte key for the forget-id commitment.
+
+    Returns
+    -------
+    AuditCase
+        The validated case (a :class:`audit.lm.case.LanguageModelCase` for language models).
     """
     path = Path(path)
     doc = read_case_doc(path)
@@ -73,6 +114,40 @@ def case_kwargs(doc: dict[str, Any], path: Path, *, allow_pickle: bool = False, 
 
     ``stream``: the file's models come per request (``[[requests]]``), so ``[models]``
     holds the original only and the result has no ``unlearned`` / ``retrained``.
+
+    Parameters
+    ----------
+    doc : dict
+        The parsed case file (:func:`read_case_doc`); an unknown table or key, a missing
+        required one or a value of the wrong type is :class:`BadInput` naming it.
+    path : Path
+        The case file: its directory is ``base_dir``, its stem the default ``name``.
+    allow_pickle, allow_code : bool
+        Passed on to the case (see :func:`load_case`).
+    gate : dict, optional
+        The ``--policy`` tables; with the file's ``[policy]`` they set the data ``limits``.
+    commitment_key : bytes, optional
+        Passed on to the case.
+    stream : bool
+        Validate the tables of a stream file (see above).
+
+    Returns
+    -------
+    dict or AuditCase
+        Keyword arguments of :class:`AuditCase` (a single ``retrained`` made a list), or the
+        language-model case itself. Nothing is loaded for a tabular case.
+
+    Examples
+    --------
+    >>> doc = {"models": {"original": "o.skops", "unlearned": "u.skops", "retrained": "r.skops"},
+    ...        "data": {"path": "d.csv"}}
+    >>> kw = case_kwargs(doc, Path("cases/c.toml"))
+    >>> kw["retrained"], kw["name"], kw["label"], str(kw["base_dir"])
+    (['r.skops'], 'c', 'label', 'cases')
+    >>> case_kwargs({**doc, "model": {}}, Path("c.toml"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    audit.shared.errors.BadInput: model: unknown section; allowed: [...]
     """
     for key, value in doc.items():
         if key not in CASE_KEYS:

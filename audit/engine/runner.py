@@ -68,10 +68,27 @@ def _unsupported(spec: Any, task: str, required: bool) -> dict[str, Any]:
 
 
 def planned_checks(pol: dict[str, Any], mode: str = "model") -> list[str]:
-    """Ids of the checks :func:`run_audit` runs under the resolved policy ``pol``, in order.
+    """Ids of the checks a run of ``mode`` runs under the resolved policy ``pol``, in order.
 
+    Parameters
+    ----------
+    pol : dict
+        A resolved policy (:func:`audit.engine.policy.resolve_policy`): one table per check id.
+    mode : str
+        ``"model"`` (:func:`run_audit`) or ``"method"`` (:func:`run_method_checks`); a check
+        is planned when it is enabled and its spec's ``modes`` include ``mode``.
+
+    Returns
+    -------
+    list of str
+        Check ids in the registry's run order (:func:`audit.checks.registry`).
+
+    Examples
+    --------
     >>> from audit.engine.policy import default_policy
-    >>> "utility" in planned_checks(default_policy())
+    >>> "utility" in planned_checks(default_policy()), "method" in planned_checks(default_policy())
+    (True, False)
+    >>> "method" in planned_checks(default_policy(), "method")
     True
     """
     return [cid for cid, spec in registry().items() if pol[cid]["enabled"] and mode in spec.modes]
@@ -234,6 +251,19 @@ def run_method_checks(
     control (``retrain``, ``noop``) as reported, not required. A result's id is
     ``<check id>_<name>``; its bootstrap is seeded from the run seed and that id.
 
+    Parameters
+    ----------
+    case : AuditCase
+        The case the method audit runs on (the checks' ``ctx.case``; ``ctx.cache`` is ``None``).
+    pol : dict
+        The resolved policy; its enabled method-mode checks run (:func:`planned_checks`).
+    seed : int
+        The run seed.
+    subjects : dict of str to dict
+        Method name -> the check context's ``extras``, as above.
+    progress : callable, optional
+        Called with each result id before its check runs.
+
     Returns
     -------
     checks, meters, kinds
@@ -269,6 +299,25 @@ def write_evidence(results: dict[str, Any], case: AuditCase, out_dir: str | Path
     A commitment key the case generated itself is written beside the pack (mode 0600, in
     the same atomic step), at ``commitment_key_path`` or ``<out_dir>.commitment-key``; it
     never enters the pack.
+
+    Parameters
+    ----------
+    results : dict
+        The results of :func:`run_audit` (or of a method audit) for ``case``.
+    case : AuditCase
+        The audited case: its input files go into the manifest (:func:`case_inputs`) and
+        its generated commitment key, if any, beside the pack.
+    out_dir : path
+        The pack directory (see :func:`reports.write_pack`).
+    commitment_key_path : path, optional
+        Where a generated commitment key is written (default ``<out_dir>.commitment-key``).
+    **kwargs
+        Passed on to :func:`reports.write_pack` (``sign_key``, ``template_dir``, ``pdf``, ``formats``).
+
+    Returns
+    -------
+    Path
+        The pack directory, as :func:`reports.write_pack` returns it.
     """
     from audit.shared.commitment import default_key_path, key_text
     from reports import write_pack

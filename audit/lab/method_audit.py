@@ -132,8 +132,31 @@ def original_model(name: str, forget: tuple[np.ndarray, np.ndarray], retain: tup
     """``(kind, O)``: the original a method starts from, trained on forget + retain.
 
     SISA trains its own sharded ensemble and FedAvg its federation (the forget rows are one
-    client); every other method starts from the recipe's model. ``pol`` is the policy's
-    ``[method]`` table (``sisa_shards``, ``sisa_slices``, ``fed_clients``).
+    client); every other method starts from the recipe's model. SISA and FedAvg take the
+    recipe's ``hidden``, ``lr`` and ``epochs`` parameters (defaults ``(64,)``, ``1e-3``, 30).
+
+    Parameters
+    ----------
+    name : str
+        The method: ``"sisa"``, a name starting with ``"fedavg"``, or any other.
+    forget, retain : (X, y)
+        The forget and retain rows (float32 features, integer labels).
+    n_classes : int
+        Number of classes.
+    recipe : Recipe
+        The training recipe (:func:`audit.training.recipes.get_recipe`).
+    seed : int
+        The training seed.
+    pol : dict
+        The policy's ``[method]`` table (``sisa_shards``, ``sisa_slices``, ``fed_clients``;
+        unused by a recipe original).
+
+    Returns
+    -------
+    kind : str
+        ``"sisa"``, ``"fedavg"`` or ``"recipe"``.
+    O : adapter
+        The trained original.
 
     Examples
     --------
