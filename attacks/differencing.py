@@ -38,9 +38,9 @@ from sklearn import config_context
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
-from threadpoolctl import threadpool_limits
 
 from attacks.population import logit_confidence
+from attacks.threads import one_blas_thread
 
 __all__ = ["ATTACK_MODELS", "FEATURES", "difference_features", "regression_difference_features", "make_folds",
            "out_of_fold_scores"]
@@ -219,9 +219,8 @@ def out_of_fold_scores(
     out = np.empty(len(m), dtype=np.float64)
     # the forest validates its own parameters once; without this every one of its trees
     # re-validates too (~a third of a small forest's fit, measured) — same trees either way.
-    # One BLAS thread: on 12 features the logistic fit's threads only wait on each other, 6x
-    # slower when another process holds a core (measured) — same solution either way
-    with config_context(skip_parameter_validation=True), threadpool_limits(1, user_api="blas"):
+    # one BLAS thread (attacks.threads): the same fits, without threads spinning on a busy machine
+    with config_context(skip_parameter_validation=True), one_blas_thread():
         for f in np.unique(folds):
             test = folds == f
             clf = _attack_model(model, int(seed) + int(f), n_estimators)
