@@ -25,7 +25,7 @@ import pandas as pd
 from scipy.special import stdtr
 
 from audit.stats import holm
-from audit.subgroups.slices import Slice, iter_slices, string_codes
+from audit.subgroups.slices import Slice, slice_moments, string_codes
 
 __all__ = ["Discovered", "discover_slices", "split_halves"]
 
@@ -95,25 +95,14 @@ def _totals(signal: np.ndarray) -> tuple[np.ndarray, float, float]:
     return c, float(c.sum()), float(c @ c)
 
 
-def _welch(signal: np.ndarray, inside: np.ndarray,
-           totals: tuple[np.ndarray, float, float] | None = None) -> tuple[float, float, float]:
-    """One-sided Welch test (inside mean > outside mean): ``(difference, t, p)``.
-
-    Same as ``scipy.stats.ttest_ind(a, b, equal_var=False, alternative="greater")``,
-    written out to avoid its per-call overhead inside the lattice search: only the inside
-    rows are gathered, the outside's moments are the totals (``totals``, from
-    :func:`_totals` once per lattice) minus the inside's, on the centred signal; the
-    p-value is ``scipy.special.stdtr`` (what ``scipy.stats.t.sf`` evaluates).
-    """
-    c, s, q = totals if totals is not None else _totals(np.asarray(signal, dtype=np.float64))
-    a = c[inside]
-    na = len(a)
-    nb = len(c) - na
+def _welch_moments(na: int, sa: float, qa: float, n: int, s: float, q: float) -> tuple[float, float, float]:
+    """One-sided Welch test from moments: the inside's rows, sum and sum of squares, and the
+    totals (all of the centred signal); ``(difference, t, p)``."""
+    nb = n - na
     if na < 2 or nb < 2:
         return 0.0, 0.0, 1.0
-    sa = float(a.sum())
-    sb, qb = s - sa, q - float(a @ a)
-    va = float(a.var(ddof=1)) / na
+    sb, qb = s - sa, q - qa
+    va = max(qa - sa * sa / na, 0.0) / (na - 1) / na
     vb = max(qb - sb * sb / nb, 0.0) / (nb - 1) / nb
     diff = sa / na - sb / nb
     se2 = va + vb
@@ -122,6 +111,21 @@ def _welch(signal: np.ndarray, inside: np.ndarray,
     t = diff / np.sqrt(se2)
     df = se2**2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
     return diff, float(t), float(stdtr(df, -t))
+
+
+def _welch(signal: np.ndarray, inside: np.ndarray,
+           totals: tuple[np.ndarray, float, float] | None = None) -> tuple[float, float, float]:
+    """One-sided Welch test (inside mean > outside mean): ``(difference, t, p)``.
+
+    Same as ``scipy.stats.ttest_ind(a, b, equal_var=False, alternative="greater")``,
+    written out to avoid its per-call overhead inside the lattice search: the moments of
+    the centred signal inside the slice, the outside's as the totals (``totals``, from
+    :func:`_totals`) minus the inside's; the p-value is ``scipy.special.stdtr`` (what
+    ``scipy.stats.t.sf`` evaluates).
+    """
+    c, s, q = totals if totals is not None else _totals(np.asarray(signal, dtype=np.float64))
+    a = c[inside]
+    return _welch_moments(len(a), float(a.sum()), float(a @ a), len(c), s, q)
 
 
 def discover_slices(
@@ -189,12 +193,14 @@ def discover_slices(
     scored = []
     tot_s, tot_c = _totals(sig_s), _totals(sig_c)
     flagged: set[tuple[str, str]] = set()  # depth-1 slices already significant on the search half
-    for sl, m in iter_slices(fs, columns, max_depth=max_depth, min_size=max(2, min_slice_size // 2)):
-        if m.all() or (len(sl) > 1 and any(cond in flagged for cond in sl.items())):
+    c_s, s_s, q_s = tot_s
+    for sl, n_in, s_in, q_in in slice_moments(fs, columns, c_s, max_depth=max_depth,
+                                              min_size=max(2, min_slice_size // 2)):
+        if n_in == len(c_s) or (len(sl) > 1 and any(cond in flagged for cond in sl.items())):
             continue  # lattice search: only refine slices whose parents are not problematic yet
-        eff, t, p = _welch(sig_s, m, tot_s)
+        eff, t, p = _welch_moments(n_in, s_in, q_in, len(c_s), s_s, q_s)
         if eff > 0:
-            scored.append((t, sl, int(m.sum()), eff, p))
+            scored.append((t, sl, n_in, eff, p))
             if len(sl) == 1 and p < alpha:
                 flagged.add(next(iter(sl.items())))
     scored.sort(key=lambda x: (-x[0], len(x[1])))
