@@ -74,7 +74,11 @@ def non_numeric(df: pd.DataFrame, columns: Sequence[str]) -> list[str]:
     >>> non_numeric(pd.DataFrame({"a": [1.0], "b": ["x"]}), ["a", "b"])
     ['b']
     """
-    return [c for c in columns if not is_numeric_column(df[c])]
+    if not df.columns.is_unique:
+        return [c for c in columns if not is_numeric_column(df[c])]
+    dtypes = df.dtypes  # one lookup, not a Series per column (wide tables, called per role)
+    return [c for c in columns
+            if not (pd.api.types.is_numeric_dtype(dtypes[c]) or pd.api.types.is_bool_dtype(dtypes[c]))]
 
 
 def _inner_object(model: Any) -> Any:

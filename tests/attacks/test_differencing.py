@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import log_softmax
 
-from attacks.differencing import difference_features, make_folds, out_of_fold_scores
+from attacks.differencing import ATTACK_MODELS, difference_features, make_folds, out_of_fold_scores
 from attacks.metrics import auc
 
 
@@ -20,16 +20,24 @@ def _pair(shift_forget: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray, n
     return log_softmax(z, axis=1), log_softmax(zu, axis=1), member
 
 
-def test_attack_finds_rows_whose_outputs_moved() -> None:
+@pytest.mark.parametrize("model", ATTACK_MODELS)
+def test_attack_finds_rows_whose_outputs_moved(model: str) -> None:
     lo, lu, m = _pair(3.0)
-    s = out_of_fold_scores(difference_features(lo, lu), m, make_folds(m, 5, 0))
+    s = out_of_fold_scores(difference_features(lo, lu), m, make_folds(m, 5, 0), model=model)
     assert auc(s, m) > 0.8
 
 
-def test_attack_is_at_chance_when_nothing_distinguishes_the_rows() -> None:
+@pytest.mark.parametrize("model", ATTACK_MODELS)
+def test_attack_is_at_chance_when_nothing_distinguishes_the_rows(model: str) -> None:
     lo, lu, m = _pair(0.0)
-    s = out_of_fold_scores(difference_features(lo, lu), m, make_folds(m, 5, 0))
+    s = out_of_fold_scores(difference_features(lo, lu), m, make_folds(m, 5, 0), model=model)
     assert abs(auc(s, m) - 0.5) < 0.1
+
+
+def test_unknown_attack_model_is_refused_even_on_constant_features() -> None:
+    m = np.r_[np.ones(4), np.zeros(4)].astype(int)
+    with pytest.raises(ValueError, match="attack model"):
+        out_of_fold_scores(np.zeros((8, 2)), m, make_folds(m, 2, 0), model="nope")
 
 
 def test_folds_are_stratified_and_reusable() -> None:

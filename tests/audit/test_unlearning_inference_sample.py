@@ -48,3 +48,17 @@ def test_a_small_cap_samples_the_test_side_and_says_so(retrain_case, full) -> No
 def test_a_cap_below_the_kernels_minimum_is_refused(retrain_case) -> None:
     with pytest.raises(BadInput, match="max_rows"):
         run_check(retrain_case, "unlearning_inference", max_rows=5)
+
+
+def test_the_forest_attack_model_still_runs_and_is_recorded(retrain_case) -> None:
+    """``attack_model = "forest"`` (Chen et al.'s classifier) on a small sample: its own scores."""
+    kw = {"max_rows": 40, "n_estimators": 10}
+    forest = run_check(retrain_case, "unlearning_inference", attack_model="forest", **kw)
+    logistic = run_check(retrain_case, "unlearning_inference", **kw)
+    assert "forest attack model" in forest.metrics[0].note and "logistic" in logistic.metrics[0].note
+    assert forest.metrics[0].value != logistic.metrics[0].value  # another classifier, other scores
+
+
+def test_an_unknown_attack_model_is_refused(retrain_case) -> None:
+    with pytest.raises(BadInput, match="attack_model"):
+        run_check(retrain_case, "unlearning_inference", attack_model="svm")

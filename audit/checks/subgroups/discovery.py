@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.stats as sps
+from scipy.special import stdtr
 
-from audit.checks.subgroups.slices import Slice, iter_slices, string_codes
+from audit.checks.subgroups.slices import Slice, slice_moments, string_codes
 from audit.core.stats import holm
 
 __all__ = ["Discovered", "discover_slices", "split_halves"]
@@ -89,24 +89,43 @@ def split_halves(n: int, rng: np.random.Generator) -> np.ndarray:
     return half
 
 
-def _welch(signal: np.ndarray, inside: np.ndarray) -> tuple[float, float, float]:
-    """One-sided Welch test (inside mean > outside mean): ``(difference, t, p)``.
+def _totals(signal: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """The signal centred on its mean, with its sum and sum of squares (for :func:`_welch`)."""
+    c = signal - signal.mean() if len(signal) else signal
+    return c, float(c.sum()), float(c @ c)
 
-    Same as ``scipy.stats.ttest_ind(a, b, equal_var=False, alternative="greater")``,
-    written out to avoid its per-call overhead inside the lattice search.
-    """
-    a, b = signal[inside], signal[~inside]
-    na, nb = len(a), len(b)
+
+def _welch_moments(na: int, sa: float, qa: float, n: int, s: float, q: float) -> tuple[float, float, float]:
+    """One-sided Welch test from moments: the inside's rows, sum and sum of squares, and the
+    totals (all of the centred signal); ``(difference, t, p)``."""
+    nb = n - na
     if na < 2 or nb < 2:
         return 0.0, 0.0, 1.0
-    va, vb = a.var(ddof=1) / na, b.var(ddof=1) / nb
-    diff = float(a.mean() - b.mean())
+    sb, qb = s - sa, q - qa
+    va = max(qa - sa * sa / na, 0.0) / (na - 1) / na
+    vb = max(qb - sb * sb / nb, 0.0) / (nb - 1) / nb
+    diff = sa / na - sb / nb
     se2 = va + vb
     if not se2 > 0:
         return diff, 0.0, 1.0
     t = diff / np.sqrt(se2)
     df = se2**2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
-    return diff, float(t), float(sps.t.sf(t, df))
+    return diff, float(t), float(stdtr(df, -t))
+
+
+def _welch(signal: np.ndarray, inside: np.ndarray,
+           totals: tuple[np.ndarray, float, float] | None = None) -> tuple[float, float, float]:
+    """One-sided Welch test (inside mean > outside mean): ``(difference, t, p)``.
+
+    Same as ``scipy.stats.ttest_ind(a, b, equal_var=False, alternative="greater")``,
+    written out to avoid its per-call overhead inside the lattice search: the moments of
+    the centred signal inside the slice, the outside's as the totals (``totals``, from
+    :func:`_totals`) minus the inside's; the p-value is ``scipy.special.stdtr`` (what
+    ``scipy.stats.t.sf`` evaluates).
+    """
+    c, s, q = totals if totals is not None else _totals(np.asarray(signal, dtype=np.float64))
+    a = c[inside]
+    return _welch_moments(len(a), float(a.sum()), float(a @ a), len(c), s, q)
 
 
 def discover_slices(
@@ -172,13 +191,16 @@ def discover_slices(
         lo, hi = np.quantile(sig_s, [clip_quantile, 1.0 - clip_quantile])
         sig_s, sig_c = np.clip(sig_s, lo, hi), np.clip(sig_c, lo, hi)
     scored = []
+    tot_s, tot_c = _totals(sig_s), _totals(sig_c)
     flagged: set[tuple[str, str]] = set()  # depth-1 slices already significant on the search half
-    for sl, m in iter_slices(fs, columns, max_depth=max_depth, min_size=max(2, min_slice_size // 2)):
-        if m.all() or (len(sl) > 1 and any(cond in flagged for cond in sl.items())):
+    c_s, s_s, q_s = tot_s
+    for sl, n_in, s_in, q_in in slice_moments(fs, columns, c_s, max_depth=max_depth,
+                                              min_size=max(2, min_slice_size // 2)):
+        if n_in == len(c_s) or (len(sl) > 1 and any(cond in flagged for cond in sl.items())):
             continue  # lattice search: only refine slices whose parents are not problematic yet
-        eff, t, p = _welch(sig_s, m)
+        eff, t, p = _welch_moments(n_in, s_in, q_in, len(c_s), s_s, q_s)
         if eff > 0:
-            scored.append((t, sl, int(m.sum()), eff, p))
+            scored.append((t, sl, n_in, eff, p))
             if len(sl) == 1 and p < alpha:
                 flagged.add(next(iter(sl.items())))
     scored.sort(key=lambda x: (-x[0], len(x[1])))
@@ -188,7 +210,7 @@ def discover_slices(
         for col, val in sl.items():
             codes, values = string_codes(fc[col])
             mc &= codes == values.index(val) if val in values else False
-        eff_c, _, p_c = _welch(sig_c, mc)
+        eff_c, _, p_c = _welch(sig_c, mc, tot_c)
         full = np.zeros(len(signal), dtype=bool)
         full[np.flatnonzero(confirm)[mc]] = True
         d = Discovered(sl, n_s, int(mc.sum()), eff_s, eff_c, p_s, p_c, mask=full)

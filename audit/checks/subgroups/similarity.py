@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from attacks.threads import one_blas_thread
 from audit.checks.subgroups.slices import Slice
 
 __all__ = ["forget_shares", "ForgetLikeness"]
@@ -82,7 +83,8 @@ class ForgetLikeness:
         X = np.vstack([X_forget, X_retain]).astype(np.float64)
         y = np.r_[np.ones(len(X_forget)), np.zeros(len(X_retain))]
         self.model = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=1000))
-        self.model.fit(X, y)
+        with one_blas_thread():  # a dozen features: BLAS threads only spin on a busy machine
+            self.model.fit(X, y)
 
     def score(self, X: np.ndarray) -> np.ndarray:
         """Probability (balanced classes) that each row comes from the forget set.

@@ -10,7 +10,7 @@ import pandas as pd
 
 from audit.shared.errors import BadInput
 
-__all__ = ["Slice", "enumerate_slices", "iter_slices", "string_codes", "bin_features", "slice_label", "slice_mask"]
+__all__ = ["Slice", "enumerate_slices", "iter_slices", "slice_moments", "string_codes", "bin_features", "slice_label", "slice_mask"]
 
 Slice = dict[str, str]
 
@@ -141,6 +141,61 @@ def iter_slices(
                     m = singles[(c1, v1)] & singles[(c2, v2)]
                     if m.sum() >= min_size and m.any():
                         yield {c1: v1, c2: v2}, m
+
+
+def slice_moments(
+    frame: pd.DataFrame, columns: list[str], values: np.ndarray, max_depth: int = 2, min_size: int = 1
+) -> Iterator[tuple[Slice, int, float, float]]:
+    """``(slice, rows, sum, sum of squares)`` of ``values`` in each slice of :func:`iter_slices`.
+
+    Same slices in the same order, without a mask per slice: one ``np.bincount`` per column
+    (depth 1) and per column pair (depth 2) gives every cell's moments at once.
+
+    Parameters
+    ----------
+    frame, columns, max_depth, min_size
+        As :func:`iter_slices`.
+    values : ndarray, shape (len(frame),)
+        Per-row values.
+
+    Returns
+    -------
+    iterator of (dict, int, float, float)
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"a": ["x", "y", "x"], "b": ["u", "u", "v"]})
+    >>> [(slice_label(s), n, t) for s, n, t, _ in slice_moments(df, ["a", "b"], np.array([1.0, 2.0, 4.0]), min_size=2)]
+    [('a=x', 2, 5.0), ('b=u', 2, 3.0)]
+    """
+    if max_depth not in (1, 2):
+        raise BadInput("max_depth", "slice lattice depth must be 1 or 2")
+    for c in columns:
+        if c not in frame.columns:
+            raise BadInput(f"groups.{c}", f"group column {c!r} does not exist")
+    x = np.asarray(values, dtype=np.float64)
+    codes: dict[str, np.ndarray] = {}
+    names: dict[str, list[str]] = {}
+    for c in columns:
+        codes[c], names[c] = string_codes(frame[c])
+
+    def cells(code: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return (np.bincount(code, minlength=size), np.bincount(code, x, size), np.bincount(code, x * x, size))
+
+    for c in columns:
+        n, t, q = cells(codes[c], len(names[c]))
+        for k, v in enumerate(names[c]):
+            if n[k] >= min_size:
+                yield {c: v}, int(n[k]), float(t[k]), float(q[k])
+    if max_depth == 2:
+        for c1, c2 in combinations(columns, 2):
+            w = len(names[c2])
+            n, t, q = cells(codes[c1].astype(np.int64) * w + codes[c2], len(names[c1]) * w)
+            for k1, v1 in enumerate(names[c1]):
+                for k2, v2 in enumerate(names[c2]):
+                    k = k1 * w + k2
+                    if n[k] >= min_size and n[k] > 0:
+                        yield {c1: v1, c2: v2}, int(n[k]), float(t[k]), float(q[k])
 
 
 def string_codes(col: pd.Series) -> tuple[np.ndarray, list[str]]:
