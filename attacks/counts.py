@@ -34,14 +34,14 @@ import functools
 import math
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 __all__ = ["POISSON_FROM", "Scratch", "block_generator", "block_seeds", "block_size", "cell_counts", "default_threads", "map_blocks", "multinomial_counts",
-           "poisson_block", "poisson_table"]
+           "poisson_block", "poisson_cells", "poisson_table"]
 
 POISSON_FROM = 1024  # below this many rows per cell the counts come from uniform row indices
 _Z = 3.0  # lam = 1 - _Z / sqrt(m): P(S > m) ~ Phi(-3) ~ 1.3e-3
@@ -98,15 +98,29 @@ def _table(m: int, z: float) -> tuple[np.ndarray, int, np.ndarray]:
     return poisson_table(1.0 - z / math.sqrt(m))
 
 
+@functools.lru_cache(maxsize=8)
+def _column_thresholds(sizes: tuple[int, ...]) -> tuple[list, np.ndarray | int]:
+    """Byte thresholds (and residual starts) of cells drawn together: scalars when every
+    cell's table agrees, else one uint8 per column (a cell with fewer thresholds padded
+    with its residual start: those bytes are redrawn anyway)."""
+    tables = [_table(k, _Z) for k in sizes]
+    t0, f0 = tables[0][0], tables[0][1]
+    if all(len(t) == len(t0) and (t == t0).all() and f == f0 for t, f, _ in tables):
+        return list(t0), f0
+    K = max(len(t) for t, _, _ in tables)
+    thr = [np.repeat(np.array([t[k] if k < len(t) else f for t, f, _ in tables], dtype=np.uint8), sizes)
+           for k in range(K)]
+    return thr, np.repeat(np.array([f for _, f, _ in tables], dtype=np.uint8), sizes)
+
+
 def poisson_block(m: int, b: int, rng: np.random.Generator, out: np.ndarray | None = None,
                   scratch: Scratch | None = None) -> np.ndarray:
     """Row counts ``[b, m]`` (uint8) of ``b`` bootstrap resamples of ``m >= POISSON_FROM`` rows.
 
     Conditioned Poisson counts (module docstring): one random byte per count, mapped by
     :func:`poisson_table`; the residual bytes' counts from float64 uniforms; each
-    resample's shortfall ``m - S`` added as uniform row draws. A count above 255 would
-    need a row drawn 256 times out of ``m`` (probability below ``m / 256!``): uint8 holds
-    every count.
+    resample's shortfall ``m - S`` added as uniform row draws. One cell of
+    :func:`poisson_cells`.
 
     Parameters
     ----------
@@ -132,35 +146,104 @@ def poisson_block(m: int, b: int, rng: np.random.Generator, out: np.ndarray | No
     >>> c.dtype.name, c.sum(axis=1).tolist()
     ('uint8', [2000, 2000, 2000])
     """
-    thresholds, first, cdf = _table(m, _Z)
-    n = m * b
+    return poisson_cells([m], b, rng, out, scratch)
+
+
+def poisson_cells(sizes: Sequence[int], b: int, rng: np.random.Generator, out: np.ndarray | None = None,
+                  scratch: Scratch | None = None) -> np.ndarray:
+    """Counts ``[b, sum(sizes)]`` (uint8) of ``b`` resamples drawn within each cell (all ``>= POISSON_FROM`` rows).
+
+    Cell ``s`` holds columns ``[sum(sizes[:s]), sum(sizes[:s + 1]))`` and each resample's
+    counts in it are ``Multinomial(sizes[s])`` (a stratified resample). One random byte
+    per count for every cell at once: per-column thresholds when the cells' Poisson
+    tables differ, the residual and shortfall draws per (resample, cell). A count above
+    255 would need a row drawn 256 times out of ``m`` (probability below ``m / 256!``):
+    uint8 holds every count.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Rows of each cell.
+    b : int
+        Number of resamples.
+    rng : numpy.random.Generator
+        The only source of randomness.
+    out : ndarray of uint8, shape (b, sum(sizes)), optional
+        Where to write the counts (C-contiguous).
+    scratch : Scratch, optional
+        Reusable work arrays of this thread.
+
+    Returns
+    -------
+    ndarray of uint8, shape (b, sum(sizes))
+
+    Examples
+    --------
+    >>> c = poisson_cells([1500, 2500], 2, np.random.default_rng(0))
+    >>> c[:, :1500].sum(axis=1).tolist(), c[:, 1500:].sum(axis=1).tolist()
+    ([1500, 1500], [2500, 2500])
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    if (sizes < POISSON_FROM).any():
+        raise ValueError(f"Poisson counts need cells of at least {POISSON_FROM} rows")
+    m, starts = int(sizes.sum()), np.cumsum(np.r_[0, sizes[:-1]])
+    tables = [_table(int(k), _Z) for k in sizes]
+    thr, first = _column_thresholds(tuple(sizes.tolist()))
     scratch = scratch if scratch is not None else Scratch()
+    n = m * b
     u = rng.bit_generator.random_raw(-(-n // 8)).view(np.uint8)[:n].reshape(b, m)
     c = out if out is not None else np.empty((b, m), dtype=np.uint8)
     if not c.flags.c_contiguous:
-        raise ValueError("poisson_block writes into a C-contiguous array")
+        raise ValueError("poisson_cells writes into a C-contiguous array")
     hit = scratch.array("poisson_hit", (b, m), bool)
-    np.greater_equal(u, thresholds[0], out=c.view(bool))
-    for t in thresholds[1:]:
+    np.greater_equal(u, thr[0], out=c.view(bool))
+    for t in thr[1:]:
         np.greater_equal(u, t, out=hit)
         np.add(c, hit.view(np.uint8), out=c)
     np.greater_equal(u, first, out=hit)
     at = np.flatnonzero(hit)
-    if len(at):  # inverse CDF by comparisons (a binary search mispredicts: measured 4x slower)
-        x = rng.random(len(at))
-        r = np.zeros(len(at), dtype=np.uint8)
-        for edge in cdf[cdf < 1.0]:  # ~12 edges: the float64 tail tops out near count 30 for lam <= 1
-            r += x >= edge
-        c.reshape(-1)[at] = r
-    short = m - c.sum(axis=1, dtype=np.uint32).astype(np.int64)
-    over = np.flatnonzero(short < 0)
-    if len(over):  # S > m (~1.3e-3 per resample): redraw those resamples from row indices
-        c[over] = _index_counts(m, len(over), rng)
-        short[over] = 0
-    extra = rng.integers(0, m, size=int(short.sum()), dtype=np.int64)
-    extra += np.repeat(np.arange(b, dtype=np.int64) * m, short)
+    if len(at):
+        c.reshape(-1)[at] = _residual_counts(tables, starts, at % m, rng)
+    S = (c.sum(axis=1, dtype=np.uint32)[:, None] if len(tables) == 1
+         else np.add.reduceat(c, starts, axis=1, dtype=np.uint32))
+    short = sizes[None, :] - S.astype(np.int64)  # [b, cells]
+    for i, s in zip(*np.nonzero(short < 0), strict=True):  # S > m (~1.3e-3 per cell): redraw from row indices
+        c[i, starts[s]:starts[s] + sizes[s]] = _index_counts(int(sizes[s]), 1, rng)[0]
+        short[i, s] = 0
+    short = short.ravel()  # (resample, cell) pairs
+    offsets = (np.arange(b, dtype=np.int64)[:, None] * m + starts[None, :]).ravel()
+    if len(sizes) == 1:
+        extra = rng.integers(0, m, size=int(short.sum()), dtype=np.int64)
+    else:  # floor(u * m_s): uniform up to float64 rounding (bounded integers per draw: measured 4x slower)
+        extra = (rng.random(int(short.sum())) * np.repeat(np.tile(sizes, b), short)).astype(np.int64)
+    extra += np.repeat(offsets, short)
     np.add.at(c.reshape(-1), extra, np.uint8(1))
     return c
+
+
+_EXACT_EDGES = 8  # residual counts: comparisons with the first edges, a search beyond (~1e-6 of them)
+
+
+def _residual_counts(tables: list, starts: np.ndarray, cols: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Counts of the residual bytes at columns ``cols``: the inverse residual CDF of each one's cell.
+
+    Comparisons with the first edges (a binary search mispredicts: measured 4x slower),
+    ``searchsorted`` for the rare uniforms beyond them (the float64 tail tops out near
+    count 30 for lam <= 1)."""
+    x = rng.random(len(cols))
+    cdfs = [t[2] for t in tables]
+    if len(tables) == 1:
+        cell, table = None, cdfs[0][None, :_EXACT_EDGES]
+    else:
+        cell = np.searchsorted(starts, cols, side="right") - 1
+        table = np.stack([cdf[:_EXACT_EDGES] for cdf in cdfs])
+    r = np.zeros(len(cols), dtype=np.uint8)
+    for k in range(table.shape[1]):
+        r += x >= (table[0, k] if cell is None else table[cell, k])
+    far = np.flatnonzero(r == table.shape[1])
+    for i in far:
+        r[i] = np.searchsorted(cdfs[0 if cell is None else cell[i]], x[i], side="right")
+    return r
 
 
 class Scratch(threading.local):

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from attacks.counts import POISSON_FROM, Scratch, block_size, cell_counts, map_blocks
+from attacks.counts import POISSON_FROM, Scratch, block_size, cell_counts, map_blocks, poisson_cells
 from attacks.metrics import match_strata
 
 __all__ = ["paired_roc_bootstrap", "tpr_at_fpr_rows", "weighted_roc"]
@@ -92,14 +92,14 @@ class _Prefix:
         # int32 holds C[lo] + C[hi] <= 2 N1 times a uint8 count up to ~4e6 members
         wide = X0.dtype.itemsize > 1 or X1.dtype.itemsize > 1 or 2 * 255 * X1.shape[1] >= 2**31
         dt = np.int64 if wide else np.int32
-        Xs = X1 if self.cols is None else np.take(X1, self.cols, axis=1, mode="clip",
+        Xs = X1 if self.cols is None else np.take(X1, self.cols, axis=1, mode="wrap",
                                                    out=ws.array(name + "_X", (b, len(self.cols)), X1.dtype))
         C = ws.array(name + "_C", (b, self.n + 1), dt)
         C[:, 0] = 0
         np.cumsum(Xs, axis=1, dtype=dt, out=C[:, 1:])
-        g = np.take(C, self.lo, axis=1, mode="clip", out=ws.array("g", (b, len(self.lo)), dt))
+        g = np.take(C, self.lo, axis=1, mode="wrap", out=ws.array("g", (b, len(self.lo)), dt))
         if self.tied:
-            g += np.take(C, self.hi, axis=1, mode="clip", out=ws.array("g_hi", g.shape, dt))
+            g += np.take(C, self.hi, axis=1, mode="wrap", out=ws.array("g_hi", g.shape, dt))
         np.multiply(g, X0, out=g)
         Q = (g.sum(axis=1, dtype=np.int64)[:, None] if len(starts) == 1
              else np.add.reduceat(g, starts, axis=1, dtype=np.int64))
@@ -206,14 +206,22 @@ def _positions(cells1: Sequence[np.ndarray], cells0: Sequence[np.ndarray], n1: i
 
 
 def _fill(cells: Sequence[np.ndarray], b: int, rng: np.random.Generator, ws: Scratch, name: str) -> np.ndarray:
-    """Counts ``[b, rows]`` (uint8) of ``b`` resamples drawn within each cell, cells in order."""
-    X = ws.array(name, (b, sum(len(c) for c in cells)), np.uint8)
-    if len(cells) == 1:
-        return cell_counts(len(cells[0]), b, rng, X, ws)
-    start = 0
-    for c in cells:
-        X[:, start:start + len(c)] = cell_counts(len(c), b, rng, ws.array("cell", (b, len(c)), np.uint8), ws)
-        start += len(c)
+    """Counts ``[b, rows]`` (uint8) of ``b`` resamples drawn within each cell, cells in order.
+
+    The cells of ``POISSON_FROM`` rows or more come first (:func:`paired_roc_bootstrap`
+    orders them so) and are drawn together (:func:`attacks.counts.poisson_cells`); the
+    smaller ones from row indices."""
+    sizes = [len(c) for c in cells]
+    X = ws.array(name, (b, sum(sizes)), np.uint8)
+    big = [k for k in sizes if k >= POISSON_FROM]
+    start = sum(big)
+    if big:
+        if start == X.shape[1]:
+            return poisson_cells(big, b, rng, X, ws)
+        X[:, :start] = poisson_cells(big, b, rng, ws.array("cells", (b, start), np.uint8), ws)
+    for k in sizes[len(big):]:
+        X[:, start:start + k] = cell_counts(k, b, rng, ws.array("cell", (b, k), np.uint8), ws)
+        start += k
     return X
 
 
@@ -288,10 +296,10 @@ def paired_roc_bootstrap(
     cells1 = [np.arange(n1)] if match is None else list(match.pos_cells)
     cells0 = [np.arange(n0)] if match is None else list(match.neg_cells)
     small = all(len(c) < POISSON_FROM for c in cells1 + cells0)
-    if not small:  # a cell's count columns may hold its rows in any fixed order: the first model's
-        first = names[0]
-        cells1 = [c[np.argsort(P[first][c], kind="stable")] for c in cells1]
-        cells0 = [c[np.argsort(N[first][c], kind="stable")] for c in cells0]
+    if not small:  # a cell's count columns may hold its rows in any fixed order: the first model's;
+        first = names[0]  # and the cells in any order: those drawn as Poisson counts first (_fill)
+        cells1 = sorted((c[np.argsort(P[first][c], kind="stable")] for c in cells1), key=lambda c: len(c) < POISSON_FROM)
+        cells0 = sorted((c[np.argsort(N[first][c], kind="stable")] for c in cells0), key=lambda c: len(c) < POISSON_FROM)
     at1, at0 = _positions(cells1, cells0, n1, n0)
     models = {k: _Model(P[k], N[k], at1, at0, match) for k in names}
     starts = np.cumsum([0] + [len(c) for c in cells0[:-1]]).astype(np.intp)  # each cell's first column
