@@ -261,7 +261,22 @@ class Scratch(threading.local):
     """
 
     def array(self, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
-        """A view of this thread's buffer ``name`` as an uninitialised array of ``shape`` and ``dtype``."""
+        """A view of this thread's buffer ``name`` as an uninitialised array of ``shape`` and ``dtype``.
+
+        Parameters
+        ----------
+        name : str
+            The buffer (one per name and thread; it grows to the largest request).
+        shape : tuple of int
+            Shape of the view.
+        dtype : numpy dtype
+            Its element type.
+
+        Returns
+        -------
+        ndarray
+            Uninitialised; valid until the next request for ``name`` on this thread.
+        """
         dt = np.dtype(dtype)
         size = int(np.prod(shape)) * dt.itemsize
         buf = self.__dict__.get(name)
@@ -324,6 +339,29 @@ def cell_counts(m: int, b: int, rng: np.random.Generator, out: np.ndarray,
     """Counts ``[b, m]`` (uint8, into ``out``) of one cell of a block: row indices below ``POISSON_FROM``, else Poisson.
 
     A count above 255 out of fewer than 1 024 rows has probability below ``m / 256!``.
+
+    Parameters
+    ----------
+    m : int
+        Rows of the cell.
+    b : int
+        Number of resamples.
+    rng : numpy.random.Generator
+        The block's generator.
+    out : ndarray of uint8, shape (b, m)
+        Where the counts go (C-contiguous).
+    scratch : Scratch, optional
+        Reusable work arrays of this thread.
+
+    Returns
+    -------
+    ndarray of uint8
+        ``out``.
+
+    Examples
+    --------
+    >>> cell_counts(5, 2, np.random.default_rng(0), np.empty((2, 5), np.uint8)).sum(axis=1).tolist()
+    [5, 5]
     """
     if m < POISSON_FROM:
         np.copyto(out, _index_counts(m, b, rng), casting="unsafe")
@@ -337,6 +375,17 @@ def block_size(rows: int) -> int:
     A function of the rows alone, so the blocks (and the replicates) do not depend on
     the number of threads.
 
+    Parameters
+    ----------
+    rows : int
+        Count rows of one resample (every cell).
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
     >>> block_size(100_000), block_size(1_000_000), block_size(2_000)
     (8, 1, 64)
     """
@@ -347,6 +396,12 @@ def block_size(rows: int) -> int:
 def default_threads() -> int:
     """Threads for :func:`map_blocks`: the CPUs this process may use (at most 8).
 
+    Returns
+    -------
+    int
+
+    Examples
+    --------
     >>> default_threads() >= 1
     True
     """
@@ -387,6 +442,17 @@ def block_seeds(rng: np.random.Generator, n_blocks: int) -> list[np.random.SeedS
 def block_generator(seed: np.random.SeedSequence) -> np.random.Generator:
     """The generator of one block: ``Generator(PCG64DXSM(seed))`` (numpy's choice for parallel streams).
 
+    Parameters
+    ----------
+    seed : numpy.random.SeedSequence
+        One of :func:`block_seeds`.
+
+    Returns
+    -------
+    numpy.random.Generator
+
+    Examples
+    --------
     >>> block_generator(block_seeds(np.random.default_rng(0), 1)[0]).bit_generator.__class__.__name__
     'PCG64DXSM'
     """
