@@ -94,3 +94,33 @@ def test_block_memory_does_not_grow_with_the_resamples() -> None:
     small, large = peak(40), peak(800)  # 10 and 200 blocks of 4 resamples
     assert large < 1.5 * small  # the blocks in flight, not the resamples (the output grows by 6 KiB)
     assert large < 40 * 2**20  # two threads' blocks: ~1 M counts each, uint8 and float64 (~9 MiB)
+
+
+def test_stratified_block_replicates_equal_matched_auc_on_the_resampled_rows() -> None:
+    """Block 0 regenerated (cells as paired_roc_bootstrap lays them out): matched and unmatched AUC per resample."""
+    from attacks.counts import Scratch
+    from attacks.metrics import match_strata
+    from attacks.resample import _fill
+
+    rng = np.random.default_rng(8)
+    ps = rng.choice(["a", "b", "c"], 2600, p=[0.5, 0.45, 0.05])  # c: members only (dropped)
+    ns = rng.choice(["a", "b", "d"], 3400, p=[0.4, 0.35, 0.25])  # d: non-members only
+    pos, neg = np.round(rng.normal(0.5, 1, len(ps)), 1), np.round(rng.normal(0, 1, len(ns)), 1)  # ties
+    reps = paired_roc_bootstrap({"m": pos}, {"m": neg}, 4, np.random.default_rng(2), (0.05,), ps, ns)["m"]
+    match = match_strata(ps, ns)
+
+    def layout(cells: tuple, scores: np.ndarray) -> list:
+        cells = [c[np.argsort(scores[c], kind="stable")] for c in cells]
+        return sorted(cells, key=lambda c: len(c) < POISSON_FROM)
+
+    cells1, cells0 = layout(match.pos_cells, pos), layout(match.neg_cells, neg)
+    g = block_generator(block_seeds(np.random.default_rng(2), 1)[0])
+    b = 4
+    X1, X0 = _fill(cells1, b, g, Scratch(), "X1").copy(), _fill(cells0, b, g, Scratch(), "X0").copy()
+    rows1, rows0 = np.concatenate(cells1), np.concatenate(cells0)
+    for i in range(b):
+        i1, i0 = np.repeat(rows1, X1[i]), np.repeat(rows0, X0[i])
+        assert reps["auc"][i] == pytest.approx(matched_auc(pos[i1], neg[i0], ps[i1], ns[i0]).auc, abs=1e-12)
+        want = roc_auc_score(np.r_[np.ones(len(i1)), np.zeros(len(i0))], np.r_[pos[i1], neg[i0]])
+        assert reps["auc_unmatched"][i] == pytest.approx(want, abs=1e-12)
+        np.testing.assert_allclose(reps["tpr"][i], tpr_at_fpr_rows(pos[i1][None], neg[i0][None], (0.05,))[0])
