@@ -99,11 +99,11 @@ def _table(m: int, z: float) -> tuple[np.ndarray, int, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=8)
-def _column_thresholds(sizes: tuple[int, ...]) -> tuple[list, np.ndarray | int]:
+def _column_thresholds(sizes: tuple[int, ...], z: float) -> tuple[list, np.ndarray | int]:
     """Byte thresholds (and residual starts) of cells drawn together: scalars when every
     cell's table agrees, else one uint8 per column (a cell with fewer thresholds padded
     with its residual start: those bytes are redrawn anyway)."""
-    tables = [_table(k, _Z) for k in sizes]
+    tables = [_table(k, z) for k in sizes]
     t0, f0 = tables[0][0], tables[0][1]
     if all(len(t) == len(t0) and (t == t0).all() and f == f0 for t, f, _ in tables):
         return list(t0), f0
@@ -188,7 +188,7 @@ def poisson_cells(sizes: Sequence[int], b: int, rng: np.random.Generator, out: n
         raise ValueError(f"Poisson counts need cells of at least {POISSON_FROM} rows")
     m, starts = int(sizes.sum()), np.cumsum(np.r_[0, sizes[:-1]])
     tables = [_table(int(k), _Z) for k in sizes]
-    thr, first = _column_thresholds(tuple(sizes.tolist()))
+    thr, first = _column_thresholds(tuple(sizes.tolist()), _Z)
     scratch = scratch if scratch is not None else Scratch()
     n = m * b
     u = rng.bit_generator.random_raw(-(-n // 8)).view(np.uint8)[:n].reshape(b, m)

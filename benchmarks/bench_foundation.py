@@ -92,7 +92,7 @@ def bench_bootstrap() -> list[dict[str, Any]]:
          "note": f"process CPU {c_scipy:.2f} s"},
         {"name": "scipy / audit.stats (mean)", "value": t_scipy / t_ours, "unit": "x"},
         {"name": "same, peak traced memory (ours)", "value": peak / 2**20, "unit": "MiB",
-         "note": "blocks of ~1 M counts per thread"},
+         "note": "blocks of ~2 M counts per thread"},
         {"name": "paired: 6 columns (a model and 5 references), same resamples", "value": t_six, "unit": "s",
          "note": f"bootstrap_means; process CPU {c_six:.2f} s"},
     ]

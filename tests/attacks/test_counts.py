@@ -49,6 +49,9 @@ def test_an_overshooting_poisson_sum_is_redrawn(monkeypatch: pytest.MonkeyPatch)
     c = multinomial_counts(2000, 200, np.random.default_rng(2)).astype(np.int64)
     assert (c.sum(axis=1) == 2000).all()
     assert c.mean() == 1.0 and 0.9 < c.var() < 1.1
+    cells = counts_mod.poisson_cells([1100, 3000], 200, np.random.default_rng(3)).astype(np.int64)
+    for part, m in ((cells[:, :1100], 1100), (cells[:, 1100:], 3000)):  # redrawn per (resample, cell)
+        assert (part.sum(axis=1) == m).all() and 0.9 < part.var() < 1.1
 
 
 def test_cells_drawn_together_follow_their_own_multinomials() -> None:
