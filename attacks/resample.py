@@ -28,7 +28,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from attacks.counts import POISSON_FROM, Scratch, block_size, cell_counts, map_blocks, poisson_cells
+from attacks.blocks import Scratch, block_size, map_blocks
+from attacks.counts import POISSON_FROM, cell_counts, poisson_cells
 from attacks.metrics import match_strata
 
 __all__ = ["paired_roc_bootstrap", "tpr_at_fpr_rows", "weighted_roc"]
@@ -243,7 +244,7 @@ def paired_roc_bootstrap(
     rounding, to ranking the resampled scores (:func:`weighted_roc`). When every cell has
     fewer than ``POISSON_FROM`` rows the counts are drawn from ``rng`` in chunks, as in
     decision record 0018; otherwise in blocks with child seeds on ``threads`` threads
-    (:func:`attacks.counts.map_blocks`: the same replicates on any number of threads).
+    (:func:`attacks.blocks.map_blocks`: the same replicates on any number of threads).
 
     Parameters
     ----------

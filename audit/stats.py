@@ -19,14 +19,8 @@ import numpy as np
 from scipy import stats as sps
 from threadpoolctl import threadpool_limits
 
-from attacks.counts import (
-    POISSON_FROM,
-    Scratch,
-    block_size,
-    map_blocks,
-    multinomial_counts,
-    poisson_block,
-)
+from attacks.blocks import Scratch, block_size, map_blocks
+from attacks.counts import POISSON_FROM, multinomial_counts, poisson_block
 from audit.cost import tally
 
 __all__ = [
@@ -99,7 +93,7 @@ def bootstrap_means(values: np.ndarray, n_boot: int, rng: np.random.Generator,
     Every column is resampled with the same rows (paired). Resamples are row counts
     (the multinomial law of resampling rows with replacement) and the means one matrix
     product ``counts @ values / n`` per block of resamples. From ``POISSON_FROM`` rows
-    on the blocks are drawn by :func:`attacks.counts.map_blocks` — conditioned-Poisson
+    on the blocks are drawn by :func:`attacks.blocks.map_blocks` — conditioned-Poisson
     counts, one random byte per row, a child seed per block, ``threads`` threads, the
     same replicates on any number of threads (``docs/decisions/0019-parallel-bootstrap-blocks.md``);
     fewer rows are drawn from ``rng`` directly as before (decision record 0018).

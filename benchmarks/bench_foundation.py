@@ -68,7 +68,7 @@ def bench_bootstrap() -> list[dict[str, Any]]:
     """Mean bootstrap, 10 000 resamples at n = 100 000: ours (all threads, one thread) beside scipy."""
     from scipy import stats as sps
 
-    from attacks.counts import default_threads
+    from attacks.blocks import default_threads
     from audit.stats import bootstrap_mean_ci, bootstrap_means
 
     x = np.random.default_rng(0).normal(size=100_000)
@@ -102,7 +102,7 @@ def bench_auc_bootstrap() -> list[dict[str, Any]]:
     """AUC bootstrap, 10 000 resamples at n = 100 000 (50 000 members, 50 000 non-members)."""
     from scipy import stats as sps
 
-    from attacks.counts import default_threads
+    from attacks.blocks import default_threads
     from attacks.metrics import auc_from_ranks
     from attacks.resample import paired_roc_bootstrap
 

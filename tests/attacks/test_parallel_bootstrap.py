@@ -9,7 +9,8 @@ import pytest
 from scipy import stats as sps
 from sklearn.metrics import roc_auc_score
 
-from attacks.counts import POISSON_FROM, block_generator, block_seeds, block_size, poisson_block
+from attacks.blocks import block_generator, block_seeds, block_size
+from attacks.counts import POISSON_FROM, poisson_block
 from attacks.metrics import auc_from_ranks, matched_auc
 from attacks.resample import paired_roc_bootstrap, tpr_at_fpr_rows
 from audit.stats import bootstrap_means
@@ -98,7 +99,7 @@ def test_block_memory_does_not_grow_with_the_resamples() -> None:
 
 def test_stratified_block_replicates_equal_matched_auc_on_the_resampled_rows() -> None:
     """Block 0 regenerated (cells as paired_roc_bootstrap lays them out): matched and unmatched AUC per resample."""
-    from attacks.counts import Scratch
+    from attacks.blocks import Scratch
     from attacks.metrics import match_strata
     from attacks.resample import _fill
 
