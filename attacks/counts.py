@@ -1,4 +1,4 @@
-"""Bootstrap resamples drawn as row counts, from about one random byte per row.
+"""Bootstrap resamples drawn as row counts, from about one random byte per row, in parallel blocks.
 
 A bootstrap resample of ``m`` rows is a vector of counts ``c ~ Multinomial(m, 1/m, ...)``.
 Drawing it as ``m`` uniform row indices costs a bounded-integer draw per row (17+ random
@@ -6,30 +6,37 @@ bits, ~4 ns here) and a scatter. This module draws the same distribution from th
 classical identity *independent Poisson counts, conditioned on their sum, are
 multinomial*:
 
-1. every row gets ``C_i ~ Poisson(lam)`` with ``lam = 1 - 6 / sqrt(m)``, so that the sum
-   ``S`` is below ``m`` except with probability ~1e-9;
+1. every row gets ``C_i ~ Poisson(lam)`` with ``lam = 1 - 3 / sqrt(m)``, so that the sum
+   ``S`` is below ``m`` except with probability ~1.3e-3;
 2. given ``S = s`` the counts are ``Multinomial(s)``; adding ``m - s`` uniform row draws
    makes them ``Multinomial(m)`` — exactly, whatever ``s`` was;
 3. a resample whose ``S`` exceeds ``m`` is redrawn from ``m`` uniform row indices (the
-   same law again, so the mixture is still exact).
+   same law again, so the mixture is still exact). ``3`` balances the two: ~``3 sqrt(m)``
+   extra draws per resample against a redraw of ``m`` indices once in ~740 resamples.
 
 A Poisson count comes from one random byte: ~99 % of the byte values stand for a count
 exactly (four vectorised comparisons), the ~1 % left over draw the remaining mass with a
 float64 uniform (:func:`poisson_table`). The law is therefore the multinomial up to the
 float64 rounding of the Poisson probabilities (~1e-16 each), as for any inverse-CDF sampler.
-Same generator state, same counts.
+
+Many resamples are drawn in blocks with their own seeds on a thread pool (:mod:`attacks.blocks`,
+``docs/decisions/0019-parallel-bootstrap-blocks.md``).
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["multinomial_counts", "poisson_table", "POISSON_FROM"]
+from attacks.blocks import Scratch
+
+__all__ = ["POISSON_FROM", "cell_counts", "multinomial_counts", "poisson_block", "poisson_cells", "poisson_table"]
 
 POISSON_FROM = 1024  # below this many rows per cell the counts come from uniform row indices
-_Z = 6.0  # lam = 1 - _Z / sqrt(m): P(S > m) ~ Phi(-6) ~ 1e-9
+_Z = 3.0  # lam = 1 - _Z / sqrt(m): P(S > m) ~ Phi(-3) ~ 1.3e-3
 
 
 def poisson_table(lam: float) -> tuple[np.ndarray, int, np.ndarray]:
@@ -75,17 +82,157 @@ def poisson_table(lam: float) -> tuple[np.ndarray, int, np.ndarray]:
     return thresholds, int(edges[-1]), cdf
 
 
-def _poisson_bytes(shape: tuple[int, int], lam: float, rng: np.random.Generator) -> np.ndarray:
-    """Poisson(``lam``) counts (uint8) of ``shape``, from one random byte per count."""
-    thresholds, first, cdf = poisson_table(lam)
-    u = np.frombuffer(rng.bytes(shape[0] * shape[1]), dtype=np.uint8).reshape(shape)
-    c = (u >= thresholds[0]).view(np.uint8)
-    for t in thresholds[1:]:
-        c += u >= t
-    at = np.flatnonzero(u >= first)
-    if len(at):  # the float64 tail tops out near count 30 for lam <= 1: a uint8 holds it
-        c.ravel()[at] = np.searchsorted(cdf, rng.random(len(at)), side="right").astype(np.uint8)
+@functools.lru_cache(maxsize=32)
+def _table(m: int, z: float) -> tuple[np.ndarray, int, np.ndarray]:
+    return poisson_table(1.0 - z / math.sqrt(m))
+
+
+@functools.lru_cache(maxsize=8)
+def _column_thresholds(sizes: tuple[int, ...], z: float) -> tuple[list, np.ndarray | int]:
+    """Byte thresholds (and residual starts) of cells drawn together: scalars when every
+    cell's table agrees, else one uint8 per column (a cell with fewer thresholds padded
+    with its residual start: those bytes are redrawn anyway)."""
+    tables = [_table(k, z) for k in sizes]
+    t0, f0 = tables[0][0], tables[0][1]
+    if all(len(t) == len(t0) and (t == t0).all() and f == f0 for t, f, _ in tables):
+        return list(t0), f0
+    K = max(len(t) for t, _, _ in tables)
+    thr = [np.repeat(np.array([t[k] if k < len(t) else f for t, f, _ in tables], dtype=np.uint8), sizes)
+           for k in range(K)]
+    return thr, np.repeat(np.array([f for _, f, _ in tables], dtype=np.uint8), sizes)
+
+
+def poisson_block(m: int, b: int, rng: np.random.Generator, out: np.ndarray | None = None,
+                  scratch: Scratch | None = None) -> np.ndarray:
+    """Row counts ``[b, m]`` (uint8) of ``b`` bootstrap resamples of ``m >= POISSON_FROM`` rows.
+
+    Conditioned Poisson counts (module docstring): one random byte per count, mapped by
+    :func:`poisson_table`; the residual bytes' counts from float64 uniforms; each
+    resample's shortfall ``m - S`` added as uniform row draws. One cell of
+    :func:`poisson_cells`.
+
+    Parameters
+    ----------
+    m : int
+        Rows per resample.
+    b : int
+        Number of resamples.
+    rng : numpy.random.Generator
+        The only source of randomness.
+    out : ndarray of uint8, shape (b, m), optional
+        Where to write the counts (C-contiguous).
+    scratch : Scratch, optional
+        Reusable work arrays of this thread.
+
+    Returns
+    -------
+    ndarray of uint8, shape (b, m)
+        Every row sums to ``m``.
+
+    Examples
+    --------
+    >>> c = poisson_block(2000, 3, np.random.default_rng(0))
+    >>> c.dtype.name, c.sum(axis=1).tolist()
+    ('uint8', [2000, 2000, 2000])
+    """
+    return poisson_cells([m], b, rng, out, scratch)
+
+
+def poisson_cells(sizes: Sequence[int], b: int, rng: np.random.Generator, out: np.ndarray | None = None,
+                  scratch: Scratch | None = None) -> np.ndarray:
+    """Counts ``[b, sum(sizes)]`` (uint8) of ``b`` resamples drawn within each cell (all ``>= POISSON_FROM`` rows).
+
+    Cell ``s`` holds columns ``[sum(sizes[:s]), sum(sizes[:s + 1]))`` and each resample's
+    counts in it are ``Multinomial(sizes[s])`` (a stratified resample). One random byte
+    per count for every cell at once: per-column thresholds when the cells' Poisson
+    tables differ, the residual and shortfall draws per (resample, cell). A count above
+    255 would need a row drawn 256 times out of ``m`` (probability below ``m / 256!``):
+    uint8 holds every count.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Rows of each cell.
+    b : int
+        Number of resamples.
+    rng : numpy.random.Generator
+        The only source of randomness.
+    out : ndarray of uint8, shape (b, sum(sizes)), optional
+        Where to write the counts (C-contiguous).
+    scratch : Scratch, optional
+        Reusable work arrays of this thread.
+
+    Returns
+    -------
+    ndarray of uint8, shape (b, sum(sizes))
+
+    Examples
+    --------
+    >>> c = poisson_cells([1500, 2500], 2, np.random.default_rng(0))
+    >>> c[:, :1500].sum(axis=1).tolist(), c[:, 1500:].sum(axis=1).tolist()
+    ([1500, 1500], [2500, 2500])
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    if (sizes < POISSON_FROM).any():
+        raise ValueError(f"Poisson counts need cells of at least {POISSON_FROM} rows")
+    m, starts = int(sizes.sum()), np.cumsum(np.r_[0, sizes[:-1]])
+    tables = [_table(int(k), _Z) for k in sizes]
+    thr, first = _column_thresholds(tuple(sizes.tolist()), _Z)
+    scratch = scratch if scratch is not None else Scratch()
+    n = m * b
+    u = rng.bit_generator.random_raw(-(-n // 8)).view(np.uint8)[:n].reshape(b, m)
+    c = out if out is not None else np.empty((b, m), dtype=np.uint8)
+    if not c.flags.c_contiguous:
+        raise ValueError("poisson_cells writes into a C-contiguous array")
+    hit = scratch.array("poisson_hit", (b, m), bool)
+    np.greater_equal(u, thr[0], out=c.view(bool))
+    for t in thr[1:]:
+        np.greater_equal(u, t, out=hit)
+        np.add(c, hit.view(np.uint8), out=c)
+    np.greater_equal(u, first, out=hit)
+    at = np.flatnonzero(hit)
+    if len(at):
+        c.reshape(-1)[at] = _residual_counts(tables, starts, at % m, rng)
+    S = (c.sum(axis=1, dtype=np.uint32)[:, None] if len(tables) == 1
+         else np.add.reduceat(c, starts, axis=1, dtype=np.uint32))
+    short = sizes[None, :] - S.astype(np.int64)  # [b, cells]
+    for i, s in zip(*np.nonzero(short < 0), strict=True):  # S > m (~1.3e-3 per cell): redraw from row indices
+        c[i, starts[s]:starts[s] + sizes[s]] = _index_counts(int(sizes[s]), 1, rng)[0]
+        short[i, s] = 0
+    short = short.ravel()  # (resample, cell) pairs
+    offsets = (np.arange(b, dtype=np.int64)[:, None] * m + starts[None, :]).ravel()
+    if len(sizes) == 1:
+        extra = rng.integers(0, m, size=int(short.sum()), dtype=np.int64)
+    else:  # floor(u * m_s): uniform up to float64 rounding (bounded integers per draw: measured 4x slower)
+        extra = (rng.random(int(short.sum())) * np.repeat(np.tile(sizes, b), short)).astype(np.int64)
+    extra += np.repeat(offsets, short)
+    np.add.at(c.reshape(-1), extra, np.uint8(1))
     return c
+
+
+_EXACT_EDGES = 8  # residual counts: comparisons with the first edges, a search beyond (~1e-6 of them)
+
+
+def _residual_counts(tables: list, starts: np.ndarray, cols: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Counts of the residual bytes at columns ``cols``: the inverse residual CDF of each one's cell.
+
+    Comparisons with the first edges (a binary search mispredicts: measured 4x slower),
+    ``searchsorted`` for the rare uniforms beyond them (the float64 tail tops out near
+    count 30 for lam <= 1)."""
+    x = rng.random(len(cols))
+    cdfs = [t[2] for t in tables]
+    if len(tables) == 1:
+        cell, table = None, cdfs[0][None, :_EXACT_EDGES]
+    else:
+        cell = np.searchsorted(starts, cols, side="right") - 1
+        table = np.stack([cdf[:_EXACT_EDGES] for cdf in cdfs])
+    r = np.zeros(len(cols), dtype=np.uint8)
+    for k in range(table.shape[1]):
+        r += x >= (table[0, k] if cell is None else table[cell, k])
+    far = np.flatnonzero(r == table.shape[1])
+    for i in far:
+        r[i] = np.searchsorted(cdfs[0 if cell is None else cell[i]], x[i], side="right")
+    return r
 
 
 def multinomial_counts(m: int, b: int, rng: np.random.Generator, rows_first: bool = False,
@@ -93,9 +240,10 @@ def multinomial_counts(m: int, b: int, rng: np.random.Generator, rows_first: boo
     """Row counts of ``b`` bootstrap resamples of ``m`` rows: ``[b, m]`` (``[m, b]`` if ``rows_first``).
 
     Each resample's counts are ``Multinomial(m; 1/m, ..., 1/m)`` — the law of resampling
-    ``m`` rows with replacement — drawn as conditioned Poisson counts (module docstring)
-    from ``m >= POISSON_FROM`` rows on, from ``m`` uniform row indices below. The dtype is
-    ``dtype``; every resample sums to ``m``.
+    ``m`` rows with replacement — drawn as conditioned Poisson counts
+    (:func:`poisson_block`) from ``m >= POISSON_FROM`` rows on, from ``m`` uniform row
+    indices below. Drawn from ``rng`` directly, on this thread; many resamples go through
+    :func:`attacks.blocks.map_blocks`.
 
     Parameters
     ----------
@@ -108,8 +256,7 @@ def multinomial_counts(m: int, b: int, rng: np.random.Generator, rows_first: boo
     rows_first : bool
         Return ``[m, b]`` (a row's counts across resamples contiguous) instead of ``[b, m]``.
     dtype : numpy dtype
-        Of the counts: ``uint16`` (widened to ``uint32`` from ~1e8 rows on) or a float
-        type for a matrix product (saves a conversion).
+        Of the counts (an integer or float type).
 
     Returns
     -------
@@ -123,35 +270,49 @@ def multinomial_counts(m: int, b: int, rng: np.random.Generator, rows_first: boo
     """
     if m <= 0 or b <= 0:
         return np.zeros((m, b) if rows_first else (b, m), dtype=dtype)
-    axis = 0 if rows_first else 1
     if m < POISSON_FROM:
-        return _index_counts(m, b, rng, rows_first).astype(dtype, copy=False)
-    lam = 1.0 - _Z / math.sqrt(m)
-    c8 = _poisson_bytes((m, b) if rows_first else (b, m), lam, rng)
-    # extra uniform draws each resample needs; the sum of uint8 counts (<= 30 each) fits a
-    # uint32 below ~1e8 rows and adds up fastest there
-    total = c8.sum(axis=axis, dtype=np.uint32 if m < 10**8 else np.int64)
-    short = m - total.astype(np.int64)
-    c = c8.astype(dtype)
-    over = np.flatnonzero(short < 0)
-    if len(over):  # S > m (~1e-9 per resample): redraw those resamples from row indices
-        redo = _index_counts(m, len(over), rng, rows_first)
-        if rows_first:
-            c[:, over] = redo
-        else:
-            c[over] = redo
-        short[over] = 0
-    if np.dtype(dtype) == np.uint16 and int(short.max(initial=0)) + 64 > np.iinfo(np.uint16).max:  # ~1e8 rows
-        c = c.astype(np.uint32)
-    extra = rng.integers(0, m, size=int(short.sum()), dtype=np.int64)
-    which = np.repeat(np.arange(b, dtype=np.int64), short)
-    flat = extra * b + which if rows_first else which * m + extra
-    np.add.at(c.reshape(-1), flat, c.dtype.type(1))  # a count is at most ~18 + short: it fits
-    return c
+        c = _index_counts(m, b, rng)
+    else:
+        c = poisson_block(m, b, rng)
+    return np.ascontiguousarray(c.T, dtype=dtype) if rows_first else c.astype(dtype, copy=False)
 
 
-def _index_counts(m: int, b: int, rng: np.random.Generator, rows_first: bool) -> np.ndarray:
-    """Counts from ``m`` uniform row indices per resample (one ``bincount``)."""
+def _index_counts(m: int, b: int, rng: np.random.Generator) -> np.ndarray:
+    """Counts ``[b, m]`` (uint16) from ``m`` uniform row indices per resample (one ``bincount``)."""
     draws = rng.integers(0, m, size=(b, m), dtype=np.int64) + (np.arange(b, dtype=np.int64) * m)[:, None]
-    c = np.bincount(draws.ravel(), minlength=b * m).reshape(b, m).astype(np.uint16)
-    return np.ascontiguousarray(c.T) if rows_first else c
+    return np.bincount(draws.ravel(), minlength=b * m).reshape(b, m).astype(np.uint16)
+
+
+def cell_counts(m: int, b: int, rng: np.random.Generator, out: np.ndarray,
+                scratch: Scratch | None = None) -> np.ndarray:
+    """Counts ``[b, m]`` (uint8, into ``out``) of one cell of a block: row indices below ``POISSON_FROM``, else Poisson.
+
+    A count above 255 out of fewer than 1 024 rows has probability below ``m / 256!``.
+
+    Parameters
+    ----------
+    m : int
+        Rows of the cell.
+    b : int
+        Number of resamples.
+    rng : numpy.random.Generator
+        The block's generator.
+    out : ndarray of uint8, shape (b, m)
+        Where the counts go (C-contiguous).
+    scratch : Scratch, optional
+        Reusable work arrays of this thread.
+
+    Returns
+    -------
+    ndarray of uint8
+        ``out``.
+
+    Examples
+    --------
+    >>> cell_counts(5, 2, np.random.default_rng(0), np.empty((2, 5), np.uint8)).sum(axis=1).tolist()
+    [5, 5]
+    """
+    if m < POISSON_FROM:
+        np.copyto(out, _index_counts(m, b, rng), casting="unsafe")
+        return out
+    return poisson_block(m, b, rng, out, scratch)

@@ -3,15 +3,23 @@
 Members and non-members are resampled separately (stratified: the class sizes stay
 fixed) and **the same resampled rows are used for every model**, so the difference of
 two models' AUCs is bootstrapped as a paired quantity. A resample is a vector of row counts
-(:func:`attacks.counts.multinomial_counts`); a chunk of them is summed into each model's
-score buckets by one sparse product (:class:`_Slots`), and the AUC (ties one half, as
-:func:`attacks.metrics.auc_from_ranks`) and the TPR at a fixed FPR (the resample's own
-non-member quantile as threshold) come from the bucket totals: O(n) per resample, no sort,
-memory O(n) whatever the number of resamples (``docs/decisions/0018-bootstrap-counts.md``).
+(:mod:`attacks.counts`), and a block of resamples is turned into AUCs without a sort:
 
-With stratum labels (class, group) the resampling is stratified within (member,
-stratum) and the AUC is the *matched* AUC of :func:`attacks.metrics.matched_auc`:
-members are ranked only against non-members of their own stratum.
+* the members' counts, in the model's score order, are summed cumulatively (one
+  ``cumsum`` per resample: ``C[r]`` = resampled members among the ``r`` lowest-scored);
+* a non-member at score ``s`` with ``lo`` members strictly below and ``hi`` at or below
+  it outranks ``C[lo]`` resampled members and ties with ``C[hi] - C[lo]``, so the
+  Mann-Whitney count is ``U = N1 N0 - (1/2) sum_j c_j (C[lo_j] + C[hi_j])`` — a gather
+  and one dot product per resample, integers throughout (exact), one division;
+* the TPR at a low FPR takes the threshold from the top non-members only (a cumulative
+  count down the highest scores until it passes ``floor(level * N0)``) and the members
+  strictly above it from ``C``.
+
+The ``lo`` / ``hi`` positions are found once per model (one sort). With stratum labels
+(class, group) the resampling is stratified within (member, stratum) and the AUC is the
+*matched* AUC of :func:`attacks.metrics.matched_auc`: members are ordered by (stratum,
+score), a non-member's positions are within its stratum, and the strata's Mann-Whitney
+counts are weighted (``docs/decisions/0019-parallel-bootstrap-blocks.md``).
 """
 
 from __future__ import annotations
@@ -20,14 +28,16 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from attacks.counts import multinomial_counts
+from attacks.blocks import Scratch, block_size, map_blocks
+from attacks.counts import POISSON_FROM, cell_counts, poisson_cells
 from attacks.metrics import match_strata
 
 __all__ = ["paired_roc_bootstrap", "tpr_at_fpr_rows", "weighted_roc"]
 
-_CHUNK_ELEMENTS = 8_000_000  # rows x resamples of one chunk of counts (32 MB of int32) ...
-_MIN_CHUNK, _MAX_CHUNK = 32, 64  # ... within these: a sparse product wants a few resamples per row ...
-_MEMORY_BYTES = 256 * 2**20  # ... and fewer when many distinct member scores make many slots
+_CHUNK_ELEMENTS = 8_000_000  # small cells (drawn from the caller's generator): rows x resamples of a chunk ...
+_MIN_CHUNK, _MAX_CHUNK = 32, 64  # ... within these (the chunks of decision record 0018: same draws)
+_MEMORY_BYTES = 256 * 2**20  # ... and fewer when a chunk's arrays would pass this
+_BYTES_PER_COUNT = 40  # a block's arrays per (row, resample): counts, float copies, gathers, prefix
 
 
 def tpr_at_fpr_rows(pos: np.ndarray, neg: np.ndarray, levels: Sequence[float]) -> np.ndarray:
@@ -46,127 +56,107 @@ def tpr_at_fpr_rows(pos: np.ndarray, neg: np.ndarray, levels: Sequence[float]) -
     return out
 
 
-class _Slots:
-    """Where every row's resample count goes, for one model's scores and one grouping.
+class _Prefix:
+    """One model's member order for one grouping, and every non-member's place in it.
 
-    Within a stratum the members' distinct scores ``u_0 < ... < u_{G-1}`` cut the score
-    line into ``2G + 1`` *buckets*: below ``u_0``, equal to ``u_0``, between ``u_0`` and
-    ``u_1``, ... A non-member row adds its count to its bucket, a member row to its score's
-    *group*. The weighted Mann-Whitney count of a resample then needs only the bucket and
-    group totals: a member at ``u_g`` outranks the non-members of buckets ``< 2g + 1`` and
-    ties with bucket ``2g + 1`` (one half), and the TPR at a low FPR only the bucket where
-    the ``k + 1``-th largest non-member sits. Every model and grouping is one block of rows
-    of one sparse matrix, so a chunk of resamples is summed into all of them in one product.
+    ``cols`` are the member count columns in (group, score) order (``None``: already in
+    order); ``lo`` / ``hi`` [non-member columns] index the cumulative member counts:
+    members of the non-member's group strictly below / at or below its score; ``ends``
+    the index where each group's members end. Non-members of no group point at 0.
     """
 
-    def __init__(self, pos: np.ndarray, neg: np.ndarray, pos_groups: Sequence[np.ndarray],
-                 neg_groups: Sequence[np.ndarray], weights: np.ndarray, at: tuple[np.ndarray, np.ndarray],
-                 neg_order: np.ndarray) -> None:
-        buckets, groups, self.strata = [], [], []
-        nb = ng = 0
-        whole = len(neg_groups) == 1 and len(neg_groups[0]) == len(neg)
-        for i, j, w in zip(pos_groups, neg_groups, weights, strict=True):
-            u, g = np.unique(pos[i], return_inverse=True)
-            if whole:
-                rows = neg_order
-            else:  # this stratum's rows in score order, picked from the one sort
-                inside = np.zeros(len(neg), dtype=bool)
-                inside[j] = True
-                rows = neg_order[inside[neg_order]]
-            buckets.append((rows, nb + _bucket(u, neg[rows])))
-            groups.append((i, g.ravel()))
-            self.strata.append((nb, ng, len(u), w / (2.0 * len(i) * len(j))))  # buckets, groups, G, factor
-            nb += 2 * len(u) + 1
-            ng += len(u)
-        self.n_buckets = nb
-        self.group_offsets = np.cumsum([0] + [st[2] for st in self.strata])
-        self.n_slots = nb + ng
-        self.n1 = sum(len(i) for i in pos_groups)
-        self.n0 = sum(len(j) for j in neg_groups)
-        # the slot of every count row (-1: not in this block); ``at`` says where each
-        # member / non-member is among the count rows
-        self.slot_of_row = np.full(len(at[0]) + len(at[1]), -1, dtype=np.int32)
-        for k, (i, g) in enumerate(groups):
-            self.slot_of_row[at[0][i]] = nb + self.group_offsets[k] + g
-        for j, b in buckets:
-            self.slot_of_row[at[1][j]] = b
+    def __init__(self, pos: np.ndarray, neg: np.ndarray, at1: np.ndarray, at0: np.ndarray,
+                 pos_groups: Sequence[np.ndarray], neg_groups: Sequence[np.ndarray]) -> None:
+        lo, hi = np.zeros(len(at0), dtype=np.intp), np.zeros(len(at0), dtype=np.intp)
+        parts, ends, off = [], [], 0
+        for i, j in zip(pos_groups, neg_groups, strict=True):
+            o = i[np.argsort(pos[i], kind="stable")]
+            self.sorted_pos = pos[o]  # the last group's (the only one, unmatched: the TPR's)
+            lo[at0[j]] = off + np.searchsorted(self.sorted_pos, neg[j], side="left")
+            hi[at0[j]] = off + np.searchsorted(self.sorted_pos, neg[j], side="right")
+            parts.append(at1[o])
+            off += len(o)
+            ends.append(off)
+        cols = np.concatenate(parts)
+        self.cols = None if len(cols) == len(at1) and (cols == np.arange(len(cols))).all() else cols
+        self.lo, self.hi, self.tied = lo, hi, bool((hi != lo).any())
+        self.ends = np.asarray(ends, dtype=np.intp)
+        self.n = off
 
-    def auc(self, S: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """AUC ``[b]`` from this block's totals ``S [n_slots, b]``; also ``C``, ``M`` resample-major.
+    def run(self, X1: np.ndarray, X0: np.ndarray, starts: np.ndarray, ws: Scratch, name: str
+            ) -> tuple[np.ndarray, np.ndarray]:
+        """``(C, Q)``: cumulative member counts ``[b, n + 1]`` and, per segment of non-member
+        columns (``starts``), ``sum_j X0_j (C[lo_j] + C[hi_j])`` ``[b, segments]`` — integers.
 
-        Per stratum, with ``C`` the cumulative bucket totals from the stratum's start, a
-        member at ``u_g`` counts ``C[2g+1] + C[2g+2]`` = 2 x (below + equal / 2): integer
-        sums over strided views (exact), one float product per stratum. Totals are turned
-        resample-major (``[b, slots]``) first: a cumulative sum down the slots of a
-        ``[slots, b]`` array walks memory with a stride (measured 2-10x slower)."""
-        C = np.zeros((S.shape[1], self.n_buckets + 1), dtype=np.int64)
-        np.cumsum(np.ascontiguousarray(S[:self.n_buckets].T), axis=1, out=C[:, 1:])
-        M = np.ascontiguousarray(S[self.n_buckets:].T)
-        out = np.zeros(S.shape[1])
-        for nb, g0, G, factor in self.strata:
-            Cs, Ms = C[:, nb:nb + 2 * G + 2], M[:, g0:g0 + G]
-            twice = (np.einsum("bg,bg->b", Ms, Cs[:, 1::2][:, :G]) + np.einsum("bg,bg->b", Ms, Cs[:, 2::2])
-                     - 2 * Cs[:, 0] * Ms.sum(axis=1, dtype=np.int64))
-            out += factor * twice
-        return out, C, M
+        Work arrays come from ``ws`` under ``name`` (``C`` stays valid until the next call with it)."""
+        b = X1.shape[0]
+        # int32 holds C[lo] + C[hi] <= 2 N1 times a uint8 count up to ~4e6 members
+        wide = X0.dtype.itemsize > 1 or X1.dtype.itemsize > 1 or 2 * 255 * X1.shape[1] >= 2**31
+        dt = np.int64 if wide else np.int32
+        Xs = X1 if self.cols is None else np.take(X1, self.cols, axis=1, mode="wrap",
+                                                   out=ws.array(name + "_X", (b, len(self.cols)), X1.dtype))
+        C = ws.array(name + "_C", (b, self.n + 1), dt)
+        C[:, 0] = 0
+        np.cumsum(Xs, axis=1, dtype=dt, out=C[:, 1:])
+        g = np.take(C, self.lo, axis=1, mode="wrap", out=ws.array("g", (b, len(self.lo)), dt))
+        if self.tied:
+            g += np.take(C, self.hi, axis=1, mode="wrap", out=ws.array("g_hi", g.shape, dt))
+        np.multiply(g, X0, out=g)
+        Q = (g.sum(axis=1, dtype=np.int64)[:, None] if len(starts) == 1
+             else np.add.reduceat(g, starts, axis=1, dtype=np.int64))
+        return C, Q if self.tied else 2 * Q
 
-    def tpr(self, C: np.ndarray, M: np.ndarray, levels: Sequence[float]) -> np.ndarray:
-        """TPR ``[b, L]`` at each FPR level (one stratum: the unmatched block; ``C``, ``M`` from :meth:`auc`)."""
-        b = C.shape[0]
-        out = np.empty((b, len(levels)))
-        CM = np.zeros((b, M.shape[1] + 1), dtype=np.int64)
-        np.cumsum(M, axis=1, out=CM[:, 1:])
-        for j, level in enumerate(levels):
-            k = int(np.floor(level * self.n0))  # false positives allowed
-            if k >= self.n0:
-                out[:, j] = 1.0
-                continue
-            # buckets t with more than k non-members at or above them: [0, t*]; the
-            # threshold (the k+1-th largest non-member) is in bucket t*, and the members
-            # strictly above it are the groups from ceil(t* / 2) on
-            t_star = (C[:, :self.n_buckets] < self.n0 - k).sum(axis=1) - 1
-            out[:, j] = (self.n1 - CM[np.arange(b), (t_star + 1) // 2]) / self.n1
+
+class _Model:
+    """Everything one model's scores say about a resample's AUC, matched AUC and TPR."""
+
+    def __init__(self, pos: np.ndarray, neg: np.ndarray, at1: np.ndarray, at0: np.ndarray,
+                 match: object | None) -> None:
+        self.whole = _Prefix(pos, neg, at1, at0, [np.arange(len(pos))], [np.arange(len(neg))])
+        self.matched = None if match is None else _Prefix(pos, neg, at1, at0, match.pos_index, match.neg_index)
+        desc = np.argsort(-neg, kind="stable")
+        self.desc_cols, self.desc_scores = at0[desc], neg[desc]
+
+    def auc(self, X1: np.ndarray, X0: np.ndarray, N0: np.ndarray, starts: np.ndarray, ws: Scratch
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Unmatched AUC ``[b]`` (exact integer Mann-Whitney count, one division), ``C`` and ``N1``."""
+        C, Q = self.whole.run(X1, X0, starts, ws, "whole")
+        N1 = C[:, -1].astype(np.float64)
+        return (N1 * N0 - Q.sum(axis=1) / 2.0) / (N1 * N0), C, N1
+
+    def matched_auc(self, X1: np.ndarray, X0: np.ndarray, starts: np.ndarray, cell_of: np.ndarray,
+                    sizes: tuple[np.ndarray, np.ndarray], weights: np.ndarray, ws: Scratch) -> np.ndarray:
+        """Matched AUC ``sum_s w_s U_s / (N1_s N0_s)``, ``U_s = N0_s C[end_s] - Q_s / 2`` exactly per stratum.
+
+        ``cell_of[s]`` is the segment of matched stratum ``s``'s non-members; ``sizes`` its
+        ``(N1_s, N0_s)`` (fixed by the stratified resampling)."""
+        C, Q = self.matched.run(X1, X0, starts, ws, "matched")
+        n1s, n0s = sizes
+        U = n0s * C[:, self.matched.ends].astype(np.float64) - Q[:, cell_of] / 2.0
+        return U @ (weights / (n1s * n0s))
+
+    def tpr(self, X0: np.ndarray, C: np.ndarray, N0: np.ndarray, N1: np.ndarray, levels: Sequence[float]
+            ) -> np.ndarray:
+        """TPR ``[b, L]``: the ``floor(level * N0) + 1``-th largest non-member as threshold, members above it."""
+        b, L, n0 = X0.shape[0], len(levels), X0.shape[1]
+        k = np.floor(N0[:, None] * np.asarray(levels, dtype=np.float64)[None]).astype(np.int64)
+        need = k < N0[:, None]  # else every non-member may be a false positive: TPR 1
+        out = np.ones((b, L))
+        if not need.any():
+            return out
+        top = int(k[need].max()) + 1
+        rows = min(n0, top + int(6 * np.sqrt(top)) + 32)
+        while True:  # the top non-members, until every resample has passed its count
+            T = np.cumsum(np.take(X0, self.desc_cols[:rows], axis=1), axis=1, dtype=np.int64)
+            if rows == n0 or (T[:, -1][:, None] >= k + 1)[need].all():
+                break
+            rows = min(n0, 2 * rows)
+        for j in range(L):
+            r = np.minimum((T < (k[:, j] + 1)[:, None]).sum(axis=1), rows - 1)
+            below = np.searchsorted(self.whole.sorted_pos, self.desc_scores[r], side="right")
+            above = N1 - C[np.arange(b), below]
+            out[:, j] = np.where(need[:, j], above / N1, 1.0)
         return out
-
-
-class _Blocks:
-    """One model's :class:`_Slots` stacked into one sparse matrix ``A [slots, rows]``.
-
-    One matrix per model, not one for all: its totals then stay in cache (measured: ~3x
-    faster per count than one product over six models' slots)."""
-
-    def __init__(self, blocks: Sequence[_Slots], n_rows: int) -> None:
-        from scipy import sparse
-
-        self.blocks = list(blocks)
-        offsets = np.cumsum([0] + [s.n_slots for s in self.blocks])
-        self.offsets = offsets
-        slots = np.stack([np.where(s.slot_of_row >= 0, s.slot_of_row + off, -1)
-                          for s, off in zip(self.blocks, offsets, strict=False)], axis=1)  # [rows, blocks]
-        has = slots >= 0
-        indptr = np.zeros(n_rows + 1, dtype=np.int64)
-        np.cumsum(has.sum(axis=1), out=indptr[1:])
-        indices = slots[has].astype(np.int32)  # row-major: each column of A in order, built directly
-        self.A = sparse.csc_matrix((np.ones(len(indices), dtype=np.int32), indices, indptr),
-                                   shape=(int(offsets[-1]), n_rows))
-
-    def totals(self, X: np.ndarray) -> list[np.ndarray]:
-        """Each block's totals ``[n_slots, b]`` for row counts ``X [rows, b]`` (int32)."""
-        S = np.asarray(self.A @ X.astype(np.int32, copy=False))
-        return [S[a:z] for a, z in zip(self.offsets[:-1], self.offsets[1:], strict=True)]
-
-
-def _bucket(u: np.ndarray, vs: np.ndarray) -> np.ndarray:
-    """Bucket of each sorted value of ``vs`` among the sorted distinct ``u``: ``2 * below + (equal)``.
-
-    The values come sorted (one sort per model): numpy's search then starts from the last
-    hit (measured ~5x faster than unsorted needles at a million rows).
-
-    >>> _bucket(np.array([1.0, 3.0]), np.array([0.0, 1.0, 2.0, 3.0, 4.0])).tolist()
-    [0, 1, 2, 3, 4]
-    """
-    lo = np.searchsorted(u, vs, side="left")
-    return 2 * lo + (np.searchsorted(u, vs, side="right") > lo)
 
 
 def weighted_roc(pos: np.ndarray, neg: np.ndarray, w1: np.ndarray, w0: np.ndarray,
@@ -178,45 +168,62 @@ def weighted_roc(pos: np.ndarray, neg: np.ndarray, w1: np.ndarray, w0: np.ndarra
     resample's ``floor(level * n0) + 1``-th largest non-member score, members strictly above
     it count), which :func:`paired_roc_bootstrap` relies on.
 
+    Parameters
+    ----------
+    pos, neg : ndarray
+        Member / non-member scores.
+    w1, w0 : ndarray of int
+        Row counts of each resample, rows first.
+    fpr_levels : sequence of float
+        FPR levels of the TPR.
+
+    Returns
+    -------
+    auc : ndarray, shape (b,)
+    tpr : ndarray, shape (b, len(fpr_levels))
+
+    Examples
+    --------
     >>> pos, neg = np.array([0.9, 0.4]), np.array([0.5, 0.1, 0.4])
     >>> auc, tpr = weighted_roc(pos, neg, np.array([[1, 2], [1, 0]]), np.array([[1, 1], [1, 1], [1, 1]]), (0.34,))
     >>> auc.tolist(), tpr.tolist()   # 2nd resample: member 0.9 twice, outranks every non-member
     ([0.75, 1.0], [[0.5], [1.0]])
     """
     pos, neg = np.asarray(pos, float), np.asarray(neg, float)
-    n1, n0 = len(pos), len(neg)
-    w1, w0 = np.asarray(w1), np.asarray(w0)
-    slots = _Slots(pos, neg, [np.arange(n1)], [np.arange(n0)], np.ones(1), (np.arange(n1), n1 + np.arange(n0)),
-                   np.argsort(neg))
-    slots.strata = [(nb, g0, G, f * n1 * n0) for nb, g0, G, f in slots.strata]  # resample sizes vary
-    S = _Blocks([slots], n1 + n0).totals(np.concatenate([w1, w0]))[0]
-    auc, C, M = slots.auc(S)
-    auc = auc / (w1.sum(axis=0) * w0.sum(axis=0))
-    tpr = np.empty((w1.shape[1], len(fpr_levels)))
-    for b in range(w1.shape[1]):  # n0 / n1 of each resample (the bootstrap keeps them fixed)
-        slots.n1, slots.n0 = int(w1[:, b].sum()), int(w0[:, b].sum())
-        tpr[b] = slots.tpr(C[[b]], M[[b]], fpr_levels)[0]
-    return auc, tpr
-
-
-def _fill_counts(X: np.ndarray, cells: Sequence[np.ndarray], rng: np.random.Generator) -> None:
-    """Counts of ``X.shape[1]`` resamples drawn within each cell (stratified), rows first.
-
-    The count rows hold the cells one after the other (:func:`_positions`)."""
-    start = 0
-    for idx in cells:
-        X[start:start + len(idx)] = multinomial_counts(len(idx), X.shape[1], rng, rows_first=True, dtype=X.dtype)
-        start += len(idx)
+    X1, X0 = np.ascontiguousarray(np.asarray(w1).T), np.ascontiguousarray(np.asarray(w0).T)
+    model = _Model(pos, neg, np.arange(len(pos)), np.arange(len(neg)), None)
+    N0 = X0.sum(axis=1, dtype=np.int64).astype(np.float64)
+    auc, C, N1 = model.auc(X1, X0, N0, np.zeros(1, dtype=np.intp), Scratch())
+    return auc, model.tpr(X0, C, N0, N1, fpr_levels)
 
 
 def _positions(cells1: Sequence[np.ndarray], cells0: Sequence[np.ndarray], n1: int, n0: int
                ) -> tuple[np.ndarray, np.ndarray]:
-    """Where each member / non-member row sits among the count rows (cells in order)."""
-    at1, at0 = np.empty(n1, dtype=np.int64), np.empty(n0, dtype=np.int64)
-    order1, order0 = np.concatenate(cells1), np.concatenate(cells0)
-    at1[order1] = np.arange(n1)
-    at0[order0] = n1 + np.arange(n0)
+    """The count column of each member / non-member row (cells one after the other)."""
+    at1, at0 = np.empty(n1, dtype=np.intp), np.empty(n0, dtype=np.intp)
+    at1[np.concatenate(cells1)] = np.arange(n1)
+    at0[np.concatenate(cells0)] = np.arange(n0)
     return at1, at0
+
+
+def _fill(cells: Sequence[np.ndarray], b: int, rng: np.random.Generator, ws: Scratch, name: str) -> np.ndarray:
+    """Counts ``[b, rows]`` (uint8) of ``b`` resamples drawn within each cell, cells in order.
+
+    The cells of ``POISSON_FROM`` rows or more come first (:func:`paired_roc_bootstrap`
+    orders them so) and are drawn together (:func:`attacks.counts.poisson_cells`); the
+    smaller ones from row indices."""
+    sizes = [len(c) for c in cells]
+    X = ws.array(name, (b, sum(sizes)), np.uint8)
+    big = [k for k in sizes if k >= POISSON_FROM]
+    start = sum(big)
+    if big:
+        if start == X.shape[1]:
+            return poisson_cells(big, b, rng, X, ws)
+        X[:, :start] = poisson_cells(big, b, rng, ws.array("cells", (b, start), np.uint8), ws)
+    for k in sizes[len(big):]:
+        X[:, start:start + k] = cell_counts(k, b, rng, ws.array("cell", (b, k), np.uint8), ws)
+        start += k
+    return X
 
 
 def paired_roc_bootstrap(
@@ -227,13 +234,17 @@ def paired_roc_bootstrap(
     fpr_levels: Sequence[float] = (),
     pos_strata: np.ndarray | None = None,
     neg_strata: np.ndarray | None = None,
+    threads: int | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Bootstrap replicates of AUC (and TPR at ``fpr_levels``) for every model.
 
-    Each resample is represented by multinomial row counts; every model's scores are
-    sorted once into buckets, and a chunk of resamples is summed into them by one sparse
-    product per model, so a replicate costs O(n) work per model instead of a sort.
-    Equal, up to rounding, to ranking the resampled scores (:func:`weighted_roc`).
+    Each resample is represented by multinomial row counts, shared by every model
+    (paired); a block of resamples costs one cumulative sum over the members, one gather
+    and one dot product over the non-members per model (module docstring). Equal, up to
+    rounding, to ranking the resampled scores (:func:`weighted_roc`). When every cell has
+    fewer than ``POISSON_FROM`` rows the counts are drawn from ``rng`` in chunks, as in
+    decision record 0018; otherwise in blocks with child seeds on ``threads`` threads
+    (:func:`attacks.blocks.map_blocks`: the same replicates on any number of threads).
 
     Parameters
     ----------
@@ -254,6 +265,8 @@ def paired_roc_bootstrap(
         low FPR stays **unstratified** (one threshold over all non-members, every member
         counted): a matched version would need a per-stratum FPR budget, with too few
         non-members per stratum to resolve low FPRs.
+    threads : int, optional
+        Worker threads (default: the CPUs this process may use).
 
     Returns
     -------
@@ -274,35 +287,49 @@ def paired_roc_bootstrap(
     P = {k: np.asarray(pos[k], float) for k in names}
     N = {k: np.asarray(neg[k], float) for k in names}
     n1, n0 = len(P[names[0]]), len(N[names[0]])
+    if n1 == 0 or n0 == 0:
+        raise ValueError("the ROC bootstrap needs members and non-members")
     if (pos_strata is None) != (neg_strata is None):
         raise ValueError("give both pos_strata and neg_strata, or neither")
     match = None if pos_strata is None else match_strata(pos_strata, neg_strata)
     if match is not None and not match.strata:
         raise ValueError("no stratum has both members and non-members")
-    cells1 = [np.arange(n1)] if match is None else match.pos_cells
-    cells0 = [np.arange(n0)] if match is None else match.neg_cells
-    at = _positions(cells1, cells0, n1, n0)
-    order = {k: np.argsort(N[k]) for k in names}  # the one sort per model (ties: any order)
-    whole = {k: _Slots(P[k], N[k], [np.arange(n1)], [np.arange(n0)], np.ones(1), at, order[k]) for k in names}
-    strat = {} if match is None else {
-        k: _Slots(P[k], N[k], match.pos_index, match.neg_index, match.weights, at, order[k]) for k in names}
-    blocks = {k: _Blocks([whole[k]] + ([strat[k]] if strat else []), n1 + n0) for k in names}
+    cells1 = [np.arange(n1)] if match is None else list(match.pos_cells)
+    cells0 = [np.arange(n0)] if match is None else list(match.neg_cells)
+    small = all(len(c) < POISSON_FROM for c in cells1 + cells0)
+    if not small:  # a cell's count columns may hold its rows in any fixed order: the first model's;
+        first = names[0]  # and the cells in any order: those drawn as Poisson counts first (_fill)
+        cells1 = sorted((c[np.argsort(P[first][c], kind="stable")] for c in cells1), key=lambda c: len(c) < POISSON_FROM)
+        cells0 = sorted((c[np.argsort(N[first][c], kind="stable")] for c in cells0), key=lambda c: len(c) < POISSON_FROM)
+    at1, at0 = _positions(cells1, cells0, n1, n0)
+    models = {k: _Model(P[k], N[k], at1, at0, match) for k in names}
+    starts = np.cumsum([0] + [len(c) for c in cells0[:-1]]).astype(np.intp)  # each cell's first column
+    if match is not None:  # the segment (cell) of each matched stratum's non-members, and its sizes
+        cell_of = np.searchsorted(starts, at0[[j[0] for j in match.neg_index]], side="right") - 1
+        sizes = (np.array([len(i) for i in match.pos_index], dtype=np.float64),
+                 np.array([len(j) for j in match.neg_index], dtype=np.float64))
     out = {k: {"auc": np.empty(n_boot), "auc_unmatched": np.empty(n_boot),
                "tpr": np.empty((n_boot, len(fpr_levels)))} for k in names}
-    chunk = int(min(_MAX_CHUNK, max(_MIN_CHUNK, _CHUNK_ELEMENTS // max(1, n1 + n0))))
-    # per resample: its counts (int32) and, per model, slot totals and cumulative counts
-    per_resample = 4 * (n1 + n0) + 16 * max(sum(b.n_slots for b in blocks[k].blocks) for k in names)
-    chunk = int(max(1, min(chunk, _MEMORY_BYTES // per_resample)))
-    X = np.empty((n1 + n0, min(chunk, n_boot)), dtype=np.int32)
-    for start in range(0, n_boot, chunk):
-        sl = slice(start, min(n_boot, start + chunk))
-        x = X[:, :sl.stop - sl.start]
-        _fill_counts(x[:n1], cells1, rng)
-        _fill_counts(x[n1:], cells0, rng)
+
+    scratch = Scratch()
+
+    def block(start: int, stop: int, g: np.random.Generator) -> None:
+        b, ws = stop - start, scratch
+        X1, X0 = _fill(cells1, b, g, ws, "X1"), _fill(cells0, b, g, ws, "X0")
+        N0 = np.full(b, float(n0))  # stratified: every resample keeps the cell sizes
         for k in names:
-            S = blocks[k].totals(x)
-            a, C, M = whole[k].auc(S[0])
-            out[k]["auc_unmatched"][sl] = a
-            out[k]["tpr"][sl] = whole[k].tpr(C, M, fpr_levels)
-            out[k]["auc"][sl] = a if match is None else strat[k].auc(S[1])[0]
+            a, C, N1 = models[k].auc(X1, X0, N0, starts, ws)
+            out[k]["auc_unmatched"][start:stop] = a
+            if len(fpr_levels):
+                out[k]["tpr"][start:stop] = models[k].tpr(X0, C, N0, N1, fpr_levels)
+            out[k]["auc"][start:stop] = a if match is None else models[k].matched_auc(
+                X1, X0, starts, cell_of, sizes, match.weights, ws)
+
+    if small:
+        chunk = int(min(_MAX_CHUNK, max(_MIN_CHUNK, _CHUNK_ELEMENTS // (n1 + n0))))
+        chunk = int(max(1, min(chunk, _MEMORY_BYTES // (_BYTES_PER_COUNT * (n1 + n0)))))
+        for start in range(0, n_boot, chunk):
+            block(start, min(n_boot, start + chunk), rng)
+    else:
+        map_blocks(block, n_boot, block_size(n1 + n0), rng, threads)
     return out

@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 from scipy import stats as sps
-from threadpoolctl import threadpool_limits
 
-from attacks.counts import multinomial_counts
+from attacks.blocks import Scratch, block_size, map_blocks
+from attacks.counts import POISSON_FROM, multinomial_counts, poisson_block
+from attacks.threads import one_blas_thread
 from audit.core.cost import tally
 
 __all__ = [
@@ -35,8 +36,10 @@ __all__ = [
 ]
 
 _CHUNK_ELEMENTS = 20_000_000  # elements of one resample chunk of bootstrap_indices (~160 MB of float64)
-_MEAN_CHUNK_ELEMENTS = 1_600_000  # rows x resamples of one chunk of bootstrap_means (measured: ~16 at 1e5 rows)
+_MEAN_CHUNK_ELEMENTS = 1_600_000  # rows x resamples of one chunk of bootstrap_means below POISSON_FROM rows
 _MAX_MEAN_CHUNK = 256
+_GEMV_UP_TO = 16  # columns of bootstrap_means done as matrix-vector products
+_FLOAT_ELEMENTS = 1 << 19  # counts converted to float64 at a time (4 MiB: measured 1.5x faster than a block)
 
 
 def ci_level(alpha: float) -> float:
@@ -83,15 +86,35 @@ def bootstrap_stat(
     return np.concatenate(parts, axis=0)
 
 
-def bootstrap_means(values: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+def bootstrap_means(values: np.ndarray, n_boot: int, rng: np.random.Generator,
+                    threads: int | None = None) -> np.ndarray:
     """Column means of ``values [n, k]`` on ``n_boot`` resamples of its rows: ``[n_boot, k]``.
 
-    Every column is resampled with the same rows (paired). A chunk of resamples is drawn
-    as row counts (:func:`attacks.counts.multinomial_counts`: the multinomial law of
-    resampling rows with replacement, from about one random byte per row) and the means are
-    one matrix product ``counts @ values / n``, the chunk sized to stay in cache
-    (``docs/decisions/0018-bootstrap-counts.md``).
+    Every column is resampled with the same rows (paired). Resamples are row counts
+    (the multinomial law of resampling rows with replacement) and the means one matrix
+    product ``counts @ values / n`` per block of resamples. From ``POISSON_FROM`` rows
+    on the blocks are drawn by :func:`attacks.blocks.map_blocks` — conditioned-Poisson
+    counts, one random byte per row, a child seed per block, ``threads`` threads, the
+    same replicates on any number of threads (``docs/decisions/0019-parallel-bootstrap-blocks.md``);
+    fewer rows are drawn from ``rng`` directly as before (decision record 0018).
 
+    Parameters
+    ----------
+    values : ndarray, shape (n,) or (n, k)
+        Per-row values; columns share the resampled rows.
+    n_boot : int
+        Number of resamples.
+    rng : numpy.random.Generator
+        Source of the resamples.
+    threads : int, optional
+        Worker threads (default: the CPUs this process may use).
+
+    Returns
+    -------
+    ndarray, shape (n_boot, k)
+
+    Examples
+    --------
     >>> v = np.c_[np.arange(4.0), np.ones(4)]
     >>> r = bootstrap_means(v, 3, np.random.default_rng(0))
     >>> w = multinomial_counts(4, 3, np.random.default_rng(0))
@@ -104,13 +127,33 @@ def bootstrap_means(values: np.ndarray, n_boot: int, rng: np.random.Generator) -
     if n <= 0:
         raise ValueError("bootstrap needs at least one row")
     out = np.empty((int(n_boot), k))
-    step = int(max(1, min(_MAX_MEAN_CHUNK, _MEAN_CHUNK_ELEMENTS // n)))
-    # a [b, n] x [n, k] product with small b and k is memory-bound: BLAS threads only contend
-    with threadpool_limits(1, user_api="blas"):
-        for done in range(0, int(n_boot), step):
-            b = min(step, int(n_boot) - done)
-            counts = multinomial_counts(n, b, rng, dtype=np.float64)
-            np.matmul(counts, v, out=out[done:done + b])
+    if n >= POISSON_FROM:
+        cols, scratch = np.asfortranarray(v), Scratch()
+
+        step = max(1, _FLOAT_ELEMENTS // n)  # resamples turned into floats at a time (cache-sized)
+
+        def block(start: int, stop: int, g: np.random.Generator) -> None:
+            counts = poisson_block(n, stop - start, g, scratch.array("counts", (stop - start, n), np.uint8), scratch)
+            for a in range(0, stop - start, step):
+                part = counts[a:a + step]
+                c = scratch.array("counts_float", part.shape, np.float64)
+                np.copyto(c, part)
+                rows = slice(start + a, start + a + len(part))
+                if k > _GEMV_UP_TO:
+                    np.matmul(c, v, out=out[rows])
+                else:  # a few columns: one matrix-vector product each (measured 2.5x a small-k gemm)
+                    for j in range(k):
+                        out[rows, j] = c @ cols[:, j]
+
+        map_blocks(block, int(n_boot), block_size(n), rng, threads)
+    else:
+        step = int(max(1, min(_MAX_MEAN_CHUNK, _MEAN_CHUNK_ELEMENTS // n)))
+        # a [b, n] x [n, k] product with small b and k is memory-bound: BLAS threads only contend
+        with one_blas_thread():
+            for done in range(0, int(n_boot), step):
+                b = min(step, int(n_boot) - done)
+                counts = multinomial_counts(n, b, rng, dtype=np.float64)
+                np.matmul(counts, v, out=out[done:done + b])
     out /= n
     tally("bootstrap_resamples", int(n_boot))
     return out
@@ -121,6 +164,7 @@ def bootstrap_mean_ci(
     n_boot: int,
     confidence: float,
     rng: np.random.Generator,
+    threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Percentile bootstrap CI of the column means of ``values`` (``[n]`` or ``[n, k]``).
 
@@ -128,6 +172,7 @@ def bootstrap_mean_ci(
     quantities as columns: every column is resampled with the same rows).
 
     Returns ``(lo, hi)``, scalars for 1-D input, arrays of length ``k`` otherwise.
+    ``threads`` as in :func:`bootstrap_means` (the interval does not depend on it).
 
     Examples
     --------
@@ -140,7 +185,7 @@ def bootstrap_mean_ci(
     one_d = v.ndim == 1
     if one_d:
         v = v[:, None]
-    reps = bootstrap_means(v, n_boot, rng)
+    reps = bootstrap_means(v, n_boot, rng, threads)
     tail = (1.0 - confidence) / 2.0
     lo, hi = np.quantile(reps, [tail, 1.0 - tail], axis=0)
     if one_d:

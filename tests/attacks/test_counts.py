@@ -49,3 +49,21 @@ def test_an_overshooting_poisson_sum_is_redrawn(monkeypatch: pytest.MonkeyPatch)
     c = multinomial_counts(2000, 200, np.random.default_rng(2)).astype(np.int64)
     assert (c.sum(axis=1) == 2000).all()
     assert c.mean() == 1.0 and 0.9 < c.var() < 1.1
+    cells = counts_mod.poisson_cells([1100, 3000], 200, np.random.default_rng(3)).astype(np.int64)
+    for part, m in ((cells[:, :1100], 1100), (cells[:, 1100:], 3000)):  # redrawn per (resample, cell)
+        assert (part.sum(axis=1) == m).all() and 0.9 < part.var() < 1.1
+
+
+def test_cells_drawn_together_follow_their_own_multinomials() -> None:
+    from attacks.counts import poisson_cells
+
+    sizes = [1100, 5000, 1024]  # different Poisson tables: per-column thresholds
+    c = poisson_cells(sizes, 200, np.random.default_rng(3)).astype(np.int64)
+    bounds = np.cumsum([0] + sizes)
+    for m, a, z in zip(sizes, bounds[:-1], bounds[1:], strict=True):
+        cell = c[:, a:z]
+        assert (cell.sum(axis=1) == m).all()
+        vals, seen = np.unique(cell, return_counts=True)
+        obs = np.r_[[seen[vals == v].sum() for v in range(4)], seen[vals >= 4].sum()]
+        want = np.r_[sps.binom.pmf(np.arange(4), m, 1 / m), sps.binom.sf(3, m, 1 / m)] * cell.size
+        assert sps.chisquare(obs, want).pvalue > 1e-3
