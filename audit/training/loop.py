@@ -133,6 +133,8 @@ def train_steps(
 
     Examples
     --------
+    >>> from audit.core.model_objects import TorchModule
+    >>> from audit.training.recipes import seeded_mlp
     >>> X = np.random.default_rng(0).normal(size=(32, 3)).astype("float32"); y = (X[:, 0] > 0).astype(int)
     >>> m = train_steps(seeded_mlp(3, 2, (4,), 0), X, y, epochs=2, lr=1e-2, seed=0, batch_size=8)
     >>> m.training, TorchModule(m).predict_logits(X).shape
