@@ -28,9 +28,9 @@ import pandas as pd
 
 from audit.checks._paired import finish, model_roles, row_evidence
 from audit.checks.base import CheckContext, CheckSpec
-from audit.core.cache import normalise_logits
 from audit.core.decision import Evidence
 from audit.core.options import SPLITS, Option, switches
+from audit.core.outputs import normalise_logits
 from audit.core.results import CheckResult, Metric
 
 __all__ = ["SPEC", "run", "dependence_rows"]

@@ -189,7 +189,7 @@ class AuditCase:
     # -- validation ------------------------------------------------------------
     @staticmethod
     def field_of(role: str) -> str:
-        from audit.core.cache import field_of_role
+        from audit.core.outputs import field_of_role
 
         return field_of_role(role)
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from audit.core.cache import normalise_logits
+from audit.core.outputs import normalise_logits
 from audit.shared.errors import BadInput
 from audit.training.linear import (
     fit_logreg,

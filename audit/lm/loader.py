@@ -261,7 +261,7 @@ def load_causal_lm(path: str | os.PathLike[str], *, role: str, allow_pickle: boo
     ...
     audit.shared.errors.BadInput: models.unlearned: not a model directory: no/such/model
     """
-    from audit.core.cache import field_of_role
+    from audit.core.outputs import field_of_role
 
     field = field_of_role(role)
     directory = Path(path)

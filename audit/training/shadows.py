@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from audit.core.cache import normalise_logits
+from audit.core.outputs import normalise_logits
 from audit.training import cluster
 from audit.training.loop import one_thread
 from audit.training.recipes import Recipe, seeded_mlp

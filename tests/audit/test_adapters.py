@@ -10,8 +10,8 @@ import torch
 from scipy.special import log_softmax
 
 from audit.core.adapters import CallableModel, load_model
-from audit.core.cache import normalise_logits
 from audit.core.model_objects import TorchModule
+from audit.core.outputs import normalise_logits
 from audit.shared.errors import BadInput
 from audit.training.recipes import MLP
 
