@@ -45,6 +45,25 @@ def tpr_at_fpr_rows(pos: np.ndarray, neg: np.ndarray, levels: Sequence[float]) -
 
     The threshold is the smallest score with at most ``floor(level * n0)`` non-members
     at or above it (member iff score > threshold), matching the ROC-point definition.
+
+    Parameters
+    ----------
+    pos : ndarray, shape (b, n1)
+        Members' scores, one row per resample.
+    neg : ndarray, shape (b, n0)
+        Non-members' scores, same rows.
+    levels : sequence of float
+        The FPR levels.
+
+    Returns
+    -------
+    ndarray, shape (b, len(levels))
+        TPR at each level.
+
+    Examples
+    --------
+    >>> tpr_at_fpr_rows(np.array([[0.9, 0.2]]), np.array([[0.5, 0.1]]), [0.0, 0.5]).tolist()
+    [[0.5, 1.0]]
     """
     neg_sorted = np.sort(neg, axis=-1)
     n0 = neg.shape[-1]

@@ -45,6 +45,18 @@ _FLOAT_ELEMENTS = 1 << 19  # counts converted to float64 at a time (4 MiB: measu
 def ci_level(alpha: float) -> float:
     """Confidence level of the interval used for a TOST at level ``alpha``.
 
+    Parameters
+    ----------
+    alpha : float
+        The test's level.
+
+    Returns
+    -------
+    float
+        ``1 - 2 * alpha``.
+
+    Examples
+    --------
     >>> ci_level(0.05)
     0.9
     """
@@ -58,6 +70,27 @@ def bootstrap_indices(
 
     ``width`` is the number of values per row the caller will gather, used only to
     size chunks so that ``b * n * width`` stays below a fixed budget.
+
+    Parameters
+    ----------
+    n : int
+        Rows to resample.
+    n_boot : int
+        Resamples in all.
+    rng : numpy.random.Generator
+        The stream the indices are drawn from.
+    width : int
+        Values per row the caller gathers.
+
+    Yields
+    ------
+    ndarray of int, shape (b, n)
+        Row indices of ``b`` resamples.
+
+    Examples
+    --------
+    >>> sum(len(c) for c in bootstrap_indices(10, 25, np.random.default_rng(0)))
+    25
     """
     if n <= 0:
         raise ValueError("bootstrap needs at least one row")
@@ -78,8 +111,29 @@ def bootstrap_stat(
 ) -> np.ndarray:
     """Evaluate ``statistic(idx)`` on every bootstrap resample.
 
-    ``statistic`` receives an index array ``[b, n]`` and returns ``[b]`` or ``[b, k]``.
-    Returns the stacked replicates, ``[n_boot]`` or ``[n_boot, k]``.
+    Parameters
+    ----------
+    statistic : callable
+        Receives an index array ``[b, n]`` and returns ``[b]`` or ``[b, k]``.
+    n : int
+        Rows to resample.
+    n_boot : int
+        Resamples.
+    rng : numpy.random.Generator
+        The stream the indices are drawn from.
+    width : int
+        Values per row ``statistic`` gathers (sizes the chunks).
+
+    Returns
+    -------
+    ndarray, shape (n_boot,) or (n_boot, k)
+        The stacked replicates.
+
+    Examples
+    --------
+    >>> x = np.arange(5.0)
+    >>> bootstrap_stat(lambda idx: x[idx].mean(axis=1), 5, 100, np.random.default_rng(0)).shape
+    (100,)
     """
     parts = [np.asarray(statistic(idx)) for idx in bootstrap_indices(n, n_boot, rng, width)]
     tally("bootstrap_resamples", int(n_boot))
@@ -171,8 +225,23 @@ def bootstrap_mean_ci(
     For a paired comparison pass the per-row difference (or stack the per-row
     quantities as columns: every column is resampled with the same rows).
 
-    Returns ``(lo, hi)``, scalars for 1-D input, arrays of length ``k`` otherwise.
-    ``threads`` as in :func:`bootstrap_means` (the interval does not depend on it).
+    Parameters
+    ----------
+    values : ndarray, shape (n,) or (n, k)
+        Per-row values; columns are resampled with the same rows.
+    n_boot : int
+        Resamples.
+    confidence : float
+        Level of the percentile interval.
+    rng : numpy.random.Generator
+        The stream the resamples are drawn from.
+    threads : int, optional
+        As in :func:`bootstrap_means` (the interval does not depend on it).
+
+    Returns
+    -------
+    tuple
+        ``(lo, hi)``, scalars for 1-D input, arrays of length ``k`` otherwise.
 
     Examples
     --------
@@ -196,6 +265,18 @@ def bootstrap_mean_ci(
 def holm(p_values: np.ndarray) -> np.ndarray:
     """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1).
 
+    Parameters
+    ----------
+    p_values : ndarray
+        Unadjusted p-values.
+
+    Returns
+    -------
+    ndarray
+        Adjusted p-values, in the input's order.
+
+    Examples
+    --------
     >>> holm(np.array([0.01, 0.04, 0.03])).round(3).tolist()
     [0.03, 0.06, 0.06]
     """
@@ -211,7 +292,23 @@ def holm(p_values: np.ndarray) -> np.ndarray:
 
 
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (scipy's ``false_discovery_control``)."""
+    """Benjamini-Hochberg adjusted p-values (scipy's ``false_discovery_control``).
+
+    Parameters
+    ----------
+    p_values : ndarray
+        Unadjusted p-values.
+
+    Returns
+    -------
+    ndarray
+        Adjusted p-values, in the input's order.
+
+    Examples
+    --------
+    >>> benjamini_hochberg(np.array([0.01, 0.04, 0.03])).round(3).tolist()
+    [0.03, 0.04, 0.04]
+    """
     p = np.asarray(p_values, dtype=float)
     if p.size == 0:
         return p.copy()
@@ -224,6 +321,18 @@ def exact_mcnemar(b: int, c: int) -> float:
     Under H0 the ``b`` discordant pairs of one kind among ``b + c`` follow
     Binomial(b + c, 1/2).
 
+    Parameters
+    ----------
+    b, c : int
+        The two kinds of discordant pairs.
+
+    Returns
+    -------
+    float
+        The two-sided p-value.
+
+    Examples
+    --------
     >>> round(exact_mcnemar(10, 2), 4)
     0.0386
     """
@@ -242,8 +351,24 @@ def winsorize_by_references(
     scores ``-log(1e-12) = 27.6`` there, and one such row moves a reference's mean loss by
     more than the spread of all the others. A Winsorised mean (the same cap for every model,
     taken from the references) keeps the comparison about the bulk: a row beyond the cap
-    counts as "at least as bad as the retrains' worst 1 %". Returns the capped rows and the cap.
+    counts as "at least as bad as the retrains' worst 1 %".
 
+    Parameters
+    ----------
+    rows : dict of str to ndarray
+        Per-row values of every model.
+    refs : list of str
+        The references, whose pooled values set the cap.
+    q : float
+        The quantile of the cap.
+
+    Returns
+    -------
+    tuple
+        ``(capped rows, cap)``.
+
+    Examples
+    --------
     >>> rows = {"u": np.array([0.1, 30.0]), "r": np.r_[np.full(200, 0.2), 5.0, 5.0]}
     >>> capped, cap = winsorize_by_references(rows, ["r"])
     >>> round(cap, 2), capped["u"].tolist()
