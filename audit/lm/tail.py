@@ -303,7 +303,21 @@ class TailLM(torch.nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 labels: torch.Tensor | None = None) -> Any:
-        """The tail's output on the stored prefix states of ``input_ids`` (see the class docstring)."""
+        """The tail's output on the stored prefix states of ``input_ids`` (see the class docstring).
+
+        Parameters
+        ----------
+        input_ids, attention_mask : torch.Tensor
+            ``(batch, width)`` right-padded token ids and mask; every row's tokens must have been
+            given to the :class:`PrefixStates`.
+        labels : torch.Tensor, optional
+            Next-token targets (``-100`` ignored), as for any transformers causal LM.
+
+        Returns
+        -------
+        transformers.modeling_outputs.CausalLMOutputWithPast
+            ``.logits`` (and ``.loss`` with ``labels``).
+        """
         embeds = self.states.lookup(input_ids, attention_mask)
         return self.tail(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels)
 
