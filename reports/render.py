@@ -38,7 +38,8 @@ from reports.glossary import QUESTIONS, terms_used, visible_text
 from reports.summary import executive_summary, human
 from reports.svg import render_figure
 
-__all__ = ["VIEWS", "environment", "shipped_environment", "xml_safe", "render_html", "render_markdown", "render_junit", "render_view"]
+__all__ = ["VIEWS", "environment", "shipped_environment", "xml_safe", "render_html", "render_markdown", "render_junit", "render_view",
+           "applicable_checks", "not_applicable_checks"]
 
 #: output file name -> template name
 VIEWS: dict[str, str] = {
@@ -173,6 +174,49 @@ def _failing_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in results["checks"] if c["status"] in _FAILING]
 
 
+def applicable_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The checks listed as rows and sections: all but those marked ``not_applicable``.
+
+    A check whose declared tasks exclude the case's task (the five language-model checks on
+    a tabular case, the tabular-only checks on a language-model case) is kept in
+    results.json with ``not_applicable``; the reports fold it into one line
+    (:func:`not_applicable_checks`).
+
+    Parameters
+    ----------
+    results : dict
+        A results.json document.
+
+    Returns
+    -------
+    list of dict
+        Its checks without a ``not_applicable`` field, in order.
+
+    Examples
+    --------
+    >>> r = {"checks": [{"id": "utility"}, {"id": "lm_utility", "not_applicable": {"task": "classification"}}]}
+    >>> [c["id"] for c in applicable_checks(r)], [c["id"] for c in not_applicable_checks(r)]
+    (['utility'], ['lm_utility'])
+    """
+    return [c for c in results["checks"] if not c.get("not_applicable")]
+
+
+def not_applicable_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The checks marked ``not_applicable`` (see :func:`applicable_checks`), in order.
+
+    Parameters
+    ----------
+    results : dict
+        A results.json document.
+
+    Returns
+    -------
+    list of dict
+        Its checks with a ``not_applicable`` field.
+    """
+    return [c for c in results["checks"] if c.get("not_applicable")]
+
+
 _OPTIONS: dict[str, Any] = dict(
     autoescape=select_autoescape(["html", "xml", "html.j2", "xml.j2"], default_for_string=True),
     undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
@@ -183,7 +227,8 @@ _OPTIONS: dict[str, Any] = dict(
 def _configure(env: Environment) -> Environment:
     env.filters.update(num=_num, interval=_interval, pvalue=_pvalue, slice=_slice, md=_md,
                        figure=render_figure, human=human, json=_json, question=_question)
-    env.globals.update(FAILING=_FAILING, failing_checks=_failing_checks, finding_groups=finding_groups)
+    env.globals.update(FAILING=_FAILING, failing_checks=_failing_checks, finding_groups=finding_groups,
+                       applicable_checks=applicable_checks, not_applicable_checks=not_applicable_checks)
     return env
 
 

@@ -23,11 +23,11 @@ LAYERS: tuple[tuple[str, int], ...] = (
     ("audit.lm.loader", 2), ("audit.lm.text_data", 2), ("audit.lm.cache", 2), ("audit.lm.tokenizer", 2),
     ("audit.core", 2),
     ("audit.training", 3), ("audit.lm.train", 3), ("audit.lm.unlearn", 3), ("audit.lm.generate", 3),
-    ("audit.lm.bios", 3),
+    ("audit.lm.bios", 3), ("audit.lm.tail", 3),
     ("audit.checks", 5),
     ("audit.engine", 6),
     ("audit.lab", 7), ("audit.lm.point_scores", 7),
-    ("audit.scenarios", 8), ("audit.calibration", 8), ("audit.lm.compare", 8),
+    ("audit.scenarios", 8), ("audit.calibration", 8), ("audit.lm.compare", 8), ("audit.lm.real", 8),
     ("audit.cli", 9),
     ("audit.lm", 2),  # the package itself (its modules are placed above)
 )

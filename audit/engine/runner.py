@@ -62,9 +62,11 @@ def _unsupported(spec: Any, task: str, required: bool) -> dict[str, Any]:
     """The ``skipped`` result of a check that does not support the case's task."""
     why = spec.unsupported or f"it is defined for {' and '.join(t.replace('_', ' ') for t in spec.tasks)} models"
     words = {"language_model": "language"}.get(task, task)
-    return CheckResult(spec.id, "skipped", f"Not run: this check does not support {words} models ({why}).",
-                       title=spec.title, required=required,
-                       missing=[f"{task} support: {why}"]).to_dict()
+    out = CheckResult(spec.id, "skipped", f"Not run: this check does not support {words} models ({why}).",
+                      title=spec.title, required=required, missing=[f"{task} support: {why}"]).to_dict()
+    # the reports fold these into one line instead of a row each (issue 16)
+    out["not_applicable"] = {"task": task, "tasks": list(spec.tasks)}
+    return out
 
 
 def planned_checks(pol: dict[str, Any], mode: str = "model") -> list[str]:

@@ -173,6 +173,33 @@ class TokenCache:
         self._memo: dict[tuple[str, str, str], Any] = {}
         self.calls: Counter[tuple[str, str]] = Counter()
         self.batches: Counter[tuple[str, str]] = Counter()
+        self._shared: dict[tuple, Any] | None = None
+
+    def share(self, store: dict[tuple, Any]) -> None:
+        """Reuse one model's own outputs across caches: ``store`` is kept by the caller.
+
+        A method comparison audits several candidates against the same original and
+        references; each candidate's cache would recompute their generations and
+        conditional log-probabilities. With a shared ``store``, :meth:`memo` and
+        :meth:`conditional_logprobs` look a result up by the model's weight digest
+        (``LanguageModel.sha256``), the kind of output and a digest of its input texts or
+        tokens, and store what they compute — the same weights on the same inputs give the same
+        outputs, so nothing changes but the cost. The joint sweep (every model's per-token
+        values and the divergences between them) is not shared: it needs all models at once.
+        A role whose model has no digest is never shared.
+
+        Parameters
+        ----------
+        store : dict
+            Outputs by ``(weight digest, kind, inputs digest)``; pass the same dict to each cache.
+        """
+        self._shared = store
+
+    def _shared_key(self, role: str, *parts: Any) -> tuple | None:
+        sha = getattr(self._models[role], "sha256", None)
+        if self._shared is None or not isinstance(sha, str) or not sha:
+            return None
+        return (sha, *parts)
 
     # -- roles and data ----------------------------------------------------------
     @property
@@ -427,8 +454,21 @@ class TokenCache:
         """
         key = (kind, role, split)
         if key not in self._memo:
-            self._memo[key] = compute()
+            shared = self._shared_key(role, "memo", kind, split, self._tokens_digest(split))
+            if shared is not None and shared in self._shared:
+                self._memo[key] = self._shared[shared]
+            else:
+                self._memo[key] = compute()
+                if shared is not None:
+                    self._shared[shared] = self._memo[key]
         return self._memo[key]
+
+    def _tokens_digest(self, split: str) -> str:
+        try:
+            seqs = self.case.tokens(split)
+        except Exception:  # noqa: BLE001 - a memo key that is not a split: key on its name alone
+            return ""
+        return _digest([np.asarray(t, dtype=np.int64).tobytes().hex() for t in seqs])
 
     def count_forward(self, role: str, n_sequences: int, key: str = "generate") -> None:
         """Record one full pass of ``role`` over ``n_sequences`` texts under ``key`` (for cost and tests).
@@ -580,6 +620,10 @@ class TokenCache:
             if cached[0] != digest:
                 raise ValueError(f"conditional_logprobs key {key!r} was computed for other texts")
             return cached[1]
+        shared = self._shared_key(role, "conditional", digest, self.case.max_tokens)
+        if shared is not None and shared in self._shared:
+            self._cond[(role, key)] = (digest, self._shared[shared])
+            return self._shared[shared]
         tok = self._models[role].tokenizer
         limit = self.case.max_tokens
         seqs, starts = [], []
@@ -602,4 +646,6 @@ class TokenCache:
         self.count_forward(role, len(seqs), key)
         out = Ragged.from_rows(rows)
         self._cond[(role, key)] = (digest, out)
+        if shared is not None:
+            self._shared[shared] = out
         return out

@@ -26,7 +26,7 @@ import pandas as pd
 from audit.checks.knowledge_probe import probe_rows
 from audit.lm.point_scores import forget_quality, min_k_logprob, muse_auc, privleak
 
-__all__ = ["CHECKS", "candidate_case", "point_scores", "compare_candidates", "main"]
+__all__ = ["CHECKS", "candidate_case", "point_scores", "compare_candidates", "markdown_table", "main"]
 
 CHECKS = ("identity", "sequence_membership", "verbatim_memorisation", "knowledge_probe", "lm_utility",
           "lm_divergence")
@@ -111,7 +111,7 @@ def _metric(result: dict[str, Any], check: str, name: str, split: str) -> float:
 
 
 def compare_candidates(case_dir: str | Path, candidates: dict[str, str] | None = None, seed: int = 0,
-                       policy: dict[str, Any] | None = None) -> pd.DataFrame:
+                       policy: dict[str, Any] | None = None, share: bool = True) -> pd.DataFrame:
     """One row per candidate: verdict, check statuses, headline values and the point scores.
 
     Parameters
@@ -125,6 +125,10 @@ def compare_candidates(case_dir: str | Path, candidates: dict[str, str] | None =
         The audit seed (bootstraps).
     policy : dict, optional
         A gate policy for every audit.
+    share : bool
+        Compute each model's generations and conditional log-probabilities once for all
+        candidates (:meth:`audit.lm.cache.TokenCache.share`: keyed by the weights' digest, so
+        the original and the references run once; the results are the same either way).
 
     Returns
     -------
@@ -134,10 +138,12 @@ def compare_candidates(case_dir: str | Path, candidates: dict[str, str] | None =
     from audit.engine.runner import run_audit
     from audit.scenarios.bios import CANDIDATES
 
-    rows = []
+    rows, store = [], {}
     for name, rel in (candidates or CANDIDATES).items():
         case = candidate_case(case_dir, rel)
         cache = case.output_cache(0)
+        if share:
+            cache.share(store)
         try:
             result = run_audit(case, policy=policy, seed=seed, cache=cache)
             scores = point_scores(cache)
@@ -153,7 +159,27 @@ def compare_candidates(case_dir: str | Path, candidates: dict[str, str] | None =
     return pd.DataFrame(rows).set_index("candidate")
 
 
-def _markdown(df: pd.DataFrame) -> str:
+def markdown_table(df: pd.DataFrame) -> str:
+    """The comparison as a Markdown table: the index first, floats to three significant digits.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A :func:`compare_candidates` table (indexed by candidate).
+
+    Returns
+    -------
+    str
+        Header, separator and one line per row.
+
+    Examples
+    --------
+    >>> print(markdown_table(pd.DataFrame({"verdict": ["pass"], "p": [0.12345]},
+    ...                                   index=pd.Index(["retrain"], name="candidate"))))
+    | candidate | verdict | p |
+    |---|---|---|
+    | retrain | pass | 0.123 |
+    """
     cols = ["candidate", *df.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for name, row in df.iterrows():
@@ -185,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("case_dir")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    print(_markdown(compare_candidates(args.case_dir, seed=args.seed)))
+    print(markdown_table(compare_candidates(args.case_dir, seed=args.seed)))
     return 0
 
 
