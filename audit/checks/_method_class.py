@@ -27,8 +27,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
+from attacks.metrics import auc
 from audit.checks._paired import leave_one_out_rows, model_roles, row_evidence
 from audit.checks.base import CheckContext
 from audit.core.decision import Evidence
@@ -112,7 +112,7 @@ def class_seed_evidence(ctx: CheckContext, tag: str) -> tuple[list[Evidence], li
 
 def _auc(cache: Any, role: str) -> float:
     f, t = cache.losses(role, "forget"), cache.losses(role, "test_dropped")
-    return float(roc_auc_score(np.r_[np.ones(len(f)), np.zeros(len(t))], -np.r_[f, t]))
+    return auc(-np.r_[f, t], np.r_[np.ones(len(f)), np.zeros(len(t))])
 
 
 def class_info(runs: list[Any]) -> list[Metric]:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from attacks.metrics import auc
 from attacks.sequence import lowest_share_mean
 
 __all__ = ["forget_quality", "min_k_logprob", "muse_auc", "privleak"]
@@ -110,10 +111,8 @@ def muse_auc(forget_scores: np.ndarray, holdout_scores: np.ndarray) -> float:
     >>> muse_auc(np.array([-0.1, -0.2]), np.array([-3.0, -2.0]))   # members fit better: AUC 0
     0.0
     """
-    from sklearn.metrics import roc_auc_score
-
     y = np.r_[np.ones(len(forget_scores)), np.zeros(len(holdout_scores))]
-    return float(roc_auc_score(y, -np.r_[forget_scores, holdout_scores]))
+    return auc(-np.r_[forget_scores, holdout_scores], y)
 
 
 def privleak(auc_unlearned: float, auc_retrained: float) -> float:
