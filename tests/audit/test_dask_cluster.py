@@ -96,7 +96,6 @@ def _decisions(results: dict) -> list:
             for c in results["checks"]]
 
 
-@pytest.mark.slow  # ~20-40 s: two CLI audits, one on the cluster; the references on the cluster stay fast
 def test_run_on_the_cluster_records_it_and_decides_as_here(local_cluster, tiny_dir, tmp_path) -> None:
     case = _case_with_references(tiny_dir, tmp_path / "case")
     key = tmp_path / "key"

@@ -43,7 +43,6 @@ def test_accent_known_answers(accent_dir: Path, tmp_path: Path, unlearned: str, 
         assert "could not have detected a no-op" in results["verdict_reason"]
 
 
-@pytest.mark.slow  # ~45 s: the whole accent audit through `demo`; CI runs the slow tier
 def test_demo_runs_accent_and_exits_0(accent_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``demo`` builds the accent scenario (seed 0) and audits it as shipped: the known answer of
     its approximate unlearned model is asserted on this run (the same audit as ``run`` on the
