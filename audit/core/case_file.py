@@ -17,7 +17,7 @@ from audit.core.limits import limits_of
 from audit.lm.loader import is_model_directory
 from audit.shared.errors import BadInput
 
-__all__ = ["load_case", "read_case_doc", "case_kwargs", "CASE_KEYS"]
+__all__ = ["load_case", "read_case_doc", "read_toml", "case_kwargs", "CASE_KEYS"]
 
 CASE_KEYS: dict[str, set[str]] = {
     "case": {"name", "request_id", "description", "operator", "forget_kind", "task"},
@@ -53,15 +53,40 @@ def read_case_doc(path: str | Path) -> dict[str, Any]:
     ...
     audit.shared.errors.BadInput: case: case file not found: .../absent.toml
     """
+    return read_toml(path, "case")
+
+
+def read_toml(path: str | Path, field: str) -> dict[str, Any]:
+    """A TOML file of ours (a case file, a ``--policy`` gate), parsed; every failure bad input naming ``field``.
+
+    Parameters
+    ----------
+    path : path
+        The file.
+    field : str
+        What it is, as the message names it (``case``, ``policy``).
+
+    Returns
+    -------
+    dict
+        The TOML document, not validated.
+
+    Examples
+    --------
+    >>> read_toml("/nonexistent/gate.toml", "policy")
+    Traceback (most recent call last):
+    ...
+    audit.shared.errors.BadInput: policy: policy file not found: /nonexistent/gate.toml
+    """
     path = Path(path)
     if not path.is_file():
-        raise BadInput("case", f"case file not found: {path}")
+        raise BadInput(field, f"{field} file not found: {path}")
     try:
         return tomllib.loads(path.read_text("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise BadInput("case", f"{path.name} is not valid TOML: {exc}") from exc
+        raise BadInput(field, f"{path.name} is not valid TOML: {exc}") from exc
     except RecursionError as exc:
-        raise BadInput("case", f"{path.name} is too deeply nested to read") from exc
+        raise BadInput(field, f"{path.name} is too deeply nested to read") from exc
 
 
 def load_case(path: str | Path, allow_pickle: bool = False, allow_code: bool = False,

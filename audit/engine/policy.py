@@ -20,12 +20,12 @@ its declaration before any work starts, so a typo never silently weakens a gate.
 from __future__ import annotations
 
 import copy
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audit.checks import registry
+from audit.core.case_file import read_toml
 from audit.core.limits import LIMIT_OPTIONS
 from audit.core.options import Option, defaults_of, tightens, validate_value
 from audit.shared.errors import BadInput
@@ -379,12 +379,4 @@ def load_policy_file(path: str | Path) -> dict[str, Any]:
     ...
     audit.shared.errors.BadInput: policy: policy file not found: /nonexistent/gate.toml
     """
-    p = Path(path)
-    if not p.is_file():
-        raise BadInput("policy", f"policy file not found: {p}")
-    try:
-        return tomllib.loads(p.read_text("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise BadInput("policy", f"{p.name} is not valid TOML: {exc}") from exc
-    except RecursionError as exc:
-        raise BadInput("policy", f"{p.name} is too deeply nested to read") from exc
+    return read_toml(path, "policy")
