@@ -33,7 +33,8 @@ import numpy as np
 
 from attacks.blocks import Scratch
 
-__all__ = ["POISSON_FROM", "cell_counts", "multinomial_counts", "poisson_block", "poisson_cells", "poisson_table"]
+__all__ = ["POISSON_FROM", "cell_counts", "multinomial_counts", "poisson_block", "poisson_cells", "poisson_table",
+           "stratified_counts"]
 
 POISSON_FROM = 1024  # below this many rows per cell the counts come from uniform row indices
 _Z = 3.0  # lam = 1 - _Z / sqrt(m): P(S > m) ~ Phi(-3) ~ 1.3e-3
@@ -316,3 +317,48 @@ def cell_counts(m: int, b: int, rng: np.random.Generator, out: np.ndarray,
         np.copyto(out, _index_counts(m, b, rng), casting="unsafe")
         return out
     return poisson_block(m, b, rng, out, scratch)
+
+
+def stratified_counts(cells: Sequence[np.ndarray], b: int, rng: np.random.Generator, ws: Scratch,
+                      name: str) -> np.ndarray:
+    """Counts ``[b, rows]`` (uint8) of ``b`` resamples drawn within each cell, cells in order.
+
+    The cells of ``POISSON_FROM`` rows or more must come first (callers order them so)
+    and are drawn together (:func:`poisson_cells`); the smaller ones from row indices
+    (:func:`cell_counts`). The array is ``ws``'s work array ``name``.
+
+    Parameters
+    ----------
+    cells : sequence of ndarray
+        The cells' rows (only their sizes are read), large cells first.
+    b : int
+        Number of resamples.
+    rng : numpy.random.Generator
+        Source of the counts.
+    ws : Scratch
+        Work arrays of this thread.
+    name : str
+        Name of the work array that holds the counts.
+
+    Returns
+    -------
+    ndarray, shape (b, sum of cell sizes), uint8
+
+    Examples
+    --------
+    >>> X = stratified_counts([np.arange(3), np.arange(2)], 4, np.random.default_rng(0), Scratch(), "X")
+    >>> X[:, :3].sum(axis=1).tolist(), X[:, 3:].sum(axis=1).tolist()
+    ([3, 3, 3, 3], [2, 2, 2, 2])
+    """
+    sizes = [len(c) for c in cells]
+    X = ws.array(name, (b, sum(sizes)), np.uint8)
+    big = [k for k in sizes if k >= POISSON_FROM]
+    start = sum(big)
+    if big:
+        if start == X.shape[1]:
+            return poisson_cells(big, b, rng, X, ws)
+        X[:, :start] = poisson_cells(big, b, rng, ws.array("cells", (b, start), np.uint8), ws)
+    for k in sizes[len(big):]:
+        X[:, start:start + k] = cell_counts(k, b, rng, ws.array("cell", (b, k), np.uint8), ws)
+        start += k
+    return X

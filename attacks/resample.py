@@ -29,8 +29,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from attacks.blocks import Scratch, block_size, map_blocks
-from attacks.counts import POISSON_FROM, cell_counts, poisson_cells
+from attacks.counts import POISSON_FROM, stratified_counts
+from attacks.linearised import Shares, linearisable, linearised_roc
 from attacks.metrics import match_strata
+from attacks.normal import count, normal_from
 
 __all__ = ["paired_roc_bootstrap", "tpr_at_fpr_rows", "weighted_roc"]
 
@@ -225,26 +227,6 @@ def _positions(cells1: Sequence[np.ndarray], cells0: Sequence[np.ndarray], n1: i
     return at1, at0
 
 
-def _fill(cells: Sequence[np.ndarray], b: int, rng: np.random.Generator, ws: Scratch, name: str) -> np.ndarray:
-    """Counts ``[b, rows]`` (uint8) of ``b`` resamples drawn within each cell, cells in order.
-
-    The cells of ``POISSON_FROM`` rows or more come first (:func:`paired_roc_bootstrap`
-    orders them so) and are drawn together (:func:`attacks.counts.poisson_cells`); the
-    smaller ones from row indices."""
-    sizes = [len(c) for c in cells]
-    X = ws.array(name, (b, sum(sizes)), np.uint8)
-    big = [k for k in sizes if k >= POISSON_FROM]
-    start = sum(big)
-    if big:
-        if start == X.shape[1]:
-            return poisson_cells(big, b, rng, X, ws)
-        X[:, :start] = poisson_cells(big, b, rng, ws.array("cells", (b, start), np.uint8), ws)
-    for k in sizes[len(big):]:
-        X[:, start:start + k] = cell_counts(k, b, rng, ws.array("cell", (b, k), np.uint8), ws)
-        start += k
-    return X
-
-
 def paired_roc_bootstrap(
     pos: Mapping[str, np.ndarray],
     neg: Mapping[str, np.ndarray],
@@ -264,6 +246,9 @@ def paired_roc_bootstrap(
     fewer than ``POISSON_FROM`` rows the counts are drawn from ``rng`` in chunks, as in
     decision record 0018; otherwise in blocks with child seeds on ``threads`` threads
     (:func:`attacks.blocks.map_blocks`: the same replicates on any number of threads).
+    From :func:`attacks.normal.normal_from` non-members on (50 000 by default) the
+    non-member side's resampling term is drawn from its normal limit and the member side
+    stays exact, when :func:`attacks.linearised.linearisable` allows it (decision record 0022).
 
     Parameters
     ----------
@@ -316,8 +301,15 @@ def paired_roc_bootstrap(
     cells1 = [np.arange(n1)] if match is None else list(match.pos_cells)
     cells0 = [np.arange(n0)] if match is None else list(match.neg_cells)
     small = all(len(c) < POISSON_FROM for c in cells1 + cells0)
+    if n0 >= normal_from():  # many non-members: their side in its normal limit, when the guards allow
+        shares = Shares(P, N, match)
+        if linearisable(n0, shares, cells1, cells0):
+            ordered1 = sorted(cells1, key=lambda c: len(c) < POISSON_FROM)
+            count("normal_limit_replicates", n_boot)
+            return linearised_roc(P, N, shares, ordered1, cells0, n_boot, rng, fpr_levels, threads)
+    count("bootstrap_resamples", n_boot)
     if not small:  # a cell's count columns may hold its rows in any fixed order: the first model's;
-        first = names[0]  # and the cells in any order: those drawn as Poisson counts first (_fill)
+        first = names[0]  # and the cells in any order: those drawn as Poisson counts first (stratified_counts)
         cells1 = sorted((c[np.argsort(P[first][c], kind="stable")] for c in cells1), key=lambda c: len(c) < POISSON_FROM)
         cells0 = sorted((c[np.argsort(N[first][c], kind="stable")] for c in cells0), key=lambda c: len(c) < POISSON_FROM)
     at1, at0 = _positions(cells1, cells0, n1, n0)
@@ -334,7 +326,7 @@ def paired_roc_bootstrap(
 
     def block(start: int, stop: int, g: np.random.Generator) -> None:
         b, ws = stop - start, scratch
-        X1, X0 = _fill(cells1, b, g, ws, "X1"), _fill(cells0, b, g, ws, "X0")
+        X1, X0 = stratified_counts(cells1, b, g, ws, "X1"), stratified_counts(cells0, b, g, ws, "X0")
         N0 = np.full(b, float(n0))  # stratified: every resample keeps the cell sizes
         for k in names:
             a, C, N1 = models[k].auc(X1, X0, N0, starts, ws)

@@ -19,13 +19,24 @@ import pandas as pd
 
 
 def build_case(n_test: int, n_forget: int = 1000, n_retain: int = 20_000, seed: int = 0,  # noqa: ANN201
-               timings: dict | None = None):
+               timings: dict | None = None, family: str = "logistic", candidate: str = "retrain"):
     """The generated :class:`audit.core.case.AuditCase` (10 classes, 20 features, one 4-value group);
-    ``timings["reference_training"]`` receives the seconds the four references took to fit."""
+    ``timings["reference_training"]`` receives the seconds the four references took to fit.
+
+    ``family``: ``logistic`` (multinomial logistic regressions: barely memorise, so the
+    original cannot be told from a retrain), ``forest`` (fully grown random forests of 25
+    trees) or ``mlp`` (scikit-learn MLPs, one hidden layer of 128, no weight decay, 120
+    epochs): the last two memorise their training rows. ``candidate``: ``retrain`` (the unlearned model is
+    a fifth retrain on the retain rows) or ``not_forgotten`` (fitted on the forget and
+    retain rows like the original, with another seed: an unlearning that did nothing)."""
+    from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
 
     from audit.core.case import AuditCase
 
+    if family not in ("logistic", "forest", "mlp") or candidate not in ("retrain", "not_forgotten"):
+        raise ValueError(f"unknown family {family!r} or candidate {candidate!r}")
     rng = np.random.default_rng(seed)
     classes, dims = 10, 20
     centres = rng.normal(size=(classes, dims)) * 0.6
@@ -36,7 +47,12 @@ def build_case(n_test: int, n_forget: int = 1000, n_retain: int = 20_000, seed: 
 
     (xf, yf), (xr, yr), (xt, yt) = draw(n_forget), draw(n_retain), draw(n_test)
 
-    def fit(X: np.ndarray, y: np.ndarray, s: int) -> LogisticRegression:
+    def fit(X: np.ndarray, y: np.ndarray, s: int):  # noqa: ANN202
+        if family == "forest":
+            return RandomForestClassifier(n_estimators=25, random_state=1000 * seed + s, n_jobs=1).fit(X, y)
+        if family == "mlp":
+            return MLPClassifier((128,), alpha=0.0, max_iter=120, tol=0.0, n_iter_no_change=120,
+                                 random_state=1000 * seed + s).fit(X, y)
         keep = np.random.default_rng(s).choice(len(X), int(0.9 * len(X)), replace=False)
         return LogisticRegression(max_iter=200, C=0.5 + 0.1 * s).fit(X[keep], y[keep])
 
@@ -49,7 +65,8 @@ def build_case(n_test: int, n_forget: int = 1000, n_retain: int = 20_000, seed: 
     retrained = [fit(xr, yr, s) for s in (1, 2, 3, 4)]
     if timings is not None:
         timings["reference_training"] = time.perf_counter() - t0
-    return AuditCase(original=original, unlearned=fit(xr, yr, 5), retrained=retrained,
+    unlearned = fit(xr, yr, 5) if candidate == "retrain" else fit(np.r_[xf, xr], np.r_[yf, yr], 5)
+    return AuditCase(original=original, unlearned=unlearned, retrained=retrained,
                      data=frame, groups=["grp"], name=f"generated, {n_test} test rows")
 
 

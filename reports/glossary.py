@@ -222,6 +222,9 @@ TERMS: tuple[Term, ...] = (
        "resampling the rows.", r"\bCIs?\b|\bconfidence interval", case=True),
     _t("bootstrap", "Resampling the rows with replacement many times to see how much a value would vary.",
        r"\bbootstrap"),
+    _t("normal-limit replicates", "For a value over many rows (50 000 by default), draws from the normal "
+       "curve the bootstrap tends to, with the bootstrap's own spread, instead of resampling every row: "
+       "used only when the rows are not too skewed for it (decision record 0022).", r"\bnormal[- ]limit"),
     _t("Student-t", "The distribution used to widen the bands when the spread is estimated from few retrained "
        "models.", r"\bStudent-t\b|\bt_"),
     _t("Bonferroni", "A correction for testing several metrics at once: each fail band is widened so that all "

@@ -48,7 +48,6 @@ from audit.checks._mia_scores import (
 )
 from audit.checks._paired import finish, model_roles
 from audit.checks.base import CheckContext, CheckSpec
-from audit.core.cost import tally
 from audit.core.decision import Evidence, ModelStat, row_mean_stats
 from audit.core.forget_kind import detect_forget_kind
 from audit.core.options import Option, switches
@@ -87,7 +86,6 @@ def _attack_metrics(ctx: CheckContext, attack: str, roles: list[str], pos: dict,
     """
     refs = ctx.cache.reference_roles
     ps, ns, how = strata
-    tally("bootstrap_resamples", ctx.n_boot)
     reps = paired_roc_bootstrap({r: pos[r][attack] for r in roles}, {r: neg[r][attack] for r in roles},
                                 ctx.n_boot, ctx.rng, levels, pos_strata=ps, neg_strata=ns)
     matched = {r: matched_auc(pos[r][attack], neg[r][attack], ps, ns) for r in roles}

@@ -24,7 +24,6 @@ from attacks.sequence import SEQUENCE_ATTACKS, sequence_scores
 from audit.checks._paired import finish, model_roles
 from audit.checks.base import CheckContext, CheckSpec
 from audit.checks.membership_inference import _roc_figure
-from audit.core.cost import tally
 from audit.core.decision import Evidence, ModelStat
 from audit.core.options import Option, switches
 from audit.core.results import CheckResult, Figure, Finding, Metric, Table
@@ -78,7 +77,6 @@ def _attack(ctx: CheckContext, attack: str, roles: list[str], scores: dict, leve
     refs = ctx.cache.reference_roles
     pos = {r: scores["forget"][r][attack] for r in roles}
     neg = {r: scores["test"][r][attack] for r in roles}
-    tally("bootstrap_resamples", ctx.n_boot)
     reps = paired_roc_bootstrap(pos, neg, ctx.n_boot, ctx.rng, levels)
     auc = {r: float(auc_from_ranks(pos[r], neg[r])) for r in roles}
     tpr = {r: tpr_at_fpr_rows(pos[r][None], neg[r][None], levels)[0] for r in roles}

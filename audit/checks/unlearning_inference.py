@@ -136,7 +136,6 @@ def run(ctx: CheckContext) -> CheckResult:
     cap = int(pol["max_rows"])
     rows = {s: sample_rows(n[s], cap, ctx.rng) for s in ("forget", "test")}
     pos, neg = _scores(ctx, roles, kinds, rows)
-    tally("bootstrap_resamples", ctx.n_boot)
     reps = paired_roc_bootstrap(pos, neg, ctx.n_boot, ctx.rng)
     auc = {r: float(auc_from_ranks(pos[r], neg[r])) for r in roles}
     st = {r: ModelStat(auc[r], reps[r]["auc"]) for r in roles}

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+from attacks.normal import counting
+
 __all__ = ["Meter", "metered", "tally"]
 
 _ACTIVE: ContextVar[Meter | None] = ContextVar("unlearn_audit_meter", default=None)
@@ -101,7 +103,8 @@ def metered() -> Iterator[Meter]:
     token = _ACTIVE.set(meter)
     start = time.perf_counter()
     try:
-        yield meter
+        with counting(tally):  # the attacks' resampling kernels report what they drew
+            yield meter
     finally:
         meter.seconds = time.perf_counter() - start
         _ACTIVE.reset(token)

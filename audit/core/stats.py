@@ -20,6 +20,7 @@ from scipy import stats as sps
 
 from attacks.blocks import Scratch, block_size, map_blocks
 from attacks.counts import POISSON_FROM, multinomial_counts, poisson_block
+from attacks.normal import cell_covariance, normal_from, normal_replicates, skew_allows
 from attacks.threads import one_blas_thread
 from audit.core.cost import tally
 
@@ -150,7 +151,11 @@ def bootstrap_means(values: np.ndarray, n_boot: int, rng: np.random.Generator,
     on the blocks are drawn by :func:`attacks.blocks.map_blocks` — conditioned-Poisson
     counts, one random byte per row, a child seed per block, ``threads`` threads, the
     same replicates on any number of threads (``docs/decisions/0019-parallel-bootstrap-blocks.md``);
-    fewer rows are drawn from ``rng`` directly as before (decision record 0018).
+    fewer rows are drawn from ``rng`` directly as before (decision record 0018). From
+    :func:`attacks.normal.normal_from` rows on (50 000 by default), when no column or
+    difference of two columns is too skewed (:func:`attacks.normal.skew_allows`), the
+    replicates are the bootstrap's normal limit: draws with the same covariance
+    (decision record 0022).
 
     Parameters
     ----------
@@ -180,6 +185,9 @@ def bootstrap_means(values: np.ndarray, n_boot: int, rng: np.random.Generator,
     n, k = v.shape
     if n <= 0:
         raise ValueError("bootstrap needs at least one row")
+    if n >= normal_from() and skew_allows(v):  # the normal limit (attacks.normal, decision record 0022)
+        tally("normal_limit_replicates", int(n_boot))
+        return normal_replicates(v.mean(axis=0), cell_covariance(v / n), int(n_boot), rng)
     out = np.empty((int(n_boot), k))
     if n >= POISSON_FROM:
         cols, scratch = np.asfortranarray(v), Scratch()

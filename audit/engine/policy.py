@@ -41,6 +41,10 @@ GENERAL_OPTIONS: dict[str, Option] = {
                     exclusive_minimum=True, exclusive_maximum=True),
     "n_bootstrap": Option(int, 1000, "bootstrap resamples per interval", minimum=100, maximum=100_000,
                           tighter="higher"),
+    "normal_from_rows": Option(int, 50_000, "rows from which a statistic's row bootstrap is drawn from its "
+                               "normal limit (the same covariance) when the skewness and cross-term guards "
+                               "allow; a larger value keeps more bootstraps exact (decision record 0022)",
+                               minimum=1000, tighter="higher"),
     "batch_size": Option(int, 4096, "rows per model call", minimum=1, tighter="neutral"),
     "max_report_rows": Option(int, 200, "findings and table rows per check shown in the reports (all stay "
                               "in results.json)", minimum=1, maximum=100_000, tighter="neutral"),

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from attacks.normal import NORMAL_FROM, normal_from_rows
 from audit.checks import CheckContext, registry
 from audit.core.cache import OutputCache
 from audit.core.case import AuditCase
@@ -46,7 +47,8 @@ __all__ = ["run_audit", "run_stream", "run_method_checks", "build_results", "pla
 
 def _run_check(spec: Any, ctx: CheckContext) -> CheckResult:
     try:
-        result = spec.run(ctx)
+        with normal_from_rows(int(ctx.general.get("normal_from_rows", NORMAL_FROM))):  # decision record 0022
+            result = spec.run(ctx)
     except BadInput:
         raise
     except Exception as exc:  # noqa: BLE001 - a broken check is an `error`, never a crash

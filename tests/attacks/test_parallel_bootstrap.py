@@ -12,6 +12,7 @@ from sklearn.metrics import roc_auc_score
 from attacks.blocks import block_generator, block_seeds, block_size
 from attacks.counts import POISSON_FROM, poisson_block
 from attacks.metrics import auc_from_ranks, matched_auc
+from attacks.normal import normal_from_rows
 from attacks.resample import paired_roc_bootstrap, tpr_at_fpr_rows
 from audit.core.stats import bootstrap_means
 
@@ -87,7 +88,8 @@ def test_block_memory_does_not_grow_with_the_resamples() -> None:
 
     def peak(n_boot: int) -> int:
         tracemalloc.start()
-        bootstrap_means(v, n_boot, np.random.default_rng(1), threads=2)
+        with normal_from_rows(10**12):  # the exact row bootstrap's blocks
+            bootstrap_means(v, n_boot, np.random.default_rng(1), threads=2)
         top = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         return top
@@ -100,8 +102,8 @@ def test_block_memory_does_not_grow_with_the_resamples() -> None:
 def test_stratified_block_replicates_equal_matched_auc_on_the_resampled_rows() -> None:
     """Block 0 regenerated (cells as paired_roc_bootstrap lays them out): matched and unmatched AUC per resample."""
     from attacks.blocks import Scratch
+    from attacks.counts import stratified_counts
     from attacks.metrics import match_strata
-    from attacks.resample import _fill
 
     rng = np.random.default_rng(8)
     ps = rng.choice(["a", "b", "c"], 2600, p=[0.5, 0.45, 0.05])  # c: members only (dropped)
@@ -117,7 +119,7 @@ def test_stratified_block_replicates_equal_matched_auc_on_the_resampled_rows() -
     cells1, cells0 = layout(match.pos_cells, pos), layout(match.neg_cells, neg)
     g = block_generator(block_seeds(np.random.default_rng(2), 1)[0])
     b = 4
-    X1, X0 = _fill(cells1, b, g, Scratch(), "X1").copy(), _fill(cells0, b, g, Scratch(), "X0").copy()
+    X1, X0 = stratified_counts(cells1, b, g, Scratch(), "X1").copy(), stratified_counts(cells0, b, g, Scratch(), "X0").copy()
     rows1, rows0 = np.concatenate(cells1), np.concatenate(cells0)
     for i in range(b):
         i1, i0 = np.repeat(rows1, X1[i]), np.repeat(rows0, X0[i])

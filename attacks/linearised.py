@@ -1,0 +1,223 @@
+"""ROC replicates over a large non-member side: its resampling term in the normal limit.
+
+An AUC is a two-sample U-statistic. Under resampling (members and non-members apart,
+within their cells) its replicate splits, exactly, into (Hoeffding; DeLong et al. 1988)
+
+``AUC* = AUC + sum_i (c_i - 1) A1_i + sum_j (c_j - 1) A0_j + D``
+
+* ``A1_i = w_s V10_i / n1_s``: member ``i``'s share — ``V10_i`` the fraction of its
+  stratum's non-members it outranks (ties one half);
+* ``A0_j = w_s V01_j / n0_s``: non-member ``j``'s share — ``V01_j`` the fraction of its
+  stratum's members that outrank it;
+* ``D``: the doubly-centred cross term, of variance at most ``sum_s w_s^2 / (4 n1_s n0_s)``.
+
+The member term is drawn **exactly** (the same stratified counts as
+:func:`attacks.resample.paired_roc_bootstrap`, and it *is* the AUC of the resampled
+members against the unresampled non-members); the non-member term, a sum over many
+rows, is drawn from its normal limit with the same covariance over every model
+(:mod:`attacks.normal`); ``D`` is left out. :func:`linearisable` allows this only when
+``D``'s variance bound is at most 1 % of the replicates' variance for every model (the
+interval's width is then understated by at most 0.5 %) and the non-member term passes
+the skewness guard. The TPR at a low FPR (reported, never gated) takes its threshold from
+the top non-members only, with Poisson(1) counts (the Poisson bootstrap) on the union of
+every model's top rows, and the members above it from the exact member counts.
+Decision record 0022.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from attacks.blocks import Scratch, block_size, map_blocks
+from attacks.counts import stratified_counts
+from attacks.normal import cell_covariance, normal_from, normal_replicates, skew_allows
+
+__all__ = ["Shares", "linearisable", "linearised_roc"]
+
+MAX_CROSS_SHARE = 0.01  # largest share of the replicates' variance the left-out cross term may hold
+
+
+def _shares(pos: np.ndarray, neg: np.ndarray, n1: int, n0: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(V10, V01)`` of one stratum: each member's fraction of non-members below it, each non-member's above.
+
+    One sort of the members and one search of every non-member among them: a non-member
+    with ``lo`` members below it and ``hi`` at or below it is outranked by the members
+    from sorted place ``hi`` on and ties those in ``[lo, hi)``."""
+    order = np.argsort(pos, kind="stable")
+    ps = pos[order]
+    lo, hi = np.searchsorted(ps, neg, side="left"), np.searchsorted(ps, neg, side="right")
+    v01 = (n1 - hi + 0.5 * (hi - lo)) / n1
+    strictly_below = np.cumsum(np.bincount(hi, minlength=n1 + 1))[:n1]  # non-members below sorted place p
+    at_or_below = np.cumsum(np.bincount(lo, minlength=n1 + 1))[:n1]
+    v10 = np.empty(n1)
+    v10[order] = (strictly_below + 0.5 * (at_or_below - strictly_below)) / n0
+    return v10, v01
+
+
+class Shares:
+    """Per-row AUC shares of every model: columns ``[matched AUC of each model, unmatched AUC of each]``.
+
+    Parameters
+    ----------
+    pos, neg : mapping model name -> scores
+        Member / non-member scores, rows aligned across models.
+    match : StrataMatch or None
+        :func:`attacks.metrics.match_strata` of the rows' strata (``None``: unstratified).
+
+    Examples
+    --------
+    >>> s = Shares({"m": np.array([0.9, 0.4])}, {"m": np.array([0.5, 0.1, 0.4])}, None)
+    >>> s.value.tolist()   # (1 + 0.5) / 2 = 0.75, matched and unmatched
+    [0.75, 0.75]
+    """
+
+    def __init__(self, pos: Mapping[str, np.ndarray], neg: Mapping[str, np.ndarray], match: object | None) -> None:
+        names = list(pos)
+        n1, n0 = len(pos[names[0]]), len(neg[names[0]])
+        A1, A0 = np.zeros((n1, 2 * len(names))), np.zeros((n0, 2 * len(names)))
+        cross = np.zeros(2 * len(names))
+        for m, k in enumerate(names):
+            v10, v01 = _shares(pos[k], neg[k], n1, n0)
+            A1[:, len(names) + m], A0[:, len(names) + m] = v10 / n1, v01 / n0
+            cross[len(names) + m] = 1.0 / (4.0 * n1 * n0)
+            if match is None:
+                A1[:, m], A0[:, m], cross[m] = A1[:, len(names) + m], A0[:, len(names) + m], cross[len(names) + m]
+                continue
+            for i, j, w in zip(match.pos_index, match.neg_index, match.weights, strict=True):
+                v10, v01 = _shares(pos[k][i], neg[k][j], len(i), len(j))
+                A1[i, m], A0[j, m] = w * v10 / len(i), w * v01 / len(j)
+                cross[m] += w * w / (4.0 * len(i) * len(j))
+        self.names, self.A1, self.A0, self.cross = names, A1, A0, cross
+        self.value = A1.sum(axis=0)
+
+
+def linearisable(n0: int, shares: Shares, cells1: Sequence[np.ndarray], cells0: Sequence[np.ndarray]) -> bool:
+    """Whether the non-member side may be drawn from its normal limit (module docstring).
+
+    Parameters
+    ----------
+    n0 : int
+        Non-member rows.
+    shares : Shares
+        The rows' AUC shares.
+    cells1, cells0 : sequence of index arrays
+        The member / non-member resampling cells.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> pos, neg = rng.normal(0.3, 1, 500), rng.normal(0, 1, 60_000)
+    >>> s = Shares({"m": pos}, {"m": neg}, None)
+    >>> linearisable(60_000, s, [np.arange(500)], [np.arange(60_000)])
+    True
+    >>> linearisable(60_000, Shares({"m": pos + 99}, {"m": neg}, None), [np.arange(500)], [np.arange(60_000)])
+    False
+    """
+    if n0 < normal_from():
+        return False
+    var = np.diag(cell_covariance(shares.A1, cells1)) + np.diag(cell_covariance(shares.A0, cells0))
+    if np.any(shares.cross > MAX_CROSS_SHARE * var):  # also: no spread at all (a separated model)
+        return False
+    gated = shares.A0[:, :len(shares.names)]
+    return skew_allows(gated, cells0)
+
+
+def _top_rows(neg: Mapping[str, np.ndarray], levels: Sequence[float]) -> tuple[np.ndarray, dict, int]:
+    """The union of every model's top non-members (enough for the lowest threshold), and each model's order in it."""
+    n0 = len(next(iter(neg.values())))
+    top = int(np.floor(max(levels) * n0)) + 1
+    rows = min(n0, top + int(8 * np.sqrt(top)) + 64)  # Poisson sums of `rows` fall short of `top` w.p. ~1e-15
+    desc = {}
+    for k, v in neg.items():
+        v = np.asarray(v)
+        part = np.argpartition(-v, rows - 1)[:rows] if rows < n0 else np.arange(n0)
+        desc[k] = part[np.argsort(-v[part], kind="stable")]  # the top rows, highest first
+    union = np.unique(np.concatenate(list(desc.values())))
+    return union, {k: np.searchsorted(union, d) for k, d in desc.items()}, rows
+
+
+def linearised_roc(pos: Mapping[str, np.ndarray], neg: Mapping[str, np.ndarray], shares: Shares,
+                   cells1: Sequence[np.ndarray], cells0: Sequence[np.ndarray], n_boot: int,
+                   rng: np.random.Generator, fpr_levels: Sequence[float] = (), threads: int | None = None
+                   ) -> dict[str, dict[str, np.ndarray]]:
+    """Replicates as :func:`attacks.resample.paired_roc_bootstrap` returns them, non-member side linearised.
+
+    Parameters
+    ----------
+    pos, neg : mapping model name -> scores
+        Member / non-member scores.
+    shares : Shares
+        Their AUC shares (same models, same order).
+    cells1 : sequence of index arrays
+        Member cells, those of ``POISSON_FROM`` rows or more first.
+    cells0 : sequence of index arrays
+        Non-member cells.
+    n_boot : int
+        Replicates.
+    rng : numpy.random.Generator
+        Source of the normal draws and the block seeds.
+    fpr_levels : sequence of float
+        FPR levels of the TPR replicates.
+    threads : int, optional
+        Worker threads of the member blocks.
+
+    Returns
+    -------
+    dict
+        ``{name: {"auc", "auc_unmatched", "tpr"}}``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> pos, neg = {"m": rng.normal(0.3, 1, 300)}, {"m": rng.normal(0, 1, 60_000)}
+    >>> s = Shares(pos, neg, None)
+    >>> reps = linearised_roc(pos, neg, s, [np.arange(300)], [np.arange(60_000)], 2000, rng, (0.01,))
+    >>> member_se = np.sqrt(np.var(s.A1[:, 0] * 300) / 300)   # sqrt(var(V10) / n1): the member side
+    >>> bool(abs(reps["m"]["auc"].std() / member_se - 1) < 0.1)
+    True
+    """
+    names, K = shares.names, len(shares.names)
+    n1 = len(pos[names[0]])
+    n0 = len(neg[names[0]])
+    noise = normal_replicates(np.zeros(2 * K), cell_covariance(shares.A0, cells0), n_boot, rng)
+    rows1 = np.concatenate(cells1)
+    A1 = shares.A1[rows1]  # in count-column order
+    at1 = np.empty(n1, dtype=np.intp)
+    at1[rows1] = np.arange(n1)
+    sorted_pos = {k: np.sort(pos[k]) for k in names}
+    member_cols = {k: at1[np.argsort(pos[k], kind="stable")] for k in names}
+    union, in_union, _ = _top_rows(neg, fpr_levels) if len(fpr_levels) else (None, None, 0)
+    levels = np.asarray(fpr_levels, dtype=np.float64)
+    k_fp = np.floor(levels * n0).astype(np.int64)  # false positives allowed at each level
+    desc_scores = {k: np.asarray(neg[k])[union[in_union[k]]] for k in names} if len(fpr_levels) else {}
+    auc = np.empty((n_boot, 2 * K))
+    tpr = {k: np.ones((n_boot, len(levels))) for k in names}
+    scratch = Scratch()
+
+    def block(start: int, stop: int, g: np.random.Generator) -> None:
+        b = stop - start
+        X1 = stratified_counts(cells1, b, g, scratch, "X1")
+        auc[start:stop] = X1.astype(np.float64) @ A1
+        if not len(levels):
+            return
+        Z = g.poisson(1.0, size=(b, len(union)))
+        for k in names:
+            T = np.cumsum(Z[:, in_union[k]], axis=1)
+            C = np.zeros((b, n1 + 1), dtype=np.int64)
+            np.cumsum(X1[:, member_cols[k]], axis=1, out=C[:, 1:])
+            for j, kk in enumerate(k_fp):
+                if kk >= n0:
+                    continue  # every non-member may be a false positive: TPR 1
+                r = np.minimum((T < kk + 1).sum(axis=1), T.shape[1] - 1)
+                below = np.searchsorted(sorted_pos[k], desc_scores[k][r], side="right")
+                tpr[k][start:stop, j] = (n1 - C[np.arange(b), below]) / n1
+
+    map_blocks(block, n_boot, block_size(n1), rng, threads)
+    auc += noise
+    return {k: {"auc": auc[:, m], "auc_unmatched": auc[:, K + m], "tpr": tpr[k]} for m, k in enumerate(names)}

@@ -1,0 +1,263 @@
+"""The normal limit of the row bootstrap, for statistics over many rows.
+
+A row bootstrap of a mean over ``n`` rows costs ``n`` random counts per resample, and the
+audit draws about a thousand resamples per interval: at a million rows that is the whole
+cost of an audit. Past a row count the resampled statistic is, to first order, normal
+with the bootstrap's own covariance, so its replicates can be drawn as
+
+``reps = value + z @ S``,  ``z ~ N(0, I)``,  ``S.T @ S = sum over cells c of n_c Cov_c(A)``
+
+for a statistic ``sum_j count_j A_j`` whose rows are resampled within cells (the whole
+split, or one cell per stratum): exactly the covariance of the multinomial resampling
+(``Cov_c`` with ``ddof = 0``). The decision kernel reads only the replicates' variances
+(:func:`audit.core.null.leave_one_out_row_se`), which this reproduces; the reported
+percentile intervals lose the bootstrap's skewness term, of size about
+``|skew| (z^2 - 1) / (6 sqrt(n))`` standard errors (Edgeworth). :func:`skew_allows` takes
+the normal limit only when that term is at most ``0.1 * 1.7 / 6`` of a standard error at
+the 90 % interval's quantile — under half the Monte-Carlo error of a 1 000-resample
+percentile (decision record 0022). A statistic over fewer rows than :func:`normal_from`, or
+too skewed, gets the exact bootstrap.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+
+__all__ = ["NORMAL_FROM", "MAX_SKEW_RATIO", "normal_from", "normal_from_rows", "skew_allows",
+           "cell_covariance", "normal_replicates", "count", "counting"]
+
+NORMAL_FROM = 50_000  # rows from which a statistic's row bootstrap may be its normal limit
+MAX_SKEW_RATIO = 0.1  # largest |skew| / sqrt(n) of a contrast for the normal limit
+_PAIRWISE_UP_TO = 16  # columns up to which every pairwise difference is checked for skew
+_ROWS_PER_CHUNK = 1 << 16
+
+_FROM: contextvars.ContextVar[int] = contextvars.ContextVar("normal_from", default=NORMAL_FROM)
+_COUNTER: contextvars.ContextVar[Callable[[str, float], None] | None] = contextvars.ContextVar(
+    "resample_counter", default=None)
+
+
+def count(kind: str, n: float) -> None:
+    """Report ``n`` units of work ``kind`` (resamples drawn, normal-limit replicates) to the active counter.
+
+    The audit's cost meter (:func:`audit.core.cost.metered`) installs one; without it
+    nothing happens.
+
+    Parameters
+    ----------
+    kind : str
+        What was done.
+    n : float
+        How much.
+
+    Examples
+    --------
+    >>> seen = []
+    >>> with counting(lambda kind, n: seen.append((kind, n))):
+    ...     count("bootstrap_resamples", 1000)
+    >>> seen
+    [('bootstrap_resamples', 1000)]
+    """
+    fn = _COUNTER.get()
+    if fn is not None:
+        fn(kind, n)
+
+
+@contextmanager
+def counting(fn: Callable[[str, float], None]) -> Iterator[None]:
+    """Within the block, :func:`count` calls ``fn(kind, n)``.
+
+    Parameters
+    ----------
+    fn : callable
+        Receives each count.
+
+    Yields
+    ------
+    None
+
+    Examples
+    --------
+    >>> with counting(print):
+    ...     count("normal_limit_replicates", 5)
+    normal_limit_replicates 5
+    """
+    token = _COUNTER.set(fn)
+    try:
+        yield
+    finally:
+        _COUNTER.reset(token)
+
+
+def normal_from() -> int:
+    """Rows from which the row bootstrap may be replaced by its normal limit (this context).
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> normal_from() == NORMAL_FROM
+    True
+    """
+    return _FROM.get()
+
+
+@contextmanager
+def normal_from_rows(rows: int) -> Iterator[None]:
+    """Within the block, statistics over ``rows`` rows or more may use the normal limit.
+
+    The audit sets it per check from the policy's ``[general] normal_from_rows``.
+
+    Parameters
+    ----------
+    rows : int
+        The threshold; a huge value keeps every bootstrap exact.
+
+    Yields
+    ------
+    None
+
+    Examples
+    --------
+    >>> with normal_from_rows(10**12):
+    ...     normal_from()
+    1000000000000
+    """
+    token = _FROM.set(int(rows))
+    try:
+        yield
+    finally:
+        _FROM.reset(token)
+
+
+def _contrasts(A: np.ndarray) -> np.ndarray:
+    """The columns and their pairwise differences (or differences from column 0 past 16 columns)."""
+    k = A.shape[1]
+    if k == 1:
+        return A
+    if k <= _PAIRWISE_UP_TO:
+        i, j = np.triu_indices(k, 1)
+        return np.concatenate([A, A[:, i] - A[:, j]], axis=1)
+    return np.concatenate([A, A[:, 1:] - A[:, :1]], axis=1)
+
+
+def skew_allows(A: np.ndarray, cells: Sequence[np.ndarray] | None = None) -> bool:
+    """Whether every column of ``A`` and every difference of two columns is near-normal when summed.
+
+    The sum ``sum_j count_j A_j`` over ``n`` rows has skewness ``skew(A) / sqrt(n)`` (per
+    cell, combined by the cells' third and second cumulants); the normal limit is allowed
+    when it is at most :data:`MAX_SKEW_RATIO` for every contrast.
+
+    Parameters
+    ----------
+    A : ndarray, shape (n, k)
+        Per-row contributions.
+    cells : sequence of index arrays, optional
+        Rows resampled within each cell (default: one cell of all rows).
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> skew_allows(rng.normal(size=(100_000, 2)))
+    True
+    >>> skew_allows(rng.pareto(1.5, size=(100_000, 1)))   # infinite variance: heavy right tail
+    False
+    """
+    A = np.asarray(A, dtype=np.float64)
+    A = A[:, None] if A.ndim == 1 else A
+    cells = [None] if cells is None else cells
+    k2, k3 = 0.0, 0.0
+    for c in cells:
+        rows = A if c is None else A[c]
+        if len(rows) < 2:
+            continue
+        centre = _contrasts(rows.mean(axis=0)[None])[0]
+        s2, s3 = 0.0, 0.0
+        for a in range(0, len(rows), _ROWS_PER_CHUNK):  # chunks bound the contrasts' memory
+            d = _contrasts(rows[a:a + _ROWS_PER_CHUNK]) - centre
+            d2 = d * d
+            s2, s3 = s2 + d2.sum(axis=0), s3 + (d2 * d).sum(axis=0)
+        k2, k3 = k2 + s2, k3 + s3  # the resampled sum's cumulants: n_c times the cell's moments, added
+    k2, k3 = np.atleast_1d(k2), np.atleast_1d(k3)
+    scale = np.max(k2) if np.size(k2) else 0.0
+    live = k2 > 1e-24 * max(scale, 1e-300)  # a constant contrast has no spread to be skewed
+    if not live.any():
+        return True
+    return bool(np.all(np.abs(k3[live]) / k2[live] ** 1.5 <= MAX_SKEW_RATIO))
+
+
+def cell_covariance(A: np.ndarray, cells: Sequence[np.ndarray] | None = None) -> np.ndarray:
+    """Covariance of ``sum_j count_j A_j`` when rows are resampled within ``cells``.
+
+    Multinomial resampling of a cell of ``n_c`` rows gives ``n_c Cov_c(A)`` (``ddof = 0``);
+    cells are independent.
+
+    Parameters
+    ----------
+    A : ndarray, shape (n, k)
+        Per-row contributions.
+    cells : sequence of index arrays, optional
+        Default: one cell of all rows.
+
+    Returns
+    -------
+    ndarray, shape (k, k)
+
+    Examples
+    --------
+    >>> A = np.array([[0.0], [1.0], [2.0], [3.0]]) / 4   # the mean of 0..3
+    >>> bool(np.isclose(cell_covariance(A)[0, 0], np.var([0, 1, 2, 3]) / 4))
+    True
+    """
+    A = np.asarray(A, dtype=np.float64)
+    A = A[:, None] if A.ndim == 1 else A
+    cells = [None] if cells is None else cells
+    cov = np.zeros((A.shape[1], A.shape[1]))
+    for c in cells:
+        rows = A if c is None else A[c]
+        if len(rows) < 2:
+            continue
+        d = rows - rows.mean(axis=0)
+        cov += d.T @ d  # n_c * Cov_c, ddof 0
+    return cov
+
+
+def normal_replicates(value: np.ndarray, cov: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """``n_boot`` draws of ``N(value, cov)``, shape ``(n_boot, k)`` (a singular ``cov`` is fine).
+
+    Parameters
+    ----------
+    value : ndarray, shape (k,)
+        The statistic.
+    cov : ndarray, shape (k, k)
+        Its covariance.
+    n_boot : int
+        Replicates.
+    rng : numpy.random.Generator
+        Source of the normal draws.
+
+    Returns
+    -------
+    ndarray, shape (n_boot, k)
+
+    Examples
+    --------
+    >>> r = normal_replicates(np.array([1.0, 1.0]), np.array([[4.0, 4.0], [4.0, 4.0]]), 20_000,
+    ...                       np.random.default_rng(0))
+    >>> round(float(r[:, 0].std()), 1), bool(np.allclose(r[:, 0], r[:, 1]))
+    (2.0, True)
+    """
+    value = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    w, V = np.linalg.eigh(np.asarray(cov, dtype=np.float64))
+    root = V * np.sqrt(np.clip(w, 0.0, None))  # root @ root.T == cov, also when cov is singular
+    z = rng.standard_normal((int(n_boot), len(value)))
+    return value[None, :] + z @ root.T
