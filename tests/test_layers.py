@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, int], ...] = (
     ("audit.lm.loader", 2), ("audit.lm.text_data", 2), ("audit.lm.cache", 2), ("audit.lm.tokenizer", 2),
     ("audit.lm.ragged", 2), ("audit.lm.sweep", 2), ("audit.lm.case_view", 2),
     ("audit.core.split_table", 2), ("audit.core", 2),
-    ("audit.training", 3), ("audit.lm.train", 3), ("audit.lm.unlearn", 3), ("audit.lm.generate", 3),
+    ("audit.training.mlp_ensemble", 3), ("audit.training", 3), ("audit.lm.train", 3), ("audit.lm.unlearn", 3), ("audit.lm.generate", 3),
     ("audit.lm.bios", 3), ("audit.lm.tail", 3),
     ("audit.checks", 5),
     ("audit.engine", 6),
