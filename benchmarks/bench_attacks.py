@@ -69,8 +69,8 @@ def bench_ensemble(k: int, epochs: int) -> list[dict[str, Any]]:
     from sklearn.datasets import load_digits
 
     from audit.scenarios.digits import MLP_PARAMS
+    from audit.training.mlp_ensemble import train_mlp_ensemble
     from audit.training.recipes import train_mlp
-    from audit.training.shadows import train_mlp_ensemble
 
     ds = load_digits()
     X, y = (ds.data / 16.0).astype(np.float32), ds.target

@@ -76,7 +76,7 @@ def bench_run_vs_forward() -> list[dict[str, Any]]:
         {"name": f"digits: irreducible forward passes ({len(needed)} model x split)",
          "value": t_forward, "unit": "s"},
         {"name": f"digits: irreducible reference training ({k} references, the case's recipe)",
-         "value": t_refs, "unit": "s", "note": "torch-mlp: the batched ensemble (audit.training.shadows)"},
+         "value": t_refs, "unit": "s", "note": "torch-mlp: the batched ensemble (audit.training.mlp_ensemble)"},
         {"name": "digits: irreducible part (forward passes + reference training)", "value": irreducible,
          "unit": "s"},
         {"name": "digits: full run_audit (median of 3)", "value": t_run, "unit": "s"},

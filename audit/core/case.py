@@ -12,9 +12,10 @@ import pandas as pd
 
 from audit.core.adapters import load_model
 from audit.core.data import check_feature_values, frame_sha256, read_table, validate_table
-from audit.core.features import non_numeric, resolve_features
+from audit.core.features import resolve_features
 from audit.core.forget_kind import validate_forget_kind
 from audit.core.limits import limits_of
+from audit.core.split_table import SplitTable
 from audit.core.task import TaskInfo, decide_task, encode_targets, validate_task
 from audit.shared.errors import BadInput, one_line
 from audit.training.references import validate_reference_request
@@ -24,8 +25,11 @@ __all__ = ["AuditCase"]
 _PROBE_ROWS = 8
 
 
-class AuditCase:
+class AuditCase(SplitTable):
     """Models, data and metadata of one audit, validated when constructed.
+
+    Its table is read by split through the base class (:class:`audit.core.split_table.SplitTable`:
+    ``mask``, ``X``, ``inputs``, ``y``, ``frame``, ``n``, ...).
 
     Parameters
     ----------
@@ -318,137 +322,6 @@ class AuditCase:
     def task(self) -> str:
         """``"classification"`` or ``"regression"`` (declared or detected, see ``task_info``)."""
         return self.task_info.task
-
-    def mask(self, split: str) -> np.ndarray:
-        """Boolean mask of the rows of ``split`` in the case's table.
-
-        Parameters
-        ----------
-        split : str
-            ``forget``, ``retain`` or ``test``.
-
-        Returns
-        -------
-        ndarray of bool, shape (rows,)
-        """
-        return (self.data[self.split_col] == split).to_numpy()
-
-    @cached_property
-    def _X(self) -> np.ndarray:
-        text = non_numeric(self.data, self.features)
-        if text:
-            raise BadInput("data.features", f"column(s) {text} are not numeric, and this step (shadow "
-                           "models, a method audit, a torch recipe) needs a numeric matrix")
-        return self.data[self.features].to_numpy(dtype=np.float32)
-
-    def X(self, split: str) -> np.ndarray:
-        """Float32 feature matrix of a split, columns in :attr:`features` order.
-
-        A non-numeric feature column raises :class:`BadInput` naming ``data.features``.
-
-        Parameters
-        ----------
-        split : str
-            ``forget``, ``retain`` or ``test``.
-
-        Returns
-        -------
-        ndarray of float32, shape (rows, features)
-        """
-        return self._X[self.mask(split)]
-
-    @cached_property
-    def has_text_features(self) -> bool:
-        """Whether some feature column is not numeric (strings, categoricals)."""
-        return bool(non_numeric(self.data, self.features))
-
-    def inputs_of(self, rows: np.ndarray) -> np.ndarray | pd.DataFrame:
-        """Model input of some rows: the float32 matrix, or a DataFrame when a feature is text.
-
-        Parameters
-        ----------
-        rows : ndarray of int
-            Row positions in the case's table.
-
-        Returns
-        -------
-        ndarray or DataFrame
-            ``[len(rows), features]`` float32, or the feature columns of those rows (index reset).
-        """
-        if self.has_text_features:
-            return self.data[self.features].iloc[rows].reset_index(drop=True)
-        return self._X[rows]
-
-    def inputs(self, split: str) -> np.ndarray | pd.DataFrame:
-        """What models are fed for a split (each model picks its own columns by name).
-
-        Parameters
-        ----------
-        split : str
-            ``forget``, ``retain`` or ``test``.
-
-        Returns
-        -------
-        ndarray or DataFrame
-            :meth:`inputs_of` the split's rows.
-        """
-        return self.inputs_of(np.flatnonzero(self.mask(split)))
-
-    def encoded_X(self, split: str) -> np.ndarray:
-        """Numeric encoding of a split's features (text columns one-hot), for similarity models.
-
-        The one-hot columns come from the whole table, so every split has the same columns;
-        with no text feature this is :meth:`X`.
-
-        Parameters
-        ----------
-        split : str
-            ``forget``, ``retain`` or ``test``.
-
-        Returns
-        -------
-        ndarray of float32, shape (rows, encoded columns)
-        """
-        if not self.has_text_features:
-            return self.X(split)
-        text = non_numeric(self.data, self.features)
-        enc = pd.get_dummies(self.data[self.features], columns=text, dtype=np.float32)
-        return enc.to_numpy(dtype=np.float32)[self.mask(split)]
-
-    def y(self, split: str) -> np.ndarray:
-        """Integer class indices of a split (float targets for regression).
-
-        Labels given as the models' ``classes_`` values are their positions in ``classes_``.
-
-        Parameters
-        ----------
-        split : str
-            ``forget``, ``retain`` or ``test``.
-
-        Returns
-        -------
-        ndarray, shape (rows,)
-            int64 class indices, or float64 targets for a regression case.
-        """
-        return self._y[self.mask(split)]
-
-    def frame(self, split: str) -> pd.DataFrame:
-        """The split's rows (all columns), index reset.
-
-        Parameters
-        ----------
-        split : str
-            ``forget``, ``retain`` or ``test``.
-
-        Returns
-        -------
-        DataFrame
-        """
-        return self.data.loc[self.mask(split)].reset_index(drop=True)
-
-    @property
-    def n(self) -> dict[str, int]:
-        return {s: int(self.mask(s).sum()) for s in ("forget", "retain", "test")}
 
     @property
     def reference_roles(self) -> list[str]:

@@ -36,7 +36,7 @@ import pandas as pd
 
 from audit.core.case import AuditCase
 from audit.core.case_file import case_kwargs, read_case_doc
-from audit.core.data import read_table
+from audit.core.data import SPLITS, read_table
 from audit.shared.errors import BadInput
 
 __all__ = ["Request", "StreamCase", "load_stream_case", "is_stream_file", "deal_requests", "REQUEST_KEYS",
@@ -44,7 +44,6 @@ __all__ = ["Request", "StreamCase", "load_stream_case", "is_stream_file", "deal_
 
 REQUEST_KEYS = frozenset({"id", "forget", "unlearned", "retrained"})
 MAX_REQUESTS = 200
-_SPLITS = ("forget", "retain", "test")
 
 
 @dataclass
@@ -269,7 +268,7 @@ class StreamCase:
                 raise BadInput(f"requests[{i}].forget", f"{int(twice.sum())} of its rows were already removed by "
                                f"requests[{int(at[twice][0])}]")
             at[rows] = i
-        own = set(split.unique()) - set(_SPLITS) - {""}
+        own = set(split.unique()) - set(SPLITS) - {""}
         claimed = {r.forget for r in self.requests if isinstance(r.forget, str)}
         stray = sorted(own - claimed)
         if stray:

@@ -291,9 +291,6 @@ def canary_two_sample_power(p: float, q: float, n: int, n_ref: int, alpha: float
     --------
     >>> 0 < canary_two_sample_power(0.3, 0.3, 20, 40, 0.05) <= 0.05
     True
-
-    Examples
-    --------
     >>> canary_two_sample_power(0.3, 0.3, 100, 100, 1e-3) <= 1e-3
     True
     >>> round(canary_two_sample_power(0.9, 0.1, 100, 100, 1e-3), 6)

@@ -12,13 +12,13 @@ float32 values only:
 * for every retrained reference ``R`` and every other model ``c``, ``KL(R || c)`` of the two
   next-token distributions and whether their top-1 tokens disagree (:meth:`TokenCache.kl`).
 
-The full ``[tokens, vocabulary]`` distributions exist only for the batch being processed (all
-models' at once, which is what the divergences need), so memory is bounded by the batch, not
-by the split: a batch holds at most ``max_batch_bytes`` of log-probabilities over all models
-(at least one text). Texts are cut to the case's ``max_tokens`` (the models' position limit)
-when the case is built. ``calls[(role, split)]`` counts full passes of a model over a split
-(one, whatever the number of checks reading it) and ``batches`` the batched forward calls;
-see ``docs/decisions/0014-lm-divergence-joint-sweep.md``.
+The sweep (:mod:`audit.lm.sweep`) holds the full ``[tokens, vocabulary]`` distributions only
+for the batch being processed (all models' at once, which is what the divergences need), so
+memory is bounded by ``max_batch_bytes``, not by the split; values come back as
+:class:`audit.lm.ragged.Ragged` rows. Texts are cut to the case's ``max_tokens`` (the models'
+position limit) when the case is built. ``calls[(role, split)]`` counts full passes of a model
+over a split (one, whatever the number of checks reading it) and ``batches`` the batched
+forward calls; see ``docs/decisions/0014-lm-divergence-joint-sweep.md``.
 """
 
 from __future__ import annotations
@@ -27,99 +27,29 @@ import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from audit.core.cost import tally
-from audit.shared.errors import BadInput, one_line
+from audit.lm.case_view import CaseView
+from audit.lm.ragged import Ragged
+from audit.lm.sweep import (
+    batch_plan,
+    continuation_logprobs,
+    join_pairs,
+    joint_sweep,
+    next_token_logsoftmax,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from audit.lm.case import LanguageModelCase
-    from audit.lm.loader import LanguageModel
 
-__all__ = ["Ragged", "TokenCache", "MAX_BATCH_BYTES"]
+__all__ = ["TokenCache", "MAX_BATCH_BYTES"]
 
 MAX_BATCH_BYTES = 256 * 2**20
 """Largest float32 log-probability block (all models of one batch) held at once."""
 _MAX_ROWS = 64
-
-
-@dataclass(frozen=True)
-class Ragged:
-    """Variable-length rows as one flat float32 array and row offsets.
-
-    Attributes
-    ----------
-    values : ndarray
-        The rows' values, concatenated (float32 when built by :meth:`from_rows`).
-    offsets : ndarray
-        ``len(rows) + 1`` int64 offsets: row ``i`` is ``values[offsets[i]:offsets[i + 1]]``.
-
-    Examples
-    --------
-    >>> r = Ragged.from_rows([np.array([1.0, 2.0]), np.array([3.0])])
-    >>> len(r), r.row(1).tolist(), r.lengths.tolist(), r.means().tolist()
-    (2, [3.0], [2, 1], [1.5, 3.0])
-    """
-
-    values: np.ndarray
-    offsets: np.ndarray
-
-    @classmethod
-    def from_rows(cls, rows: Sequence[np.ndarray]) -> Ragged:
-        """Concatenate ``rows`` (cast to float32) and record their offsets; no rows = empty."""
-        lengths = np.array([len(r) for r in rows], dtype=np.int64)
-        offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
-        values = np.concatenate(rows).astype(np.float32) if len(rows) else np.zeros(0, np.float32)
-        return cls(values, offsets)
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    def row(self, i: int) -> np.ndarray:
-        """Row ``i`` (a view into :attr:`values`).
-
-        Parameters
-        ----------
-        i : int
-            Row index, ``0 <= i < len(self)``.
-
-        Returns
-        -------
-        ndarray
-            ``values[offsets[i]:offsets[i + 1]]``.
-        """
-        return self.values[self.offsets[i]:self.offsets[i + 1]]
-
-    @property
-    def lengths(self) -> np.ndarray:
-        """Values per row (``np.diff(offsets)``)."""
-        return np.diff(self.offsets)
-
-    def sums(self) -> np.ndarray:
-        """Per-row sums (float64; 0 for an empty row).
-
-        Returns
-        -------
-        ndarray
-            One float64 sum per row, from a float64 cumulative sum of :attr:`values`.
-        """
-        cum = np.r_[0.0, np.cumsum(self.values, dtype=np.float64)]
-        return cum[self.offsets[1:]] - cum[self.offsets[:-1]]
-
-    def means(self) -> np.ndarray:
-        """Per-row means (float64; NaN for an empty row).
-
-        Returns
-        -------
-        ndarray
-            One float64 mean per row: :meth:`sums` over :attr:`lengths`.
-        """
-        n = self.lengths
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(n > 0, self.sums() / np.maximum(n, 1), np.nan)
 
 
 def _digest(*parts: Sequence[str]) -> str:
@@ -131,8 +61,11 @@ def _digest(*parts: Sequence[str]) -> str:
     return h.hexdigest()
 
 
-class TokenCache:
+class TokenCache(CaseView):
     """The per-token output cache of a :class:`audit.lm.case.LanguageModelCase` (module docstring).
+
+    The case's roles, models and text columns are read through the base class
+    (:class:`audit.lm.case_view.CaseView`: ``roles``, ``lm``, ``texts``, ``questions``, ...).
 
     Parameters
     ----------
@@ -165,8 +98,7 @@ class TokenCache:
 
     def __init__(self, case: LanguageModelCase, max_batch_bytes: int = MAX_BATCH_BYTES,
                  max_rows: int = _MAX_ROWS) -> None:
-        self.case = case
-        self._models = dict(case.models)
+        super().__init__(case)
         self.max_batch_bytes, self.max_rows = int(max_batch_bytes), int(max_rows)
         self._split: dict[str, dict[str, Any]] = {}
         self._cond: dict[tuple[str, str], tuple[str, Ragged]] = {}
@@ -200,114 +132,6 @@ class TokenCache:
         if self._shared is None or not isinstance(sha, str) or not sha:
             return None
         return (sha, *parts)
-
-    # -- roles and data ----------------------------------------------------------
-    @property
-    def roles(self) -> list[str]:
-        """Every model's role, in the case's order (``original``, ``unlearned``, ``retrained:i``)."""
-        return list(self._models)
-
-    @property
-    def reference_roles(self) -> list[str]:
-        """The ``retrained:i`` roles."""
-        return [r for r in self._models if r.startswith("retrained:")]
-
-    def lm(self, role: str) -> LanguageModel:
-        """The loaded model of ``role`` (for checks that generate).
-
-        Parameters
-        ----------
-        role : str
-            A role among :attr:`roles`.
-
-        Returns
-        -------
-        LanguageModel
-            The case's model of that role (``KeyError`` for an unknown role).
-        """
-        return self._models[role]
-
-    def texts(self, split: str) -> list[str]:
-        """The split's texts (the ``text`` column), in row order.
-
-        Parameters
-        ----------
-        split : str
-            ``"forget"``, ``"retain"`` or ``"test"``.
-
-        Returns
-        -------
-        list
-            The column's values on the split's rows, in row order
-            (:meth:`audit.lm.case.LanguageModelCase.column`).
-        """
-        return self.case.column(self.case.columns.text, split)
-
-    def questions(self, split: str) -> list[str | None]:
-        """The split's questions (the ``question`` column).
-
-        Parameters
-        ----------
-        split : str
-            ``"forget"``, ``"retain"`` or ``"test"``.
-
-        Returns
-        -------
-        list
-            The column's values on the split's rows, in row order
-            (:meth:`audit.lm.case.LanguageModelCase.column`); None or NaN for a row without one;
-            ``[]`` when the case has no such column.
-        """
-        return self.case.column(self.case.columns.question, split)
-
-    def answers(self, split: str) -> list[str | None]:
-        """The split's correct answers (the ``answer`` column).
-
-        Parameters
-        ----------
-        split : str
-            ``"forget"``, ``"retain"`` or ``"test"``.
-
-        Returns
-        -------
-        list
-            The column's values on the split's rows, in row order
-            (:meth:`audit.lm.case.LanguageModelCase.column`); None or NaN for a row without one;
-            ``[]`` when the case has no such column.
-        """
-        return self.case.column(self.case.columns.answer, split)
-
-    def perturbed(self, split: str) -> list[list[str]]:
-        """The split's wrong answers per row (the ``perturbed`` column).
-
-        Parameters
-        ----------
-        split : str
-            ``"forget"``, ``"retain"`` or ``"test"``.
-
-        Returns
-        -------
-        list
-            The column's values on the split's rows, in row order
-            (:meth:`audit.lm.case.LanguageModelCase.column`); ``[]`` for a row without;
-            ``[]`` when the case has no such column.
-        """
-        return self.case.column(self.case.columns.perturbed, split)
-
-    def token_ids(self, split: str) -> list[np.ndarray]:
-        """The split's token ids (the shared tokenization, cut to ``case.max_tokens``).
-
-        Parameters
-        ----------
-        split : str
-            ``"forget"``, ``"retain"`` or ``"test"``.
-
-        Returns
-        -------
-        list of ndarray
-            One int64 array of token ids per text.
-        """
-        return self.case.tokens(split)
 
     @property
     def forward_passes(self) -> dict[tuple[str, str], int]:
@@ -493,90 +317,28 @@ class TokenCache:
         return self._split[split]
 
     def _batches(self, seqs: list[np.ndarray], models: int) -> list[np.ndarray]:
-        """Index batches, longest texts first, each within the byte bound (at least one text)."""
-        order = np.argsort([-len(s) for s in seqs], kind="stable")
+        """Index batches of ``seqs`` for ``models`` models within this cache's bounds (:func:`batch_plan`)."""
         vocab = max(lm.vocab_size for lm in self._models.values())
-        out, start = [], 0
-        while start < len(order):
-            longest = len(seqs[order[start]])
-            rows = max(1, min(self.max_rows, self.max_batch_bytes // max(1, 4 * longest * vocab * (models + 1))))
-            out.append(order[start:start + rows])
-            start += rows
-        return out
+        return batch_plan(seqs, vocab, models, self.max_rows, self.max_batch_bytes)
 
     def _logsoftmax(self, role: str, where: str, seqs: list[np.ndarray]) -> tuple[Any, Any]:
-        """One batched forward call: log-softmax ``[b, L-1, V]`` of next-token predictions and the
-        ``[b, L-1]`` mask of predicted positions (right padding)."""
-        import torch
-
-        lm = self._models[role]
-        L = max(len(s) for s in seqs)
-        ids = torch.full((len(seqs), L), int(lm.tokenizer.pad_token_id or 0), dtype=torch.long)
-        mask = torch.zeros((len(seqs), L), dtype=torch.long)
-        for j, s in enumerate(seqs):
-            ids[j, :len(s)] = torch.from_numpy(np.asarray(s, dtype=np.int64))
-            mask[j, :len(s)] = 1
-        try:
-            with torch.inference_mode():
-                logits = lm.model(input_ids=ids, attention_mask=mask).logits
-        except Exception as exc:  # noqa: BLE001 - name the model and split, not a traceback
-            raise BadInput(self.case.field_of(role), f"fails on the {where} texts: {one_line(exc)}") from exc
-        lsm = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-        if not bool(torch.isfinite(lsm[mask[:, 1:].bool()]).all()):
-            raise BadInput(self.case.field_of(role), f"NaN/inf next-token log-probabilities on the {where} texts")
+        """One batched forward call of ``role``'s model (:func:`next_token_logsoftmax`), counted."""
+        out = next_token_logsoftmax(self._models[role], seqs, self.case.field_of(role), where)
         self.batches[(role, where)] += 1
-        return lsm, ids
+        return out
 
     def _sweep(self, split: str) -> dict[str, Any]:
-        """Every model over the split, batch by batch; per-token values and pair divergences."""
+        """Every model over the split (:func:`joint_sweep`); one full pass of each counted."""
         seqs = self.case.tokens(split)
-        roles, refs = self.roles, self.reference_roles
-        pairs = [(r, c) for r in refs for c in roles if c != r]
-        lengths = np.array([max(len(s) - 1, 0) for s in seqs], dtype=np.int64)
-        offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
-        total = int(offsets[-1])
-        flat = {(what, r): np.empty(total, np.float32) for what in ("logp", "mu", "sigma") for r in roles}
-        flat.update({(what, p): np.empty(total, np.float32) for what in ("kl", "dis") for p in pairs})
         started = time.perf_counter()
-        for idx in self._batches(seqs, len(roles)):
-            batch = [seqs[i] for i in idx]
-            lsm: dict[str, Any] = {}
-            for r in roles:
-                lsm[r], ids = self._logsoftmax(r, split, batch)
-                target = ids[:, 1:].unsqueeze(-1)
-                p = lsm[r].exp()
-                mu = (p * lsm[r]).sum(-1)
-                var = (p * lsm[r].square()).sum(-1) - mu.square()
-                self._scatter(flat, ("logp", r), lsm[r].gather(-1, target).squeeze(-1), idx, offsets, lengths)
-                self._scatter(flat, ("mu", r), mu, idx, offsets, lengths)
-                self._scatter(flat, ("sigma", r), var.clamp_min(0).sqrt(), idx, offsets, lengths)
-            for r in refs:
-                p_r, top_r = lsm[r].exp(), lsm[r].argmax(-1)
-                for c in roles:
-                    if c != r:
-                        kl = (p_r * (lsm[r] - lsm[c])).sum(-1).clamp_min(0)
-                        self._scatter(flat, ("kl", (r, c)), kl, idx, offsets, lengths)
-                        self._scatter(flat, ("dis", (r, c)), (top_r != lsm[c].argmax(-1)).float(), idx,
-                                      offsets, lengths)
-            del lsm
-        for r in roles:
+        out = joint_sweep(seqs, self.roles, self.reference_roles, self._batches(seqs, len(self.roles)),
+                          lambda role, batch: self._logsoftmax(role, split, batch))
+        for r in self.roles:
             self.calls[(r, split)] += 1
             tally("forward_passes")
             tally("rows_forwarded", len(seqs))
         tally("forward_seconds", time.perf_counter() - started)
-        out: dict[str, Any] = {w: {} for w in ("logp", "mu", "sigma", "kl", "dis")}
-        for (what, key), values in flat.items():
-            out[what][key] = Ragged(values, offsets)
         return out
-
-    @staticmethod
-    def _scatter(flat: dict, key: tuple, values: Any, idx: np.ndarray, offsets: np.ndarray,
-                 lengths: np.ndarray) -> None:
-        arr = values.detach().float().numpy()
-        dest = flat[key]
-        for j, i in enumerate(idx):
-            n = int(lengths[i])
-            dest[offsets[i]:offsets[i] + n] = arr[j, :n]
 
     # -- conditional log-probabilities -------------------------------------------
     def conditional_logprobs(self, role: str, key: str, prompts: Sequence[str],
@@ -624,27 +386,10 @@ class TokenCache:
         if shared is not None and shared in self._shared:
             self._cond[(role, key)] = (digest, self._shared[shared])
             return self._shared[shared]
-        tok = self._models[role].tokenizer
-        limit = self.case.max_tokens
-        seqs, starts = [], []
-        for i, (p, c) in enumerate(zip(prompts, continuations, strict=True)):
-            pi = tok(p, add_special_tokens=True)["input_ids"]
-            ci = tok(c, add_special_tokens=False)["input_ids"]
-            if not pi or not ci or len(ci) >= limit:
-                raise ValueError(f"pair {i}: the prompt and the continuation need >= 1 token each and "
-                                 f"fit {limit} tokens together")
-            pi = pi[max(0, len(pi) + len(ci) - limit):]
-            seqs.append(np.asarray(pi + ci, dtype=np.int64))
-            starts.append(len(pi))
-        rows: list[np.ndarray] = [np.zeros(0, np.float32)] * len(seqs)
-        for idx in self._batches(seqs, 1):
-            batch = [seqs[i] for i in idx]
-            lsm, ids = self._logsoftmax(role, key, batch)
-            lp = lsm.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1).numpy()
-            for j, i in enumerate(idx):
-                rows[i] = lp[j, starts[i] - 1:len(seqs[i]) - 1].astype(np.float32)
+        seqs, starts = join_pairs(self._models[role].tokenizer, prompts, continuations, self.case.max_tokens)
+        out = continuation_logprobs(seqs, starts, self._batches(seqs, 1),
+                                    lambda batch: self._logsoftmax(role, key, batch))
         self.count_forward(role, len(seqs), key)
-        out = Ragged.from_rows(rows)
         self._cond[(role, key)] = (digest, out)
         if shared is not None:
             self._shared[shared] = out

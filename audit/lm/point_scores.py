@@ -65,7 +65,7 @@ def min_k_logprob(ragged: Any, k: float = MUSE_K) -> np.ndarray:
     Parameters
     ----------
     ragged : Ragged
-        An :class:`audit.lm.cache.Ragged` of token log-probabilities, one row per text
+        An :class:`audit.lm.ragged.Ragged` of token log-probabilities, one row per text
         (e.g. ``TokenCache.token_logprobs(role, split)``).
     k : float
         Share of each text's tokens averaged (default :data:`MUSE_K`, 0.4).
@@ -77,7 +77,7 @@ def min_k_logprob(ragged: Any, k: float = MUSE_K) -> np.ndarray:
 
     Examples
     --------
-    >>> from audit.lm.cache import Ragged
+    >>> from audit.lm.ragged import Ragged
     >>> min_k_logprob(Ragged.from_rows([np.array([-1.0, -3.0, -0.5, -2.0, -0.1])])).tolist()
     [-2.5]
     """

@@ -9,7 +9,7 @@ the training rows leave in ``N_REQUESTS = 10`` requests of 2 % each (split value
   (:func:`audit.lab.methods.baselines.finetune`) applied to the *previous step's* model, on the
   cumulative retain set: the approximation error of each step is carried into the next;
 * ``retrained-01-0.pt`` … — ``N_REFERENCES`` retrains from scratch on each cumulative retain
-  set (one batched ensemble, :func:`audit.training.shadows.train_mlp_ensemble`);
+  set (one batched ensemble, :func:`audit.training.mlp_ensemble.train_mlp_ensemble`);
 * ``extra/retrained-other-seed-01.pt`` … — one more retrain per step with another seed, for
   the known-answer rerun (point each request's ``unlearned`` at it and every step must pass).
 
@@ -30,9 +30,9 @@ from audit.core.model_objects import TorchModule
 from audit.engine.stream import deal_requests
 from audit.lab.methods.baselines import finetune
 from audit.scenarios.digits import MLP_PARAMS, digits_frame
+from audit.training.mlp_ensemble import train_mlp_ensemble
 from audit.training.recipes import train_mlp
 from audit.training.references import ensemble_modules
-from audit.training.shadows import train_mlp_ensemble
 
 __all__ = ["build_stream", "stream_frame", "N_REQUESTS", "N_REFERENCES", "FINETUNE"]
 

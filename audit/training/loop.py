@@ -100,7 +100,7 @@ def train_steps(
     Used by the ``torch-mlp`` recipe (:func:`train_mlp`), the built-in scenarios and the
     baseline unlearning methods (fine-tune, gradient ascent, random labels, SISA, FedAvg,
     UNSIR). Every epoch visits the rows in an order drawn from ``torch.Generator(seed)``.
-    (The batched shadow ensemble, :func:`audit.training.shadows.train_mlp_ensemble`, runs the same
+    (The batched shadow ensemble, :func:`audit.training.mlp_ensemble.train_mlp_ensemble`, runs the same
     Adam over many models at once: decision record 0004.)
 
     Parameters

@@ -11,7 +11,7 @@ The audit's null is *what a fresh retrain would score*; estimating the retrain-t
   :func:`audit.training.shadows.case_shadows`) and from the small seeds people and the built-in
   scenarios train their own references with, and still a valid ``random_state``;
 * ``torch-mlp`` references train together as one batched ensemble
-  (:func:`audit.training.shadows.train_mlp_ensemble`, the shadows' own trainer); any other recipe
+  (:func:`audit.training.mlp_ensemble.train_mlp_ensemble`, the shadows' own trainer); any other recipe
   fits one model per seed through ``joblib`` (on a Dask cluster, :mod:`audit.training.cluster`,
   the ensemble is split per worker and the fits spread over the workers);
 * nothing is cached on disk: the shadow cache stores outputs on the audited rows, while a
@@ -37,8 +37,8 @@ from audit.core.adapters import load_model
 from audit.core.model_objects import TorchModule
 from audit.shared.errors import BadInput
 from audit.training import cluster
+from audit.training.mlp_ensemble import train_mlp_ensemble_on_workers
 from audit.training.recipes import MLP, Recipe, seeded_mlp
-from audit.training.shadows import train_mlp_ensemble_on_workers
 
 __all__ = ["MAX_TRAINED_REFERENCES", "SEED_FLOOR", "reference_seeds", "validate_reference_request",
            "train_references", "ensemble_modules", "model_digest"]
@@ -128,7 +128,7 @@ def reference_seeds(reference_seed: int, k: int) -> list[int]:
 
 
 def ensemble_modules(params: list[torch.Tensor]) -> list[MLP]:
-    """Unstack :func:`~audit.training.shadows.train_mlp_ensemble` parameters into one :class:`MLP` each.
+    """Unstack :func:`~audit.training.mlp_ensemble.train_mlp_ensemble` parameters into one :class:`MLP` each.
 
     Parameters
     ----------
@@ -142,7 +142,7 @@ def ensemble_modules(params: list[torch.Tensor]) -> list[MLP]:
     Examples
     --------
     >>> X = np.random.default_rng(0).normal(size=(20, 3)).astype("float32")
-    >>> from audit.training.shadows import train_mlp_ensemble
+    >>> from audit.training.mlp_ensemble import train_mlp_ensemble
     >>> params = train_mlp_ensemble(X, (X[:, 0] > 0).astype(int), [np.arange(20)] * 2, 2,
     ...                             [1, 2], hidden=(5,), epochs=1)
     >>> [tuple(m.net[0].weight.shape) for m in ensemble_modules(params)]

@@ -9,8 +9,9 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
 from audit.core.model_objects import SklearnModel
+from audit.training.mlp_ensemble import ensemble_logits, train_mlp_ensemble
 from audit.training.recipes import Recipe, get_recipe, train_mlp
-from audit.training.shadows import ensemble_logits, train_mlp_ensemble, train_shadows
+from audit.training.shadows import train_shadows
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from audit.training.shadows import _ensemble_grads, _init_stack, ensemble_logits, train_mlp_ensemble
+from audit.training.mlp_ensemble import (
+    _ensemble_grads,
+    _init_stack,
+    ensemble_logits,
+    train_mlp_ensemble,
+)
 
 
 def test_hand_written_gradients_equal_autograd() -> None:
