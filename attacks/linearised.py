@@ -32,28 +32,12 @@ import numpy as np
 
 from attacks.blocks import Scratch, block_size, map_blocks
 from attacks.counts import stratified_counts
-from attacks.normal import cell_covariance, normal_from, normal_replicates, skew_allows
+from attacks.metrics import mann_whitney_shares
+from attacks.normal import cell_covariance, normal_from, normal_limit, normal_replicates
 
 __all__ = ["Shares", "linearisable", "linearised_roc"]
 
 MAX_CROSS_SHARE = 0.01  # largest share of the replicates' variance the left-out cross term may hold
-
-
-def _shares(pos: np.ndarray, neg: np.ndarray, n1: int, n0: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(V10, V01)`` of one stratum: each member's fraction of non-members below it, each non-member's above.
-
-    One sort of the members and one search of every non-member among them: a non-member
-    with ``lo`` members below it and ``hi`` at or below it is outranked by the members
-    from sorted place ``hi`` on and ties those in ``[lo, hi)``."""
-    order = np.argsort(pos, kind="stable")
-    ps = pos[order]
-    lo, hi = np.searchsorted(ps, neg, side="left"), np.searchsorted(ps, neg, side="right")
-    v01 = (n1 - hi + 0.5 * (hi - lo)) / n1
-    strictly_below = np.cumsum(np.bincount(hi, minlength=n1 + 1))[:n1]  # non-members below sorted place p
-    at_or_below = np.cumsum(np.bincount(lo, minlength=n1 + 1))[:n1]
-    v10 = np.empty(n1)
-    v10[order] = (strictly_below + 0.5 * (at_or_below - strictly_below)) / n0
-    return v10, v01
 
 
 class Shares:
@@ -79,18 +63,19 @@ class Shares:
         A1, A0 = np.zeros((n1, 2 * len(names))), np.zeros((n0, 2 * len(names)))
         cross = np.zeros(2 * len(names))
         for m, k in enumerate(names):
-            v10, v01 = _shares(pos[k], neg[k], n1, n0)
+            v10, v01 = mann_whitney_shares(pos[k], neg[k])
             A1[:, len(names) + m], A0[:, len(names) + m] = v10 / n1, v01 / n0
             cross[len(names) + m] = 1.0 / (4.0 * n1 * n0)
             if match is None:
                 A1[:, m], A0[:, m], cross[m] = A1[:, len(names) + m], A0[:, len(names) + m], cross[len(names) + m]
                 continue
             for i, j, w in zip(match.pos_index, match.neg_index, match.weights, strict=True):
-                v10, v01 = _shares(pos[k][i], neg[k][j], len(i), len(j))
+                v10, v01 = mann_whitney_shares(pos[k][i], neg[k][j])
                 A1[i, m], A0[j, m] = w * v10 / len(i), w * v01 / len(j)
                 cross[m] += w * w / (4.0 * len(i) * len(j))
         self.names, self.A1, self.A0, self.cross = names, A1, A0, cross
         self.value = A1.sum(axis=0)
+        self.cov0: np.ndarray | None = None  # the non-member term's covariance, once linearisable computed it
 
 
 def linearisable(n0: int, shares: Shares, cells1: Sequence[np.ndarray], cells0: Sequence[np.ndarray]) -> bool:
@@ -121,11 +106,12 @@ def linearisable(n0: int, shares: Shares, cells1: Sequence[np.ndarray], cells0: 
     """
     if n0 < normal_from():
         return False
-    var = np.diag(cell_covariance(shares.A1, cells1)) + np.diag(cell_covariance(shares.A0, cells0))
-    if np.any(shares.cross > MAX_CROSS_SHARE * var):  # also: no spread at all (a separated model)
+    cov0 = normal_limit(shares.A0, cells0)
+    if cov0 is None:
         return False
-    gated = shares.A0[:, :len(shares.names)]
-    return skew_allows(gated, cells0)
+    shares.cov0 = cov0
+    var = np.diag(cell_covariance(shares.A1, cells1)) + np.diag(cov0)
+    return not np.any(shares.cross > MAX_CROSS_SHARE * var)  # also: no spread at all (a separated model)
 
 
 def _top_rows(neg: Mapping[str, np.ndarray], levels: Sequence[float]) -> tuple[np.ndarray, dict, int]:
@@ -185,7 +171,8 @@ def linearised_roc(pos: Mapping[str, np.ndarray], neg: Mapping[str, np.ndarray],
     names, K = shares.names, len(shares.names)
     n1 = len(pos[names[0]])
     n0 = len(neg[names[0]])
-    noise = normal_replicates(np.zeros(2 * K), cell_covariance(shares.A0, cells0), n_boot, rng)
+    cov0 = shares.cov0 if shares.cov0 is not None else cell_covariance(shares.A0, cells0)
+    noise = normal_replicates(np.zeros(2 * K), cov0, n_boot, rng)
     rows1 = np.concatenate(cells1)
     A1 = shares.A1[rows1]  # in count-column order
     at1 = np.empty(n1, dtype=np.intp)

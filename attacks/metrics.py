@@ -34,8 +34,10 @@ __all__ = [
     "LowFPRWarning",
     "check_scores",
     "roc",
+    "roc_on_grid",
     "auc",
     "auc_from_ranks",
+    "mann_whitney_shares",
     "StrataMatch",
     "match_strata",
     "MatchedAUC",
@@ -112,6 +114,44 @@ def roc(scores: np.ndarray, membership: np.ndarray) -> tuple[np.ndarray, np.ndar
     return fpr, tpr, thr
 
 
+def roc_on_grid(pos: np.ndarray, neg: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """The ROC curve's TPR at each FPR of ``grid``: ``np.interp(grid, *roc(...)[:2])``, from one sort.
+
+    At FPR ``f`` (``u = f n0`` false positives) the curve runs between the ROC points of the
+    ``(floor(u) + 1)``-th highest negative score ``t``: ``(#neg > t, #pos > t)`` and
+    ``(#neg >= t, #pos >= t)``; the TPR is interpolated between them. At a vertical step
+    this is its top, as ``np.interp`` gives for repeated FPRs.
+
+    Parameters
+    ----------
+    pos, neg : ndarray
+        Member / non-member scores.
+    grid : ndarray
+        FPRs in ``[0, 1]``.
+
+    Returns
+    -------
+    ndarray
+        TPR at each FPR.
+
+    Examples
+    --------
+    >>> pos, neg = np.array([0.9, 0.5, 0.5]), np.array([0.7, 0.5, 0.1])
+    >>> roc_on_grid(pos, neg, np.array([0.0, 0.5, 1.0])).round(3).tolist()
+    [0.333, 0.667, 1.0]
+    """
+    ps, ns = np.sort(np.asarray(pos, dtype=np.float64)), np.sort(np.asarray(neg, dtype=np.float64))
+    n1, n0 = len(ps), len(ns)
+    u = np.asarray(grid, dtype=np.float64) * n0
+    out = np.ones(len(u))
+    inside = u < n0
+    t = ns[n0 - 1 - np.floor(u[inside]).astype(np.int64)]  # the (floor(u) + 1)-th highest negative
+    fp_gt, fp_ge = n0 - np.searchsorted(ns, t, "right"), n0 - np.searchsorted(ns, t, "left")
+    tp_gt, tp_ge = n1 - np.searchsorted(ps, t, "right"), n1 - np.searchsorted(ps, t, "left")
+    out[inside] = (tp_gt + (tp_ge - tp_gt) * (u[inside] - fp_gt) / (fp_ge - fp_gt)) / n1
+    return out
+
+
 def auc(scores: np.ndarray, membership: np.ndarray) -> float:
     """Area under the ROC curve, members positive: exactly ``roc_auc_score(membership, scores)``.
 
@@ -160,9 +200,58 @@ def auc_from_ranks(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
     pos = np.asarray(pos, dtype=np.float64)
     neg = np.asarray(neg, dtype=np.float64)
     n1, n0 = pos.shape[-1], neg.shape[-1]
+    if pos.ndim == 1 and neg.ndim == 1:  # one pair: sort the smaller side, search the larger in it
+        small, large, flip = (pos, neg, True) if n1 <= n0 else (neg, pos, False)
+        lo, hi = _places(np.sort(small), large)
+        below = (lo + 0.5 * (hi - lo)).sum()  # pairs with the small side's row below a large-side row
+        u = n1 * n0 - below if flip else below  # pairs with the positive above the negative
+        return np.float64(u / (n1 * n0))
     ranks = sps.rankdata(np.concatenate([pos, neg], axis=-1), axis=-1)
     r1 = ranks[..., :n1].sum(axis=-1)
     return (r1 - n1 * (n1 + 1) / 2.0) / (n1 * n0)
+
+
+def _places(sorted_scores: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each ``x``: how many sorted scores are strictly below it and at or below it (one search without ties)."""
+    hi = np.searchsorted(sorted_scores, x, side="right")
+    tied = (hi > 0) & (sorted_scores[np.maximum(hi - 1, 0)] == x)
+    lo = np.searchsorted(sorted_scores, x, side="left") if tied.any() else hi
+    return lo, hi
+
+
+def mann_whitney_shares(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each positive's fraction of negatives below it and each negative's fraction of positives above it.
+
+    Ties count one half; both means are the Mann-Whitney AUC (DeLong et al.'s structural
+    components ``V10`` and ``V01``). One sort of the positives and one search of the
+    negatives among them.
+
+    Parameters
+    ----------
+    pos, neg : ndarray, shape (n1,) / (n0,)
+        Scores of the positives / negatives.
+
+    Returns
+    -------
+    v10 : ndarray, shape (n1,)
+    v01 : ndarray, shape (n0,)
+
+    Examples
+    --------
+    >>> v10, v01 = mann_whitney_shares(np.array([0.9, 0.4]), np.array([0.5, 0.1, 0.4]))
+    >>> v10.tolist(), v01.tolist(), float(v10.mean()) == float(v01.mean()) == 0.75
+    ([1.0, 0.5], [0.5, 1.0, 0.75], True)
+    """
+    pos, neg = np.asarray(pos, dtype=np.float64), np.asarray(neg, dtype=np.float64)
+    n1, n0 = len(pos), len(neg)
+    order = np.argsort(pos, kind="stable")
+    lo, hi = _places(pos[order], neg)
+    v01 = (n1 - hi + 0.5 * (hi - lo)) / n1
+    strictly_below = np.cumsum(np.bincount(hi, minlength=n1 + 1))[:n1]  # negatives below sorted place p
+    at_or_below = np.cumsum(np.bincount(lo, minlength=n1 + 1))[:n1]
+    v10 = np.empty(n1)
+    v10[order] = (strictly_below + 0.5 * (at_or_below - strictly_below)) / n0
+    return v10, v01
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 import numpy as np
 
 __all__ = ["NORMAL_FROM", "MAX_SKEW_RATIO", "normal_from", "normal_from_rows", "skew_allows",
-           "cell_covariance", "normal_replicates", "count", "counting"]
+           "normal_limit", "cell_covariance", "normal_replicates", "count", "counting"]
 
 NORMAL_FROM = 50_000  # rows from which a statistic's row bootstrap may be its normal limit
 MAX_SKEW_RATIO = 0.1  # largest |skew| / sqrt(n) of a contrast for the normal limit
@@ -135,15 +135,44 @@ def normal_from_rows(rows: int) -> Iterator[None]:
         _FROM.reset(token)
 
 
-def _contrasts(A: np.ndarray) -> np.ndarray:
-    """The columns and their pairwise differences (or differences from column 0 past 16 columns)."""
+def _cell_sums(A: np.ndarray, cells: Sequence[np.ndarray] | None, third: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """``C = sum_c d.T @ d`` and ``T = sum_c (d * d).T @ d`` (``d``: a cell's rows minus the cell mean).
+
+    ``C`` is the resampled sum's covariance; ``T[a, b] = sum d_a^2 d_b`` gives the third
+    cumulant of every column and every difference of two columns. Two matrix products per
+    chunk of rows (bounded memory)."""
+    A = np.asarray(A, dtype=np.float64)
+    A = A[:, None] if A.ndim == 1 else A
     k = A.shape[1]
-    if k == 1:
-        return A
+    C, T = np.zeros((k, k)), (np.zeros((k, k)) if third else None)
+    for c in ([None] if cells is None else cells):
+        rows = A if c is None else A[c]
+        if len(rows) < 2:
+            continue
+        centre = rows.mean(axis=0)
+        for a in range(0, len(rows), _ROWS_PER_CHUNK):
+            d = rows[a:a + _ROWS_PER_CHUNK] - centre
+            C += d.T @ d  # n_c * Cov_c, ddof 0: cells are independent, so their covariances add
+            if T is not None:
+                T += (d * d).T @ d
+    return C, T
+
+
+def _skew_ok(C: np.ndarray, T: np.ndarray) -> bool:
+    """Every column's and (up to 16 columns) every pairwise difference's skewness within the bound."""
+    k = len(C)
+    diag_c, diag_t = np.diag(C), np.diag(T)
     if k <= _PAIRWISE_UP_TO:
         i, j = np.triu_indices(k, 1)
-        return np.concatenate([A, A[:, i] - A[:, j]], axis=1)
-    return np.concatenate([A, A[:, 1:] - A[:, :1]], axis=1)
+    else:  # wide: the differences from column 0
+        i, j = np.arange(1, k), np.zeros(k - 1, dtype=int)
+    k2 = np.r_[diag_c, diag_c[i] - 2 * C[i, j] + diag_c[j]]
+    k3 = np.r_[diag_t, diag_t[i] - 3 * T[i, j] + 3 * T[j, i] - diag_t[j]]  # sum (d_i - d_j)^3
+    scale = float(np.max(k2)) if k2.size else 0.0
+    live = k2 > 1e-24 * max(scale, 1e-300)  # a constant contrast has no spread to be skewed
+    if not live.any():
+        return True
+    return bool(np.all(np.abs(k3[live]) / k2[live] ** 1.5 <= MAX_SKEW_RATIO))
 
 
 def skew_allows(A: np.ndarray, cells: Sequence[np.ndarray] | None = None) -> bool:
@@ -151,7 +180,8 @@ def skew_allows(A: np.ndarray, cells: Sequence[np.ndarray] | None = None) -> boo
 
     The sum ``sum_j count_j A_j`` over ``n`` rows has skewness ``skew(A) / sqrt(n)`` (per
     cell, combined by the cells' third and second cumulants); the normal limit is allowed
-    when it is at most :data:`MAX_SKEW_RATIO` for every contrast.
+    when it is at most :data:`MAX_SKEW_RATIO` for every contrast (past 16 columns: every
+    column and its difference from the first).
 
     Parameters
     ----------
@@ -172,27 +202,34 @@ def skew_allows(A: np.ndarray, cells: Sequence[np.ndarray] | None = None) -> boo
     >>> skew_allows(rng.pareto(1.5, size=(100_000, 1)))   # infinite variance: heavy right tail
     False
     """
-    A = np.asarray(A, dtype=np.float64)
-    A = A[:, None] if A.ndim == 1 else A
-    cells = [None] if cells is None else cells
-    k2, k3 = 0.0, 0.0
-    for c in cells:
-        rows = A if c is None else A[c]
-        if len(rows) < 2:
-            continue
-        centre = _contrasts(rows.mean(axis=0)[None])[0]
-        s2, s3 = 0.0, 0.0
-        for a in range(0, len(rows), _ROWS_PER_CHUNK):  # chunks bound the contrasts' memory
-            d = _contrasts(rows[a:a + _ROWS_PER_CHUNK]) - centre
-            d2 = d * d
-            s2, s3 = s2 + d2.sum(axis=0), s3 + (d2 * d).sum(axis=0)
-        k2, k3 = k2 + s2, k3 + s3  # the resampled sum's cumulants: n_c times the cell's moments, added
-    k2, k3 = np.atleast_1d(k2), np.atleast_1d(k3)
-    scale = np.max(k2) if np.size(k2) else 0.0
-    live = k2 > 1e-24 * max(scale, 1e-300)  # a constant contrast has no spread to be skewed
-    if not live.any():
-        return True
-    return bool(np.all(np.abs(k3[live]) / k2[live] ** 1.5 <= MAX_SKEW_RATIO))
+    C, T = _cell_sums(A, cells, third=True)
+    return _skew_ok(C, T)
+
+
+def normal_limit(A: np.ndarray, cells: Sequence[np.ndarray] | None = None) -> np.ndarray | None:
+    """The covariance of ``sum_j count_j A_j`` if :func:`skew_allows` it, else ``None`` (one pass).
+
+    Parameters
+    ----------
+    A : ndarray, shape (n, k)
+        Per-row contributions.
+    cells : sequence of index arrays, optional
+        Default: one cell of all rows.
+
+    Returns
+    -------
+    ndarray, shape (k, k), or None
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> normal_limit(rng.normal(size=(50_000, 1)) / 50_000).shape
+    (1, 1)
+    >>> normal_limit(rng.pareto(1.5, size=(50_000, 1))) is None
+    True
+    """
+    C, T = _cell_sums(A, cells, third=True)
+    return C if _skew_ok(C, T) else None
 
 
 def cell_covariance(A: np.ndarray, cells: Sequence[np.ndarray] | None = None) -> np.ndarray:
@@ -218,17 +255,7 @@ def cell_covariance(A: np.ndarray, cells: Sequence[np.ndarray] | None = None) ->
     >>> bool(np.isclose(cell_covariance(A)[0, 0], np.var([0, 1, 2, 3]) / 4))
     True
     """
-    A = np.asarray(A, dtype=np.float64)
-    A = A[:, None] if A.ndim == 1 else A
-    cells = [None] if cells is None else cells
-    cov = np.zeros((A.shape[1], A.shape[1]))
-    for c in cells:
-        rows = A if c is None else A[c]
-        if len(rows) < 2:
-            continue
-        d = rows - rows.mean(axis=0)
-        cov += d.T @ d  # n_c * Cov_c, ddof 0
-    return cov
+    return _cell_sums(A, cells, third=False)[0]
 
 
 def normal_replicates(value: np.ndarray, cov: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:

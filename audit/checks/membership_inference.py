@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from attacks.metrics import matched_auc, roc
+from attacks.metrics import matched_auc, roc_on_grid
 from attacks.resample import paired_roc_bootstrap, tpr_at_fpr_rows
 from audit.checks._mia_scores import (
     KNOWN_ATTACKS,
@@ -69,10 +69,8 @@ def _roc_figure(attack: str, pos: dict, neg: dict, roles: list[str]) -> Figure:
     curves = []
     grid = np.linspace(0.0, 1.0, 101)
     for r in roles:
-        member = np.r_[np.ones(len(pos[r])), np.zeros(len(neg[r]))]
-        fpr, tpr, _ = roc(np.r_[pos[r], neg[r]], member)
         label = {"unlearned": "U (unlearned)", "original": "O (original)"}.get(r, r.replace("retrained:", "R"))
-        curves.append({"label": label, "fpr": grid, "tpr": np.interp(grid, fpr, tpr)})
+        curves.append({"label": label, "fpr": grid, "tpr": roc_on_grid(pos[r], neg[r], grid)})
     return Figure("roc", f"ROC of the {attack} attack, forget (members) vs test", {"curves": curves})
 
 

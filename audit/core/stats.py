@@ -20,7 +20,7 @@ from scipy import stats as sps
 
 from attacks.blocks import Scratch, block_size, map_blocks
 from attacks.counts import POISSON_FROM, multinomial_counts, poisson_block
-from attacks.normal import cell_covariance, normal_from, normal_replicates, skew_allows
+from attacks.normal import normal_from, normal_limit, normal_replicates
 from attacks.threads import one_blas_thread
 from audit.core.cost import tally
 
@@ -185,9 +185,10 @@ def bootstrap_means(values: np.ndarray, n_boot: int, rng: np.random.Generator,
     n, k = v.shape
     if n <= 0:
         raise ValueError("bootstrap needs at least one row")
-    if n >= normal_from() and skew_allows(v):  # the normal limit (attacks.normal, decision record 0022)
+    cov = normal_limit(v / n) if n >= normal_from() else None  # attacks.normal, decision record 0022
+    if cov is not None:
         tally("normal_limit_replicates", int(n_boot))
-        return normal_replicates(v.mean(axis=0), cell_covariance(v / n), int(n_boot), rng)
+        return normal_replicates(v.mean(axis=0), cov, int(n_boot), rng)
     out = np.empty((int(n_boot), k))
     if n >= POISSON_FROM:
         cols, scratch = np.asfortranarray(v), Scratch()
