@@ -34,7 +34,7 @@ import numpy as np
 from attacks.blocks import Scratch
 
 __all__ = ["POISSON_FROM", "cell_counts", "multinomial_counts", "poisson_block", "poisson_cells", "poisson_table",
-           "stratified_counts"]
+           "stratified_counts", "poisson_counts"]
 
 POISSON_FROM = 1024  # below this many rows per cell the counts come from uniform row indices
 _Z = 3.0  # lam = 1 - _Z / sqrt(m): P(S > m) ~ Phi(-3) ~ 1.3e-3
@@ -362,3 +362,44 @@ def stratified_counts(cells: Sequence[np.ndarray], b: int, rng: np.random.Genera
         X[:, start:start + k] = cell_counts(k, b, rng, ws.array("cell", (b, k), np.uint8), ws)
         start += k
     return X
+
+
+def poisson_counts(b: int, m: int, rng: np.random.Generator, lam: float = 1.0) -> np.ndarray:
+    """Independent Poisson(``lam``) counts ``[b, m]`` (uint8), one random byte each (:func:`poisson_table`).
+
+    The Poisson bootstrap's row counts (no conditioning on their sum), for the few rows
+    a statistic reads out of many (the top non-members of a low-FPR threshold,
+    :mod:`attacks.linearised`).
+
+    Parameters
+    ----------
+    b : int
+        Number of resamples.
+    m : int
+        Rows.
+    rng : numpy.random.Generator
+        The only source of randomness.
+    lam : float
+        The rate (at most about 30: a count must fit a byte).
+
+    Returns
+    -------
+    ndarray of uint8, shape (b, m)
+
+    Examples
+    --------
+    >>> c = poisson_counts(1000, 10_000, np.random.default_rng(9))
+    >>> c.dtype.name, round(float(c.mean()), 3), round(float(c.var()), 3)
+    ('uint8', 1.0, 1.0)
+    """
+    table = poisson_table(lam)
+    thr, first = table[0], table[1]
+    n = int(b) * int(m)
+    u = rng.bit_generator.random_raw(-(-n // 8)).view(np.uint8)[:n].reshape(b, m)
+    c = (u >= thr[0]).view(np.uint8).copy() if len(thr) else np.zeros((b, m), dtype=np.uint8)
+    for t in thr[1:]:
+        c += (u >= t).view(np.uint8)
+    at = np.flatnonzero(u >= first)
+    if len(at):
+        c.reshape(-1)[at] = _residual_counts([table], np.zeros(1, dtype=np.int64), at % max(1, m), rng)
+    return c

@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from attacks.blocks import Scratch, block_size, map_blocks
-from attacks.counts import stratified_counts
+from attacks.counts import poisson_counts, stratified_counts
 from attacks.metrics import mann_whitney_shares
 from attacks.normal import cell_covariance, normal_from, normal_limit, normal_replicates
 
@@ -193,9 +193,9 @@ def linearised_roc(pos: Mapping[str, np.ndarray], neg: Mapping[str, np.ndarray],
         auc[start:stop] = X1.astype(np.float64) @ A1
         if not len(levels):
             return
-        Z = g.poisson(1.0, size=(b, len(union)))
+        Z = poisson_counts(b, len(union), g)
         for k in names:
-            T = np.cumsum(Z[:, in_union[k]], axis=1)
+            T = np.cumsum(Z[:, in_union[k]], axis=1, dtype=np.int32)
             C = np.zeros((b, n1 + 1), dtype=np.int64)
             np.cumsum(X1[:, member_cols[k]], axis=1, out=C[:, 1:])
             for j, kk in enumerate(k_fp):
