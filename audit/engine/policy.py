@@ -44,7 +44,7 @@ GENERAL_OPTIONS: dict[str, Option] = {
     "normal_from_rows": Option(int, 50_000, "rows from which a statistic's row bootstrap is drawn from its "
                                "normal limit (the same covariance) when the skewness and cross-term guards "
                                "allow; a larger value keeps more bootstraps exact (decision record 0022)",
-                               minimum=1000, tighter="higher"),
+                               minimum=100, tighter="higher"),
     "batch_size": Option(int, 4096, "rows per model call", minimum=1, tighter="neutral"),
     "max_report_rows": Option(int, 200, "findings and table rows per check shown in the reports (all stay "
                               "in results.json)", minimum=1, maximum=100_000, tighter="neutral"),
