@@ -134,6 +134,10 @@ def linearised_roc(pos: Mapping[str, np.ndarray], neg: Mapping[str, np.ndarray],
                    ) -> dict[str, dict[str, np.ndarray]]:
     """Replicates as :func:`attacks.resample.paired_roc_bootstrap` returns them, non-member side linearised.
 
+    With ``normal_from`` members or more (and the skewness guard passing on their shares)
+    the member term is drawn from its normal limit too, and the TPR's member count from the
+    normal limit of the members above each full-sample threshold.
+
     Parameters
     ----------
     pos, neg : mapping model name -> scores
@@ -169,42 +173,52 @@ def linearised_roc(pos: Mapping[str, np.ndarray], neg: Mapping[str, np.ndarray],
     True
     """
     names, K = shares.names, len(shares.names)
-    n1 = len(pos[names[0]])
-    n0 = len(neg[names[0]])
+    n1, n0 = len(pos[names[0]]), len(neg[names[0]])
     cov0 = shares.cov0 if shares.cov0 is not None else cell_covariance(shares.A0, cells0)
-    noise = normal_replicates(np.zeros(2 * K), cov0, n_boot, rng)
+    cov1 = normal_limit(shares.A1, cells1) if n1 >= normal_from() else None  # many members too: both sides
+    if cov1 is None:
+        auc = normal_replicates(np.zeros(2 * K), cov0, n_boot, rng)  # the members' term is added per block
+    else:
+        auc = normal_replicates(shares.value, cov0 + cov1, n_boot, rng)
     rows1 = np.concatenate(cells1)
     A1 = shares.A1[rows1]  # in count-column order
     at1 = np.empty(n1, dtype=np.intp)
     at1[rows1] = np.arange(n1)
     sorted_pos = {k: np.sort(pos[k]) for k in names}
     member_cols = {k: at1[np.argsort(pos[k], kind="stable")] for k in names}
-    union, in_union, _ = _top_rows(neg, fpr_levels) if len(fpr_levels) else (None, None, 0)
     levels = np.asarray(fpr_levels, dtype=np.float64)
     k_fp = np.floor(levels * n0).astype(np.int64)  # false positives allowed at each level
-    desc_scores = {k: np.asarray(neg[k])[union[in_union[k]]] for k in names} if len(fpr_levels) else {}
-    auc = np.empty((n_boot, 2 * K))
+    union, in_union, _ = _top_rows(neg, fpr_levels) if len(levels) else (np.empty(0, np.intp), {}, 0)
+    desc_scores = {k: np.asarray(neg[k])[union[in_union[k]]] for k in names} if len(levels) else {}
     tpr = {k: np.ones((n_boot, len(levels))) for k in names}
+    live = [j for j, kk in enumerate(k_fp) if kk < n0]  # else every non-member may be a false positive: TPR 1
+    if cov1 is not None and live:  # the members' share of the TPR, at the full sample's thresholds
+        above = np.stack([pos[k] > desc_scores[k][k_fp[j]] for k in names for j in live], axis=1) / n1
+        member_tpr = normal_replicates(np.zeros(above.shape[1]), cell_covariance(above, cells1), n_boot, rng)
     scratch = Scratch()
 
     def block(start: int, stop: int, g: np.random.Generator) -> None:
         b = stop - start
-        X1 = stratified_counts(cells1, b, g, scratch, "X1")
-        auc[start:stop] = X1.astype(np.float64) @ A1
-        if not len(levels):
+        if cov1 is None:
+            X1 = stratified_counts(cells1, b, g, scratch, "X1")
+            auc[start:stop] += X1.astype(np.float64) @ A1
+        if not live:
             return
         Z = poisson_counts(b, len(union), g)
         for k in names:
             T = np.cumsum(Z[:, in_union[k]], axis=1, dtype=np.int32)
-            C = np.zeros((b, n1 + 1), dtype=np.int64)
-            np.cumsum(X1[:, member_cols[k]], axis=1, out=C[:, 1:])
-            for j, kk in enumerate(k_fp):
-                if kk >= n0:
-                    continue  # every non-member may be a false positive: TPR 1
-                r = np.minimum((T < kk + 1).sum(axis=1), T.shape[1] - 1)
+            if cov1 is None:
+                C = np.zeros((b, n1 + 1), dtype=np.int64)
+                np.cumsum(X1[:, member_cols[k]], axis=1, out=C[:, 1:])
+            for j in live:
+                r = np.minimum((T < k_fp[j] + 1).sum(axis=1), T.shape[1] - 1)
                 below = np.searchsorted(sorted_pos[k], desc_scores[k][r], side="right")
-                tpr[k][start:stop, j] = (n1 - C[np.arange(b), below]) / n1
+                members_below = below if cov1 is not None else C[np.arange(b), below]
+                tpr[k][start:stop, j] = (n1 - members_below) / n1
 
-    map_blocks(block, n_boot, block_size(n1), rng, threads)
-    auc += noise
+    if cov1 is None or live:
+        map_blocks(block, n_boot, block_size(n1 if cov1 is None else max(1, len(union))), rng, threads)
+    if cov1 is not None and live:
+        for m, (k, j) in enumerate((k, j) for k in names for j in live):
+            tpr[k][:, j] += member_tpr[:, m]
     return {k: {"auc": auc[:, m], "auc_unmatched": auc[:, K + m], "tpr": tpr[k]} for m, k in enumerate(names)}

@@ -116,3 +116,19 @@ def test_few_non_members_keep_the_exact_auc_bootstrap() -> None:
     pos, neg, _, _ = _scores(10, 300, 20_000, 2, 1)
     (_, how) = _counted(lambda: paired_roc_bootstrap(pos, neg, 50, np.random.default_rng(0)))
     assert how == {"bootstrap_resamples": 50}
+
+
+def test_many_members_too_agree_with_the_exact_bootstrap() -> None:
+    """Both sides past the threshold: both terms in their normal limit, the TPR's members too."""
+    pos, neg, ps, ns = _scores(11, 60_000, 60_000, 2, 3)
+    levels = (0.01,)
+
+    def run():  # noqa: ANN202
+        return paired_roc_bootstrap(pos, neg, 1000, np.random.default_rng(12), levels, ps, ns)
+
+    (lin, how), (ex, _) = _counted(run), _exact(run)
+    assert how == {"normal_limit_replicates": 1000}
+    for m in pos:
+        _close_in_law(lin[m]["auc"], ex[m]["auc"], sd_tol=0.1, q_tol=0.35)
+        _close_in_law(lin[m]["tpr"][:, 0], ex[m]["tpr"][:, 0], sd_tol=0.12, q_tol=0.4)
+    _close_in_law(lin["m0"]["auc"] - lin["m1"]["auc"], ex["m0"]["auc"] - ex["m1"]["auc"], sd_tol=0.1, q_tol=0.35)
