@@ -9,8 +9,8 @@
   the first, its failing check's drift ratio grown from inside the fail band to beyond it —
   in at least four of five seeds (slow; the steps are in decision record 0016).
 
-The fast tier turns the two slowest checks off (``FAST_POLICY``); the slow tier runs the
-built-in policy too.
+The fast tier turns ``subgroup_shift`` off (``FAST_POLICY``); the slow tier runs the built-in
+policy too.
 """
 
 from __future__ import annotations
