@@ -35,8 +35,8 @@ import numpy as np
 import torch
 
 from audit.core.outputs import normalise_logits
+from audit.core.torch_threads import one_thread
 from audit.training import cluster
-from audit.training.loop import one_thread
 from audit.training.recipes import Recipe, seeded_mlp
 
 __all__ = ["train_mlp_ensemble", "train_mlp_ensemble_on_workers", "ensemble_logits", "ShadowSet", "train_shadows", "shadow_key"]
