@@ -11,11 +11,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from audit.core.torch_threads import forward_threads
+
 __all__ = ["TorchModule", "SklearnModel", "sklearn_task"]
 
 
 class TorchModule:
     """Adapter over an in-memory ``torch.nn.Module`` returning logits.
+
+    A batch runs under :func:`audit.core.torch_threads.forward_threads`: on one torch thread
+    when it is estimated (twice the parameter count per row) below ``ONE_THREAD_FLOPS``
+    (decision record 0023).
 
     Parameters
     ----------
@@ -30,6 +36,7 @@ class TorchModule:
     def __init__(self, module: nn.Module, sha256: str | None = None) -> None:
         self.module = module.eval()
         self.sha256 = sha256
+        self._flops_per_row: int | None = None
 
     def predict_logits(self, X: np.ndarray) -> np.ndarray:
         """The module's outputs on ``X`` (float32 in, float64 out, no gradients).
@@ -44,9 +51,28 @@ class TorchModule:
         ndarray, shape (n, classes)
             Logits or log-probabilities (a regressor: its predictions, ``[n, 1]``).
         """
-        with torch.no_grad():
-            out = self.module(torch.from_numpy(np.array(X, dtype=np.float32)))
+        x = torch.from_numpy(np.array(X, dtype=np.float32))
+        with torch.no_grad(), forward_threads(self.flops_per_row * len(x)):
+            out = self.module(x)
         return out.double().numpy()
+
+    @property
+    def flops_per_row(self) -> int:
+        """Estimated floating-point operations of one row: twice the parameter count.
+
+        Returns
+        -------
+        int
+            Exact for linear layers (a multiply and an add per weight); low for a convolution.
+
+        Examples
+        --------
+        >>> TorchModule(nn.Linear(64, 10)).flops_per_row  # 640 weights + 10 biases
+        1300
+        """
+        if self._flops_per_row is None:
+            self._flops_per_row = 2 * sum(p.numel() for p in self.module.parameters())
+        return self._flops_per_row
 
     def parameters(self) -> dict[str, np.ndarray]:
         """The module's state dict as float64 arrays.

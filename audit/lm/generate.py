@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from audit.training.loop import one_thread
+from audit.core.torch_threads import one_thread
 
 __all__ = ["Continuations", "continue_prefixes", "argmax_hits", "cached_continuations", "cached_hits"]
 

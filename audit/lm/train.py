@@ -19,8 +19,9 @@ from pathlib import Path
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
+from audit.core.torch_threads import one_thread
 from audit.lm.tokenizer import save_tokenizer
-from audit.training.loop import SEEDING, one_thread
+from audit.training.loop import SEEDING
 
 __all__ = ["LMConfig", "TINY", "SCENARIO", "encode_batch", "new_model", "train_lm", "fit_steps", "save_lm"]
 

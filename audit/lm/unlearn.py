@@ -30,8 +30,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from audit.core.torch_threads import one_thread
 from audit.lm.train import encode_batch
-from audit.training.loop import one_thread
 
 __all__ = ["UnlearnConfig", "METHODS", "sequence_nll", "npo_loss", "unlearn", "gradient_ascent", "gradient_difference",
            "npo", "npo_retain"]

@@ -29,8 +29,8 @@ from scipy import optimize
 from scipy.special import expit
 
 from audit.core.divergence import gaussian_kl  # re-exported: the one home is audit.core.divergence
+from audit.core.torch_threads import one_thread
 from audit.shared.errors import BadInput
-from audit.training.loop import one_thread
 
 __all__ = ["BayesLogReg", "fit_bayes_logreg", "minimise", "gaussian_kl", "base_draws", "augment",
            "unpack", "pack", "log_likelihood"]

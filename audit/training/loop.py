@@ -4,8 +4,8 @@
 ``torch.Generator(seed)``: used by :func:`audit.training.recipes.train_mlp`, the scenarios and
 the baseline unlearning methods (fine-tune, gradient ascent, random labels, SISA, FedAvg, UNSIR).
 :func:`seeded` holds torch's global generator, seeded, under one lock while initial weights are
-drawn; :func:`one_thread` runs a function on one torch thread (so results do not depend on how
-many threads the machine has).
+drawn. Training runs on one torch thread (:func:`audit.core.torch_threads.one_thread`: results do
+not depend on how many threads the machine has).
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["seeded", "one_thread", "train_steps", "SEEDING"]
+from audit.core.torch_threads import one_thread
+
+__all__ = ["seeded", "train_steps", "SEEDING"]
 
 
 #: held while torch's global generator is seeded and initial weights are drawn
@@ -57,37 +59,6 @@ def seeded(seed: int) -> Iterator[None]:
     with SEEDING:
         torch.manual_seed(int(seed))
         yield
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch ops on one intra-op thread inside the block (restored afterwards).
-
-    The models trained here are small (GEMMs of 32-64 rows): splitting them over threads
-    gains nothing on a quiet machine and, when another process holds a core, torch's
-    spinning threads wait on each other - training a digits MLP took 29 s instead of
-    0.7 s with one busy core (measured side by side). Also usable as a decorator.
-
-    Returns
-    -------
-    contextmanager
-        Restores torch's thread count on exit.
-
-    Examples
-    --------
-    >>> n = torch.get_num_threads()
-    >>> with one_thread():
-    ...     torch.get_num_threads()
-    1
-    >>> torch.get_num_threads() == n
-    True
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @one_thread()

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from audit.training import cluster
-from audit.training.loop import one_thread
+from audit.core.torch_threads import one_thread
 from audit.training.recipes import seeded_mlp
 
 __all__ = ["train_mlp_ensemble", "train_mlp_ensemble_on_workers", "ensemble_logits"]

@@ -24,8 +24,9 @@ import torch
 from torch import nn
 
 from audit.core.model_objects import SklearnModel, TorchModule
+from audit.core.torch_threads import one_thread
 from audit.shared.errors import BadInput
-from audit.training.loop import one_thread, seeded, train_steps
+from audit.training.loop import seeded, train_steps
 
 __all__ = ["MLP", "seeded_mlp", "train_mlp", "Recipe", "get_recipe"]
 

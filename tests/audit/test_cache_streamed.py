@@ -35,10 +35,9 @@ def test_streamed_cache_gives_the_in_memory_results(small_case) -> None:
     in_memory = OutputCache(small_case.models, small_case.inputs, small_case.y,
                             spill_bytes=2**40)  # nothing spills
     streamed = OutputCache(small_case.models, small_case.inputs, small_case.y, spill_bytes=0)
-    # the differencing attack reads only sampled rows (logprobs32[rows]); its forests are slow
-    policy = {"unlearning_inference": {"enabled": False}}
-    a = run_audit(small_case, seed=3, cache=in_memory, policy=policy)
-    b = run_audit(small_case, seed=3, cache=streamed, policy=policy)
+    # every default check, the differencing attack's sampled reads (logprobs32[rows]) included
+    a = run_audit(small_case, seed=3, cache=in_memory)
+    b = run_audit(small_case, seed=3, cache=streamed)
     assert in_memory.store_dir is None and streamed.store_dir is not None  # really two stores
     files = [p for p in Path(streamed.store_dir).iterdir() if p.suffix == ".f32"]
     assert len(files) == len(streamed.calls) > 0
@@ -90,7 +89,7 @@ class _Spy:
 
 def test_temp_files_removed_after_success(small_case, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     spy = _Spy(monkeypatch, tmp_path)
-    run_audit(small_case, seed=0, policy={"unlearning_inference": {"enabled": False}})
+    run_audit(small_case, seed=0)
     assert spy.dirs and all(d.parent == tmp_path for d in spy.dirs)  # outputs did go to files
     assert spy.leftovers(tmp_path) == []
 

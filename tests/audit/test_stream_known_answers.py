@@ -9,8 +9,8 @@
   the first, its failing check's drift ratio grown from inside the fail band to beyond it —
   in at least four of five seeds (slow; the steps are in decision record 0016).
 
-The fast tier turns the two slowest checks off (``FAST_POLICY``); the slow tier runs the
-built-in policy too.
+The fast tier turns ``subgroup_shift`` off (``FAST_POLICY``); the slow tier runs the built-in
+policy too.
 """
 
 from __future__ import annotations
@@ -47,14 +47,17 @@ def test_genuine_retrain_is_never_failed_more_seeds(stream_dir: Path, rotation: 
     """Rotations 2-4: no step fails; a step that does not pass is one whose audit has no power.
 
     Measured: each of these streams is inconclusive at step 1 (no required forgetting check can
-    tell the original from these four references on 126 rows) and passes step 2.
+    tell the original from these four references on 126 rows) and passes step 2; at rotation 2's
+    step 1 the differencing attack (``unlearning_inference``) is inconclusive too.
     """
     r = _run(variant(stream_dir / "case.toml", "retrain", rotation))
     st = r["stream"]
     assert st["first_failing_step"] is None and r["verdict"] in ("pass", "inconclusive")
     for s in st["steps"]:
         assert s["verdict"] == "pass" or (s["verdict"] == "inconclusive" and not s["power"]), s
-        assert all(c["status"] in ("pass", "skipped") for c in s["checks"] if c["required"]), s["checks"]
+        required = {c["status"] for c in s["checks"] if c["required"]}
+        assert "fail" not in required, s["checks"]
+        assert not s["power"] or required <= {"pass", "skipped"}, s["checks"]  # undecided only without power
 
 
 @pytest.mark.slow
@@ -85,7 +88,9 @@ def test_scenario_fails_after_the_first_step_with_growing_drift(tmp_path: Path) 
     """Over five scenario seeds every stream fails, and in at least four the first failing step is > 1
     with the failing check's drift ratio grown from inside the fail band (step 1) to beyond it.
 
-    Measured (decision record 0016): first failing steps 6, 8, 4, 3, 1 for seeds 0..4.
+    Measured (decision record 0016): first failing steps 6, 8, 4, 3, 1 for seeds 0..4 with
+    ``unlearning_inference`` off; with it on (``FAST_POLICY`` now) 6, 2, 2, 3, 1 — the
+    differencing attack fails seeds 1 and 2 at step 2.
     """
     from audit.scenarios.stream import build_stream
 

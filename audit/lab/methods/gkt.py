@@ -34,10 +34,11 @@ from torch import nn
 
 from audit.core.divergence import distillation_kl
 from audit.core.model_objects import TorchModule
+from audit.core.torch_threads import one_thread
 from audit.lab.methods.base import Data
 from audit.lab.methods.baselines import _module
 from audit.lab.methods.unsir import forgotten_classes
-from audit.training.loop import one_thread, seeded
+from audit.training.loop import seeded
 
 __all__ = ["gkt", "Generator", "gated"]
 

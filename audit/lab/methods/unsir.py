@@ -32,10 +32,11 @@ import torch
 from torch import nn
 
 from audit.core.model_objects import TorchModule
+from audit.core.torch_threads import one_thread
 from audit.lab.methods.base import Data, n_classes_of
 from audit.lab.methods.baselines import _module
 from audit.shared.errors import BadInput
-from audit.training.loop import one_thread, train_steps
+from audit.training.loop import train_steps
 
 __all__ = ["unsir", "error_maximising_noise", "forgotten_classes"]
 

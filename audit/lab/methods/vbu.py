@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from audit.core.divergence import gaussian_kl
+from audit.core.torch_threads import one_thread
 from audit.lab.methods.base import Data
 from audit.shared.errors import BadInput
 from audit.training.bayes_logreg import (
@@ -46,7 +47,6 @@ from audit.training.bayes_logreg import (
     pack,
     unpack,
 )
-from audit.training.loop import one_thread
 
 __all__ = ["vbu", "VARIANTS"]
 

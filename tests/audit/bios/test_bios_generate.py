@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from audit.checks.verbatim_memorisation import exact_match, extraction_strength, rouge_l_recall
+from audit.core.torch_threads import one_thread
 from audit.lm.generate import argmax_hits, continue_prefixes
-from audit.training.loop import one_thread
 from tests.audit.bios._tiny_lm import micro
 
 
