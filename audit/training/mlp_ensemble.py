@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from audit.training import cluster
 from audit.core.torch_threads import one_thread
+from audit.training import cluster
 from audit.training.recipes import seeded_mlp
 
 __all__ = ["train_mlp_ensemble", "train_mlp_ensemble_on_workers", "ensemble_logits"]
