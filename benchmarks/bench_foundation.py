@@ -124,7 +124,7 @@ def bench_bootstrap() -> list[dict[str, Any]]:
     threads = default_threads()
     before = _load()
     for warm in (None, 1):  # thread pool, scratch arrays, page faults: not what the figure measures
-        _exact(lambda: bootstrap_mean_ci(x, 2_000, 0.9, np.random.default_rng(0), threads=warm))()
+        _exact(lambda w=warm: bootstrap_mean_ci(x, 2_000, 0.9, np.random.default_rng(0), threads=w))()
     tracemalloc.start()
     t_ours, c_ours = _timed_cpu(_exact(lambda: bootstrap_mean_ci(x, 10_000, 0.9, np.random.default_rng(1))))
     _, peak = tracemalloc.get_traced_memory()
@@ -167,7 +167,8 @@ def bench_auc_bootstrap() -> list[dict[str, Any]]:
     threads = default_threads()
     before = _load()
     for warm in (None, 1):  # thread pool, scratch arrays, page faults: not what the figure measures
-        _exact(lambda: paired_roc_bootstrap({"m": pos}, {"m": neg}, 2_000, np.random.default_rng(0), threads=warm))()
+        _exact(lambda w=warm: paired_roc_bootstrap({"m": pos}, {"m": neg}, 2_000, np.random.default_rng(0),
+                                                   threads=w))()
     t_one, c_one = _timed_cpu(_exact(lambda: paired_roc_bootstrap({"m": pos}, {"m": neg}, 10_000,
                                                                   np.random.default_rng(1))))
     t_single, c_single = _timed_cpu(_exact(lambda: paired_roc_bootstrap({"m": pos}, {"m": neg}, 10_000,
