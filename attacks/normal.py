@@ -219,6 +219,7 @@ def normal_limit(A: np.ndarray, cells: Sequence[np.ndarray] | None = None) -> np
     Returns
     -------
     ndarray, shape (k, k), or None
+        ``None`` also when a value is not finite.
 
     Examples
     --------
@@ -228,6 +229,8 @@ def normal_limit(A: np.ndarray, cells: Sequence[np.ndarray] | None = None) -> np
     >>> normal_limit(rng.pareto(1.5, size=(50_000, 1))) is None
     True
     """
+    if not np.all(np.isfinite(A)):  # an infinite loss: the exact bootstrap's behaviour, not a NaN covariance
+        return None
     C, T = _cell_sums(A, cells, third=True)
     return C if _skew_ok(C, T) else None
 

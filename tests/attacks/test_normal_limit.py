@@ -132,3 +132,12 @@ def test_many_members_too_agree_with_the_exact_bootstrap() -> None:
         _close_in_law(lin[m]["auc"], ex[m]["auc"], sd_tol=0.1, q_tol=0.35)
         _close_in_law(lin[m]["tpr"][:, 0], ex[m]["tpr"][:, 0], sd_tol=0.12, q_tol=0.4)
     _close_in_law(lin["m0"]["auc"] - lin["m1"]["auc"], ex["m0"]["auc"] - ex["m1"]["auc"], sd_tol=0.1, q_tol=0.35)
+
+
+def test_an_infinite_value_keeps_the_exact_bootstrap() -> None:
+    v = np.random.default_rng(13).normal(size=(60_000, 2))
+    v[5, 1] = np.inf  # a forest's probability 0: an infinite log-loss
+    a = bootstrap_means(v, 50, np.random.default_rng(14))
+    with normal_from_rows(10**12):
+        b = bootstrap_means(v, 50, np.random.default_rng(14))
+    assert np.array_equal(a, b, equal_nan=True)
