@@ -16,9 +16,12 @@ The member term is drawn **exactly** (the same stratified counts as
 members against the unresampled non-members); the non-member term, a sum over many
 rows, is drawn from its normal limit with the same covariance over every model
 (:mod:`attacks.normal`); ``D`` is left out. :func:`linearisable` allows this only when
-``D``'s variance bound is at most 1 % of the replicates' variance for every model (the
-interval's width is then understated by at most 0.5 %) and the non-member term passes
-the skewness guard. The TPR at a low FPR (reported, never gated) takes its threshold from
+``D``'s variance bound is at most 1 % of the replicates' variance for every contrast of the
+models the decision kernel reads — each model, each pair, each model against the mean of the
+others and of the others but one (:func:`attacks.normal.contrasts`; the contrast's bound by
+Cauchy-Schwarz) — so an interval's width is understated by at most 0.5 %, and the non-member
+term passes the skewness guard. With many members too, both terms are drawn in their normal
+limit (:func:`linearised_roc`). The TPR at a low FPR (reported, never gated) takes its threshold from
 the top non-members only, with Poisson(1) counts (the Poisson bootstrap) on the union of
 every model's top rows, and the members above it from the exact member counts.
 Decision record 0022.
@@ -33,15 +36,47 @@ import numpy as np
 from attacks.blocks import Scratch, block_size, map_blocks
 from attacks.counts import poisson_counts, stratified_counts
 from attacks.metrics import mann_whitney_shares
-from attacks.normal import cell_covariance, normal_from, normal_limit, normal_replicates
+from attacks.normal import cell_covariance, contrasts, normal_from, normal_limit, normal_replicates
 
 __all__ = ["Shares", "linearisable", "linearised_roc"]
 
-MAX_CROSS_SHARE = 0.01  # largest share of the replicates' variance the left-out cross term may hold
+MAX_CROSS_SHARE = 0.1  # largest share of a contrast's variance the (non-normal) cross term may hold
+_NO_SPREAD = 1e-14  # an AUC variance below this (SD 1e-7) is no spread: a separated model keeps the exact bootstrap
+
+
+_PAIRS_PER_STRATUM = 20_000  # (member, non-member) pairs that estimate a stratum's cross-term covariance
+
+
+def _cross_term(pos: Mapping[str, np.ndarray], neg: Mapping[str, np.ndarray], names: list[str],
+                groups: list[tuple[np.ndarray, np.ndarray, float]], V1: np.ndarray, V0: np.ndarray,
+                theta: np.ndarray) -> np.ndarray:
+    """Covariance over models of the cross term ``D = sum_s w_s / (n1_s n0_s) sum_ij (c_i - 1)(c_j - 1) h_ij``.
+
+    ``Var(D) = sum_s w_s^2 E_s[h h'] / (n1_s n0_s)`` with ``h = H - V10_i - V01_j + theta_s``
+    doubly centred within the stratum; ``E_s[h h']`` is the mean over every pair, or over
+    20 000 pairs drawn uniformly (a fixed seed: the estimate is a property of the rows)."""
+    K = len(names)
+    out = np.zeros((K, K))
+    draw = np.random.default_rng(0x5EED)
+    for s, (i, j, w) in enumerate(groups):
+        n1s, n0s = len(i), len(j)
+        if n1s * n0s <= _PAIRS_PER_STRATUM:
+            a, b = np.repeat(np.arange(n1s), n0s), np.tile(np.arange(n0s), n1s)
+        else:
+            a, b = draw.integers(0, n1s, _PAIRS_PER_STRATUM), draw.integers(0, n0s, _PAIRS_PER_STRATUM)
+        h = np.empty((len(a), K))
+        for m, k in enumerate(names):
+            p, q = pos[k][i[a]], neg[k][j[b]]
+            h[:, m] = (p > q) + 0.5 * (p == q) - V1[i[a], m] - V0[j[b], m] + theta[s, m]
+        out += (w * w / (n1s * n0s)) * (h.T @ h) / len(a)
+    return out
 
 
 class Shares:
     """Per-row AUC shares of every model: columns ``[matched AUC of each model, unmatched AUC of each]``.
+
+    ``A1`` / ``A0`` are the member / non-member shares (``w_s V10_i / n1_s``, ``w_s V01_j / n0_s``),
+    ``value`` the AUCs, ``cross`` the cross term's covariance (matched block, unmatched block).
 
     Parameters
     ----------
@@ -59,20 +94,23 @@ class Shares:
 
     def __init__(self, pos: Mapping[str, np.ndarray], neg: Mapping[str, np.ndarray], match: object | None) -> None:
         names = list(pos)
+        K = len(names)
         n1, n0 = len(pos[names[0]]), len(neg[names[0]])
-        A1, A0 = np.zeros((n1, 2 * len(names))), np.zeros((n0, 2 * len(names)))
-        cross = np.zeros(2 * len(names))
-        for m, k in enumerate(names):
-            v10, v01 = mann_whitney_shares(pos[k], neg[k])
-            A1[:, len(names) + m], A0[:, len(names) + m] = v10 / n1, v01 / n0
-            cross[len(names) + m] = 1.0 / (4.0 * n1 * n0)
-            if match is None:
-                A1[:, m], A0[:, m], cross[m] = A1[:, len(names) + m], A0[:, len(names) + m], cross[len(names) + m]
-                continue
-            for i, j, w in zip(match.pos_index, match.neg_index, match.weights, strict=True):
-                v10, v01 = mann_whitney_shares(pos[k][i], neg[k][j])
-                A1[i, m], A0[j, m] = w * v10 / len(i), w * v01 / len(j)
-                cross[m] += w * w / (4.0 * len(i) * len(j))
+        whole = [(np.arange(n1), np.arange(n0), 1.0)]
+        groups = whole if match is None else list(zip(match.pos_index, match.neg_index, match.weights, strict=True))
+        A1, A0 = np.zeros((n1, 2 * K)), np.zeros((n0, 2 * K))
+        cross = np.zeros((2 * K, 2 * K))
+        for block, parts in ((0, groups), (K, whole)):  # matched, unmatched
+            V1, V0, theta = np.zeros((n1, K)), np.zeros((n0, K)), np.zeros((len(parts), K))
+            for m, k in enumerate(names):
+                for s, (i, j, w) in enumerate(parts):
+                    v10, v01 = mann_whitney_shares(pos[k][i], neg[k][j])
+                    V1[i, m], V0[j, m], theta[s, m] = v10, v01, v10.mean()
+                    A1[i, block + m], A0[j, block + m] = w * v10 / len(i), w * v01 / len(j)
+            cross[block:block + K, block:block + K] = _cross_term(pos, neg, names, parts, V1, V0, theta)
+            if match is None:  # matched = unmatched
+                A1[:, K:], A0[:, K:], cross[K:, K:] = A1[:, :K], A0[:, :K], cross[:K, :K]
+                break
         self.names, self.A1, self.A0, self.cross = names, A1, A0, cross
         self.value = A1.sum(axis=0)
         self.cov0: np.ndarray | None = None  # the non-member term's covariance, once linearisable computed it
@@ -110,8 +148,16 @@ def linearisable(n0: int, shares: Shares, cells1: Sequence[np.ndarray], cells0: 
     if cov0 is None:
         return False
     shares.cov0 = cov0
-    var = np.diag(cell_covariance(shares.A1, cells1)) + np.diag(cov0)
-    return not np.any(shares.cross > MAX_CROSS_SHARE * var)  # also: no spread at all (a separated model)
+    cov = cell_covariance(shares.A1, cells1) + cov0
+    K = len(shares.names)
+    W = contrasts(K)
+    for block in (slice(0, K), slice(K, 2 * K)):  # the matched AUCs, the unmatched ones
+        var = np.einsum("im,ij,jm->m", W, cov[block, block], W)
+        cross = np.einsum("im,ij,jm->m", W, shares.cross[block, block], W)
+        live = var > max(1e-24 * float(np.max(var)), _NO_SPREAD)  # identical columns: their D cancel exactly
+        if np.any(cross[live] > MAX_CROSS_SHARE * var[live]) or not live[:K].all():
+            return False  # also: a model with no spread at all (separated)
+    return True
 
 
 def _top_rows(neg: Mapping[str, np.ndarray], levels: Sequence[float]) -> tuple[np.ndarray, dict, int]:
@@ -176,10 +222,10 @@ def linearised_roc(pos: Mapping[str, np.ndarray], neg: Mapping[str, np.ndarray],
     n1, n0 = len(pos[names[0]]), len(neg[names[0]])
     cov0 = shares.cov0 if shares.cov0 is not None else cell_covariance(shares.A0, cells0)
     cov1 = normal_limit(shares.A1, cells1) if n1 >= normal_from() else None  # many members too: both sides
-    if cov1 is None:
-        auc = normal_replicates(np.zeros(2 * K), cov0, n_boot, rng)  # the members' term is added per block
+    if cov1 is None:  # the members' term is added per block
+        auc = normal_replicates(np.zeros(2 * K), cov0 + shares.cross, n_boot, rng)
     else:
-        auc = normal_replicates(shares.value, cov0 + cov1, n_boot, rng)
+        auc = normal_replicates(shares.value, cov0 + cov1 + shares.cross, n_boot, rng)
     rows1 = np.concatenate(cells1)
     A1 = shares.A1[rows1]  # in count-column order
     at1 = np.empty(n1, dtype=np.intp)

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["NORMAL_FROM", "MAX_SKEW_RATIO", "normal_from", "normal_from_rows", "skew_allows",
+__all__ = ["NORMAL_FROM", "MAX_SKEW_RATIO", "contrasts", "normal_from", "normal_from_rows", "skew_allows",
            "normal_limit", "cell_covariance", "normal_replicates", "count", "counting"]
 
 NORMAL_FROM = 50_000  # rows from which a statistic's row bootstrap may be its normal limit
@@ -135,16 +135,59 @@ def normal_from_rows(rows: int) -> Iterator[None]:
         _FROM.reset(token)
 
 
-def _cell_sums(A: np.ndarray, cells: Sequence[np.ndarray] | None, third: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """``C = sum_c d.T @ d`` and ``T = sum_c (d * d).T @ d`` (``d``: a cell's rows minus the cell mean).
+def contrasts(k: int) -> np.ndarray:
+    """The contrasts of ``k`` columns the guards look at, as weight columns ``[k, m]``.
 
-    ``C`` is the resampled sum's covariance; ``T[a, b] = sum d_a^2 d_b`` gives the third
-    cumulant of every column and every difference of two columns. Two matrix products per
-    chunk of rows (bounded memory)."""
+    Every column; every difference of two; every column against the mean of the others,
+    and against the mean of the others but one (the decision kernel's candidate-minus-
+    references and leave-one-reference-out contrasts, whichever columns are the
+    references). Past 16 columns: every column and its difference from the first.
+
+    Parameters
+    ----------
+    k : int
+        Columns.
+
+    Returns
+    -------
+    ndarray, shape (k, m)
+
+    Examples
+    --------
+    >>> contrasts(1).tolist()
+    [[1.0]]
+    >>> contrasts(3).shape   # 3 columns, 3 pairs, 3 leave-one-out, 6 leave-two-out
+    (3, 15)
+    """
+    eye = np.eye(k)
+    if k == 1:
+        return eye
+    if k > _PAIRWISE_UP_TO:
+        return np.concatenate([eye, eye[:, 1:] - eye[:, :1]], axis=1)
+    i, j = np.triu_indices(k, 1)
+    cols = [eye, eye[:, i] - eye[:, j]]
+    cols.append(np.stack([eye[a] - np.delete(eye, a, axis=0).mean(axis=0) for a in range(k)], axis=1))
+    if k >= 3:
+        cols.append(np.stack([eye[a] - np.delete(eye, [a, b], axis=0).mean(axis=0)
+                              for a in range(k) for b in range(k) if a != b], axis=1))
+    return np.concatenate(cols, axis=1)
+
+
+def _cell_sums(A: np.ndarray, cells: Sequence[np.ndarray] | None, third: bool
+               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """``C = sum_c d.T @ d`` (``d``: a cell's rows minus the cell mean) and, with ``third``, the second
+    and third cumulants ``sum (d @ W)^2``, ``sum (d @ W)^3`` of every contrast ``W`` (:func:`contrasts`).
+
+    ``C`` is the resampled sum's covariance. The contrasts' moments are summed from the
+    contrasted rows themselves (no cancellation between near-equal columns). Chunks of
+    rows bound the memory."""
     A = np.asarray(A, dtype=np.float64)
     A = A[:, None] if A.ndim == 1 else A
     k = A.shape[1]
-    C, T = np.zeros((k, k)), (np.zeros((k, k)) if third else None)
+    W = contrasts(k) if third else None
+    C = np.zeros((k, k))
+    k2 = np.zeros(W.shape[1]) if third else None
+    k3 = np.zeros(W.shape[1]) if third else None
     for c in ([None] if cells is None else cells):
         rows = A if c is None else A[c]
         if len(rows) < 2:
@@ -153,21 +196,16 @@ def _cell_sums(A: np.ndarray, cells: Sequence[np.ndarray] | None, third: bool) -
         for a in range(0, len(rows), _ROWS_PER_CHUNK):
             d = rows[a:a + _ROWS_PER_CHUNK] - centre
             C += d.T @ d  # n_c * Cov_c, ddof 0: cells are independent, so their covariances add
-            if T is not None:
-                T += (d * d).T @ d
-    return C, T
+            if third:
+                X = d @ W
+                X2 = X * X
+                k2 += X2.sum(axis=0)
+                k3 += (X2 * X).sum(axis=0)  # the resampled sum's cumulants: n_c times the cell's moments
+    return C, k2, k3
 
 
-def _skew_ok(C: np.ndarray, T: np.ndarray) -> bool:
-    """Every column's and (up to 16 columns) every pairwise difference's skewness within the bound."""
-    k = len(C)
-    diag_c, diag_t = np.diag(C), np.diag(T)
-    if k <= _PAIRWISE_UP_TO:
-        i, j = np.triu_indices(k, 1)
-    else:  # wide: the differences from column 0
-        i, j = np.arange(1, k), np.zeros(k - 1, dtype=int)
-    k2 = np.r_[diag_c, diag_c[i] - 2 * C[i, j] + diag_c[j]]
-    k3 = np.r_[diag_t, diag_t[i] - 3 * T[i, j] + 3 * T[j, i] - diag_t[j]]  # sum (d_i - d_j)^3
+def _skew_ok(k2: np.ndarray, k3: np.ndarray) -> bool:
+    """Every contrast's skewness ``|k3| / k2^1.5`` within :data:`MAX_SKEW_RATIO` (constant ones aside)."""
     scale = float(np.max(k2)) if k2.size else 0.0
     live = k2 > 1e-24 * max(scale, 1e-300)  # a constant contrast has no spread to be skewed
     if not live.any():
@@ -176,12 +214,11 @@ def _skew_ok(C: np.ndarray, T: np.ndarray) -> bool:
 
 
 def skew_allows(A: np.ndarray, cells: Sequence[np.ndarray] | None = None) -> bool:
-    """Whether every column of ``A`` and every difference of two columns is near-normal when summed.
+    """Whether every contrast of ``A``'s columns (:func:`contrasts`) is near-normal when summed.
 
     The sum ``sum_j count_j A_j`` over ``n`` rows has skewness ``skew(A) / sqrt(n)`` (per
     cell, combined by the cells' third and second cumulants); the normal limit is allowed
-    when it is at most :data:`MAX_SKEW_RATIO` for every contrast (past 16 columns: every
-    column and its difference from the first).
+    when it is at most :data:`MAX_SKEW_RATIO` for every contrast.
 
     Parameters
     ----------
@@ -202,8 +239,8 @@ def skew_allows(A: np.ndarray, cells: Sequence[np.ndarray] | None = None) -> boo
     >>> skew_allows(rng.pareto(1.5, size=(100_000, 1)))   # infinite variance: heavy right tail
     False
     """
-    C, T = _cell_sums(A, cells, third=True)
-    return _skew_ok(C, T)
+    _, k2, k3 = _cell_sums(A, cells, third=True)
+    return _skew_ok(k2, k3)
 
 
 def normal_limit(A: np.ndarray, cells: Sequence[np.ndarray] | None = None) -> np.ndarray | None:
@@ -231,8 +268,8 @@ def normal_limit(A: np.ndarray, cells: Sequence[np.ndarray] | None = None) -> np
     """
     if not np.all(np.isfinite(A)):  # an infinite loss: the exact bootstrap's behaviour, not a NaN covariance
         return None
-    C, T = _cell_sums(A, cells, third=True)
-    return C if _skew_ok(C, T) else None
+    C, k2, k3 = _cell_sums(A, cells, third=True)
+    return C if _skew_ok(k2, k3) else None
 
 
 def cell_covariance(A: np.ndarray, cells: Sequence[np.ndarray] | None = None) -> np.ndarray:

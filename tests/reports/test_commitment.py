@@ -22,7 +22,6 @@ from audit.shared.commitment import (
     read_key,
 )
 from audit.shared.errors import BadInput
-from tests.reports.test_cli_pack import _fast_policy
 
 runner = CliRunner()
 
@@ -109,14 +108,14 @@ def test_cli_uses_a_controller_key_and_writes_a_new_one_where_asked(
     key = new_key()
     (tmp_path / "controller.key").write_text(key_text(key))
     out = tmp_path / "pack"
-    res = runner.invoke(app, ["run", str(private_case), "--out", str(out), "--policy", _fast_policy(tmp_path),
+    res = runner.invoke(app, ["run", str(private_case), "--out", str(out), "--no-pdf",
                               "--commitment-key", str(tmp_path / "controller.key")])
     assert res.exit_code in (0, 1, 3), res.output
     data = json.loads((out / "results.json").read_text())["data"]
     assert data["forget_set_sha256"] == commit_ids(_forget_ids(private_case), key)
     assert not default_key_path(out).exists()  # the controller's key is used, not a new one
     out2, new_path = tmp_path / "pack2", tmp_path / "keys" / "req-42.key"
-    res = runner.invoke(app, ["run", str(private_case), "--out", str(out2), "--policy", _fast_policy(tmp_path),
+    res = runner.invoke(app, ["run", str(private_case), "--out", str(out2), "--no-pdf",
                               "--commitment-key", str(new_path)])
     assert stat.S_IMODE(new_path.stat().st_mode) == 0o600 and not default_key_path(out2).exists()
     data = json.loads((out2 / "results.json").read_text())["data"]
