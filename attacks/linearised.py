@@ -144,7 +144,7 @@ def linearisable(n0: int, shares: Shares, cells1: Sequence[np.ndarray], cells0: 
     """
     if n0 < normal_from():
         return False
-    cov0 = normal_limit(shares.A0, cells0)
+    cov0 = normal_limit(shares.A0, cells0, gated=len(shares.names))  # skew of the gated (matched) AUCs
     if cov0 is None:
         return False
     shares.cov0 = cov0

@@ -173,7 +173,7 @@ def contrasts(k: int) -> np.ndarray:
     return np.concatenate(cols, axis=1)
 
 
-def _cell_sums(A: np.ndarray, cells: Sequence[np.ndarray] | None, third: bool
+def _cell_sums(A: np.ndarray, cells: Sequence[np.ndarray] | None, third: bool, gated: int | None = None
                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """``C = sum_c d.T @ d`` (``d``: a cell's rows minus the cell mean) and, with ``third``, the second
     and third cumulants ``sum (d @ W)^2``, ``sum (d @ W)^3`` of every contrast ``W`` (:func:`contrasts`).
@@ -184,7 +184,8 @@ def _cell_sums(A: np.ndarray, cells: Sequence[np.ndarray] | None, third: bool
     A = np.asarray(A, dtype=np.float64)
     A = A[:, None] if A.ndim == 1 else A
     k = A.shape[1]
-    W = contrasts(k) if third else None
+    g = k if gated is None else int(gated)  # the contrasts of the first g columns only
+    W = np.vstack([contrasts(g), np.zeros((k - g, contrasts(g).shape[1]))]) if third else None
     C = np.zeros((k, k))
     k2 = np.zeros(W.shape[1]) if third else None
     k3 = np.zeros(W.shape[1]) if third else None
@@ -243,7 +244,8 @@ def skew_allows(A: np.ndarray, cells: Sequence[np.ndarray] | None = None) -> boo
     return _skew_ok(k2, k3)
 
 
-def normal_limit(A: np.ndarray, cells: Sequence[np.ndarray] | None = None) -> np.ndarray | None:
+def normal_limit(A: np.ndarray, cells: Sequence[np.ndarray] | None = None, gated: int | None = None
+                 ) -> np.ndarray | None:
     """The covariance of ``sum_j count_j A_j`` if :func:`skew_allows` it, else ``None`` (one pass).
 
     Parameters
@@ -252,6 +254,9 @@ def normal_limit(A: np.ndarray, cells: Sequence[np.ndarray] | None = None) -> np
         Per-row contributions.
     cells : sequence of index arrays, optional
         Default: one cell of all rows.
+    gated : int, optional
+        Only the first ``gated`` columns' contrasts are checked for skew (the rest are
+        reported, never decided on); default: all.
 
     Returns
     -------
@@ -268,7 +273,7 @@ def normal_limit(A: np.ndarray, cells: Sequence[np.ndarray] | None = None) -> np
     """
     if not np.all(np.isfinite(A)):  # an infinite loss: the exact bootstrap's behaviour, not a NaN covariance
         return None
-    C, k2, k3 = _cell_sums(A, cells, third=True)
+    C, k2, k3 = _cell_sums(A, cells, third=True, gated=gated)
     return C if _skew_ok(k2, k3) else None
 
 
