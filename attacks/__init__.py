@@ -15,15 +15,11 @@ from attacks.epsilon import EpsilonBound, clopper_pearson, empirical_epsilon
 from attacks.lira import gaussian_moments, lira_offline, lira_online, ulira
 from attacks.metrics import (
     LowFPRWarning,
-    MatchedAUC,
-    StrataMatch,
     advantage,
     auc,
     auc_from_ranks,
     balanced_accuracy,
     calibrate_threshold,
-    match_strata,
-    matched_auc,
     roc,
     tpr_at_fpr,
 )
@@ -39,6 +35,7 @@ from attacks.population import (
 from attacks.resample import paired_roc_bootstrap, tpr_at_fpr_rows
 from attacks.rmia import marginal_probability, rmia_scores
 from attacks.shokri import ShadowClassifierAttack, attack_features
+from attacks.strata import MatchedAUC, StrataMatch, match_strata, matched_auc
 
 __all__ = [
     "ATTACKS",

@@ -83,7 +83,7 @@ class Shares:
     pos, neg : mapping model name -> scores
         Member / non-member scores, rows aligned across models.
     match : StrataMatch or None
-        :func:`attacks.metrics.match_strata` of the rows' strata (``None``: unstratified).
+        :func:`attacks.strata.match_strata` of the rows' strata (``None``: unstratified).
 
     Examples
     --------

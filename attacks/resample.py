@@ -17,7 +17,7 @@ two models' AUCs is bootstrapped as a paired quantity. A resample is a vector of
 
 The ``lo`` / ``hi`` positions are found once per model (one sort). With stratum labels
 (class, group) the resampling is stratified within (member, stratum) and the AUC is the
-*matched* AUC of :func:`attacks.metrics.matched_auc`: members are ordered by (stratum,
+*matched* AUC of :func:`attacks.strata.matched_auc`: members are ordered by (stratum,
 score), a non-member's positions are within its stratum, and the strata's Mann-Whitney
 counts are weighted (``docs/decisions/0019-parallel-bootstrap-blocks.md``).
 """
@@ -31,8 +31,8 @@ import numpy as np
 from attacks.blocks import Scratch, block_size, map_blocks
 from attacks.counts import POISSON_FROM, stratified_counts
 from attacks.linearised import Shares, linearisable, linearised_roc
-from attacks.metrics import match_strata
 from attacks.normal import count, normal_from
+from attacks.strata import match_strata
 
 __all__ = ["paired_roc_bootstrap", "tpr_at_fpr_rows", "weighted_roc"]
 
@@ -263,8 +263,8 @@ def paired_roc_bootstrap(
     pos_strata, neg_strata : ndarray, optional
         Stratum label of every member / non-member row (both or neither). Rows are then
         resampled within each (member, stratum) cell, so stratum sizes stay fixed, and
-        ``"auc"`` is the matched AUC (:func:`attacks.metrics.matched_auc`); strata with
-        members but no non-members are left out of it — :func:`attacks.metrics.match_strata`
+        ``"auc"`` is the matched AUC (:func:`attacks.strata.matched_auc`); strata with
+        members but no non-members are left out of it — :func:`attacks.strata.match_strata`
         (or ``matched_auc``) on the same labels says which and how many rows. TPR at a
         low FPR stays **unstratified** (one threshold over all non-members, every member
         counted): a matched version would need a per-stratum FPR budget, with too few

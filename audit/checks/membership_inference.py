@@ -36,8 +36,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from attacks.metrics import matched_auc, roc_on_grid
+from attacks.metrics import roc_on_grid
 from attacks.resample import paired_roc_bootstrap, tpr_at_fpr_rows
+from attacks.strata import matched_auc
 from audit.checks._mia_scores import (
     KNOWN_ATTACKS,
     REFERENCE_ATTACK,

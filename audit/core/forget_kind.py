@@ -4,7 +4,7 @@ Membership attacks compare forget rows (members) with test rows (non-members). W
 forget set is a whole class, most of a class or a group (a district), the test rows have
 another label / group mix and an unmatched attack measures the class, not membership.
 :func:`detect_forget_kind` names the kind and the columns the attack should stratify on
-(:func:`attacks.metrics.matched_auc`); :meth:`ForgetKind.strata` turns a split's rows into
+(:func:`attacks.strata.matched_auc`); :meth:`ForgetKind.strata` turns a split's rows into
 stratum labels.
 
 Rules (constants, not policy), on the training rows (forget + retain) of each value:

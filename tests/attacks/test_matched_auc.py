@@ -7,8 +7,9 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from attacks.metrics import auc, match_strata, matched_auc
+from attacks.metrics import auc
 from attacks.resample import paired_roc_bootstrap
+from attacks.strata import match_strata, matched_auc
 
 
 def _brute(pos, neg, ps, ns) -> float:

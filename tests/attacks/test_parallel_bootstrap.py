@@ -11,9 +11,10 @@ from sklearn.metrics import roc_auc_score
 
 from attacks.blocks import block_generator, block_seeds, block_size
 from attacks.counts import POISSON_FROM, poisson_block
-from attacks.metrics import auc_from_ranks, matched_auc
+from attacks.metrics import auc_from_ranks
 from attacks.normal import normal_from_rows
 from attacks.resample import paired_roc_bootstrap, tpr_at_fpr_rows
+from attacks.strata import matched_auc
 from audit.core.stats import bootstrap_means
 
 
@@ -103,7 +104,7 @@ def test_stratified_block_replicates_equal_matched_auc_on_the_resampled_rows() -
     """Block 0 regenerated (cells as paired_roc_bootstrap lays them out): matched and unmatched AUC per resample."""
     from attacks.blocks import Scratch
     from attacks.counts import stratified_counts
-    from attacks.metrics import match_strata
+    from attacks.strata import match_strata
 
     rng = np.random.default_rng(8)
     ps = rng.choice(["a", "b", "c"], 2600, p=[0.5, 0.45, 0.05])  # c: members only (dropped)

@@ -10,7 +10,7 @@ import pytest
 import skops.io as sio
 from sklearn.linear_model import LogisticRegression
 
-from attacks.metrics import matched_auc
+from attacks.strata import matched_auc
 from audit.core.case import AuditCase
 from audit.core.case_file import load_case
 from audit.core.forget_kind import detect_forget_kind
