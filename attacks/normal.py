@@ -33,6 +33,7 @@ __all__ = ["NORMAL_FROM", "MAX_SKEW_RATIO", "contrasts", "normal_from", "normal_
 NORMAL_FROM = 50_000  # rows from which a statistic's row bootstrap may be its normal limit
 MAX_SKEW_RATIO = 0.1  # largest |skew| / sqrt(n) of a contrast for the normal limit
 _PAIRWISE_UP_TO = 16  # columns up to which every pairwise difference is checked for skew
+_LEAVE_TWO_UP_TO = 8  # ... and every column against the mean of the others but one (k (k - 1) contrasts)
 _ROWS_PER_CHUNK = 1 << 16
 
 _FROM: contextvars.ContextVar[int] = contextvars.ContextVar("normal_from", default=NORMAL_FROM)
@@ -139,9 +140,9 @@ def contrasts(k: int) -> np.ndarray:
     """The contrasts of ``k`` columns the guards look at, as weight columns ``[k, m]``.
 
     Every column; every difference of two; every column against the mean of the others,
-    and against the mean of the others but one (the decision kernel's candidate-minus-
-    references and leave-one-reference-out contrasts, whichever columns are the
-    references). Past 16 columns: every column and its difference from the first.
+    and, up to 8 columns, against the mean of the others but one (the decision kernel's
+    candidate-minus-references and leave-one-reference-out contrasts, whichever columns are
+    the references). Past 16 columns: every column and its difference from the first.
 
     Parameters
     ----------
@@ -167,7 +168,7 @@ def contrasts(k: int) -> np.ndarray:
     i, j = np.triu_indices(k, 1)
     cols = [eye, eye[:, i] - eye[:, j]]
     cols.append(np.stack([eye[a] - np.delete(eye, a, axis=0).mean(axis=0) for a in range(k)], axis=1))
-    if k >= 3:
+    if 3 <= k <= _LEAVE_TWO_UP_TO:
         cols.append(np.stack([eye[a] - np.delete(eye, [a, b], axis=0).mean(axis=0)
                               for a in range(k) for b in range(k) if a != b], axis=1))
     return np.concatenate(cols, axis=1)
