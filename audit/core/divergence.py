@@ -51,10 +51,11 @@ def row_divergences(logp_ref: np.ndarray, logp: np.ndarray) -> dict[str, np.ndar
     ([0.5108, 0.3681], [0.0, 0.0])
     """
     p, q = np.exp(logp_ref), np.exp(logp)
-    kl = np.sum(p * (logp_ref - logp), axis=1)
-    m = 0.5 * (p + q)
-    logm = np.log(np.clip(m, 1e-300, None))
-    js = 0.5 * np.sum(p * (logp_ref - logm), axis=1) + 0.5 * np.sum(q * (logp - logm), axis=1)
+    kl = np.einsum("ij,ij->i", p, logp_ref - logp)  # row dot products: no [n, classes] product array
+    logm = p + q
+    logm *= 0.5
+    np.log(np.maximum(logm, 1e-300, out=logm), out=logm)
+    js = 0.5 * (np.einsum("ij,ij->i", p, logp_ref - logm) + np.einsum("ij,ij->i", q, logp - logm))
     tv = 0.5 * np.abs(p - q).sum(axis=1)
     dis = (logp_ref.argmax(1) != logp.argmax(1)).astype(np.float64)
     return {"kl": np.maximum(kl, 0.0), "js": np.maximum(js, 0.0), "tv": tv, "disagreement": dis}
