@@ -20,3 +20,14 @@ def test_lowering_the_threshold_takes_the_normal_limit_and_keeps_the_verdict(dig
     assert _draws(low, "normal_limit_replicates") > 0
     assert low["verdict"] == default["verdict"]
     assert {c["id"]: c["status"] for c in low["checks"]} == {c["id"]: c["status"] for c in default["checks"]}
+
+
+def test_a_bad_threshold_is_bad_input_naming_the_field() -> None:
+    import pytest
+
+    from audit.engine.policy import default_policy, merge_policy
+    from audit.shared.errors import BadInput
+
+    for bad in (10, "auto", 2.5):
+        with pytest.raises(BadInput, match="general.normal_from_rows"):
+            merge_policy(default_policy(), {"general": {"normal_from_rows": bad}})
