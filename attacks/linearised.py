@@ -226,12 +226,13 @@ def linearised_roc(pos: Mapping[str, np.ndarray], neg: Mapping[str, np.ndarray],
         auc = normal_replicates(np.zeros(2 * K), cov0 + shares.cross, n_boot, rng)
     else:
         auc = normal_replicates(shares.value, cov0 + cov1 + shares.cross, n_boot, rng)
-    rows1 = np.concatenate(cells1)
-    A1 = shares.A1[rows1]  # in count-column order
-    at1 = np.empty(n1, dtype=np.intp)
-    at1[rows1] = np.arange(n1)
     sorted_pos = {k: np.sort(pos[k]) for k in names}
-    member_cols = {k: at1[np.argsort(pos[k], kind="stable")] for k in names}
+    if cov1 is None:  # the exact member counts: their column order, and each model's member order in it
+        rows1 = np.concatenate(cells1)
+        A1 = shares.A1[rows1]
+        at1 = np.empty(n1, dtype=np.intp)
+        at1[rows1] = np.arange(n1)
+        member_cols = {k: at1[np.argsort(pos[k], kind="stable")] for k in names}
     levels = np.asarray(fpr_levels, dtype=np.float64)
     k_fp = np.floor(levels * n0).astype(np.int64)  # false positives allowed at each level
     union, in_union, _ = _top_rows(neg, fpr_levels) if len(levels) else (np.empty(0, np.intp), {}, 0)

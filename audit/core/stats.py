@@ -152,8 +152,8 @@ def bootstrap_means(values: np.ndarray, n_boot: int, rng: np.random.Generator,
     counts, one random byte per row, a child seed per block, ``threads`` threads, the
     same replicates on any number of threads (``docs/decisions/0019-parallel-bootstrap-blocks.md``);
     fewer rows are drawn from ``rng`` directly as before (decision record 0018). From
-    :func:`attacks.normal.normal_from` rows on (50 000 by default), when no column or
-    difference of two columns is too skewed (:func:`attacks.normal.skew_allows`), the
+    :func:`attacks.normal.normal_from` rows on (50 000 by default), when no contrast of the
+    columns the kernel reads is too skewed (:func:`attacks.normal.skew_allows`), the
     replicates are the bootstrap's normal limit: draws with the same covariance
     (decision record 0022).
 
